@@ -1,0 +1,185 @@
+//! Errors shared by every backend: bad input, store failures and event decoding.
+
+use crate::id::{EventId, StreamId};
+use crate::version::Conflict;
+
+/// A boxed error from a backend driver, kept as the source of [`StoreError::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Input that no backend accepts. Detected before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// An id or name was empty.
+    #[error("{what} is empty")]
+    EmptyId {
+        /// Which id was empty.
+        what: &'static str,
+    },
+    /// An id or name was longer than the limit.
+    #[error("{what} is {len} bytes long, the limit is {max}")]
+    IdTooLong {
+        /// Which id was too long.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// An id or name contained a NUL character.
+    #[error("{what} contains a NUL character")]
+    NulInId {
+        /// Which id contained it.
+        what: &'static str,
+    },
+    /// A serialized payload was larger than the limit.
+    #[error("{what} of event type {event_type} is {size} bytes, the limit is {max}")]
+    PayloadTooLarge {
+        /// `"payload"` or `"metadata"`.
+        what: &'static str,
+        /// The event type whose payload was too large.
+        event_type: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// One append named the same stream twice.
+    #[error("stream {stream} appears more than once in one append")]
+    DuplicateStream {
+        /// The repeated stream.
+        stream: StreamId,
+    },
+    /// One append carried too many events.
+    #[error("append carries {count} events, the limit is {max}")]
+    TooManyEvents {
+        /// How many events the append carried.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An append named no stream at all.
+    #[error("append names no stream")]
+    EmptyAppend,
+    /// A schema version of 0 was given; versions start at 1.
+    #[error("schema version of event type {event_type} is 0; versions start at 1")]
+    ZeroSchemaVersion {
+        /// The event type.
+        event_type: String,
+    },
+    /// A stream version of 0 was asked for; stream versions start at 1.
+    #[error("stream versions and global positions start at 1, got 0")]
+    ZeroVersion,
+}
+
+/// Why an event could not be turned into or out of its stored JSON form.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The stored type name is not one the event type knows.
+    #[error("unknown event type {event_type}")]
+    UnknownEventType {
+        /// The stored type name.
+        event_type: String,
+    },
+    /// The payload is not valid JSON for the event type.
+    #[error("malformed payload for event type {event_type}")]
+    MalformedPayload {
+        /// The stored type name.
+        event_type: String,
+        /// What serde_json reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The event could not be serialized in the stored form (an enum of variants is expected).
+    #[error("event cannot be encoded: {reason}")]
+    Unencodable {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The stored schema version is newer than this program understands.
+    #[error(
+        "event type {event_type} has schema version {stored}, newer than the supported {supported}"
+    )]
+    NewerSchema {
+        /// The stored type name.
+        event_type: String,
+        /// The stored schema version.
+        stored: u32,
+        /// The newest version this program knows.
+        supported: u32,
+    },
+    /// No upcaster is registered to lift an old schema version.
+    #[error(
+        "no upcaster registered for event type {event_type} from schema version {from_version}"
+    )]
+    MissingUpcaster {
+        /// The stored type name.
+        event_type: String,
+        /// The version that could not be lifted.
+        from_version: u32,
+    },
+    /// An upcaster rejected the payload.
+    #[error(
+        "upcaster for event type {event_type} from schema version {from_version} failed: {reason}"
+    )]
+    Upcast {
+        /// The stored type name.
+        event_type: String,
+        /// The version being lifted.
+        from_version: u32,
+        /// What the upcaster reported.
+        reason: String,
+    },
+}
+
+/// Everything an [`EventStore`](crate::EventStore) or [`SnapshotStore`](crate::SnapshotStore)
+/// operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An expected version did not hold; nothing was written.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// An event id is already in the store (or repeated within one append); nothing was written.
+    #[error("event id {event_id} already exists")]
+    DuplicateEventId {
+        /// The repeated id.
+        event_id: EventId,
+    },
+    /// The request was invalid; nothing was written.
+    #[error("invalid input: {0}")]
+    InvalidInput(#[from] InputError),
+    /// A stored record cannot be read back (a corrupt row, an undecodable payload).
+    #[error("stored event at position {position} of stream {stream} cannot be read: {reason}")]
+    Corrupt {
+        /// The stream of the record.
+        stream: String,
+        /// The global position of the record.
+        position: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The backend failed (I/O, connection, driver). Whether anything was written is decided
+    /// by the backend's transaction: an append is all or nothing.
+    #[error("backend error: {source}")]
+    Backend {
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    /// Wraps a driver error.
+    pub fn backend(source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            source: source.into(),
+        }
+    }
+
+    /// Whether this is a version conflict (retrying after a reload may succeed).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict(_))
+    }
+}

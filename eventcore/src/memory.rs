@@ -1,0 +1,249 @@
+//! The in-memory backend: the whole contract, for tests, examples and single-process tools.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::error::{InputError, StoreError};
+use crate::event::RecordedEvent;
+use crate::id::{EventId, StreamId};
+use crate::snapshot::{Snapshot, SnapshotStore, supersedes};
+use crate::store::{AppendRequest, EventAppender, EventReader};
+use crate::version::Conflict;
+
+/// An [`EventStore`](crate::EventStore) in memory. Cloning gives another handle to the same
+/// log.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use eventcore::{AppendRequest, EventAppender, EventReader, ExpectedVersion};
+/// use eventcore::{InMemoryEventStore, NewEvent, StoreError, StreamId};
+///
+/// let store = InMemoryEventStore::new();
+/// let stream = StreamId::new("account-7").unwrap();
+/// let event = || NewEvent::raw("Deposited", 1, serde_json::value::to_raw_value(&10).unwrap());
+///
+/// store.append(AppendRequest::single(stream.clone(), ExpectedVersion::NoStream, vec![event()])).await.unwrap();
+/// // A writer that still believes the stream is new loses, and nothing is written.
+/// let err = store
+///     .append(AppendRequest::single(stream.clone(), ExpectedVersion::NoStream, vec![event()]))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, StoreError::Conflict(c) if c.actual == 1));
+/// assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct InMemoryEventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: RwLock<Log>,
+    head: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Log {
+    /// Every event; the event at index `i` has global position `i + 1`.
+    events: Vec<RecordedEvent>,
+    /// Per stream, the indices of its events in version order.
+    streams: HashMap<StreamId, Vec<usize>>,
+    /// Event id to index.
+    ids: HashMap<EventId, usize>,
+}
+
+impl Default for InMemoryEventStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for InMemoryEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryEventStore")
+            .field("head", &*self.inner.head.borrow())
+            .finish()
+    }
+}
+
+impl InMemoryEventStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                log: RwLock::new(Log::default()),
+                head: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
+        self.inner
+            .log
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl EventAppender for InMemoryEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        request.validate()?;
+        let mut log = self
+            .inner
+            .log
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Check everything first: nothing is written unless every check holds.
+        for append in &request.streams {
+            let actual = log.streams.get(&append.stream).map_or(0, Vec::len) as u64;
+            if !append.expected.admits(actual) {
+                return Err(Conflict {
+                    stream: append.stream.clone(),
+                    expected: append.expected,
+                    actual,
+                }
+                .into());
+            }
+            if let Some(event) = append
+                .events
+                .iter()
+                .find(|e| log.ids.contains_key(&e.event_id))
+            {
+                return Err(StoreError::DuplicateEventId {
+                    event_id: event.event_id,
+                });
+            }
+        }
+        let now = SystemTime::now();
+        let mut recorded = Vec::with_capacity(request.event_count());
+        for append in request.streams {
+            let mut version = log.streams.get(&append.stream).map_or(0, Vec::len) as u64;
+            for event in append.events {
+                version += 1;
+                let index = log.events.len();
+                let record = RecordedEvent::from_new(
+                    event,
+                    append.stream.clone(),
+                    version,
+                    index as u64 + 1,
+                    now,
+                );
+                log.ids.insert(record.event_id, index);
+                log.streams
+                    .entry(append.stream.clone())
+                    .or_default()
+                    .push(index);
+                recorded.push(record.clone());
+                log.events.push(record);
+            }
+        }
+        let head = log.events.len() as u64;
+        drop(log);
+        self.inner.head.send_replace(head);
+        Ok(recorded)
+    }
+}
+
+#[async_trait]
+impl EventReader for InMemoryEventStore {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version == 0 {
+            return Err(InputError::ZeroVersion.into());
+        }
+        let log = self.read();
+        let Some(indices) = log.streams.get(stream) else {
+            return Ok(Vec::new());
+        };
+        let start = usize::try_from(from_version - 1).unwrap_or(usize::MAX);
+        Ok(indices
+            .iter()
+            .skip(start)
+            .take(max_count)
+            .map(|&i| log.events[i].clone())
+            .collect())
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_position == 0 {
+            return Err(InputError::ZeroVersion.into());
+        }
+        let log = self.read();
+        let start = usize::try_from(from_position - 1).unwrap_or(usize::MAX);
+        Ok(log
+            .events
+            .iter()
+            .skip(start)
+            .take(max_count)
+            .cloned()
+            .collect())
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        Ok(self.read().streams.get(stream).map_or(0, Vec::len) as u64)
+    }
+
+    async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
+        let log = self.read();
+        Ok(log.ids.get(&event_id).map(|&i| log.events[i].clone()))
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        Ok(self.read().events.len() as u64)
+    }
+
+    fn head_watch(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+}
+
+/// A [`SnapshotStore`] in memory. Cloning gives another handle to the same snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct InMemorySnapshotStore {
+    snapshots: Arc<Mutex<HashMap<StreamId, Snapshot>>>,
+}
+
+impl InMemorySnapshotStore {
+    /// An empty snapshot store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for InMemorySnapshotStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let snapshots = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(snapshots.get(stream).cloned())
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let mut snapshots = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let stored = snapshots
+            .get(&snapshot.stream)
+            .map(|s| (s.version, s.schema_version));
+        if supersedes(&snapshot, stored) {
+            snapshots.insert(snapshot.stream.clone(), snapshot);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,476 @@
+//! The repository: load an aggregate, handle a command, append with optimistic concurrency.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, SystemTime};
+
+use serde_json::value::RawValue;
+
+use crate::aggregate::{Aggregate, Command};
+use crate::error::{CodecError, InputError, StoreError};
+use crate::event::{Envelope, Metadata, NewEvent, RecordedEvent};
+use crate::id::{EventId, StreamId};
+use crate::snapshot::{Snapshot, SnapshotStore};
+use crate::store::{AppendRequest, EventStore};
+use crate::upcast::Upcasters;
+use crate::version::{Conflict, ExpectedVersion};
+
+const READ_BATCH: usize = 1024;
+
+/// How often a conflicting append is retried (after reloading the aggregate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Wait before the second attempt; doubled each further attempt, with jitter.
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(self.max_backoff);
+        // Jitter in [50%, 100%] so that racing writers spread out.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        capped / 2 + capped.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    }
+}
+
+/// When the repository writes a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SnapshotPolicy {
+    /// Never (loads replay the whole stream).
+    #[default]
+    Never,
+    /// Whenever an append crosses a multiple of this many events.
+    EveryNEvents(u64),
+}
+
+impl SnapshotPolicy {
+    fn due(self, before: u64, after: u64) -> bool {
+        match self {
+            Self::Never => false,
+            Self::EveryNEvents(0) => false,
+            Self::EveryNEvents(n) => before / n < after / n,
+        }
+    }
+}
+
+/// What a repository operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepositoryError<E: std::error::Error + 'static> {
+    /// The aggregate rejected the command; nothing was written.
+    #[error("command rejected: {0}")]
+    Domain(#[source] E),
+    /// The aggregate id is not usable as (part of) a stream id.
+    #[error("invalid aggregate id: {0}")]
+    InvalidId(#[from] InputError),
+    /// A stored event of the aggregate cannot be decoded.
+    #[error(
+        "event at version {version} (position {position}) of stream {stream} cannot be decoded"
+    )]
+    Decode {
+        /// The aggregate's stream.
+        stream: StreamId,
+        /// The event's stream version.
+        version: u64,
+        /// The event's global position.
+        position: u64,
+        /// What went wrong.
+        #[source]
+        source: CodecError,
+    },
+    /// A new event cannot be encoded.
+    #[error("event cannot be encoded")]
+    Encode(#[source] CodecError),
+    /// Other writers kept winning: the append still conflicted after every retry.
+    #[error("conflict persisted after {attempts} attempts")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last conflict.
+        #[source]
+        last: Conflict,
+    },
+    /// The store failed.
+    #[error("store error")]
+    Store(#[source] StoreError),
+}
+
+/// A loaded aggregate: its state and the stream version it reflects.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// The aggregate's stream.
+    pub stream: StreamId,
+    /// The state after every event up to `version`.
+    pub state: A,
+    /// The stream version (0 = no events).
+    pub version: u64,
+}
+
+/// Per-instance locks, held weakly so idle instances cost nothing once swept.
+#[derive(Default)]
+struct Locks {
+    map: Mutex<(HashMap<StreamId, Weak<tokio::sync::Mutex<()>>>, usize)>,
+}
+
+/// Loads aggregates of type `A`, runs their commands and appends the results.
+///
+/// Within one repository, commands for the same instance are serialised (they never race each
+/// other into conflicts); between processes, optimistic concurrency with bounded retry applies.
+/// Cloning gives another handle sharing the same locks.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
+/// use eventcore::{CommandId, InMemoryEventStore, Repository};
+///
+/// let repo = Repository::<Counter>::new(InMemoryEventStore::new());
+/// let add = CounterCommand::add("c1", 5);
+/// let committed = repo.execute(add.clone()).await.unwrap();
+/// assert_eq!(committed[0].event, CounterEvent::Added { amount: 5 });
+/// assert_eq!(committed[0].stream_version, 1);
+///
+/// // Re-sending the same command (same command id) appends nothing new.
+/// let again = repo.execute(add).await.unwrap();
+/// assert_eq!(again[0].event_id, committed[0].event_id);
+/// assert_eq!(repo.load("c1").await.unwrap().state.total, 5);
+/// # });
+/// ```
+pub struct Repository<A> {
+    store: Arc<dyn EventStore>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+    snapshot_policy: SnapshotPolicy,
+    upcasters: Arc<Upcasters>,
+    retry: RetryPolicy,
+    locks: Arc<Locks>,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for Repository<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            snapshots: self.snapshots.clone(),
+            snapshot_policy: self.snapshot_policy,
+            upcasters: self.upcasters.clone(),
+            retry: self.retry,
+            locks: self.locks.clone(),
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for Repository<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("snapshots", &self.snapshots.is_some())
+            .field("snapshot_policy", &self.snapshot_policy)
+            .field("upcasters", &self.upcasters)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+type Result<T, A> = std::result::Result<T, RepositoryError<<A as Aggregate>::Error>>;
+
+impl<A: Aggregate> Repository<A> {
+    /// A repository over `store`, with no snapshots, no upcasters and the default retry policy.
+    pub fn new(store: impl EventStore + 'static) -> Self {
+        Self::from_arc(Arc::new(store))
+    }
+
+    /// A repository over a shared store.
+    pub fn from_arc(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            snapshots: None,
+            snapshot_policy: SnapshotPolicy::Never,
+            upcasters: Arc::new(Upcasters::new()),
+            retry: RetryPolicy::default(),
+            locks: Arc::default(),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// Uses `snapshots` to speed up loads and writes snapshots by `policy`.
+    pub fn with_snapshots(
+        mut self,
+        snapshots: Arc<dyn SnapshotStore>,
+        policy: SnapshotPolicy,
+    ) -> Self {
+        self.snapshots = Some(snapshots);
+        self.snapshot_policy = policy;
+        self
+    }
+
+    /// Applies `upcasters` to stored events on read.
+    pub fn with_upcasters(mut self, upcasters: Arc<Upcasters>) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// Retries conflicting appends under `retry`.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Loads the instance `id`: the latest usable snapshot, then every event after it.
+    ///
+    /// # Errors
+    /// [`RepositoryError::InvalidId`], [`RepositoryError::Decode`] or [`RepositoryError::Store`].
+    pub async fn load(&self, id: &str) -> Result<Loaded<A>, A> {
+        let stream = A::stream_id(id)?;
+        self.load_stream(stream).await
+    }
+
+    async fn load_stream(&self, stream: StreamId) -> Result<Loaded<A>, A> {
+        let (mut state, mut version) = match self.snapshot_of(&stream).await? {
+            Some(found) => found,
+            None => (A::default(), 0),
+        };
+        loop {
+            let batch = self
+                .store
+                .read_stream(&stream, version + 1, READ_BATCH)
+                .await
+                .map_err(RepositoryError::Store)?;
+            let full = batch.len() == READ_BATCH;
+            for record in &batch {
+                state.apply(&self.decode(record)?);
+                version = record.stream_version;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(Loaded {
+            stream,
+            state,
+            version,
+        })
+    }
+
+    async fn snapshot_of(&self, stream: &StreamId) -> Result<Option<(A, u64)>, A> {
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(None);
+        };
+        let Some(snapshot) = snapshots
+            .load_snapshot(stream)
+            .await
+            .map_err(RepositoryError::Store)?
+        else {
+            return Ok(None);
+        };
+        if snapshot.schema_version != A::SNAPSHOT_VERSION {
+            return Ok(None);
+        }
+        match serde_json::from_str::<A>(snapshot.state.get()) {
+            Ok(state) => Ok(Some((state, snapshot.version))),
+            Err(error) => {
+                tracing::warn!(%stream, %error, "ignoring undecodable snapshot");
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode(&self, record: &RecordedEvent) -> Result<A::Event, A> {
+        record
+            .decode(&self.upcasters)
+            .map_err(|source| RepositoryError::Decode {
+                stream: record.stream_id.clone(),
+                version: record.stream_version,
+                position: record.global_position,
+                source,
+            })
+    }
+
+    /// Handles `command` and appends its events, with empty metadata beyond the causation id.
+    ///
+    /// # Errors
+    /// As [`Repository::execute_with`].
+    pub async fn execute(&self, command: A::Command) -> Result<Vec<Envelope<A::Event>>, A> {
+        self.execute_with(command, Metadata::default()).await
+    }
+
+    /// Handles `command` against the latest state and appends its events with the version it
+    /// loaded, retrying on conflict. Returns the committed events (none if the command caused
+    /// none). A command whose id was already handled appends nothing and returns the events it
+    /// committed the first time.
+    ///
+    /// Every event carries `metadata`, with the causation id set to the command id (and the
+    /// correlation id too, when `metadata` has none).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Domain`] when the aggregate rejects the command;
+    /// [`RepositoryError::RetriesExhausted`] when conflicts persist; decode, encode and store
+    /// failures. Nothing is written in any of these cases.
+    pub async fn execute_with(
+        &self,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
+        let stream = A::stream_id(command.aggregate_id())?;
+        let lock = self.lock_for(&stream);
+        let _guard = lock.lock().await;
+        let first_id = EventId::derived(command.command_id(), &stream, 0);
+        let metadata = Metadata {
+            causation_id: Some(command.command_id().0),
+            correlation_id: metadata.correlation_id.or(Some(command.command_id().0)),
+            ..metadata
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(previous) = self
+                .store
+                .event_by_id(first_id)
+                .await
+                .map_err(RepositoryError::Store)?
+            {
+                return self.already_committed(&command, previous).await;
+            }
+            let Loaded {
+                stream,
+                mut state,
+                version,
+            } = self.load_stream(stream.clone()).await?;
+            let events = state.handle(&command).map_err(RepositoryError::Domain)?;
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let new_events = events
+                .iter()
+                .enumerate()
+                .map(|(i, event)| {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    NewEvent::from_event(event).map(|e| {
+                        e.with_id(EventId::derived(command.command_id(), &stream, index))
+                            .with_metadata(metadata.clone())
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(RepositoryError::Encode)?;
+            let request =
+                AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
+            match self.store.append(request).await {
+                Ok(recorded) => {
+                    for event in &events {
+                        state.apply(event);
+                    }
+                    let new_version = version + events.len() as u64;
+                    if self.snapshot_policy.due(version, new_version) {
+                        self.save_snapshot(&stream, &state, new_version).await;
+                    }
+                    return Ok(recorded
+                        .into_iter()
+                        .zip(events)
+                        .map(|(record, event)| record.with_event(event))
+                        .collect());
+                }
+                Err(StoreError::Conflict(conflict)) => {
+                    if attempt >= self.retry.max_attempts.max(1) {
+                        return Err(RepositoryError::RetriesExhausted {
+                            attempts: attempt,
+                            last: conflict,
+                        });
+                    }
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                }
+                // Another process committed this very command meanwhile: the next round
+                // finds its events and returns them.
+                Err(StoreError::DuplicateEventId { event_id }) if event_id == first_id => {}
+                Err(error) => return Err(RepositoryError::Store(error)),
+            }
+        }
+    }
+
+    /// The events a previously handled command committed, starting at its first event.
+    async fn already_committed(
+        &self,
+        command: &A::Command,
+        first: RecordedEvent,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
+        let records = self
+            .store
+            .read_stream(&first.stream_id, first.stream_version, READ_BATCH)
+            .await
+            .map_err(RepositoryError::Store)?;
+        let mut envelopes = Vec::new();
+        for (index, record) in records.into_iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if record.event_id != EventId::derived(command.command_id(), &first.stream_id, index) {
+                break;
+            }
+            let event = self.decode(&record)?;
+            envelopes.push(record.with_event(event));
+        }
+        Ok(envelopes)
+    }
+
+    async fn save_snapshot(&self, stream: &StreamId, state: &A, version: u64) {
+        let Some(snapshots) = &self.snapshots else {
+            return;
+        };
+        let state = match serde_json::to_string(state).map(RawValue::from_string) {
+            Ok(Ok(state)) => state,
+            Ok(Err(error)) | Err(error) => {
+                tracing::warn!(%stream, %error, "snapshot not taken: state cannot be serialized");
+                return;
+            }
+        };
+        let snapshot = Snapshot {
+            stream: stream.clone(),
+            version,
+            schema_version: A::SNAPSHOT_VERSION,
+            state,
+        };
+        // A failed snapshot costs only load speed; the events are committed already.
+        if let Err(error) = snapshots.save_snapshot(snapshot).await {
+            tracing::warn!(%stream, %error, "snapshot not saved");
+        }
+    }
+
+    fn lock_for(&self, stream: &StreamId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut guard = self
+            .locks
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (locks, sweep_at) = &mut *guard;
+        if let Some(lock) = locks.get(stream).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() >= (*sweep_at).max(1024) {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+            *sweep_at = locks.len() * 2;
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(stream.clone(), Arc::downgrade(&lock));
+        lock
+    }
+
+    /// The store this repository writes to.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+}

@@ -1,0 +1,276 @@
+//! The event store contract: appending ([`EventAppender`]) and reading ([`EventReader`]),
+//! together [`EventStore`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::error::{InputError, StoreError};
+use crate::event::{NewEvent, RecordedEvent};
+use crate::id::{
+    EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_PAYLOAD_BYTES, StreamId,
+    validate_text,
+};
+use crate::version::ExpectedVersion;
+
+/// Events for one stream within an [`AppendRequest`], with the version the stream must have.
+#[derive(Clone, Debug)]
+pub struct StreamAppend {
+    /// The stream to append to.
+    pub stream: StreamId,
+    /// The version the stream must have for the append to go ahead.
+    pub expected: ExpectedVersion,
+    /// The events, in order. May be empty: the stream's version is then only checked.
+    pub events: Vec<NewEvent>,
+}
+
+/// One atomic append: events for one or more streams, each with an expected version.
+///
+/// ```
+/// use eventcore::{AppendRequest, ExpectedVersion, NewEvent, StreamId};
+/// use serde_json::value::to_raw_value;
+///
+/// let order = StreamId::new("order-1").unwrap();
+/// let email = StreamId::new("email-a@example.com").unwrap();
+/// let event = NewEvent::raw("Placed", 1, to_raw_value(&serde_json::json!({})).unwrap());
+/// let request = AppendRequest::new()
+///     .stream(order, ExpectedVersion::NoStream, vec![event])
+///     .stream(email, ExpectedVersion::NoStream, vec![]);
+/// assert_eq!(request.streams.len(), 2);
+/// assert!(request.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AppendRequest {
+    /// The streams, each named at most once.
+    pub streams: Vec<StreamAppend>,
+}
+
+impl AppendRequest {
+    /// An empty request; add streams with [`AppendRequest::stream`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A request for a single stream.
+    pub fn single(stream: StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Self {
+        Self::new().stream(stream, expected, events)
+    }
+
+    /// Adds a stream to the request.
+    pub fn stream(
+        mut self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Self {
+        self.streams.push(StreamAppend {
+            stream,
+            expected,
+            events,
+        });
+        self
+    }
+
+    /// The number of events across all streams.
+    pub fn event_count(&self) -> usize {
+        self.streams.iter().map(|s| s.events.len()).sum()
+    }
+
+    /// Checks the request against the limits every backend shares. Backends call this before
+    /// touching storage, so bad input is rejected identically everywhere and nothing is written.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an empty request, a repeated stream, too many events,
+    /// an empty or oversized event type, a zero schema version or an oversized payload or
+    /// metadata; [`StoreError::DuplicateEventId`] for an event id repeated within the request.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.streams.is_empty() {
+            return Err(InputError::EmptyAppend.into());
+        }
+        let count = self.event_count();
+        if count > MAX_EVENTS_PER_APPEND {
+            return Err(InputError::TooManyEvents {
+                count,
+                max: MAX_EVENTS_PER_APPEND,
+            }
+            .into());
+        }
+        let mut streams = HashSet::with_capacity(self.streams.len());
+        let mut ids: HashSet<EventId> = HashSet::with_capacity(count);
+        for append in &self.streams {
+            if !streams.insert(&append.stream) {
+                return Err(InputError::DuplicateStream {
+                    stream: append.stream.clone(),
+                }
+                .into());
+            }
+            for event in &append.events {
+                validate_event(event)?;
+                if !ids.insert(event.event_id) {
+                    return Err(StoreError::DuplicateEventId {
+                        event_id: event.event_id,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_event(event: &NewEvent) -> Result<(), StoreError> {
+    validate_text("event type", &event.event_type, MAX_EVENT_TYPE_BYTES)?;
+    if event.schema_version == 0 {
+        return Err(InputError::ZeroSchemaVersion {
+            event_type: event.event_type.clone(),
+        }
+        .into());
+    }
+    let too_large = |what, size| InputError::PayloadTooLarge {
+        what,
+        event_type: event.event_type.clone(),
+        size,
+        max: MAX_PAYLOAD_BYTES,
+    };
+    let size = event.payload.get().len();
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(too_large("payload", size).into());
+    }
+    if !event.metadata.extra.is_empty() {
+        let size = serde_json::to_string(&event.metadata)
+            .map_err(StoreError::backend)?
+            .len();
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(too_large("metadata", size).into());
+        }
+    }
+    Ok(())
+}
+
+/// Reading the log: one stream, or everything in global order.
+///
+/// # Contract
+/// - Stream versions are contiguous from 1; [`read_stream`](Self::read_stream) returns them in
+///   version order starting at `from_version`.
+/// - Global positions are strictly increasing (not necessarily contiguous) and consistent with
+///   each stream's versions. [`read_all`](Self::read_all) returns events in global order starting
+///   at the first position `>= from_position`, and never skips one: an event becomes visible to
+///   it only once every event with a lower position is visible too.
+/// - [`head_position`](Self::head_position) is the highest position `read_all` can return now.
+/// - [`head_watch`](Self::head_watch) changes (at least) whenever new events become visible in
+///   this process; it is a wake-up hint, not a source of truth.
+#[async_trait]
+pub trait EventReader: Send + Sync {
+    /// Up to `max_count` events of `stream` with version `>= from_version`, in version order.
+    /// A missing stream reads as empty.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for `from_version == 0`; backend failures.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `max_count` events with global position `>= from_position`, in global order.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for `from_position == 0`; backend failures.
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's current version; 0 when it has no events.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError>;
+
+    /// The event with this id, if stored.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError>;
+
+    /// The highest global position visible to [`read_all`](Self::read_all); 0 when empty.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn head_position(&self) -> Result<u64, StoreError>;
+
+    /// A receiver that is notified when new events may have become visible.
+    fn head_watch(&self) -> watch::Receiver<u64>;
+}
+
+/// Appending to the log.
+///
+/// # Contract
+/// - An append is atomic: every stream's expected version is checked and every event written,
+///   or nothing is written at all.
+/// - A failed version check is [`StoreError::Conflict`] naming the stream, what was expected and
+///   the actual version; an event id already stored or repeated in the request is
+///   [`StoreError::DuplicateEventId`]; invalid input is [`StoreError::InvalidInput`] (see
+///   [`AppendRequest::validate`]). In each case nothing is written.
+/// - On success the recorded events are returned in request order, with contiguous stream
+///   versions and increasing global positions.
+#[async_trait]
+pub trait EventAppender: Send + Sync {
+    /// Appends atomically.
+    ///
+    /// # Errors
+    /// As described in the trait's contract, plus backend failures.
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
+}
+
+/// A complete event store: [`EventReader`] and [`EventAppender`]. Implemented for every type
+/// that is both.
+pub trait EventStore: EventReader + EventAppender {}
+
+impl<T: EventReader + EventAppender + ?Sized> EventStore for T {}
+
+#[async_trait]
+impl<T: EventReader + ?Sized> EventReader for Arc<T> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_stream(stream, from_version, max_count).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_all(from_position, max_count).await
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        (**self).stream_version(stream).await
+    }
+
+    async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
+        (**self).event_by_id(event_id).await
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        (**self).head_position().await
+    }
+
+    fn head_watch(&self) -> watch::Receiver<u64> {
+        (**self).head_watch()
+    }
+}
+
+#[async_trait]
+impl<T: EventAppender + ?Sized> EventAppender for Arc<T> {
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).append(request).await
+    }
+}

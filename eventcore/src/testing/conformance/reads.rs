@@ -1,0 +1,197 @@
+//! Reading streams and the global log back.
+
+use std::collections::BTreeMap;
+
+use crate::{AppendRequest, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, StreamId};
+
+use super::{Backend, fresh_stream, number_of, numbered};
+
+/// `read_stream` returns events in version order from the asked version, at most `max_count`.
+pub async fn read_stream_returns_versions_in_order_from_version<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("read");
+    for n in 1..=5 {
+        store
+            .append(AppendRequest::single(
+                stream.clone(),
+                ExpectedVersion::Exact(n - 1),
+                vec![numbered(n)],
+            ))
+            .await
+            .unwrap();
+    }
+    let all = store.read_stream(&stream, 1, 100).await.unwrap();
+    let numbers: Vec<u64> = all.iter().map(|e| number_of(&e.payload)).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    let versions: Vec<u64> = all.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    let tail: Vec<u64> = store
+        .read_stream(&stream, 3, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.stream_version)
+        .collect();
+    assert_eq!(tail, [3, 4], "from version 3, at most 2");
+    assert!(store.read_stream(&stream, 6, 10).await.unwrap().is_empty());
+    let missing = fresh_stream("missing");
+    assert!(store.read_stream(&missing, 1, 10).await.unwrap().is_empty());
+}
+
+/// `read_all` returns the log in global order from a position, consistent with stream versions.
+pub async fn read_all_returns_global_order_from_position<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let (a, b) = (fresh_stream("all-a"), fresh_stream("all-b"));
+    let start = store.head_position().await.unwrap() + 1;
+    let mut written = Vec::new();
+    for n in 0..6 {
+        let stream = if n % 2 == 0 { &a } else { &b };
+        let recorded = store
+            .append(AppendRequest::single(
+                stream.clone(),
+                ExpectedVersion::Any,
+                vec![numbered(n)],
+            ))
+            .await
+            .unwrap();
+        written.push(recorded[0].global_position);
+    }
+    assert!(
+        written.windows(2).all(|w| w[0] < w[1]),
+        "later appends get higher positions"
+    );
+    assert!(store.head_position().await.unwrap() >= written[5]);
+    let ours = |events: Vec<crate::RecordedEvent>| -> Vec<u64> {
+        events
+            .into_iter()
+            .filter(|e| e.stream_id == a || e.stream_id == b)
+            .map(|e| number_of(&e.payload))
+            .collect()
+    };
+    let all = store.read_all(start, 10_000).await.unwrap();
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].global_position < w[1].global_position)
+    );
+    assert_eq!(ours(all), [0, 1, 2, 3, 4, 5]);
+    let from_third = store.read_all(written[2], 10_000).await.unwrap();
+    assert_eq!(
+        from_third[0].global_position, written[2],
+        "starts at the given position"
+    );
+    assert_eq!(ours(from_third), [2, 3, 4, 5]);
+    let limited = store.read_all(written[0], 2).await.unwrap();
+    assert_eq!(limited.len(), 2, "at most max_count");
+}
+
+/// `event_by_id` finds stored events and nothing else.
+pub async fn event_by_id_finds_committed_events_only<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("byid");
+    let event = numbered(7);
+    let id = event.event_id;
+    store
+        .append(AppendRequest::single(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![numbered(6), event],
+        ))
+        .await
+        .unwrap();
+    let found = store
+        .event_by_id(id)
+        .await
+        .unwrap()
+        .expect("stored event is found");
+    assert_eq!(found.stream_id, stream);
+    assert_eq!(found.stream_version, 2);
+    assert_eq!(number_of(&found.payload), 7);
+    assert!(
+        store
+            .event_by_id(EventId::new_random())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Payloads, type names, schema versions and metadata come back exactly as written.
+pub async fn payload_and_metadata_round_trip_verbatim<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("verbatim");
+    let payload_text =
+        r#"{"b":1,"a":[1.5,"two",null,{"nested":"é \" \\ \u0001"}],"big":18446744073709551615}"#;
+    let payload = serde_json::value::RawValue::from_string(payload_text.to_owned()).unwrap();
+    let mut extra = BTreeMap::new();
+    extra.insert("tenant".to_owned(), serde_json::json!("acme"));
+    extra.insert(
+        "actor".to_owned(),
+        serde_json::json!({"id": 7, "roles": ["admin"]}),
+    );
+    let metadata = Metadata {
+        correlation_id: Some(uuid::Uuid::new_v4()),
+        causation_id: Some(uuid::Uuid::new_v4()),
+        extra,
+    };
+    let event = NewEvent::raw("Ünïcode.Type/v\"1\"", 3, payload).with_metadata(metadata.clone());
+    let id = event.event_id;
+    store
+        .append(AppendRequest::single(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![event],
+        ))
+        .await
+        .unwrap();
+    let back = &store.read_stream(&stream, 1, 1).await.unwrap()[0];
+    assert_eq!(back.event_id, id);
+    assert_eq!(back.event_type, "Ünïcode.Type/v\"1\"");
+    assert_eq!(back.schema_version, 3);
+    assert_eq!(back.metadata, metadata);
+    let written: serde_json::Value = serde_json::from_str(payload_text).unwrap();
+    let read: serde_json::Value = serde_json::from_str(back.payload.get()).unwrap();
+    assert_eq!(read, written, "payload is the same JSON");
+    let from_log = store.event_by_id(id).await.unwrap().unwrap();
+    assert_eq!(from_log.metadata, metadata);
+}
+
+/// Stream ids with quotes, SQL, Unicode and control characters are stored and read verbatim.
+pub async fn hostile_stream_ids_round_trip_verbatim<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let suffix = uuid::Uuid::new_v4();
+    let hostile = [
+        format!("o'brien\"; DROP TABLE events; --{suffix}"),
+        format!("日本語-🦀-{suffix}"),
+        format!("tab\tnewline\ncr\r\u{1b}[31m-{suffix}"),
+        format!("%_*?\\[]{{}}-{suffix}"),
+        format!(" {suffix} "),
+        format!("{}{suffix}", "x".repeat(crate::MAX_STREAM_ID_BYTES - 36)),
+    ];
+    for text in hostile {
+        let stream = StreamId::new(text.clone()).expect("hostile but valid id");
+        store
+            .append(AppendRequest::single(
+                stream.clone(),
+                ExpectedVersion::NoStream,
+                vec![numbered(1)],
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("append to {text:?}: {e}"));
+        let back = store.read_stream(&stream, 1, 10).await.unwrap();
+        assert_eq!(back.len(), 1, "one event in {text:?}");
+        assert_eq!(back[0].stream_id.as_str(), text, "id read back verbatim");
+        assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+    }
+    assert!(StreamId::new("x".repeat(crate::MAX_STREAM_ID_BYTES + 1)).is_err());
+    assert!(StreamId::new("nul\0inside").is_err());
+}

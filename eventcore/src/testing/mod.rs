@@ -1,0 +1,8 @@
+//! The testing kit (feature `testing`): a given/when/then aggregate fixture, a small sample
+//! aggregate, and the backend conformance suite every storage crate runs unchanged.
+
+pub mod conformance;
+pub mod counter;
+mod fixture;
+
+pub use fixture::{AggregateFixture, Then};
