@@ -1,1 +1,2 @@
+//! SQLite append benchmark (being written).
 fn main() {}

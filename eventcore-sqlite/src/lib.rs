@@ -1,1 +1,1 @@
-//! tmp
+//! SQLite backend for eventcore: being written.

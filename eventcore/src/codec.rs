@@ -176,3 +176,91 @@ impl<'de, D: Deserializer<'de>> VariantAccess<'de> for Content<D> {
         self.0.deserialize_struct("", fields, visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Shapes {
+        Unit,
+        Newtype(u32),
+        Tuple(u8, String),
+        Struct {
+            a: i64,
+            b: Option<String>,
+        },
+        #[serde(rename = "shape.renamed")]
+        Renamed {
+            x: bool,
+        },
+    }
+
+    fn round_trip(value: Shapes) {
+        let encoded = encode_tagged(&value).expect("encodes");
+        let back: Shapes =
+            decode_tagged(&encoded.event_type, encoded.payload.get()).expect("decodes");
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn every_variant_shape_round_trips() {
+        round_trip(Shapes::Unit);
+        round_trip(Shapes::Newtype(7));
+        round_trip(Shapes::Tuple(1, "two".into()));
+        round_trip(Shapes::Struct { a: -3, b: None });
+        round_trip(Shapes::Renamed { x: true });
+    }
+
+    #[test]
+    fn the_serde_name_is_the_event_type() {
+        let encoded = encode_tagged(&Shapes::Renamed { x: false }).unwrap();
+        assert_eq!(encoded.event_type, "shape.renamed");
+        assert_eq!(encoded.payload.get(), r#"{"x":false}"#);
+        assert_eq!(encode_tagged(&Shapes::Unit).unwrap().payload.get(), "null");
+    }
+
+    #[test]
+    fn an_unknown_type_is_reported_as_such() {
+        let error = decode_tagged::<Shapes>("Hexagon", "{}").unwrap_err();
+        assert!(
+            matches!(error, CodecError::UnknownEventType { ref event_type } if event_type == "Hexagon")
+        );
+    }
+
+    #[test]
+    fn malformed_payloads_are_reported_with_their_type() {
+        for (event_type, payload) in [
+            ("Struct", r#"{"a":"not a number"}"#),
+            ("Struct", r#"{"a":1"#),
+            ("Struct", r#"{"a":1} trailing"#),
+            ("Newtype", "[]"),
+            ("Tuple", "[1]"),
+            ("Unit", r#"{"unexpected":1}"#),
+            ("Struct", ""),
+        ] {
+            match decode_tagged::<Shapes>(event_type, payload) {
+                Err(CodecError::MalformedPayload { event_type: t, .. }) => {
+                    assert_eq!(t, event_type)
+                }
+                other => {
+                    panic!("{event_type} {payload:?}: expected MalformedPayload, got {other:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn non_enum_values_cannot_use_the_default_codec() {
+        assert!(matches!(
+            encode_tagged(&5u32),
+            Err(CodecError::Unencodable { .. })
+        ));
+        assert!(matches!(
+            decode_tagged::<u32>("Anything", "5"),
+            Err(CodecError::MalformedPayload { .. })
+        ));
+    }
+}

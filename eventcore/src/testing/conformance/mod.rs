@@ -1,5 +1,5 @@
 //! The backend conformance suite: one async function per behaviour of the
-//! [`EventStore`](crate::EventStore) and [`SnapshotStore`](crate::SnapshotStore) contracts.
+//! [`EventStore`] and [`SnapshotStore`] contracts.
 //!
 //! Every function takes a [`Backend`] and panics (with a message saying which rule broke) when
 //! the backend misbehaves. Functions use fresh, randomly named streams and judge the global log
@@ -10,11 +10,16 @@
 //! which writes one `#[tokio::test]` per function (the crate needs `tokio` with the `macros` and
 //! `rt-multi-thread` features among its dev-dependencies):
 //!
-//! ```ignore
+//! ```
+//! use std::sync::Arc;
+//!
+//! use eventcore::testing::conformance::Backend;
+//! use eventcore::{InMemoryEventStore, InMemorySnapshotStore};
+//!
 //! eventcore::conformance_tests!(|| async {
-//!     let store = MyEventStore::open_temporary().await;
-//!     eventcore::testing::conformance::Backend::new(store.clone(), Arc::new(store.snapshots()))
+//!     Backend::new(InMemoryEventStore::new(), Arc::new(InMemorySnapshotStore::new()))
 //! });
+//! # fn main() {}
 //! ```
 
 use std::sync::Arc;
