@@ -1,1 +1,59 @@
-//! SQLite backend for eventcore: being written.
+//! # eventcore-sqlite
+//!
+//! The embedded default backend of [eventcore](eventcore): the whole
+//! [`EventStore`](eventcore::EventStore) contract, snapshots, projection checkpoints, saga
+//! state, durable deadlines and a consumer inbox in one SQLite database (a file, or memory),
+//! with no server.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//!
+//! use eventcore::testing::counter::{Counter, CounterCommand};
+//! use eventcore::{Repository, SnapshotPolicy};
+//! use eventcore_sqlite::SqliteEventStore;
+//!
+//! let dir = std::env::temp_dir().join(format!("eventcore-doc-{}", uuid::Uuid::new_v4()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let store = SqliteEventStore::open(dir.join("shop.db")).await.unwrap();
+//! let repo = Repository::<Counter>::new(store.clone())
+//!     .with_snapshots(Arc::new(store.snapshots()), SnapshotPolicy::EveryNEvents(100));
+//! repo.execute(CounterCommand::add("visits", 3)).await.unwrap();
+//! assert_eq!(repo.load("visits").await.unwrap().state.total, 3);
+//! # std::fs::remove_dir_all(dir).unwrap();
+//! # });
+//! ```
+//!
+//! ## How it works
+//! - **Tables** are prefixed `eventcore_` so they live beside the application's own. The
+//!   schema is embedded (`migrations/*.sql`) and applied by [`SqliteEventStore::migrate`], which
+//!   [`SqliteEventStore::open`] and [`SqliteEventStore::open_in_memory`] call; it is tracked in
+//!   `eventcore_migrations`, apart from any `_sqlx_migrations` of the application, and an older
+//!   database is brought up to date on open.
+//! - **One writer.** Every write in the process goes through a single writer connection, so
+//!   tasks queue instead of seeing "database is locked"; writers in other processes are waited
+//!   for (busy timeout, 30 s). File databases use WAL, so readers (a pool of read-only
+//!   connections) never block the writer, and `synchronous = FULL` by default, so a commit is
+//!   on disk before the append returns.
+//! - **Appends.** A stream's events go in with one `INSERT ... SELECT` that checks the expected
+//!   version in the same statement; a single-stream append is one statement, a multi-stream
+//!   append one `BEGIN IMMEDIATE` transaction. Global positions are the table's row ids,
+//!   assigned by the one writer in commit order, so the log has no gaps a reader could skip.
+//! - **One transaction for everything.** [`SqliteEventStore::begin`] gives a
+//!   [`SqliteTransaction`] in which appends, snapshots, checkpoints, saga state, deadlines,
+//!   inbox records and the caller's own SQL commit together.
+//! - **Live subscriptions** are woken by the appending handle in the same process (no polling
+//!   delay); writes from other processes are picked up by the subscription's fallback poll.
+
+mod append;
+mod migrate;
+mod rows;
+mod runtime;
+mod snapshot;
+mod store;
+mod transaction;
+
+pub use snapshot::SqliteSnapshotStore;
+pub use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+pub use store::SqliteEventStore;
+pub use transaction::SqliteTransaction;

@@ -119,6 +119,7 @@
 
 mod aggregate;
 pub mod codec;
+mod durable;
 mod error;
 mod event;
 mod id;
@@ -134,6 +135,7 @@ mod version;
 pub mod testing;
 
 pub use aggregate::{Aggregate, Command};
+pub use durable::{DeadlineRecord, SagaRecord};
 pub use error::{BoxError, CodecError, InputError, StoreError};
 pub use event::{Envelope, Event, Metadata, NewEvent, RecordedEvent};
 pub use id::{

@@ -1,0 +1,315 @@
+//! Durable runtime state beside the log: projection checkpoints, saga state, deadlines and the
+//! consumer inbox. Each operation runs on any executor, so it can join a
+//! [`SqliteTransaction`](crate::SqliteTransaction) or run alone.
+
+use std::time::SystemTime;
+
+use eventcore::{
+    Conflict, DeadlineRecord, EventId, ExpectedVersion, SagaRecord, StoreError, StreamId,
+};
+use serde_json::value::RawValue;
+use sqlx::{Row, SqliteExecutor};
+
+use crate::rows::{from_micros, micros, to_i64};
+
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::backend(error)
+}
+
+pub(crate) async fn checkpoint<'e>(
+    executor: impl SqliteExecutor<'e>,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT position FROM eventcore_checkpoints WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(executor)
+            .await
+            .map_err(backend)?;
+    Ok(position.map(|p| p as u64))
+}
+
+pub(crate) async fn save_checkpoint<'e>(
+    executor: impl SqliteExecutor<'e>,
+    name: &str,
+    position: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO eventcore_checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position,
+             updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(to_i64(position)?)
+    .bind(micros(SystemTime::now()))
+    .execute(executor)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError> {
+    let saga_type: String = row.try_get(0).map_err(backend)?;
+    let saga_id: String = row.try_get(1).map_err(backend)?;
+    let state: String = row.try_get(3).map_err(backend)?;
+    let state = RawValue::from_string(state).map_err(|e| StoreError::Corrupt {
+        stream: format!("saga {saga_type}/{saga_id}"),
+        position: 0,
+        reason: e.to_string(),
+    })?;
+    Ok(SagaRecord {
+        status: row.try_get(2).map_err(backend)?,
+        state,
+        version: row.try_get::<i64, _>(4).map_err(backend)? as u64,
+        updated_at: from_micros(row.try_get(5).map_err(backend)?),
+        saga_type,
+        saga_id,
+    })
+}
+
+const SAGA_COLUMNS: &str = "saga_type, saga_id, status, state, version, updated_at";
+
+pub(crate) async fn load_saga<'e>(
+    executor: impl SqliteExecutor<'e>,
+    saga_type: &str,
+    saga_id: &str,
+) -> Result<Option<SagaRecord>, StoreError> {
+    let sql =
+        format!("SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE saga_type = ?1 AND saga_id = ?2");
+    sqlx::query(&sql)
+        .bind(saga_type)
+        .bind(saga_id)
+        .fetch_optional(executor)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(saga_from_row)
+        .transpose()
+}
+
+pub(crate) async fn sagas_by_status<'e>(
+    executor: impl SqliteExecutor<'e>,
+    status: &str,
+    limit: usize,
+) -> Result<Vec<SagaRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE status = ?1 \
+         ORDER BY updated_at, saga_type, saga_id LIMIT ?2"
+    );
+    sqlx::query(&sql)
+        .bind(status)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(saga_from_row)
+        .collect()
+}
+
+/// Saves `record` if the stored version is `expected_version` (0 = not stored yet); returns the
+/// new version. A mismatch is [`StoreError::Conflict`] on the stream `saga-<type>-<id>`.
+pub(crate) async fn save_saga(
+    conn: &mut sqlx::SqliteConnection,
+    record: &SagaRecord,
+    expected_version: u64,
+) -> Result<u64, StoreError> {
+    let new_version = expected_version + 1;
+    let now = micros(SystemTime::now());
+    let result = if expected_version == 0 {
+        sqlx::query(
+            "INSERT INTO eventcore_sagas (saga_type, saga_id, status, state, version, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&record.saga_type)
+        .bind(&record.saga_id)
+        .bind(&record.status)
+        .bind(record.state.get())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+    } else {
+        sqlx::query(
+            "UPDATE eventcore_sagas SET status = ?3, state = ?4, version = ?5, updated_at = ?6
+             WHERE saga_type = ?1 AND saga_id = ?2 AND version = ?7",
+        )
+        .bind(&record.saga_type)
+        .bind(&record.saga_id)
+        .bind(&record.status)
+        .bind(record.state.get())
+        .bind(to_i64(new_version)?)
+        .bind(now)
+        .bind(to_i64(expected_version)?)
+        .execute(&mut *conn)
+        .await
+    }
+    .map_err(backend)?;
+    if result.rows_affected() == 1 {
+        return Ok(new_version);
+    }
+    let actual = load_saga(&mut *conn, &record.saga_type, &record.saga_id)
+        .await?
+        .map_or(0, |r| r.version);
+    let stream = StreamId::new(format!("saga-{}-{}", record.saga_type, record.saga_id))?;
+    Err(Conflict {
+        stream,
+        expected: ExpectedVersion::Exact(expected_version),
+        actual,
+    }
+    .into())
+}
+
+pub(crate) async fn schedule_deadline<'e>(
+    executor: impl SqliteExecutor<'e>,
+    deadline: &DeadlineRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO eventcore_deadlines (deadline_id, saga_type, saga_id, due_at, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (deadline_id) DO UPDATE SET due_at = excluded.due_at,
+             payload = excluded.payload",
+    )
+    .bind(&deadline.deadline_id)
+    .bind(&deadline.saga_type)
+    .bind(&deadline.saga_id)
+    .bind(micros(deadline.due_at))
+    .bind(deadline.payload.get())
+    .execute(executor)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn cancel_deadline<'e>(
+    executor: impl SqliteExecutor<'e>,
+    deadline_id: &str,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query("DELETE FROM eventcore_deadlines WHERE deadline_id = ?1")
+        .bind(deadline_id)
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn due_deadlines<'e>(
+    executor: impl SqliteExecutor<'e>,
+    now: SystemTime,
+    limit: usize,
+) -> Result<Vec<DeadlineRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT deadline_id, saga_type, saga_id, due_at, payload FROM eventcore_deadlines
+         WHERE due_at <= ?1 ORDER BY due_at, deadline_id LIMIT ?2",
+    )
+    .bind(micros(now))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(executor)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get(4).map_err(backend)?;
+            Ok(DeadlineRecord {
+                deadline_id: row.try_get(0).map_err(backend)?,
+                saga_type: row.try_get(1).map_err(backend)?,
+                saga_id: row.try_get(2).map_err(backend)?,
+                due_at: from_micros(row.try_get(3).map_err(backend)?),
+                payload: RawValue::from_string(payload).map_err(StoreError::backend)?,
+            })
+        })
+        .collect()
+}
+
+/// Records that `consumer` processed `event_id`; `false` when it already had.
+pub(crate) async fn record_processed<'e>(
+    executor: impl SqliteExecutor<'e>,
+    consumer: &str,
+    event_id: EventId,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO eventcore_inbox (consumer, event_id, processed_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id.0.as_bytes().as_slice())
+    .bind(micros(SystemTime::now()))
+    .execute(executor)
+    .await
+    .map_err(backend)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn is_processed<'e>(
+    executor: impl SqliteExecutor<'e>,
+    consumer: &str,
+    event_id: EventId,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM eventcore_inbox WHERE consumer = ?1 AND event_id = ?2")
+            .bind(consumer)
+            .bind(event_id.0.as_bytes().as_slice())
+            .fetch_optional(executor)
+            .await
+            .map_err(backend)?;
+    Ok(found.is_some())
+}
+
+/// Reads of the runtime state outside a transaction (on the read pool); writes go through a
+/// [`SqliteTransaction`](crate::SqliteTransaction).
+impl crate::SqliteEventStore {
+    /// The stored checkpoint (last processed global position) named `name`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        checkpoint(self.reader_pool(), name).await
+    }
+
+    /// The saga instance's record.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn load_saga(
+        &self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        load_saga(self.reader_pool(), saga_type, saga_id).await
+    }
+
+    /// Up to `limit` sagas with `status`, least recently updated first.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn sagas_by_status(
+        &self,
+        status: &str,
+        limit: usize,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        sagas_by_status(self.reader_pool(), status, limit).await
+    }
+
+    /// Up to `limit` deadlines due at `now` or earlier, earliest first.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn due_deadlines(
+        &self,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        due_deadlines(self.reader_pool(), now, limit).await
+    }
+
+    /// Whether `consumer` has recorded `event_id` as processed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn is_processed(
+        &self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError> {
+        is_processed(self.reader_pool(), consumer, event_id).await
+    }
+}

@@ -1,0 +1,191 @@
+//! [`SqliteTransaction`]: one write transaction covering appends, snapshots, runtime state and
+//! the caller's own SQL.
+
+use eventcore::{
+    AppendRequest, DeadlineRecord, EventId, RecordedEvent, SagaRecord, Snapshot, StoreError,
+};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+use crate::{SqliteEventStore, append, runtime, snapshot};
+
+/// An immediate (write-locking) transaction on the store's database. Everything done through
+/// it commits together on [`commit`](Self::commit), or not at all (dropping it rolls back).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use eventcore::{AppendRequest, ExpectedVersion, NewEvent, StreamId};
+/// use eventcore_sqlite::SqliteEventStore;
+///
+/// let store = SqliteEventStore::open_in_memory().await.unwrap();
+/// let mut tx = store.begin().await.unwrap();
+/// sqlx::query("CREATE TABLE order_totals (order_id TEXT PRIMARY KEY, cents INTEGER)")
+///     .execute(tx.connection())
+///     .await
+///     .unwrap();
+/// let event = NewEvent::raw("OrderPlaced", 1, serde_json::value::to_raw_value(&1999).unwrap());
+/// let recorded = tx
+///     .append(AppendRequest::single(StreamId::new("order-1").unwrap(), ExpectedVersion::NoStream, vec![event]))
+///     .await
+///     .unwrap();
+/// sqlx::query("INSERT INTO order_totals VALUES ('1', 1999)").execute(tx.connection()).await.unwrap();
+/// tx.save_checkpoint("order-totals", recorded[0].global_position).await.unwrap();
+/// tx.commit().await.unwrap();
+/// assert_eq!(store.checkpoint("order-totals").await.unwrap(), Some(1));
+/// # });
+/// ```
+pub struct SqliteTransaction {
+    tx: Transaction<'static, Sqlite>,
+    store: SqliteEventStore,
+    head: u64,
+}
+
+impl std::fmt::Debug for SqliteTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteTransaction")
+            .field("head", &self.head)
+            .finish()
+    }
+}
+
+impl SqliteTransaction {
+    pub(crate) fn new(tx: Transaction<'static, Sqlite>, store: SqliteEventStore) -> Self {
+        Self { tx, store, head: 0 }
+    }
+
+    /// The transaction's connection, for the caller's own SQL.
+    pub fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+
+    /// Appends within the transaction, under the same contract as
+    /// [`EventAppender::append`](eventcore::EventAppender::append). On an error, nothing of this
+    /// append is written, and the transaction may go on or be dropped.
+    ///
+    /// # Errors
+    /// As the contract says.
+    pub async fn append(
+        &mut self,
+        request: AppendRequest,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        request.validate()?;
+        sqlx::query("SAVEPOINT eventcore_append")
+            .execute(&mut *self.tx)
+            .await
+            .map_err(StoreError::backend)?;
+        match append::append_in_transaction(&mut self.tx, &request).await {
+            Ok(recorded) => {
+                sqlx::query("RELEASE eventcore_append")
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+                if let Some(last) = recorded.last() {
+                    self.head = self.head.max(last.global_position);
+                }
+                Ok(recorded)
+            }
+            Err(failure) => {
+                sqlx::query("ROLLBACK TO eventcore_append; RELEASE eventcore_append")
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+                Err(append::into_store_error(failure, &mut self.tx, &request).await)
+            }
+        }
+    }
+
+    /// Saves a snapshot under the [`SnapshotStore`](eventcore::SnapshotStore) contract.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        snapshot::save_on(&mut *self.tx, snapshot).await
+    }
+
+    /// The checkpoint named `name`, as this transaction sees it.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
+        runtime::checkpoint(&mut *self.tx, name).await
+    }
+
+    /// Sets the checkpoint named `name` to `position`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
+        runtime::save_checkpoint(&mut *self.tx, name, position).await
+    }
+
+    /// The saga instance's record, as this transaction sees it.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn load_saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        runtime::load_saga(&mut *self.tx, saga_type, saga_id).await
+    }
+
+    /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
+    /// returns the new version (`record.version` and `updated_at` are ignored on write).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on stream `saga-<type>-<id>` when the version differs.
+    pub async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        runtime::save_saga(&mut self.tx, record, expected_version).await
+    }
+
+    /// Schedules (or reschedules, by id) a durable deadline.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        runtime::schedule_deadline(&mut *self.tx, deadline).await
+    }
+
+    /// Cancels a deadline (also used once it fired); `false` when there was none.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        runtime::cancel_deadline(&mut *self.tx, deadline_id).await
+    }
+
+    /// Records that `consumer` processed `event_id`; `false` when it already had, in which case
+    /// the caller should skip its effects.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn record_processed(
+        &mut self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError> {
+        runtime::record_processed(&mut *self.tx, consumer, event_id).await
+    }
+
+    /// Commits everything and wakes in-process subscribers.
+    ///
+    /// # Errors
+    /// Backend failures; then nothing was committed.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(StoreError::backend)?;
+        self.store.advance_head(self.head);
+        Ok(())
+    }
+
+    /// Rolls everything back.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(StoreError::backend)
+    }
+}
