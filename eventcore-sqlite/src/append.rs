@@ -1,18 +1,23 @@
-//! Appending: each stream's events go in with one `INSERT ... SELECT` that checks the expected
-//! version in the same statement, so a single-stream append is one statement and one commit.
+//! Appending. Events go in with plain multi-row `INSERT`s carrying the versions the append
+//! expects to write; the `eventcore_events_contiguous_versions` trigger aborts any statement
+//! whose versions do not follow the stream's current one. So a single-stream append with an
+//! exact expected version is one statement and one commit, checked atomically even against
+//! writers in other processes.
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use eventcore::{
-    AppendRequest, Conflict, EventId, ExpectedVersion, RecordedEvent, StoreError, StreamAppend,
+    AppendRequest, Conflict, EventId, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
+    StreamAppend, StreamId,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use crate::rows::{metadata_json, micros};
+use crate::rows::{metadata_json, micros, to_i64};
 
-/// Rows per statement: 5 parameters each stays well below SQLite's variable limit.
-pub(crate) const CHUNK: usize = 1000;
+/// Rows per plain `INSERT`: 8 parameters each stays well below SQLite's variable limit.
+const CHUNK: usize = 1000;
+/// SQLite's extended result code for `RAISE(ABORT, ...)` in a trigger.
+const SQLITE_CONSTRAINT_TRIGGER: &str = "1811";
 
 /// Why an append did not happen.
 pub(crate) enum Failure {
@@ -20,6 +25,8 @@ pub(crate) enum Failure {
     Conflict(Conflict),
     /// An event id is already stored.
     Duplicate,
+    /// The version guard trigger rejected the insert: the stream moved.
+    VersionMoved,
     /// Anything else.
     Store(StoreError),
 }
@@ -28,6 +35,11 @@ impl From<sqlx::Error> for Failure {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Duplicate,
+            sqlx::Error::Database(db)
+                if db.code().as_deref() == Some(SQLITE_CONSTRAINT_TRIGGER) =>
+            {
+                Self::VersionMoved
+            }
             _ => Self::Store(StoreError::backend(error)),
         }
     }
@@ -39,105 +51,94 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn mode(expected: ExpectedVersion) -> (i64, i64) {
-    match expected {
-        ExpectedVersion::Any => (0, 0),
-        ExpectedVersion::NoStream => (1, 0),
-        ExpectedVersion::StreamExists => (2, 0),
-        ExpectedVersion::Exact(n) => (3, i64::try_from(n).unwrap_or(-1)),
-    }
-}
-
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(480 + rows * 40);
+/// A plain multi-row `INSERT` of `rows` events with their versions given.
+fn plain_insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(160 + rows * 28);
     sql.push_str(
-        "WITH cur(v) AS (SELECT COALESCE(MAX(stream_version), 0) FROM eventcore_events \
-         WHERE stream_id = ?1), incoming(i, id, t, sv, md, pl) AS (VALUES ",
+        "INSERT INTO eventcore_events (event_id, stream_id, stream_version, event_type, \
+         schema_version, recorded_at, metadata, payload) VALUES ",
     );
     for row in 0..rows {
-        let p = 5 + 5 * row;
-        let sep = if row == 0 { "" } else { ", " };
-        let _ = write!(
-            sql,
-            "{sep}({}, ?{}, ?{}, ?{}, ?{}, ?{})",
-            row + 1,
-            p,
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4
-        );
+        sql.push_str(if row == 0 {
+            "(?, ?, ?, ?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, ?, ?, ?)"
+        });
     }
-    sql.push_str(
-        ") INSERT INTO eventcore_events (event_id, stream_id, stream_version, event_type, \
-         schema_version, recorded_at, metadata, payload) \
-         SELECT incoming.id, ?1, cur.v + incoming.i, incoming.t, incoming.sv, ?2, incoming.md, \
-         incoming.pl FROM cur, incoming \
-         WHERE CASE ?3 WHEN 0 THEN 1 WHEN 1 THEN cur.v = 0 WHEN 2 THEN cur.v > 0 \
-         ELSE cur.v = ?4 END \
-         ORDER BY incoming.i RETURNING position, stream_version",
-    );
     sql
 }
 
-/// Inserts `events` of `append` if `expected` holds; `Ok(None)` when it does not.
-async fn insert_chunk(
+/// The recorded events of rows that one statement inserted: a statement holds the write lock
+/// throughout, so its rows got consecutive row ids (positions) ending at the last insert id.
+fn recorded(
+    events: &[NewEvent],
+    stream: &StreamId,
+    base_version: u64,
+    last_position: u64,
+    now: SystemTime,
+) -> Vec<RecordedEvent> {
+    let first_position = last_position + 1 - events.len() as u64;
+    events
+        .iter()
+        .zip(0u64..)
+        .map(|(event, i)| {
+            RecordedEvent::from_new(
+                event.clone(),
+                stream.clone(),
+                base_version + i + 1,
+                first_position + i,
+                now,
+            )
+        })
+        .collect()
+}
+
+/// Inserts events as versions `base_version + 1 ..`, in chunks (more than one chunk needs a
+/// transaction around it).
+async fn insert_rows(
     conn: &mut SqliteConnection,
     append: &StreamAppend,
-    range: std::ops::Range<usize>,
-    expected: ExpectedVersion,
+    base_version: u64,
     now: SystemTime,
-) -> Result<Option<Vec<RecordedEvent>>, Failure> {
-    let events = &append.events[range];
-    let sql = insert_sql(events.len());
-    let (mode, exact) = mode(expected);
-    let metadata: Vec<Option<String>> = events
-        .iter()
-        .map(|e| metadata_json(&e.metadata))
-        .collect::<Result<_, _>>()?;
-    let mut query = sqlx::query(&sql)
-        .bind(append.stream.as_str())
-        .bind(micros(now))
-        .bind(mode)
-        .bind(exact);
-    for (event, metadata) in events.iter().zip(&metadata) {
-        query = query
-            .bind(event.event_id.0.as_bytes().as_slice())
-            .bind(event.event_type.as_str())
-            .bind(i64::from(event.schema_version))
-            .bind(metadata.as_deref())
-            .bind(event.payload.get());
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut placed: Vec<(i64, i64)> = rows
-        .iter()
-        .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-    placed.sort_unstable();
-    Ok(Some(
-        events
+) -> Result<Vec<RecordedEvent>, Failure> {
+    let mut all = Vec::with_capacity(append.events.len());
+    let recorded_at = micros(now);
+    for (chunk_index, chunk) in append.events.chunks(CHUNK).enumerate() {
+        let sql = plain_insert_sql(chunk.len());
+        let metadata: Vec<Option<String>> = chunk
             .iter()
-            .zip(placed)
-            .map(|(event, (version, position))| {
-                RecordedEvent::from_new(
-                    event.clone(),
-                    append.stream.clone(),
-                    version as u64,
-                    position as u64,
-                    now,
-                )
-            })
-            .collect(),
-    ))
+            .map(|e| metadata_json(&e.metadata))
+            .collect::<Result<_, _>>()?;
+        let chunk_base = base_version + (chunk_index * CHUNK) as u64;
+        let mut query = sqlx::query(&sql);
+        for ((event, metadata), i) in chunk.iter().zip(&metadata).zip(1u64..) {
+            query = query
+                .bind(event.event_id.0.as_bytes().as_slice())
+                .bind(append.stream.as_str())
+                .bind(to_i64(chunk_base + i)?)
+                .bind(event.event_type.as_str())
+                .bind(i64::from(event.schema_version))
+                .bind(recorded_at)
+                .bind(metadata.as_deref())
+                .bind(event.payload.get());
+        }
+        let result = query.execute(&mut *conn).await?;
+        let last_position = result.last_insert_rowid() as u64;
+        all.extend(recorded(
+            chunk,
+            &append.stream,
+            chunk_base,
+            last_position,
+            now,
+        ));
+    }
+    Ok(all)
 }
 
 /// The stream's current version.
 pub(crate) async fn version_of(
     conn: &mut SqliteConnection,
-    stream: &eventcore::StreamId,
+    stream: &StreamId,
 ) -> Result<u64, StoreError> {
     let version: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(stream_version), 0) FROM eventcore_events WHERE stream_id = ?1",
@@ -149,13 +150,42 @@ pub(crate) async fn version_of(
     Ok(version as u64)
 }
 
-/// Appends one stream's events, in one statement when they fit in one chunk. Must run inside
-/// a transaction when the events span several chunks.
-async fn append_stream(
+/// Appends every stream of `request` on `conn`, which is inside a write transaction: each
+/// stream's version is checked, then its events inserted with plain multi-row `INSERT`s.
+pub(crate) async fn append_in_transaction(
     conn: &mut SqliteConnection,
-    append: &StreamAppend,
-    now: SystemTime,
+    request: &AppendRequest,
 ) -> Result<Vec<RecordedEvent>, Failure> {
+    let now = SystemTime::now();
+    let mut all = Vec::with_capacity(request.event_count());
+    for append in &request.streams {
+        let actual = version_of(conn, &append.stream).await?;
+        if !append.expected.admits(actual) {
+            return Err(Failure::Conflict(Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            }));
+        }
+        all.extend(insert_rows(conn, append, actual, now).await?);
+    }
+    Ok(all)
+}
+
+/// Whether `request` goes in without an explicit transaction: one stream, one chunk.
+pub(crate) fn is_single_statement(request: &AppendRequest) -> bool {
+    matches!(&request.streams[..], [only] if only.events.len() <= CHUNK)
+}
+
+/// Appends a one-stream, one-chunk request as a single autocommit `INSERT`, with the version
+/// guard checking the expected version atomically. Only `Any` and `StreamExists` need the
+/// current version first; if another process appends in between, the guard rejects the insert
+/// and the version is read again.
+pub(crate) async fn append_single_statement(
+    conn: &mut SqliteConnection,
+    request: &AppendRequest,
+) -> Result<Vec<RecordedEvent>, Failure> {
+    let append = &request.streams[0];
     let conflict = |actual| {
         Failure::Conflict(Conflict {
             stream: append.stream.clone(),
@@ -171,59 +201,32 @@ async fn append_stream(
             Err(conflict(actual))
         };
     }
-    let mut recorded = Vec::with_capacity(append.events.len());
-    let mut start = 0;
-    while start < append.events.len() {
-        let end = (start + CHUNK).min(append.events.len());
-        // Only the first chunk checks; later chunks follow it within the same transaction.
-        let expected = if start == 0 {
-            append.expected
-        } else {
-            ExpectedVersion::Any
+    for _ in 0..100 {
+        let base = match append.expected {
+            ExpectedVersion::NoStream => 0,
+            ExpectedVersion::Exact(n) => n,
+            ExpectedVersion::Any | ExpectedVersion::StreamExists => {
+                let actual = version_of(conn, &append.stream).await?;
+                if !append.expected.admits(actual) {
+                    return Err(conflict(actual));
+                }
+                actual
+            }
         };
-        match insert_chunk(conn, append, start..end, expected, now).await? {
-            Some(records) => recorded.extend(records),
-            None => return Err(conflict(version_of(conn, &append.stream).await?)),
-        }
-        start = end;
-    }
-    Ok(recorded)
-}
-
-/// Appends every stream of `request` on `conn`, which is inside a transaction.
-pub(crate) async fn append_in_transaction(
-    conn: &mut SqliteConnection,
-    request: &AppendRequest,
-) -> Result<Vec<RecordedEvent>, Failure> {
-    let now = SystemTime::now();
-    let mut recorded = Vec::with_capacity(request.event_count());
-    for append in &request.streams {
-        recorded.extend(append_stream(conn, append, now).await?);
-    }
-    Ok(recorded)
-}
-
-/// Whether `request` can go in as one autocommit statement.
-pub(crate) fn is_single_statement(request: &AppendRequest) -> bool {
-    matches!(&request.streams[..], [only] if !only.events.is_empty() && only.events.len() <= CHUNK)
-}
-
-/// Appends a single-statement request outside a transaction. A failed check is re-read so the
-/// reported conflict is one that really holds.
-pub(crate) async fn append_single_statement(
-    conn: &mut SqliteConnection,
-    request: &AppendRequest,
-) -> Result<Vec<RecordedEvent>, Failure> {
-    let append = &request.streams[0];
-    let mut rounds = 0;
-    loop {
-        rounds += 1;
-        match append_stream(conn, append, SystemTime::now()).await {
-            // Another process wrote between our insert and our read: the check may hold now.
-            Err(Failure::Conflict(c)) if append.expected.admits(c.actual) && rounds < 100 => {}
+        match insert_rows(conn, append, base, SystemTime::now()).await {
+            Err(Failure::VersionMoved) => {
+                let actual = version_of(conn, &append.stream).await?;
+                if !append.expected.admits(actual) {
+                    return Err(conflict(actual));
+                }
+                // The expectation holds but the stream moved under us: read again.
+            }
             other => return other,
         }
     }
+    Err(Failure::Store(StoreError::backend(
+        "append kept racing another process",
+    )))
 }
 
 /// The first event id of `request` that is already stored.
@@ -255,6 +258,9 @@ pub(crate) async fn into_store_error(
 ) -> StoreError {
     match failure {
         Failure::Conflict(conflict) => conflict.into(),
+        Failure::VersionMoved => {
+            StoreError::backend("stream version changed inside a write transaction")
+        }
         Failure::Store(error) => error,
         Failure::Duplicate => match find_duplicate(conn, request).await {
             Ok(Some(event_id)) => StoreError::DuplicateEventId { event_id },
@@ -269,9 +275,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn insert_sql_numbers_parameters_after_the_fixed_four() {
-        let sql = insert_sql(2);
-        assert!(sql.contains("(1, ?5, ?6, ?7, ?8, ?9), (2, ?10, ?11, ?12, ?13, ?14)"));
-        assert!(!sql.contains("?15"));
+    fn plain_insert_sql_has_eight_parameters_per_row() {
+        assert_eq!(plain_insert_sql(3).matches('?').count(), 24);
     }
 }

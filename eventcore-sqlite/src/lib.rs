@@ -1,6 +1,6 @@
 //! # eventcore-sqlite
 //!
-//! The embedded default backend of [eventcore](eventcore): the whole
+//! The embedded default backend of [`eventcore`]: the whole
 //! [`EventStore`](eventcore::EventStore) contract, snapshots, projection checkpoints, saga
 //! state, durable deadlines and a consumer inbox in one SQLite database (a file, or memory),
 //! with no server.

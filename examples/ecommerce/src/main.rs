@@ -1,20 +1,26 @@
 //! The eventcore flagship shop — so far, the order lifecycle on the event store.
 //!
-//! Run it with `cargo run -p ecommerce`: it places an order, takes it through confirmation,
-//! shipping and delivery, shows an illegal transition being refused, and prints the order's
-//! event timeline. The full shop (services, saga, HTTP API, load generator) grows here as the
+//! Run it with `cargo run -p ecommerce`: on the embedded SQLite store (file `ecommerce.db` in
+//! the current directory, or the path in `ECOMMERCE_DB`), it places an order, takes it through
+//! confirmation, shipping and delivery, shows an illegal transition being refused, and prints
+//! the order's event timeline. The full shop (services, saga, HTTP API, load generator) grows here as the
 //! framework's issues land.
 
 mod order;
 
 use anyhow::Context;
-use eventcore::{EventReader, InMemoryEventStore, Repository, RepositoryError};
+use eventcore::{EventReader, Repository, RepositoryError};
+use eventcore_sqlite::SqliteEventStore;
 
 use order::{Line, Money, Order, OrderAction, OrderCommand};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let store = InMemoryEventStore::new();
+    let path = std::env::var("ECOMMERCE_DB").unwrap_or_else(|_| "ecommerce.db".to_owned());
+    let store = SqliteEventStore::open(&path)
+        .await
+        .with_context(|| format!("opening the shop database {path}"))?;
+    println!("event store: SQLite at {path}");
     let orders = Repository::<Order>::new(store.clone());
     let order_id = uuid::Uuid::new_v4().to_string();
     let lines = vec![
