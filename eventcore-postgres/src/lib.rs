@@ -1,2 +1,82 @@
-//! eventcore postgres adapter: not implemented yet. This crate reserves its place in the workspace;
-//! it has no public items until its issue lands.
+//! # eventcore-postgres
+//!
+//! The production backend of [`eventcore`]: the whole [`EventStore`](eventcore::EventStore)
+//! contract on PostgreSQL (13 or newer), plus snapshots, projection checkpoints, saga state,
+//! durable deadlines and a consumer inbox in the same schema, all joinable in one
+//! [`PgTransaction`] with the caller's own SQL.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
+//! use eventcore::testing::counter::{Counter, CounterCommand};
+//! use eventcore::{Repository, SnapshotPolicy};
+//! use eventcore_postgres::PgEventStore;
+//!
+//! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/test").await?;
+//! let store = PgEventStore::with_schema(pool, "shop").await?;
+//! store.migrate().await?;
+//! let repo = Repository::<Counter>::new(store.clone())
+//!     .with_snapshots(Arc::new(store.snapshots()), SnapshotPolicy::EveryNEvents(100));
+//! repo.execute(CounterCommand::add("visits", 1)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## A global order that never skips
+//!
+//! A log reader (a projection, a relay) remembers the last global position it processed and
+//! asks for everything after it. With positions from a sequence, that is subtly wrong: two
+//! transactions take positions 10 and 11, the one with 11 commits first, a reader processes
+//! 11 and moves on, and 10 appears later *behind* the reader — skipped forever. Several mature
+//! event stores shipped exactly this bug, or papered over it with a timeout.
+//!
+//! Here the position is derived from the **writing transaction's id**:
+//! `global_position = (pg_current_xact_id() << 20) + index of the event in the transaction`.
+//! A reader only returns positions below `pg_snapshot_xmin(pg_current_snapshot()) << 20`, that
+//! is, written by transactions older than the oldest one still in flight. Every such
+//! transaction has finished, so no event can ever appear below that bound again: new
+//! transactions get higher ids, and in-flight ones have ids at or above the bound. The reader
+//! therefore never skips, and writers are not serialised behind any lock: each append is one
+//! `INSERT ... SELECT` in its own transaction, served by the primary key and the
+//! `(stream_id, stream_version)` index.
+//!
+//! Per-stream order is kept too: an append must produce positions above the stream's last
+//! one, which only fails for a transaction that obtained its id before another transaction
+//! appended to the same stream and committed; that append is rejected as a conflict (the
+//! store's own `append` retries it in a fresh transaction).
+//!
+//! **What it costs.** Visibility to log readers waits for the oldest transaction that holds an
+//! id, cluster-wide: a long-running writing transaction (a bulk update, a forgotten open
+//! session) delays every subscriber until it ends — delays, never skips. Stream reads
+//! (`read_stream`, loading aggregates) are not affected. Positions are not contiguous (they jump
+//! by the transaction id), and one transaction may append at most 2^20 − 1 events.
+//!
+//! ## Live subscriptions
+//! After an append commits, the store wakes its own subscribers at once and sends a
+//! `NOTIFY` on `eventcore_events:<schema>` (coalesced under load); every store handle
+//! `LISTEN`s on that channel, so subscribers in other processes wake too. The subscription's
+//! fallback poll covers lost notifications and transactions that hold the reader back.
+//!
+//! ## Schema and migrations
+//! Tables are prefixed `eventcore_` and live in the schema given to
+//! [`PgEventStore::with_schema`] (`public` with [`PgEventStore::new`]). Migrations are embedded
+//! (`migrations/*.sql`) and run only by an explicit [`PgEventStore::migrate`], tracked in
+//! `<schema>.eventcore_migrations` apart from the application's own `_sqlx_migrations`, under an
+//! advisory lock so concurrent deployments do not race. Payloads and metadata are stored as
+//! `JSON` (verbatim text, queryable with `->>`).
+
+mod append;
+mod migrate;
+mod notify;
+mod rows;
+mod runtime;
+mod schema;
+mod snapshot;
+mod sql;
+mod store;
+mod transaction;
+
+pub use snapshot::PgSnapshotStore;
+pub use sqlx::PgPool;
+pub use store::PgEventStore;
+pub use transaction::PgTransaction;

@@ -1,0 +1,2 @@
+//! PostgreSQL benchmark (being written).
+fn main() {}

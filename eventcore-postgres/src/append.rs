@@ -1,0 +1,232 @@
+//! Appending: each stream's events go in with one `INSERT ... SELECT` that checks the expected
+//! version and assigns positions from the transaction id in the same statement.
+
+use std::time::SystemTime;
+
+use eventcore::{
+    AppendRequest, Conflict, EventId, InputError, RecordedEvent, StoreError, StreamAppend, StreamId,
+};
+use sqlx::{PgConnection, Row};
+
+use crate::rows::{metadata_json, micros};
+use crate::sql::{INDEX_BITS, Sql};
+
+/// The most events one transaction may append (the index part of a global position).
+pub(crate) const MAX_EVENTS_PER_TRANSACTION: u64 = (1 << INDEX_BITS) - 1;
+
+/// Why an append did not happen.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A version check failed (or this transaction is older than the stream's last writer).
+    Conflict(Conflict),
+    /// An event id is already stored.
+    Duplicate,
+    /// A concurrent transaction took the same stream version first: evaluate again.
+    Raced,
+    /// Anything else.
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            match db.constraint() {
+                Some("eventcore_events_event_id") => return Self::Duplicate,
+                Some("eventcore_events_stream_version" | "eventcore_events_pkey") => {
+                    return Self::Raced;
+                }
+                _ => {}
+            }
+        }
+        Self::Store(StoreError::backend(error))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+fn mode(expected: eventcore::ExpectedVersion) -> (i32, i64) {
+    use eventcore::ExpectedVersion::{Any, Exact, NoStream, StreamExists};
+    match expected {
+        Any => (0, 0),
+        NoStream => (1, 0),
+        StreamExists => (2, 0),
+        Exact(n) => (3, i64::try_from(n).unwrap_or(-1)),
+    }
+}
+
+/// The stream's current version.
+pub(crate) async fn version_of(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    stream: &StreamId,
+) -> Result<u64, StoreError> {
+    let version: i64 = sqlx::query_scalar(&sql.stream_version)
+        .bind(stream.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(version as u64)
+}
+
+/// Inserts one stream's events if its check holds; `Ok(None)` when it does not.
+async fn insert_stream(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    append: &StreamAppend,
+    index_base: u64,
+    now: SystemTime,
+) -> Result<Option<Vec<RecordedEvent>>, Failure> {
+    let (mode, exact) = mode(append.expected);
+    let ids: Vec<uuid::Uuid> = append.events.iter().map(|e| e.event_id.0).collect();
+    let types: Vec<&str> = append
+        .events
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    let schema_versions: Vec<i32> = append
+        .events
+        .iter()
+        .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+        .collect();
+    let metadata: Vec<Option<String>> = append
+        .events
+        .iter()
+        .map(|e| metadata_json(&e.metadata))
+        .collect::<Result<_, _>>()?;
+    let payloads: Vec<&str> = append.events.iter().map(|e| e.payload.get()).collect();
+    let rows = sqlx::query(&sql.insert)
+        .bind(append.stream.as_str())
+        .bind(micros(now))
+        .bind(index_base as i64)
+        .bind(mode)
+        .bind(exact)
+        .bind(&ids)
+        .bind(&types)
+        .bind(&schema_versions)
+        .bind(&metadata)
+        .bind(&payloads)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut placed: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    placed.sort_unstable();
+    Ok(Some(
+        append
+            .events
+            .iter()
+            .zip(placed)
+            .map(|(event, (version, position))| {
+                RecordedEvent::from_new(
+                    event.clone(),
+                    append.stream.clone(),
+                    version as u64,
+                    position as u64,
+                    now,
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// Appends every stream of `request` on `conn` (one statement per stream), numbering the
+/// events of this transaction from `index_base`. Several streams need a transaction around.
+pub(crate) async fn append_on(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    request: &AppendRequest,
+    index_base: u64,
+) -> Result<Vec<RecordedEvent>, Failure> {
+    let count = request.event_count() as u64;
+    if index_base + count > MAX_EVENTS_PER_TRANSACTION {
+        return Err(Failure::Store(
+            InputError::TooManyEvents {
+                count: (index_base + count) as usize,
+                max: MAX_EVENTS_PER_TRANSACTION as usize,
+            }
+            .into(),
+        ));
+    }
+    let now = SystemTime::now();
+    let mut recorded = Vec::with_capacity(request.event_count());
+    for append in &request.streams {
+        let conflict = |actual| {
+            Failure::Conflict(Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            })
+        };
+        if append.events.is_empty() {
+            let actual = version_of(conn, sql, &append.stream).await?;
+            if !append.expected.admits(actual) {
+                return Err(conflict(actual));
+            }
+            continue;
+        }
+        let base = index_base + recorded.len() as u64;
+        match insert_stream(conn, sql, append, base, now).await? {
+            Some(records) => recorded.extend(records),
+            None => return Err(conflict(version_of(conn, sql, &append.stream).await?)),
+        }
+    }
+    Ok(recorded)
+}
+
+/// Whether a failure is worth a fresh transaction: a race, or a conflict whose expectation
+/// holds by now (the stream moved between statements, or this transaction predates the
+/// stream's last writer).
+pub(crate) fn is_retryable(failure: &Failure) -> bool {
+    match failure {
+        Failure::Raced => true,
+        Failure::Conflict(c) => c.expected.admits(c.actual),
+        _ => false,
+    }
+}
+
+/// The first event id of `request` that is already stored.
+async fn find_duplicate(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    request: &AppendRequest,
+) -> Result<Option<EventId>, StoreError> {
+    let ids: Vec<uuid::Uuid> = request
+        .streams
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| e.event_id.0))
+        .collect();
+    let found: Option<uuid::Uuid> = sqlx::query_scalar(&sql.find_ids)
+        .bind(&ids)
+        .fetch_optional(conn)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(found.map(EventId))
+}
+
+/// Converts a failure into the error the contract names (`conn` must be usable: outside the
+/// failed transaction, or rolled back to a savepoint).
+pub(crate) async fn into_store_error(
+    failure: Failure,
+    conn: &mut PgConnection,
+    sql: &Sql,
+    request: &AppendRequest,
+) -> StoreError {
+    match failure {
+        Failure::Conflict(conflict) => conflict.into(),
+        Failure::Store(error) => error,
+        Failure::Raced => StoreError::backend("a concurrent append kept taking the same versions"),
+        Failure::Duplicate => match find_duplicate(conn, sql, request).await {
+            Ok(Some(event_id)) => StoreError::DuplicateEventId { event_id },
+            Ok(None) => StoreError::backend("event id unique constraint violated"),
+            Err(error) => error,
+        },
+    }
+}

@@ -1,0 +1,58 @@
+//! Wake-ups across processes: a notifier that sends (coalesced) NOTIFYs after appends commit,
+//! and a listener that turns NOTIFYs from any process into wake-ups of local subscribers.
+
+use std::sync::Weak;
+
+use eventcore::StoreError;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Starts the notifier; appends signal it with `try_send`, so a burst of commits costs one
+/// NOTIFY in flight plus one queued. It ends when every sender is dropped.
+pub(crate) fn spawn_notifier(pool: PgPool, channel: String) -> mpsc::Sender<()> {
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(&channel)
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(%error, "NOTIFY after append failed; subscribers fall back to polling");
+            }
+        }
+    });
+    tx
+}
+
+/// Starts the listener; it ends when `shutdown`'s sender is dropped or `head` is gone.
+pub(crate) async fn spawn_listener(
+    pool: &PgPool,
+    channel: &str,
+    head: Weak<watch::Sender<u64>>,
+    mut shutdown: oneshot::Receiver<()>,
+) -> Result<(), StoreError> {
+    let mut listener = PgListener::connect_with(pool)
+        .await
+        .map_err(StoreError::backend)?;
+    listener
+        .listen(channel)
+        .await
+        .map_err(StoreError::backend)?;
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                received = listener.recv() => received,
+                _ = &mut shutdown => return,
+            };
+            let Some(head) = head.upgrade() else { return };
+            if let Err(error) = received {
+                // The listener reconnects by itself; notifications may have been missed.
+                tracing::warn!(%error, "LISTEN connection interrupted");
+            }
+            head.send_modify(|_| {});
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! Durable runtime state beside the log: projection checkpoints, saga state, deadlines and the
+//! consumer inbox. Each operation runs on any executor, so it can join a
+//! [`PgTransaction`](crate::PgTransaction) or run alone.
+
+use std::time::SystemTime;
+
+use eventcore::{
+    Conflict, DeadlineRecord, EventId, ExpectedVersion, SagaRecord, StoreError, StreamId,
+};
+use serde_json::value::RawValue;
+use sqlx::{PgExecutor, Row};
+
+use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
+use crate::schema::Schema;
+
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::backend(error)
+}
+
+const EPOCH_MICROS: &str = "(EXTRACT(EPOCH FROM {}) * 1000000)::BIGINT";
+
+fn micros_of(column: &str) -> String {
+    EPOCH_MICROS.replace("{}", column)
+}
+
+pub(crate) async fn checkpoint<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    let sql = format!(
+        "SELECT position FROM {} WHERE name = $1",
+        schema.table("eventcore_checkpoints")
+    );
+    let position: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(name)
+        .fetch_optional(executor)
+        .await
+        .map_err(backend)?;
+    Ok(position.map(|p| p as u64))
+}
+
+pub(crate) async fn save_checkpoint<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    name: &str,
+    position: u64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO {} (name, position) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()",
+        schema.table("eventcore_checkpoints")
+    );
+    sqlx::query(&sql)
+        .bind(name)
+        .bind(to_i64(position)?)
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn saga_columns() -> String {
+    format!(
+        "saga_type, saga_id, status, state::TEXT, version, {}",
+        micros_of("updated_at")
+    )
+}
+
+fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> {
+    let saga_type: String = row.try_get(0).map_err(backend)?;
+    let saga_id: String = row.try_get(1).map_err(backend)?;
+    let state: String = row.try_get(3).map_err(backend)?;
+    let state = RawValue::from_string(state).map_err(|e| StoreError::Corrupt {
+        stream: format!("saga {saga_type}/{saga_id}"),
+        position: 0,
+        reason: e.to_string(),
+    })?;
+    Ok(SagaRecord {
+        status: row.try_get(2).map_err(backend)?,
+        state,
+        version: row.try_get::<i64, _>(4).map_err(backend)? as u64,
+        updated_at: from_micros(row.try_get(5).map_err(backend)?),
+        saga_type,
+        saga_id,
+    })
+}
+
+pub(crate) async fn load_saga<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    saga_type: &str,
+    saga_id: &str,
+) -> Result<Option<SagaRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE saga_type = $1 AND saga_id = $2",
+        saga_columns(),
+        schema.table("eventcore_sagas")
+    );
+    sqlx::query(&sql)
+        .bind(saga_type)
+        .bind(saga_id)
+        .fetch_optional(executor)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(saga_from_row)
+        .transpose()
+}
+
+pub(crate) async fn sagas_by_status<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    status: &str,
+    limit: usize,
+) -> Result<Vec<SagaRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE status = $1 ORDER BY updated_at, saga_type, saga_id LIMIT $2",
+        saga_columns(),
+        schema.table("eventcore_sagas")
+    );
+    sqlx::query(&sql)
+        .bind(status)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(saga_from_row)
+        .collect()
+}
+
+/// Saves `record` if the stored version is `expected_version` (0 = not stored yet); returns the
+/// new version. A mismatch is [`StoreError::Conflict`] on the stream `saga-<type>-<id>`.
+pub(crate) async fn save_saga(
+    conn: &mut sqlx::PgConnection,
+    schema: &Schema,
+    record: &SagaRecord,
+    expected_version: u64,
+) -> Result<u64, StoreError> {
+    let table = schema.table("eventcore_sagas");
+    let new_version = expected_version + 1;
+    let now = timestamp_sql(5);
+    let sql = if expected_version == 0 {
+        format!(
+            "INSERT INTO {table} (saga_type, saga_id, status, state, version, updated_at)
+             VALUES ($1, $2, $3, $4::JSON, 1, {now}) ON CONFLICT DO NOTHING"
+        )
+    } else {
+        format!(
+            "UPDATE {table} SET status = $3, state = $4::JSON, version = $6, updated_at = {now}
+             WHERE saga_type = $1 AND saga_id = $2 AND version = $7"
+        )
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(&record.saga_type)
+        .bind(&record.saga_id)
+        .bind(&record.status)
+        .bind(record.state.get())
+        .bind(micros(SystemTime::now()));
+    if expected_version > 0 {
+        query = query
+            .bind(to_i64(new_version)?)
+            .bind(to_i64(expected_version)?);
+    }
+    let result = query.execute(&mut *conn).await.map_err(backend)?;
+    if result.rows_affected() == 1 {
+        return Ok(new_version);
+    }
+    let actual = load_saga(&mut *conn, schema, &record.saga_type, &record.saga_id)
+        .await?
+        .map_or(0, |r| r.version);
+    let stream = StreamId::new(format!("saga-{}-{}", record.saga_type, record.saga_id))?;
+    Err(Conflict {
+        stream,
+        expected: ExpectedVersion::Exact(expected_version),
+        actual,
+    }
+    .into())
+}
+
+pub(crate) async fn schedule_deadline<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    deadline: &DeadlineRecord,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO {} (deadline_id, saga_type, saga_id, due_at, payload)
+         VALUES ($1, $2, $3, {}, $5::JSON)
+         ON CONFLICT (deadline_id) DO UPDATE SET due_at = excluded.due_at,
+             payload = excluded.payload",
+        schema.table("eventcore_deadlines"),
+        timestamp_sql(4)
+    );
+    sqlx::query(&sql)
+        .bind(&deadline.deadline_id)
+        .bind(&deadline.saga_type)
+        .bind(&deadline.saga_id)
+        .bind(micros(deadline.due_at))
+        .bind(deadline.payload.get())
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn cancel_deadline<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    deadline_id: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "DELETE FROM {} WHERE deadline_id = $1",
+        schema.table("eventcore_deadlines")
+    );
+    let result = sqlx::query(&sql)
+        .bind(deadline_id)
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn due_deadlines<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    now: SystemTime,
+    limit: usize,
+) -> Result<Vec<DeadlineRecord>, StoreError> {
+    let sql = format!(
+        "SELECT deadline_id, saga_type, saga_id, {}, payload::TEXT FROM {}
+         WHERE due_at <= {} ORDER BY due_at, deadline_id LIMIT $2",
+        micros_of("due_at"),
+        schema.table("eventcore_deadlines"),
+        timestamp_sql(1)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(micros(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(executor)
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get(4).map_err(backend)?;
+            Ok(DeadlineRecord {
+                deadline_id: row.try_get(0).map_err(backend)?,
+                saga_type: row.try_get(1).map_err(backend)?,
+                saga_id: row.try_get(2).map_err(backend)?,
+                due_at: from_micros(row.try_get(3).map_err(backend)?),
+                payload: RawValue::from_string(payload).map_err(StoreError::backend)?,
+            })
+        })
+        .collect()
+}
+
+/// Records that `consumer` processed `event_id`; `false` when it already had.
+pub(crate) async fn record_processed<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    consumer: &str,
+    event_id: EventId,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO {} (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        schema.table("eventcore_inbox")
+    );
+    let result = sqlx::query(&sql)
+        .bind(consumer)
+        .bind(event_id.0)
+        .execute(executor)
+        .await
+        .map_err(backend)?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub(crate) async fn is_processed<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+    consumer: &str,
+    event_id: EventId,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT 1 FROM {} WHERE consumer = $1 AND event_id = $2",
+        schema.table("eventcore_inbox")
+    );
+    let found: Option<i32> = sqlx::query_scalar(&sql)
+        .bind(consumer)
+        .bind(event_id.0)
+        .fetch_optional(executor)
+        .await
+        .map_err(backend)?;
+    Ok(found.is_some())
+}
+
+/// Reads of the runtime state outside a transaction; writes go through a
+/// [`PgTransaction`](crate::PgTransaction).
+impl crate::PgEventStore {
+    /// The stored checkpoint (last processed global position) named `name`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        checkpoint(self.pool(), &self.inner.schema, name).await
+    }
+
+    /// The saga instance's record.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn load_saga(
+        &self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        load_saga(self.pool(), &self.inner.schema, saga_type, saga_id).await
+    }
+
+    /// Up to `limit` sagas with `status`, least recently updated first.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn sagas_by_status(
+        &self,
+        status: &str,
+        limit: usize,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        sagas_by_status(self.pool(), &self.inner.schema, status, limit).await
+    }
+
+    /// Up to `limit` deadlines due at `now` or earlier, earliest first.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn due_deadlines(
+        &self,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        due_deadlines(self.pool(), &self.inner.schema, now, limit).await
+    }
+
+    /// Whether `consumer` has recorded `event_id` as processed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn is_processed(
+        &self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError> {
+        is_processed(self.pool(), &self.inner.schema, consumer, event_id).await
+    }
+}

@@ -1,0 +1,77 @@
+//! The schema the tables live in, and the SQL text that names them.
+
+use eventcore::{InputError, StoreError};
+
+/// A validated PostgreSQL schema name, with its quoted form for SQL text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Schema {
+    name: String,
+    quoted: String,
+}
+
+impl Schema {
+    /// Validates `name`: 1–63 bytes, no NUL.
+    pub(crate) fn new(name: &str) -> Result<Self, StoreError> {
+        if name.is_empty() {
+            return Err(InputError::EmptyId {
+                what: "schema name",
+            }
+            .into());
+        }
+        if name.len() > 63 {
+            return Err(InputError::IdTooLong {
+                what: "schema name",
+                len: name.len(),
+                max: 63,
+            }
+            .into());
+        }
+        if name.contains('\0') {
+            return Err(InputError::NulInId {
+                what: "schema name",
+            }
+            .into());
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            quoted: format!("\"{}\"", name.replace('"', "\"\"")),
+        })
+    }
+
+    /// The name as given.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The schema-qualified, quoted name of an eventcore table, e.g. `"app".eventcore_events`.
+    pub(crate) fn table(&self, table: &str) -> String {
+        format!("{}.{table}", self.quoted)
+    }
+
+    /// The quoted schema name.
+    pub(crate) fn quoted(&self) -> &str {
+        &self.quoted
+    }
+
+    /// The LISTEN/NOTIFY channel of this schema's log.
+    pub(crate) fn channel(&self) -> String {
+        format!("eventcore_events:{}", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_schema_names_are_quoted_not_injected() {
+        let schema = Schema::new(r#"a"; DROP TABLE x; --"#).unwrap();
+        assert_eq!(
+            schema.table("eventcore_events"),
+            r#""a""; DROP TABLE x; --".eventcore_events"#
+        );
+        assert!(Schema::new("").is_err());
+        assert!(Schema::new(&"s".repeat(64)).is_err());
+        assert!(Schema::new("a\0b").is_err());
+    }
+}

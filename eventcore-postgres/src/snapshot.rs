@@ -1,0 +1,74 @@
+//! [`PgSnapshotStore`]: snapshots in the same schema as the events.
+
+use async_trait::async_trait;
+use eventcore::{Snapshot, SnapshotStore, StoreError, StreamId};
+use serde_json::value::RawValue;
+use sqlx::PgExecutor;
+
+use crate::PgEventStore;
+use crate::rows::to_i64;
+
+/// A [`SnapshotStore`] in the event store's schema (table `eventcore_snapshots`).
+#[derive(Clone, Debug)]
+pub struct PgSnapshotStore {
+    store: PgEventStore,
+}
+
+impl PgSnapshotStore {
+    /// The snapshot store of `store`'s schema.
+    pub fn new(store: PgEventStore) -> Self {
+        Self { store }
+    }
+}
+
+/// Saves under the contract's rule: replace unless the stored snapshot has the same schema and
+/// a higher version.
+pub(crate) async fn save_on<'e>(
+    executor: impl PgExecutor<'e>,
+    sql: &str,
+    snapshot: &Snapshot,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .bind(snapshot.stream.as_str())
+        .bind(to_i64(snapshot.version)?)
+        .bind(i32::try_from(snapshot.schema_version).unwrap_or(i32::MAX))
+        .bind(snapshot.state.get())
+        .execute(executor)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SnapshotStore for PgSnapshotStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let row: Option<(i64, i32, String)> = sqlx::query_as(&self.store.inner.sql.load_snapshot)
+            .bind(stream.as_str())
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(StoreError::backend)?;
+        let Some((version, schema_version, state)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            stream: stream.to_string(),
+            position: 0,
+            reason,
+        };
+        Ok(Some(Snapshot {
+            stream: stream.clone(),
+            version: u64::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+            schema_version: u32::try_from(schema_version).map_err(|e| corrupt(e.to_string()))?,
+            state: RawValue::from_string(state).map_err(|e| corrupt(format!("snapshot: {e}")))?,
+        }))
+    }
+
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        save_on(
+            self.store.pool(),
+            &self.store.inner.sql.save_snapshot,
+            &snapshot,
+        )
+        .await
+    }
+}

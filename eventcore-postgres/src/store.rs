@@ -1,0 +1,289 @@
+//! [`PgEventStore`]: the event store contract on PostgreSQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use eventcore::{
+    AppendRequest, EventAppender, EventId, EventReader, InputError, RecordedEvent, StoreError,
+    StreamId,
+};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::append::{self, Failure};
+use crate::rows::{event_from_row, to_i64};
+use crate::schema::Schema;
+use crate::snapshot::PgSnapshotStore;
+use crate::sql::Sql;
+use crate::transaction::PgTransaction;
+use crate::{migrate, notify};
+
+/// Attempts at an append that keeps racing other writers before giving up.
+const MAX_ATTEMPTS: usize = 100;
+
+/// An [`EventStore`](eventcore::EventStore) on PostgreSQL. Cloning gives another handle to the
+/// same store (same pool, same listener).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), eventcore::StoreError> {
+/// use eventcore_postgres::PgEventStore;
+///
+/// let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/test").await.unwrap();
+/// let store = PgEventStore::with_schema(pool, "shop").await?;
+/// store.migrate().await?; // explicit: creates the schema and its eventcore_* tables
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PgEventStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) pool: PgPool,
+    pub(crate) schema: Schema,
+    pub(crate) sql: Sql,
+    head: Arc<watch::Sender<u64>>,
+    notifier: mpsc::Sender<()>,
+    /// Dropping it stops the listener.
+    _listener: oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for PgEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEventStore")
+            .field("schema", &self.inner.schema.name())
+            .finish()
+    }
+}
+
+impl PgEventStore {
+    /// A store in the `public` schema of `pool`'s database. Starts listening for appends from
+    /// other processes; does not migrate (call [`migrate`](Self::migrate)).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the listener cannot connect.
+    pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
+        Self::with_schema(pool, "public").await
+    }
+
+    /// A store whose tables live in `schema` (created by [`migrate`](Self::migrate)).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for an empty, over-long or NUL-bearing schema name;
+    /// [`StoreError::Backend`] when the listener cannot connect.
+    pub async fn with_schema(pool: PgPool, schema: &str) -> Result<Self, StoreError> {
+        let schema = Schema::new(schema)?;
+        let head = Arc::new(watch::Sender::new(0));
+        let (stop, stopped) = oneshot::channel();
+        notify::spawn_listener(&pool, &schema.channel(), Arc::downgrade(&head), stopped).await?;
+        let notifier = notify::spawn_notifier(pool.clone(), schema.channel());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                sql: Sql::new(&schema),
+                pool,
+                schema,
+                head,
+                notifier,
+                _listener: stop,
+            }),
+        })
+    }
+
+    /// Creates the schema if needed and applies every embedded migration not applied yet
+    /// (tracked in `<schema>.eventcore_migrations`, apart from any `_sqlx_migrations`).
+    /// Concurrent callers wait for each other.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when a migration fails or an applied one was altered.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_to(migrate::latest_version()).await
+    }
+
+    /// Applies the embedded migrations up to and including `version` only.
+    ///
+    /// # Errors
+    /// As [`migrate`](Self::migrate).
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        let mut conn = self
+            .inner
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::backend)?;
+        migrate::run(&mut conn, &self.inner.schema, version).await
+    }
+
+    /// The newest schema version this build can migrate to.
+    pub fn latest_schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    /// The connection pool, for the caller's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The schema the tables live in.
+    pub fn schema(&self) -> &str {
+        self.inner.schema.name()
+    }
+
+    /// A snapshot store in the same schema.
+    pub fn snapshots(&self) -> PgSnapshotStore {
+        PgSnapshotStore::new(self.clone())
+    }
+
+    /// Starts a transaction in which appends, snapshots, checkpoints, saga state, deadlines,
+    /// inbox records and the caller's own SQL commit together.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when no connection is available.
+    pub async fn begin(&self) -> Result<PgTransaction, StoreError> {
+        let tx = self.inner.pool.begin().await.map_err(StoreError::backend)?;
+        Ok(PgTransaction::new(tx, self.clone()))
+    }
+
+    /// Wakes local subscribers and (coalesced) other processes after a commit.
+    pub(crate) fn committed(&self, last_position: u64) {
+        self.inner
+            .head
+            .send_modify(|head| *head = (*head).max(last_position));
+        let _ = self.inner.notifier.try_send(());
+    }
+
+    async fn append_once(&self, request: &AppendRequest) -> Result<Vec<RecordedEvent>, Failure> {
+        let mut conn = self
+            .inner
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::backend)?;
+        if let [only] = &request.streams[..] {
+            if !only.events.is_empty() {
+                // One statement, its own transaction.
+                return append::append_on(&mut conn, &self.inner.sql, request, 0).await;
+            }
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?;
+        let recorded = append::append_on(&mut tx, &self.inner.sql, request, 0).await?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(recorded)
+    }
+}
+
+#[async_trait]
+impl EventAppender for PgEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        request.validate()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.append_once(&request).await {
+                Ok(recorded) => {
+                    if let Some(last) = recorded.last() {
+                        self.committed(last.global_position);
+                    }
+                    return Ok(recorded);
+                }
+                Err(failure) if append::is_retryable(&failure) && attempt < MAX_ATTEMPTS => {}
+                Err(failure) => {
+                    let mut conn = self
+                        .inner
+                        .pool
+                        .acquire()
+                        .await
+                        .map_err(StoreError::backend)?;
+                    return Err(append::into_store_error(
+                        failure,
+                        &mut conn,
+                        &self.inner.sql,
+                        &request,
+                    )
+                    .await);
+                }
+            }
+        }
+    }
+}
+
+fn limit(max_count: usize) -> i64 {
+    i64::try_from(max_count).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl EventReader for PgEventStore {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version == 0 {
+            return Err(InputError::ZeroVersion.into());
+        }
+        sqlx::query(&self.inner.sql.read_stream)
+            .bind(stream.as_str())
+            .bind(to_i64(from_version)?)
+            .bind(limit(max_count))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(StoreError::backend)?
+            .iter()
+            .map(event_from_row)
+            .collect()
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_position == 0 {
+            return Err(InputError::ZeroVersion.into());
+        }
+        sqlx::query(&self.inner.sql.read_all)
+            .bind(to_i64(from_position)?)
+            .bind(limit(max_count))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(StoreError::backend)?
+            .iter()
+            .map(event_from_row)
+            .collect()
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        let mut conn = self
+            .inner
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::backend)?;
+        append::version_of(&mut conn, &self.inner.sql, stream).await
+    }
+
+    async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
+        sqlx::query(&self.inner.sql.event_by_id)
+            .bind(event_id.0)
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(StoreError::backend)?
+            .as_ref()
+            .map(event_from_row)
+            .transpose()
+    }
+
+    async fn head_position(&self) -> Result<u64, StoreError> {
+        let head: i64 = sqlx::query_scalar(&self.inner.sql.head)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(head as u64)
+    }
+
+    fn head_watch(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+}
