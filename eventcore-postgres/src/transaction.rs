@@ -6,7 +6,11 @@ use eventcore::{
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use crate::append::Failure;
 use crate::{PgEventStore, append, runtime, snapshot};
+
+/// Attempts at an append that keeps racing other writers for the same versions.
+const MAX_ATTEMPTS: usize = 100;
 
 /// A transaction on the store's database. Everything done through it commits together on
 /// [`commit`](Self::commit), or not at all (dropping it rolls back).
@@ -57,29 +61,40 @@ impl PgTransaction {
         request: AppendRequest,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
-        sqlx::query("SAVEPOINT eventcore_append")
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::backend)?;
         let sql = &self.store.inner.sql;
-        match append::append_on(&mut self.tx, sql, &request, self.appended).await {
-            Ok(recorded) => {
-                sqlx::query("RELEASE SAVEPOINT eventcore_append")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(StoreError::backend)?;
-                self.appended += recorded.len() as u64;
-                if let Some(last) = recorded.last() {
-                    self.last_position = last.global_position;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            sqlx::query("SAVEPOINT eventcore_append")
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::backend)?;
+            match append::append_on(&mut self.tx, sql, &request, self.appended).await {
+                Ok(recorded) => {
+                    sqlx::query("RELEASE SAVEPOINT eventcore_append")
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(StoreError::backend)?;
+                    self.appended += recorded.len() as u64;
+                    if let Some(last) = recorded.last() {
+                        self.last_position = last.global_position;
+                    }
+                    return Ok(recorded);
                 }
-                Ok(recorded)
-            }
-            Err(failure) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT eventcore_append")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(StoreError::backend)?;
-                Err(append::into_store_error(failure, &mut self.tx, sql, &request).await)
+                Err(failure) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT eventcore_append")
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(StoreError::backend)?;
+                    // A concurrent transaction committed the same versions first; under READ
+                    // COMMITTED the next statement sees them, so evaluating again is enough.
+                    if matches!(failure, Failure::Raced) && attempt < MAX_ATTEMPTS {
+                        continue;
+                    }
+                    return Err(
+                        append::into_store_error(failure, &mut self.tx, sql, &request).await,
+                    );
+                }
             }
         }
     }

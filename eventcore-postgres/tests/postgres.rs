@@ -1,0 +1,374 @@
+//! Behaviour specific to the PostgreSQL backend: schemas, migrations beside the user's tables,
+//! transactions, runtime state, cross-process wake-ups and the early-transaction guard.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use eventcore::{
+    AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
+    ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId, SubscriptionOptions,
+};
+use eventcore_postgres::PgEventStore;
+use futures::StreamExt;
+use serde_json::value::to_raw_value;
+
+fn event(n: u64) -> NewEvent {
+    NewEvent::raw(
+        "Numbered",
+        1,
+        to_raw_value(&serde_json::json!({ "n": n })).unwrap(),
+    )
+}
+
+fn stream(name: &str) -> StreamId {
+    StreamId::new(name).unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn tables_live_beside_the_users_own_in_a_hostile_named_schema() {
+    let schema = format!("we\"ird {}", uuid::Uuid::new_v4().simple());
+    let pool = common::pool(5).await;
+    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA {quoted}; CREATE TABLE {quoted}.orders (id TEXT PRIMARY KEY);
+         CREATE TABLE {quoted}._sqlx_migrations (version BIGINT PRIMARY KEY);
+         INSERT INTO {quoted}._sqlx_migrations VALUES (20240101);"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = PgEventStore::with_schema(pool.clone(), &schema)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.expect("migrating twice is a no-op");
+    store
+        .append(AppendRequest::single(
+            stream("s"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.read_stream(&stream("s"), 1, 10).await.unwrap().len(),
+        1
+    );
+    let app_versions: Vec<i64> =
+        sqlx::query_scalar(&format!("SELECT version FROM {quoted}._sqlx_migrations"))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        app_versions,
+        [20240101],
+        "the application's migrations are untouched"
+    );
+    let ours: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT version FROM {quoted}.eventcore_migrations ORDER BY version"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        ours,
+        (1..=PgEventStore::latest_schema_version()).collect::<Vec<_>>()
+    );
+    let in_schema: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass(format('%I.eventcore_events', $1::TEXT))::TEXT")
+            .bind(&schema)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        in_schema.is_some(),
+        "the events table lives in the named schema"
+    );
+}
+
+#[tokio::test]
+async fn an_older_schema_is_brought_up_to_date_and_concurrent_migrations_agree() {
+    let schema = unique("ec_test_upgrade");
+    let old = PgEventStore::with_schema(common::pool(5).await, &schema)
+        .await
+        .unwrap();
+    old.migrate_to(1).await.unwrap();
+    old.append(AppendRequest::single(
+        stream("kept"),
+        ExpectedVersion::NoStream,
+        vec![event(7)],
+    ))
+    .await
+    .unwrap();
+    assert!(
+        old.checkpoint("x").await.is_err(),
+        "schema 1 has no checkpoints yet"
+    );
+    let (a, b) = (
+        PgEventStore::with_schema(common::pool(5).await, &schema)
+            .await
+            .unwrap(),
+        PgEventStore::with_schema(common::pool(5).await, &schema)
+            .await
+            .unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.expect("first migrator");
+    rb.expect("second migrator waits and finds nothing to do");
+    assert_eq!(
+        a.read_stream(&stream("kept"), 1, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(a.checkpoint("x").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
+    let store = common::fresh_store(5).await;
+    let table = format!("\"{}\".totals", store.schema());
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, n BIGINT)"
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.append(AppendRequest::single(
+            stream("t-1"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+        sqlx::query(&format!("INSERT INTO {table} VALUES ('a', 1)"))
+            .execute(tx.connection())
+            .await
+            .unwrap();
+        tx.save_checkpoint("totals", 1).await.unwrap();
+        // Dropped: rolled back.
+    }
+    assert_eq!(store.stream_version(&stream("t-1")).await.unwrap(), 0);
+    assert_eq!(store.checkpoint("totals").await.unwrap(), None);
+
+    let mut tx = store.begin().await.unwrap();
+    let first = tx
+        .append(AppendRequest::single(
+            stream("t-1"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let failed = tx
+        .append(
+            AppendRequest::new()
+                .stream(stream("t-2"), ExpectedVersion::NoStream, vec![event(2)])
+                .stream(stream("t-1"), ExpectedVersion::NoStream, vec![event(3)]),
+        )
+        .await;
+    assert!(
+        matches!(failed, Err(StoreError::Conflict(ref c)) if c.actual == 1),
+        "{failed:?}"
+    );
+    let duplicate = tx
+        .append(AppendRequest::single(
+            stream("t-3"),
+            ExpectedVersion::Any,
+            vec![event(4), {
+                let mut again = event(5);
+                again.event_id = first[0].event_id;
+                again
+            }],
+        ))
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::DuplicateEventId { event_id }) if event_id == first[0].event_id)
+    );
+    sqlx::query(&format!("INSERT INTO {table} VALUES ('a', 1)"))
+        .execute(tx.connection())
+        .await
+        .unwrap();
+    tx.save_checkpoint("totals", first[0].global_position)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.stream_version(&stream("t-1")).await.unwrap(), 1);
+    assert_eq!(store.stream_version(&stream("t-2")).await.unwrap(), 0);
+    assert_eq!(store.stream_version(&stream("t-3")).await.unwrap(), 0);
+    assert_eq!(
+        store.checkpoint("totals").await.unwrap(),
+        Some(first[0].global_position)
+    );
+    let n: i64 = sqlx::query_scalar(&format!("SELECT n FROM {table} WHERE id = 'a'"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
+    let store = common::fresh_store(5).await;
+    let due = SystemTime::now() - Duration::from_secs(1);
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let event_id = EventId::new_random();
+    let mut tx = store.begin().await.unwrap();
+    let record = SagaRecord {
+        saga_type: "order".into(),
+        saga_id: "o-1".into(),
+        status: "running".into(),
+        state: to_raw_value(&serde_json::json!({"step": "reserve"})).unwrap(),
+        version: 0,
+        updated_at: SystemTime::now(),
+    };
+    assert_eq!(tx.save_saga(&record, 0).await.unwrap(), 1);
+    let stale = tx.save_saga(&record, 0).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict(ref c)) if c.actual == 1),
+        "{stale:?}"
+    );
+    let compensating = SagaRecord {
+        status: "compensating".into(),
+        ..record
+    };
+    assert_eq!(tx.save_saga(&compensating, 1).await.unwrap(), 2);
+    for (id, at) in [("d-due", due), ("d-later", later), ("d-cancelled", due)] {
+        tx.schedule_deadline(&DeadlineRecord {
+            deadline_id: id.into(),
+            saga_type: "order".into(),
+            saga_id: "o-1".into(),
+            due_at: at,
+            payload: to_raw_value(&id).unwrap(),
+        })
+        .await
+        .unwrap();
+    }
+    assert!(tx.cancel_deadline("d-cancelled").await.unwrap());
+    assert!(!tx.cancel_deadline("d-cancelled").await.unwrap());
+    assert!(tx.record_processed("notifier", event_id).await.unwrap());
+    assert!(!tx.record_processed("notifier", event_id).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let other = PgEventStore::with_schema(common::pool(3).await, store.schema())
+        .await
+        .unwrap();
+    let saga = other
+        .load_saga("order", "o-1")
+        .await
+        .unwrap()
+        .expect("saga persisted");
+    assert_eq!((saga.status.as_str(), saga.version), ("compensating", 2));
+    assert_eq!(saga.state.get(), r#"{"step":"reserve"}"#);
+    assert_eq!(
+        other
+            .sagas_by_status("compensating", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let fired: Vec<String> = other
+        .due_deadlines(SystemTime::now(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.deadline_id)
+        .collect();
+    assert_eq!(fired, ["d-due"]);
+    assert_eq!(
+        other
+            .due_deadlines(later + Duration::from_secs(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(other.is_processed("notifier", event_id).await.unwrap());
+    assert!(!other.is_processed("mailer", event_id).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_in_another_process_is_woken_by_notify() {
+    let writer = common::fresh_store(5).await;
+    // Another "process": its own pool and listener on the same schema.
+    let reader = PgEventStore::with_schema(common::pool(5).await, writer.schema())
+        .await
+        .unwrap();
+    let options = SubscriptionOptions {
+        batch_size: 100,
+        fallback_poll: Duration::from_secs(600),
+    };
+    let mut live = reader.subscribe_with(1, options);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for n in 1..=5 {
+        writer
+            .append(AppendRequest::single(
+                stream("notified"),
+                ExpectedVersion::Any,
+                vec![event(n)],
+            ))
+            .await
+            .unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("woken by NOTIFY long before the fallback poll")
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.stream_version, n);
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_it() {
+    let store = common::fresh_store(5).await;
+    let mut early = store.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(early.connection())
+        .await
+        .unwrap();
+    store
+        .append(AppendRequest::single(
+            stream("race"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let result = early
+        .append(AppendRequest::single(
+            stream("race"),
+            ExpectedVersion::Any,
+            vec![event(2)],
+        ))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Conflict(ref c)) if c.actual == 1),
+        "{result:?}"
+    );
+    // Other streams are fine for the early transaction.
+    early
+        .append(AppendRequest::single(
+            stream("other"),
+            ExpectedVersion::NoStream,
+            vec![event(3)],
+        ))
+        .await
+        .expect("a stream nobody wrote to since");
+    early.commit().await.unwrap();
+    let all = store.read_all(1, 100).await.unwrap();
+    let order: Vec<(String, u64)> = all
+        .iter()
+        .map(|e| (e.stream_id.to_string(), e.stream_version))
+        .collect();
+    assert_eq!(
+        order,
+        [("other".to_owned(), 1), ("race".to_owned(), 1)],
+        "global order by transaction"
+    );
+}
