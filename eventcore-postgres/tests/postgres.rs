@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
-    ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId, SubscriptionOptions,
+    ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId,
 };
 use eventcore_postgres::PgEventStore;
 use futures::StreamExt;
@@ -294,19 +294,17 @@ async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscriber_in_another_process_is_woken_by_notify() {
+async fn another_process_is_woken_by_notify_and_its_subscriber_delivers() {
     let writer = common::fresh_store(5).await;
     // Another "process": its own pool and listener on the same schema.
     let reader = PgEventStore::with_schema(common::pool(5).await, writer.schema())
         .await
         .unwrap();
-    let options = SubscriptionOptions {
-        batch_size: 100,
-        fallback_poll: Duration::from_secs(600),
-    };
-    let mut live = reader.subscribe_with(1, options);
+    let mut wake = reader.head_watch();
+    let mut live = reader.subscribe(1);
     tokio::time::sleep(Duration::from_millis(100)).await;
     for n in 1..=5 {
+        wake.borrow_and_update();
         writer
             .append(AppendRequest::single(
                 stream("notified"),
@@ -315,9 +313,16 @@ async fn a_subscriber_in_another_process_is_woken_by_notify() {
             ))
             .await
             .unwrap();
-        let seen = tokio::time::timeout(Duration::from_secs(10), live.next())
+        // The wake-up itself must come from NOTIFY: this handle wrote nothing and polls nothing.
+        tokio::time::timeout(Duration::from_secs(5), wake.changed())
             .await
-            .expect("woken by NOTIFY long before the fallback poll")
+            .expect("woken by NOTIFY")
+            .expect("listener alive");
+        // Visibility may still wait for unrelated in-flight transactions elsewhere in the
+        // cluster; the subscription delivers once they finish.
+        let seen = tokio::time::timeout(Duration::from_secs(30), live.next())
+            .await
+            .expect("delivered")
             .unwrap()
             .unwrap();
         assert_eq!(seen.stream_version, n);

@@ -152,12 +152,16 @@ fn validate_event(event: &NewEvent) -> Result<(), StoreError> {
 ///
 /// # Contract
 /// - Stream versions are contiguous from 1; [`read_stream`](Self::read_stream) returns them in
-///   version order starting at `from_version`.
+///   version order starting at `from_version`: `max_count` of them, or all that remain if fewer
+///   (a shorter result means the end of the stream).
 /// - Global positions are strictly increasing (not necessarily contiguous) and consistent with
 ///   each stream's versions. [`read_all`](Self::read_all) returns events in global order starting
 ///   at the first position `>= from_position`, and never skips one: an event becomes visible to
-///   it only once every event with a lower position is visible too.
-/// - [`head_position`](Self::head_position) is the highest position `read_all` can return now.
+///   it only once every event with a lower position is visible too. A backend may therefore
+///   make a committed append visible to `read_all` a little after `append` returns (while
+///   older concurrent transactions finish); stream reads see it at once.
+/// - [`head_position`](Self::head_position) is the highest position `read_all` can return now;
+///   it never goes backwards.
 /// - [`head_watch`](Self::head_watch) changes (at least) whenever new events become visible in
 ///   this process; it is a wake-up hint, not a source of truth.
 #[async_trait]

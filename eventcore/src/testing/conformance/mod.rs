@@ -80,6 +80,19 @@ pub fn number_of(payload: &serde_json::value::RawValue) -> u64 {
     value["n"].as_u64().expect("payload has n")
 }
 
+/// Waits (up to 10 s) until `read_all` can return `position`: backends may expose an append to
+/// log readers only once older in-flight transactions have finished.
+pub async fn wait_until_visible<S: crate::EventReader + ?Sized>(store: &S, position: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.head_position().await.expect("head_position") < position {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "position {position} did not become visible to log readers within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Writes one `#[tokio::test]` per conformance function, each with a fresh backend from
 /// `$factory` (a closure returning a future of [`Backend`]).
 #[macro_export]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::{AppendRequest, EventId, EventStore, ExpectedVersion, Metadata, NewEvent, StreamId};
 
-use super::{Backend, fresh_stream, number_of, numbered};
+use super::{Backend, fresh_stream, number_of, numbered, wait_until_visible};
 
 /// `read_stream` returns events in version order from the asked version, at most `max_count`.
 pub async fn read_stream_returns_versions_in_order_from_version<S: EventStore + Clone + 'static>(
@@ -64,7 +64,11 @@ pub async fn read_all_returns_global_order_from_position<S: EventStore + Clone +
         written.windows(2).all(|w| w[0] < w[1]),
         "later appends get higher positions"
     );
-    assert!(store.head_position().await.unwrap() >= written[5]);
+    wait_until_visible(store, written[5]).await;
+    assert!(
+        store.head_position().await.unwrap() >= written[5],
+        "the head never goes back"
+    );
     let ours = |events: Vec<crate::RecordedEvent>| -> Vec<u64> {
         events
             .into_iter()
