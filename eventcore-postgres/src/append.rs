@@ -8,7 +8,7 @@ use eventcore::{
 };
 use sqlx::{PgConnection, Row};
 
-use crate::rows::{metadata_json, micros};
+use crate::rows::{metadata_json, micros, stored_now};
 use crate::sql::{INDEX_BITS, Sql};
 
 /// The most events one transaction may append (the index part of a global position).
@@ -155,7 +155,7 @@ pub(crate) async fn append_on(
             .into(),
         ));
     }
-    let now = SystemTime::now();
+    let now = stored_now();
     let mut recorded = Vec::with_capacity(request.event_count());
     for append in &request.streams {
         let conflict = |actual| {

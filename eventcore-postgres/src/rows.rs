@@ -35,6 +35,12 @@ pub(crate) fn from_micros(micros: i64) -> SystemTime {
     }
 }
 
+/// The current time at the precision the database stores (microseconds), so an append
+/// returns the same `recorded_at` a later read does.
+pub(crate) fn stored_now() -> SystemTime {
+    from_micros(micros(SystemTime::now()))
+}
+
 /// Metadata as stored: `None` when empty.
 pub(crate) fn metadata_json(metadata: &Metadata) -> Result<Option<String>, StoreError> {
     if metadata.is_empty() {

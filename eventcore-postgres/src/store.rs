@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
-use crate::rows::{event_from_row, to_i64};
+use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
 use crate::sql::Sql;
@@ -223,9 +223,12 @@ impl EventReader for PgEventStore {
         if from_version == 0 {
             return Err(InputError::ZeroVersion.into());
         }
+        let Ok(from_version) = i64::try_from(from_version) else {
+            return Ok(Vec::new()); // beyond any stored version
+        };
         sqlx::query(&self.inner.sql.read_stream)
             .bind(stream.as_str())
-            .bind(to_i64(from_version)?)
+            .bind(from_version)
             .bind(limit(max_count))
             .fetch_all(&self.inner.pool)
             .await
@@ -243,8 +246,11 @@ impl EventReader for PgEventStore {
         if from_position == 0 {
             return Err(InputError::ZeroVersion.into());
         }
+        let Ok(from_position) = i64::try_from(from_position) else {
+            return Ok(Vec::new()); // beyond any stored position
+        };
         sqlx::query(&self.inner.sql.read_all)
-            .bind(to_i64(from_position)?)
+            .bind(from_position)
             .bind(limit(max_count))
             .fetch_all(&self.inner.pool)
             .await

@@ -337,7 +337,7 @@ async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_i
         .execute(early.connection())
         .await
         .unwrap();
-    store
+    let raced = store
         .append(AppendRequest::single(
             stream("race"),
             ExpectedVersion::NoStream,
@@ -366,6 +366,7 @@ async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_i
         .await
         .expect("a stream nobody wrote to since");
     early.commit().await.unwrap();
+    eventcore::testing::conformance::wait_until_visible(&store, raced[0].global_position).await;
     let all = store.read_all(1, 100).await.unwrap();
     let order: Vec<(String, u64)> = all
         .iter()

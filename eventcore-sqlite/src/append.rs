@@ -12,7 +12,7 @@ use eventcore::{
 };
 use sqlx::SqliteConnection;
 
-use crate::rows::{metadata_json, micros, to_i64};
+use crate::rows::{metadata_json, micros, stored_now, to_i64};
 
 /// Rows per plain `INSERT`: 8 parameters each stays well below SQLite's variable limit.
 const CHUNK: usize = 1000;
@@ -156,7 +156,7 @@ pub(crate) async fn append_in_transaction(
     conn: &mut SqliteConnection,
     request: &AppendRequest,
 ) -> Result<Vec<RecordedEvent>, Failure> {
-    let now = SystemTime::now();
+    let now = stored_now();
     let mut all = Vec::with_capacity(request.event_count());
     for append in &request.streams {
         let actual = version_of(conn, &append.stream).await?;
@@ -204,6 +204,13 @@ pub(crate) async fn append_single_statement(
     for _ in 0..100 {
         let base = match append.expected {
             ExpectedVersion::NoStream => 0,
+            // No stream can be that long: report what it really is.
+            ExpectedVersion::Exact(n)
+                if n.checked_add(append.events.len() as u64)
+                    .is_none_or(|last| i64::try_from(last).is_err()) =>
+            {
+                return Err(conflict(version_of(conn, &append.stream).await?));
+            }
             ExpectedVersion::Exact(n) => n,
             ExpectedVersion::Any | ExpectedVersion::StreamExists => {
                 let actual = version_of(conn, &append.stream).await?;
@@ -213,7 +220,7 @@ pub(crate) async fn append_single_statement(
                 actual
             }
         };
-        match insert_rows(conn, append, base, SystemTime::now()).await {
+        match insert_rows(conn, append, base, stored_now()).await {
             Err(Failure::VersionMoved) => {
                 let actual = version_of(conn, &append.stream).await?;
                 if !append.expected.admits(actual) {

@@ -60,6 +60,16 @@ async fn apply(conn: &mut SqliteConnection, migration: &Migration) -> Result<(),
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(StoreError::backend)?;
+    // Another process may have applied it since we looked: check again under the write lock.
+    let done: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM eventcore_migrations WHERE version = ?1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+    if done.is_some() {
+        return Ok(());
+    }
     sqlx::raw_sql(&migration.sql)
         .execute(&mut *tx)
         .await

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::append::{self, Failure};
 use crate::migrate;
-use crate::rows::{EVENT_COLUMNS, event_from_row, to_i64};
+use crate::rows::{EVENT_COLUMNS, event_from_row};
 use crate::snapshot::SqliteSnapshotStore;
 use crate::transaction::SqliteTransaction;
 
@@ -213,13 +213,7 @@ impl SqliteEventStore {
 
     /// Publishes a new head to in-process subscribers.
     pub(crate) fn advance_head(&self, head: u64) {
-        self.inner.head.send_if_modified(|current| {
-            let newer = head > *current;
-            if newer {
-                *current = head;
-            }
-            newer
-        });
+        eventcore::publish_head(&self.inner.head, head);
     }
 }
 
@@ -282,13 +276,16 @@ impl EventReader for SqliteEventStore {
         if from_version == 0 {
             return Err(InputError::ZeroVersion.into());
         }
+        let Ok(from_version) = i64::try_from(from_version) else {
+            return Ok(Vec::new()); // beyond any stored version
+        };
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM eventcore_events \
              WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
         );
         sqlx::query(&sql)
             .bind(stream.as_str())
-            .bind(to_i64(from_version)?)
+            .bind(from_version)
             .bind(limit(max_count))
             .fetch_all(&self.inner.reader)
             .await
@@ -306,12 +303,15 @@ impl EventReader for SqliteEventStore {
         if from_position == 0 {
             return Err(InputError::ZeroVersion.into());
         }
+        let Ok(from_position) = i64::try_from(from_position) else {
+            return Ok(Vec::new()); // beyond any stored position
+        };
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM eventcore_events \
              WHERE position >= ?1 ORDER BY position LIMIT ?2"
         );
         sqlx::query(&sql)
-            .bind(to_i64(from_position)?)
+            .bind(from_position)
             .bind(limit(max_count))
             .fetch_all(&self.inner.reader)
             .await

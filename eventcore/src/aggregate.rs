@@ -43,7 +43,7 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     /// The stream id of the instance with this id: `<TYPE>-<id>`.
     ///
     /// # Errors
-    /// [`InputError`] for an empty id or one too long for a stream id.
+    /// [`InputError`] for an empty id, one too long for a stream id, or one containing NUL.
     fn stream_id(id: &str) -> Result<StreamId, InputError> {
         if id.is_empty() {
             return Err(InputError::EmptyId {

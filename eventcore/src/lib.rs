@@ -145,7 +145,9 @@ pub use id::{
 pub use memory::{InMemoryEventStore, InMemorySnapshotStore};
 pub use repository::{Loaded, Repository, RepositoryError, RetryPolicy, SnapshotPolicy};
 pub use snapshot::{Snapshot, SnapshotStore, supersedes};
-pub use store::{AppendRequest, EventAppender, EventReader, EventStore, StreamAppend};
+pub use store::{
+    AppendRequest, EventAppender, EventReader, EventStore, StreamAppend, publish_head,
+};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 pub use upcast::Upcasters;
 pub use version::{Conflict, ExpectedVersion};

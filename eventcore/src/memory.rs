@@ -144,7 +144,7 @@ impl EventAppender for InMemoryEventStore {
         }
         let head = log.events.len() as u64;
         drop(log);
-        self.inner.head.send_replace(head);
+        crate::store::publish_head(&self.inner.head, head);
         Ok(recorded)
     }
 }

@@ -1,6 +1,7 @@
 //! The repository: load an aggregate, handle a command, append with optimistic concurrency.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
@@ -45,11 +46,17 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(1 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_backoff);
-        // Jitter in [50%, 100%] so that racing writers spread out.
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        capped / 2 + capped.mul_f64(f64::from(nanos % 1000) / 2000.0)
+        // Jitter in [50%, 100%] so that racing writers spread out: a randomly keyed hash of
+        // the attempt and the time (std's per-process random keys; no extra dependency).
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u32(attempt);
+        hasher.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
+        capped / 2 + capped.mul_f64(fraction)
     }
 }
 
@@ -315,8 +322,9 @@ impl<A: Aggregate> Repository<A> {
 
     /// Handles `command` against the latest state and appends its events with the version it
     /// loaded, retrying on conflict. Returns the committed events (none if the command caused
-    /// none). A command whose id was already handled appends nothing and returns the events it
-    /// committed the first time.
+    /// none). A command whose id already committed events appends nothing and returns the events
+    /// it committed the first time; a command that was rejected, or caused no events, left no
+    /// trace and is simply handled again.
     ///
     /// Every event carries `metadata`, with the causation id set to the command id (and the
     /// correlation id too, when `metadata` has none).
@@ -390,6 +398,15 @@ impl<A: Aggregate> Repository<A> {
                 }
                 Err(StoreError::Conflict(conflict)) => {
                     if attempt >= self.retry.max_attempts.max(1) {
+                        // The winner may have been this very command, sent by another process.
+                        if let Some(previous) = self
+                            .store
+                            .event_by_id(first_id)
+                            .await
+                            .map_err(RepositoryError::Store)?
+                        {
+                            return self.already_committed(&command, previous).await;
+                        }
                         return Err(RepositoryError::RetriesExhausted {
                             attempts: attempt,
                             last: conflict,
@@ -413,7 +430,11 @@ impl<A: Aggregate> Repository<A> {
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let records = self
             .store
-            .read_stream(&first.stream_id, first.stream_version, READ_BATCH)
+            .read_stream(
+                &first.stream_id,
+                first.stream_version,
+                crate::MAX_EVENTS_PER_APPEND,
+            )
             .await
             .map_err(RepositoryError::Store)?;
         let mut envelopes = Vec::new();

@@ -210,6 +210,19 @@ pub trait EventReader: Send + Sync {
     fn head_watch(&self) -> watch::Receiver<u64>;
 }
 
+/// Publishes `position` as the new head on a backend's head watch, never moving it backwards
+/// (appends that finish out of order may publish out of order). Wakes receivers only when the
+/// head moved.
+pub fn publish_head(head: &watch::Sender<u64>, position: u64) {
+    head.send_if_modified(|current| {
+        let newer = position > *current;
+        if newer {
+            *current = position;
+        }
+        newer
+    });
+}
+
 /// Appending to the log.
 ///
 /// # Contract

@@ -81,6 +81,9 @@ fn subscribe<R: EventReader + 'static>(
     from_position: u64,
     options: SubscriptionOptions,
 ) -> Subscription {
+    if from_position == 0 {
+        return stream::once(async { Err(InputError::ZeroVersion.into()) }).boxed();
+    }
     let wake = reader.head_watch();
     let state = State {
         reader,
@@ -88,11 +91,8 @@ fn subscribe<R: EventReader + 'static>(
         buffer: VecDeque::new(),
         wake,
         options,
-        failed: from_position == 0,
+        failed: false,
     };
-    if from_position == 0 {
-        return stream::once(async { Err(InputError::ZeroVersion.into()) }).boxed();
-    }
     stream::unfold(state, |mut state| async move {
         if state.failed {
             return None;

@@ -105,6 +105,7 @@ macro_rules! conformance_tests {
             exact_version_accepts_current_and_rejects_stale,
             exact_zero_means_empty_stream,
             any_version_appends_to_new_and_existing_streams,
+            extreme_versions_are_conflicts_or_empty_reads,
             multi_stream_append_commits_all_streams_together,
             multi_stream_conflict_writes_nothing_to_any_stream,
             version_check_without_events_guards_an_append,

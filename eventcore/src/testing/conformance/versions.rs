@@ -192,3 +192,40 @@ pub async fn any_version_appends_to_new_and_existing_streams<S: EventStore + Clo
     }
     assert_eq!(store.stream_version(&stream).await.unwrap(), 3);
 }
+
+/// Versions and positions beyond anything stored are a conflict or an empty read, not an error.
+pub async fn extreme_versions_are_conflicts_or_empty_reads<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("extreme");
+    store
+        .append(AppendRequest::single(
+            stream.clone(),
+            ExpectedVersion::Any,
+            vec![numbered(1)],
+        ))
+        .await
+        .unwrap();
+    for huge in [u64::MAX, i64::MAX as u64 + 1, i64::MAX as u64] {
+        let conflict = conflict_of(
+            store
+                .append(AppendRequest::single(
+                    stream.clone(),
+                    ExpectedVersion::Exact(huge),
+                    vec![numbered(2)],
+                ))
+                .await,
+        );
+        assert_eq!(conflict.actual, 1);
+        assert!(
+            store
+                .read_stream(&stream, huge, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.read_all(huge, 10).await.unwrap().is_empty());
+    }
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+}
