@@ -81,55 +81,59 @@ async fn insert_stream(
     now: SystemTime,
 ) -> Result<Option<Vec<RecordedEvent>>, Failure> {
     let (mode, exact) = mode(append.expected);
-    let ids: Vec<uuid::Uuid> = append.events.iter().map(|e| e.event_id.0).collect();
-    let types: Vec<&str> = append
-        .events
-        .iter()
-        .map(|e| e.event_type.as_str())
-        .collect();
-    let schema_versions: Vec<i32> = append
-        .events
-        .iter()
-        .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
-        .collect();
-    let metadata: Vec<Option<String>> = append
-        .events
-        .iter()
-        .map(|e| metadata_json(&e.metadata))
-        .collect::<Result<_, _>>()?;
-    let payloads: Vec<&str> = append.events.iter().map(|e| e.payload.get()).collect();
-    let rows = sqlx::query(&sql.insert)
-        .bind(append.stream.as_str())
-        .bind(micros(now))
-        .bind(index_base as i64)
-        .bind(mode)
-        .bind(exact)
-        .bind(&ids)
-        .bind(&types)
-        .bind(&schema_versions)
-        .bind(&metadata)
-        .bind(&payloads)
-        .fetch_all(&mut *conn)
-        .await?;
-    if rows.is_empty() {
+    let base = sqlx::query(if append.events.len() == 1 {
+        &sql.insert_one
+    } else {
+        &sql.insert
+    })
+    .bind(append.stream.as_str())
+    .bind(micros(now))
+    .bind(index_base as i64)
+    .bind(mode)
+    .bind(exact);
+    let query = if let [event] = &append.events[..] {
+        base.bind(event.event_id.0)
+            .bind(event.event_type.as_str())
+            .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
+            .bind(metadata_json(&event.metadata)?)
+            .bind(event.payload.get())
+    } else {
+        let events = &append.events;
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let schema_versions: Vec<i32> = events
+            .iter()
+            .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
+            .collect();
+        let metadata: Vec<Option<String>> = events
+            .iter()
+            .map(|e| metadata_json(&e.metadata))
+            .collect::<Result<_, _>>()?;
+        let payloads: Vec<&str> = events.iter().map(|e| e.payload.get()).collect();
+        base.bind(ids)
+            .bind(types)
+            .bind(schema_versions)
+            .bind(metadata)
+            .bind(payloads)
+    };
+    let row = query.fetch_one(&mut *conn).await?;
+    let (first_position, first_version, inserted): (Option<i64>, Option<i64>, i64) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let (Some(first_position), Some(first_version)) = (first_position, first_version) else {
         return Ok(None);
-    }
-    let mut placed: Vec<(i64, i64)> = rows
-        .iter()
-        .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-    placed.sort_unstable();
+    };
+    debug_assert_eq!(inserted as usize, append.events.len());
     Ok(Some(
         append
             .events
             .iter()
-            .zip(placed)
-            .map(|(event, (version, position))| {
+            .zip(0u64..)
+            .map(|(event, i)| {
                 RecordedEvent::from_new(
                     event.clone(),
                     append.stream.clone(),
-                    version as u64,
-                    position as u64,
+                    first_version as u64 + i,
+                    first_position as u64 + i,
                     now,
                 )
             })

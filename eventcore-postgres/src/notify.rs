@@ -2,11 +2,17 @@
 //! and a listener that turns NOTIFYs from any process into wake-ups of local subscribers.
 
 use std::sync::Weak;
+use std::time::Duration;
 
 use eventcore::StoreError;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, oneshot, watch};
+
+/// The shortest gap between two NOTIFYs of one store handle. Every NOTIFY is a transaction
+/// that takes PostgreSQL's notification-queue lock at commit, so under load commits share one;
+/// a subscriber elsewhere waits at most this much longer.
+const NOTIFY_GAP: Duration = Duration::from_millis(2);
 
 /// Starts the notifier; appends signal it with `try_send`, so a burst of commits costs one
 /// NOTIFY in flight plus one queued. It ends when every sender is dropped.
@@ -14,6 +20,9 @@ pub(crate) fn spawn_notifier(pool: PgPool, channel: String) -> mpsc::Sender<()> 
     let (tx, mut rx) = mpsc::channel::<()>(1);
     tokio::spawn(async move {
         while rx.recv().await.is_some() {
+            tokio::time::sleep(NOTIFY_GAP).await;
+            // Everything signalled during the gap is covered by this one NOTIFY.
+            while rx.try_recv().is_ok() {}
             if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
                 .bind(&channel)
                 .execute(&pool)

@@ -8,12 +8,45 @@ pub(crate) const INDEX_BITS: u32 = 20;
 
 /// SQL for the upper bound (exclusive) of the positions a reader may return now: every
 /// transaction with an id below the oldest one still in flight has finished.
-pub(crate) const SAFE_BOUND: &str = "(pg_snapshot_xmin(pg_current_snapshot())::TEXT::BIGINT << 20)";
+pub(crate) const SAFE_BOUND: &str =
+    "(SELECT pg_snapshot_xmin(pg_current_snapshot())::TEXT::BIGINT << 20)";
+
+/// The stream's last version and position, and this transaction's position base; parameter
+/// `$1` is the stream.
+fn current(events: &str) -> String {
+    format!(
+        "WITH last AS (
+             SELECT stream_version AS v, global_position AS p FROM {events}
+             WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
+         ), cur AS (
+             SELECT COALESCE((SELECT v FROM last), 0) AS v,
+                    COALESCE((SELECT p FROM last), 0) AS p,
+                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
+         )"
+    )
+}
+
+/// Inserts only if the new positions follow the stream's last one (`$3` = events this
+/// transaction appended before) and the expected version (`$4` mode, `$5` exact) holds.
+const CHECK: &str = "WHERE cur.tx + $3::BIGINT + 1 > cur.p
+       AND CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN cur.v = 0
+                        WHEN 2 THEN cur.v > 0 ELSE cur.v = $5::BIGINT END";
+
+/// What an insert reports: its first position and version and how many rows it inserted
+/// (positions and versions of one insert are consecutive), as one row however many events.
+const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*) FROM inserted";
 
 /// Pre-built statements.
+///
+/// The safe bound is a scalar subquery, so it is computed once per statement (taking a
+/// snapshot per row costs more than reading the row). It is kept out of the index conditions:
+/// as a range its selectivity is a guess that can make the planner prefer a bitmap scan and a
+/// sort of every row from the reader's position on, which makes paging through the log
+/// quadratic.
 #[derive(Debug)]
 pub(crate) struct Sql {
     pub(crate) insert: String,
+    pub(crate) insert_one: String,
     pub(crate) read_stream: String,
     pub(crate) read_all: String,
     pub(crate) stream_version: String,
@@ -34,35 +67,49 @@ impl Sql {
             // $4 check mode (0 any, 1 no stream, 2 exists, 3 exact), $5 exact version,
             // $6.. arrays of the events' columns.
             insert: format!(
-                "WITH last AS (
-                     SELECT stream_version AS v, global_position AS p FROM {events}
-                     WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
-                 ), cur AS (
-                     SELECT COALESCE((SELECT v FROM last), 0) AS v,
-                            COALESCE((SELECT p FROM last), 0) AS p,
-                            pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
-                 )
+                "{CURRENT}, inserted AS (
                  INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
                      event_type, schema_version, recorded_at, metadata, payload)
                  SELECT cur.tx + $3::BIGINT + e.ord, e.id, $1, cur.v + e.ord, e.t, e.sv,
                         {recorded_at}, e.md::JSON, e.pl::JSON
                  FROM cur, unnest($6::UUID[], $7::TEXT[], $8::INT[], $9::TEXT[], $10::TEXT[])
                       WITH ORDINALITY AS e(id, t, sv, md, pl, ord)
-                 WHERE cur.tx + $3::BIGINT + 1 > cur.p
-                   AND CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN cur.v = 0
-                                    WHEN 2 THEN cur.v > 0 ELSE cur.v = $5::BIGINT END
-                 ORDER BY e.ord
-                 RETURNING global_position, stream_version"
+                 {CHECK}
+                 RETURNING global_position, stream_version
+                 ) {SUMMARY}",
+                CURRENT = current(&events),
+                CHECK = CHECK,
+            ),
+            // The same for one event, with scalar parameters: no arrays to encode or unnest.
+            insert_one: format!(
+                "{CURRENT}, inserted AS (
+                 INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
+                     event_type, schema_version, recorded_at, metadata, payload)
+                 SELECT cur.tx + $3::BIGINT + 1, $6::UUID, $1, cur.v + 1, $7::TEXT, $8::INT,
+                        {recorded_at}, $9::TEXT::JSON, $10::TEXT::JSON
+                 FROM cur
+                 {CHECK}
+                 RETURNING global_position, stream_version
+                 ) {SUMMARY}",
+                CURRENT = current(&events),
+                CHECK = CHECK,
             ),
             read_stream: format!(
                 "SELECT {EVENT_COLUMNS} FROM {events}
                  WHERE stream_id = $1 AND stream_version >= $2
                  ORDER BY stream_version LIMIT $3"
             ),
+            // The inner query is the plain keyset page a raw reader would write (an ordered
+            // primary-key scan); the outer filter drops its tail at or above the safe bound.
+            // Positions at or above the bound all sort after those below it, so what remains
+            // is exactly the first rows of [from, bound).
             read_all: format!(
-                "SELECT {EVENT_COLUMNS} FROM {events}
-                 WHERE global_position >= $1 AND global_position < {SAFE_BOUND}
-                 ORDER BY global_position LIMIT $2"
+                "SELECT * FROM (
+                     SELECT {EVENT_COLUMNS} FROM {events}
+                     WHERE global_position >= $1 ORDER BY global_position LIMIT $2
+                 ) page
+                 WHERE page.global_position < {SAFE_BOUND}
+                 ORDER BY page.global_position"
             ),
             stream_version: format!(
                 "SELECT COALESCE((SELECT stream_version FROM {events} WHERE stream_id = $1
@@ -71,7 +118,7 @@ impl Sql {
             event_by_id: format!("SELECT {EVENT_COLUMNS} FROM {events} WHERE event_id = $1"),
             head: format!(
                 "SELECT COALESCE((SELECT global_position FROM {events}
-                                  WHERE global_position < {SAFE_BOUND}
+                                  WHERE global_position + 0 < {SAFE_BOUND}
                                   ORDER BY global_position DESC LIMIT 1), 0)"
             ),
             find_ids: format!("SELECT event_id FROM {events} WHERE event_id = ANY($1) LIMIT 1"),

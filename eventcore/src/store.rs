@@ -97,10 +97,16 @@ impl AppendRequest {
             }
             .into());
         }
-        let mut streams = HashSet::with_capacity(self.streams.len());
-        let mut ids: HashSet<EventId> = HashSet::with_capacity(count);
+        // Sets only when there is something to compare (the common single-event append
+        // allocates nothing here).
+        let mut streams = HashSet::with_capacity(if self.streams.len() > 1 {
+            self.streams.len()
+        } else {
+            0
+        });
+        let mut ids: HashSet<EventId> = HashSet::with_capacity(if count > 1 { count } else { 0 });
         for append in &self.streams {
-            if !streams.insert(&append.stream) {
+            if self.streams.len() > 1 && !streams.insert(&append.stream) {
                 return Err(InputError::DuplicateStream {
                     stream: append.stream.clone(),
                 }
@@ -108,7 +114,7 @@ impl AppendRequest {
             }
             for event in &append.events {
                 validate_event(event)?;
-                if !ids.insert(event.event_id) {
+                if count > 1 && !ids.insert(event.event_id) {
                     return Err(StoreError::DuplicateEventId {
                         event_id: event.event_id,
                     });
