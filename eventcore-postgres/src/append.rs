@@ -9,7 +9,7 @@ use eventcore::{
 use sqlx::{PgConnection, Row};
 
 use crate::rows::{metadata_json, micros, stored_now};
-use crate::sql::{INDEX_BITS, Sql};
+use crate::sql::{INDEX_BITS, Sql, lock_key};
 
 /// The most events one transaction may append (the index part of a global position).
 pub(crate) const MAX_EVENTS_PER_TRANSACTION: u64 = (1 << INDEX_BITS) - 1;
@@ -32,10 +32,13 @@ impl From<sqlx::Error> for Failure {
         if let sqlx::Error::Database(db) = &error {
             match db.constraint() {
                 Some("eventcore_events_event_id") => return Self::Duplicate,
-                Some("eventcore_events_stream_version" | "eventcore_events_pkey") => {
-                    return Self::Raced;
-                }
+                Some("eventcore_events_stream_version") => return Self::Raced,
                 _ => {}
+            }
+            // A deadlock victim or a serialization failure (under a stricter default isolation
+            // level): nothing was written, and a fresh attempt may succeed.
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")) {
+                return Self::Raced;
             }
         }
         Self::Store(StoreError::backend(error))
@@ -160,6 +163,9 @@ pub(crate) async fn append_on(
         ));
     }
     let now = stored_now();
+    if request.streams.len() > 1 {
+        lock_streams(conn, request).await?;
+    }
     let mut recorded = Vec::with_capacity(request.event_count());
     for append in &request.streams {
         let conflict = |actual| {
@@ -170,6 +176,9 @@ pub(crate) async fn append_on(
             })
         };
         if append.events.is_empty() {
+            if request.streams.len() == 1 {
+                lock_streams(conn, request).await?;
+            }
             let actual = version_of(conn, sql, &append.stream).await?;
             if !append.expected.admits(actual) {
                 return Err(conflict(actual));
@@ -183,6 +192,31 @@ pub(crate) async fn append_on(
         }
     }
     Ok(recorded)
+}
+
+/// Takes the streams' advisory locks in one sorted order (so two appends over the same streams
+/// cannot deadlock): exclusive for streams that get events (the insert takes it too), shared
+/// for streams that are only checked, so that no append can change a checked stream before
+/// this transaction ends.
+async fn lock_streams(conn: &mut PgConnection, request: &AppendRequest) -> Result<(), Failure> {
+    let streams: Vec<&str> = request.streams.iter().map(|s| s.stream.as_str()).collect();
+    let exclusive: Vec<bool> = request
+        .streams
+        .iter()
+        .map(|s| !s.events.is_empty())
+        .collect();
+    sqlx::query(&format!(
+        "SELECT CASE WHEN x THEN pg_advisory_xact_lock(k)::TEXT
+                     ELSE pg_advisory_xact_lock_shared(k)::TEXT END
+         FROM (SELECT {LOCK_KEY} AS k, x FROM unnest($1::TEXT[], $2::BOOL[]) AS t(s, x)) keys
+         ORDER BY k",
+        LOCK_KEY = lock_key("s")
+    ))
+    .bind(&streams)
+    .bind(&exclusive)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Whether a failure is worth a fresh transaction: a race, or a conflict whose expectation
@@ -224,13 +258,24 @@ pub(crate) async fn into_store_error(
     request: &AppendRequest,
 ) -> StoreError {
     match failure {
-        Failure::Conflict(conflict) => conflict.into(),
-        Failure::Store(error) => error,
-        Failure::Raced => StoreError::backend("a concurrent append kept taking the same versions"),
         Failure::Duplicate => match find_duplicate(conn, sql, request).await {
             Ok(Some(event_id)) => StoreError::DuplicateEventId { event_id },
             Ok(None) => StoreError::backend("event id unique constraint violated"),
             Err(error) => error,
         },
+        other => other.into_error(),
+    }
+}
+
+impl Failure {
+    /// The error for every failure but [`Failure::Duplicate`], which needs a look-up to name
+    /// the id (use [`into_store_error`]).
+    pub(crate) fn into_error(self) -> StoreError {
+        match self {
+            Self::Conflict(conflict) => conflict.into(),
+            Self::Store(error) => error,
+            Self::Raced => StoreError::backend("a concurrent append kept taking the same versions"),
+            Self::Duplicate => StoreError::backend("event id unique constraint violated"),
+        }
     }
 }

@@ -36,9 +36,13 @@
 //! is, written by transactions older than the oldest one still in flight. Every such
 //! transaction has finished, so no event can ever appear below that bound again: new
 //! transactions get higher ids, and in-flight ones have ids at or above the bound. The reader
-//! therefore never skips, and writers are not serialised behind any lock: each append is one
-//! `INSERT ... SELECT` in its own transaction, served by the primary key and the
-//! `(stream_id, stream_version)` index.
+//! therefore never skips, and writers are not serialised behind any global lock: a
+//! single-stream append is one `INSERT ... SELECT` in its own transaction, served by the
+//! primary key and the `(stream_id, stream_version)` index; a multi-stream append runs one such
+//! statement per stream in one transaction. Each append also takes a per-stream advisory lock
+//! (exclusive to write, shared for a stream that is only version-checked, all in one sorted
+//! order), so a checked stream cannot change before the checking transaction commits and
+//! multi-stream appends cannot deadlock.
 //!
 //! Per-stream order is kept too: an append must produce positions above the stream's last
 //! one, which only fails for a transaction that obtained its id before another transaction
@@ -47,14 +51,22 @@
 //!
 //! **What it costs.** Visibility to log readers waits for the oldest transaction that holds an
 //! id, cluster-wide: a long-running writing transaction (a bulk update, a forgotten open
-//! session) delays every subscriber until it ends — delays, never skips. Stream reads
-//! (`read_stream`, loading aggregates) are not affected. Positions are not contiguous (they jump
-//! by the transaction id), and one transaction may append at most 2^20 − 1 events.
+//! session, an orphaned prepared transaction) delays every subscriber until it ends — delays,
+//! never skips. Stream reads (`read_stream`, loading aggregates) are not affected. Positions
+//! are not contiguous (they jump by the transaction id), one transaction may append at most
+//! 2^20 − 1 events, and transaction ids must stay below 2^43.
+//!
+//! **What it assumes.** Transaction ids only grow. A dump restored into a new cluster, or a
+//! failover to an asynchronous replica, can put the id counter behind stored positions; then
+//! new events would land behind readers. [`PgEventStore::migrate`] checks this and refuses such
+//! a database; after a restore, advance the counter (for example with `pg_resetwal -x`) past
+//! `max(global_position) >> 20` before use.
 //!
 //! ## Live subscriptions
 //! After an append commits, the store wakes its own subscribers at once and sends a
-//! `NOTIFY` on `eventcore_events:<schema>` (coalesced under load); every store handle
-//! `LISTEN`s on that channel, so subscribers in other processes wake too. The subscription's
+//! `NOTIFY` on `eventcore_events:<schema>` (a hash for schema names too long for a channel
+//! name; coalesced under load); every store handle `LISTEN`s on that channel, on a connection
+//! of its own outside the caller's pool, so subscribers in other processes wake too. The subscription's
 //! fallback poll covers lost notifications and transactions that hold the reader back.
 //!
 //! ## Schema and migrations

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use eventcore::StoreError;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// The shortest gap between two NOTIFYs of one store handle. Every NOTIFY is a transaction
@@ -35,14 +35,21 @@ pub(crate) fn spawn_notifier(pool: PgPool, channel: String) -> mpsc::Sender<()> 
     tx
 }
 
-/// Starts the listener; it ends when `shutdown`'s sender is dropped or `head` is gone.
+/// Starts the listener on a connection of its own (a one-connection pool with the same
+/// options, so it never takes a slot of the caller's pool); it ends when `shutdown`'s sender is
+/// dropped or `head` is gone.
 pub(crate) async fn spawn_listener(
     pool: &PgPool,
     channel: &str,
     head: Weak<watch::Sender<u64>>,
     mut shutdown: oneshot::Receiver<()>,
 ) -> Result<(), StoreError> {
-    let mut listener = PgListener::connect_with(pool)
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .map_err(StoreError::backend)?;
+    let mut listener = PgListener::connect_with(&own)
         .await
         .map_err(StoreError::backend)?;
     listener
@@ -50,17 +57,29 @@ pub(crate) async fn spawn_listener(
         .await
         .map_err(StoreError::backend)?;
     tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(50);
         loop {
+            // `try_recv` reports a lost connection as `Ok(None)` (it reconnects on the next
+            // call): notifications may have been missed then, so that wakes subscribers too.
             let received = tokio::select! {
-                received = listener.recv() => received,
+                received = listener.try_recv() => received,
                 _ = &mut shutdown => return,
             };
             let Some(head) = head.upgrade() else { return };
-            if let Err(error) = received {
-                // The listener reconnects by itself; notifications may have been missed.
-                tracing::warn!(%error, "LISTEN connection interrupted");
-            }
             head.send_modify(|_| {});
+            drop(head);
+            match received {
+                Ok(_) => backoff = Duration::from_millis(50),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "LISTEN connection failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = &mut shutdown => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
         }
     });
     Ok(())

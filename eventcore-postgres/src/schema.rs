@@ -53,9 +53,18 @@ impl Schema {
         &self.quoted
     }
 
-    /// The LISTEN/NOTIFY channel of this schema's log.
+    /// The LISTEN/NOTIFY channel of this schema's log. Channel names are limited to 63
+    /// bytes, so a long schema name is replaced by a hash of it.
     pub(crate) fn channel(&self) -> String {
-        format!("eventcore_events:{}", self.name)
+        let plain = format!("eventcore_events:{}", self.name);
+        if plain.len() <= 63 {
+            return plain;
+        }
+        // FNV-1a: stable across processes and builds, unlike std's randomly keyed hasher.
+        let hash = self.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("eventcore_events:{hash:016x}")
     }
 }
 
@@ -73,5 +82,16 @@ mod tests {
         assert!(Schema::new("").is_err());
         assert!(Schema::new(&"s".repeat(64)).is_err());
         assert!(Schema::new("a\0b").is_err());
+    }
+
+    #[test]
+    fn channel_names_fit_postgres_limit() {
+        assert_eq!(
+            Schema::new("shop").unwrap().channel(),
+            "eventcore_events:shop"
+        );
+        let long = Schema::new(&"s".repeat(63)).unwrap().channel();
+        assert!(long.len() <= 63, "{long}");
+        assert_ne!(long, Schema::new(&"t".repeat(63)).unwrap().channel());
     }
 }

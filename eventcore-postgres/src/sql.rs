@@ -11,17 +11,26 @@ pub(crate) const INDEX_BITS: u32 = 20;
 pub(crate) const SAFE_BOUND: &str =
     "(SELECT pg_snapshot_xmin(pg_current_snapshot())::TEXT::BIGINT << 20)";
 
-/// The stream's last version and position, and this transaction's position base; parameter
-/// `$1` is the stream.
+/// SQL for the advisory-lock key of the stream named by the SQL expression `stream`.
+pub(crate) fn lock_key(stream: &str) -> String {
+    format!("hashtextextended('eventcore:' || {stream}, 0)")
+}
+
+/// The stream's last version and position, and this transaction's position base, after taking
+/// the stream's exclusive advisory lock (so that a transaction that only checks the stream's
+/// version holds it still until it ends); parameter `$1` is the stream.
 fn current(events: &str) -> String {
+    let key = lock_key("$1");
     format!(
-        "WITH last AS (
+        "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({key})::TEXT AS done),
+         last AS (
              SELECT stream_version AS v, global_position AS p FROM {events}
              WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
          ), cur AS (
              SELECT COALESCE((SELECT v FROM last), 0) AS v,
                     COALESCE((SELECT p FROM last), 0) AS p,
                     pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
+             FROM locked
          )"
     )
 }

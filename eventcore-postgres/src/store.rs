@@ -18,6 +18,10 @@ use crate::sql::Sql;
 use crate::transaction::PgTransaction;
 use crate::{migrate, notify};
 
+/// Transactions are READ COMMITTED whatever the database's default: a retry after losing a
+/// version race must see the winner's rows.
+pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
 /// Attempts at an append that keeps racing other writers before giving up.
 const MAX_ATTEMPTS: usize = 100;
 
@@ -110,7 +114,8 @@ impl PgEventStore {
             .acquire()
             .await
             .map_err(StoreError::backend)?;
-        migrate::run(&mut conn, &self.inner.schema, version).await
+        migrate::run(&mut conn, &self.inner.schema, version).await?;
+        migrate::check_positions(&mut conn, &self.inner.schema).await
     }
 
     /// The newest schema version this build can migrate to.
@@ -139,7 +144,12 @@ impl PgEventStore {
     /// # Errors
     /// [`StoreError::Backend`] when no connection is available.
     pub async fn begin(&self) -> Result<PgTransaction, StoreError> {
-        let tx = self.inner.pool.begin().await.map_err(StoreError::backend)?;
+        let tx = self
+            .inner
+            .pool
+            .begin_with(BEGIN)
+            .await
+            .map_err(StoreError::backend)?;
         Ok(PgTransaction::new(tx, self.clone()))
     }
 
@@ -164,7 +174,7 @@ impl PgEventStore {
                 return append::append_on(&mut conn, &self.inner.sql, request, 0).await;
             }
         }
-        let mut tx = sqlx::Connection::begin(&mut *conn)
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await
             .map_err(StoreError::backend)?;
         let recorded = append::append_on(&mut tx, &self.inner.sql, request, 0).await?;
@@ -188,21 +198,18 @@ impl EventAppender for PgEventStore {
                     return Ok(recorded);
                 }
                 Err(failure) if append::is_retryable(&failure) && attempt < MAX_ATTEMPTS => {}
-                Err(failure) => {
+                Err(Failure::Duplicate) => {
                     let mut conn = self
                         .inner
                         .pool
                         .acquire()
                         .await
                         .map_err(StoreError::backend)?;
-                    return Err(append::into_store_error(
-                        failure,
-                        &mut conn,
-                        &self.inner.sql,
-                        &request,
-                    )
-                    .await);
+                    let failure = Failure::Duplicate;
+                    let sql = &self.inner.sql;
+                    return Err(append::into_store_error(failure, &mut conn, sql, &request).await);
                 }
+                Err(failure) => return Err(failure.into_error()),
             }
         }
     }

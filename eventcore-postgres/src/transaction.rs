@@ -25,6 +25,8 @@ pub struct PgTransaction {
     store: PgEventStore,
     appended: u64,
     last_position: u64,
+    /// An append was cancelled midway: whether its events were written is unknown.
+    interrupted: bool,
 }
 
 impl std::fmt::Debug for PgTransaction {
@@ -42,7 +44,19 @@ impl PgTransaction {
             store,
             appended: 0,
             last_position: 0,
+            interrupted: false,
         }
+    }
+
+    /// Refuses further use after an append was cancelled midway (its events may or may not be
+    /// in the transaction; committing could write what the caller thinks failed).
+    fn usable(&self) -> Result<(), StoreError> {
+        if self.interrupted {
+            return Err(StoreError::backend(
+                "an append in this transaction was cancelled midway; roll it back",
+            ));
+        }
+        Ok(())
     }
 
     /// The transaction's connection, for the caller's own SQL.
@@ -53,6 +67,8 @@ impl PgTransaction {
     /// Appends within the transaction, under the
     /// [`EventAppender::append`](eventcore::EventAppender::append) contract. On an error, nothing
     /// of this append is written (it is rolled back to a savepoint) and the transaction may go on.
+    /// If the returned future is dropped before it completes, the transaction refuses further
+    /// appends and its commit.
     ///
     /// # Errors
     /// As the contract says.
@@ -61,6 +77,10 @@ impl PgTransaction {
         request: AppendRequest,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
+        self.usable()?;
+        // Cleared on every path that finishes; left set if this future is dropped midway, when
+        // the insert may or may not have run inside the still-open savepoint.
+        self.interrupted = true;
         let sql = &self.store.inner.sql;
         let mut attempt = 0;
         loop {
@@ -79,21 +99,28 @@ impl PgTransaction {
                     if let Some(last) = recorded.last() {
                         self.last_position = last.global_position;
                     }
+                    self.interrupted = false;
                     return Ok(recorded);
                 }
                 Err(failure) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT eventcore_append")
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(StoreError::backend)?;
+                    for statement in [
+                        "ROLLBACK TO SAVEPOINT eventcore_append",
+                        "RELEASE SAVEPOINT eventcore_append",
+                    ] {
+                        sqlx::query(statement)
+                            .execute(&mut *self.tx)
+                            .await
+                            .map_err(StoreError::backend)?;
+                    }
                     // A concurrent transaction committed the same versions first; under READ
                     // COMMITTED the next statement sees them, so evaluating again is enough.
                     if matches!(failure, Failure::Raced) && attempt < MAX_ATTEMPTS {
                         continue;
                     }
-                    return Err(
-                        append::into_store_error(failure, &mut self.tx, sql, &request).await,
-                    );
+                    let error =
+                        append::into_store_error(failure, &mut self.tx, sql, &request).await;
+                    self.interrupted = false;
+                    return Err(error);
                 }
             }
         }
@@ -186,8 +213,15 @@ impl PgTransaction {
     /// Commits everything and wakes subscribers (here and, by NOTIFY, elsewhere).
     ///
     /// # Errors
-    /// Backend failures; then nothing was committed.
+    /// Refuses (and rolls back) after a cancelled append. On a backend failure nothing was
+    /// committed, except when the connection broke during `COMMIT` itself, when the outcome is
+    /// unknown (appends are then safe to retry with the same event ids: a duplicate is
+    /// reported as such).
     pub async fn commit(self) -> Result<(), StoreError> {
+        if let Err(error) = self.usable() {
+            self.tx.rollback().await.map_err(StoreError::backend)?;
+            return Err(error);
+        }
         self.tx.commit().await.map_err(StoreError::backend)?;
         if self.appended > 0 {
             self.store.committed(self.last_position);

@@ -378,3 +378,65 @@ async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_i
         "global order by transaction"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_checked_stream_cannot_change_before_the_checking_transaction_commits() {
+    let store = common::fresh_store(6).await;
+    store
+        .append(AppendRequest::single(
+            stream("guard"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.append(
+        AppendRequest::new()
+            .stream(stream("guard"), ExpectedVersion::Exact(1), vec![])
+            .stream(stream("guarded"), ExpectedVersion::NoStream, vec![event(2)]),
+    )
+    .await
+    .unwrap();
+    let writer = store.clone();
+    let mut racing = tokio::spawn(async move {
+        writer
+            .append(AppendRequest::single(
+                stream("guard"),
+                ExpectedVersion::Exact(1),
+                vec![event(3)],
+            ))
+            .await
+    });
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut racing).await;
+    assert!(
+        early.is_err(),
+        "the guard stream changed while the check was in force: {early:?}"
+    );
+    tx.commit().await.unwrap();
+    let after = racing.await.unwrap();
+    assert!(
+        after.is_ok(),
+        "the writer proceeds once the checker committed: {after:?}"
+    );
+    assert_eq!(store.stream_version(&stream("guard")).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn migrate_refuses_a_database_whose_transaction_ids_are_behind_its_positions() {
+    let store = common::fresh_store(3).await;
+    // What a restore into a fresh cluster looks like: stored positions far above the ids the
+    // cluster hands out now.
+    sqlx::query(&format!(
+        "INSERT INTO \"{}\".eventcore_events (global_position, event_id, stream_id,
+             stream_version, event_type, schema_version, recorded_at, payload)
+         VALUES ((1::BIGINT << 42) << 20, $1, 'restored', 1, 'Numbered', 1, now(), '{{}}')",
+        store.schema()
+    ))
+    .bind(uuid::Uuid::new_v4())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let error = store.migrate().await.expect_err("refused");
+    assert!(error.to_string().contains("behind"), "{error}");
+}

@@ -67,6 +67,14 @@ pub enum InputError {
         /// The event type.
         event_type: String,
     },
+    /// A schema version above 2^31 − 1 (what every backend can store) was given.
+    #[error("schema version {version} of event type {event_type} is above 2147483647")]
+    SchemaVersionTooLarge {
+        /// The event type.
+        event_type: String,
+        /// The version given.
+        version: u32,
+    },
     /// A stream version of 0 was asked for; stream versions start at 1.
     #[error("stream versions and global positions start at 1, got 0")]
     ZeroVersion,

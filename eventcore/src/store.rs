@@ -133,6 +133,13 @@ fn validate_event(event: &NewEvent) -> Result<(), StoreError> {
         }
         .into());
     }
+    if event.schema_version > i32::MAX as u32 {
+        return Err(InputError::SchemaVersionTooLarge {
+            event_type: event.event_type.clone(),
+            version: event.schema_version,
+        }
+        .into());
+    }
     let too_large = |what, size| InputError::PayloadTooLarge {
         what,
         event_type: event.event_type.clone(),

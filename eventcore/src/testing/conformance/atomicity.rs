@@ -204,6 +204,8 @@ pub async fn bad_input_is_rejected_and_writes_nothing<S: EventStore + Clone + 's
     long_type.event_type = "t".repeat(crate::MAX_EVENT_TYPE_BYTES + 1);
     let mut zero_schema = numbered(1);
     zero_schema.schema_version = 0;
+    let mut huge_schema = numbered(1);
+    huge_schema.schema_version = u32::MAX;
     let mut nul_type = numbered(1);
     nul_type.event_type = "a\0b".into();
 
@@ -235,6 +237,10 @@ pub async fn bad_input_is_rejected_and_writes_nothing<S: EventStore + Clone + 's
         (
             "zero schema version",
             AppendRequest::single(stream.clone(), ExpectedVersion::Any, vec![zero_schema]),
+        ),
+        (
+            "huge schema version",
+            AppendRequest::single(stream.clone(), ExpectedVersion::Any, vec![huge_schema]),
         ),
         (
             "stream named twice",
