@@ -12,8 +12,12 @@ use eventcore_sqlite::{
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
 
+fn bench_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("eventcore-sqlite-bench-{}", std::process::id()))
+}
+
 fn db_path(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join("eventcore-sqlite-bench");
+    let dir = bench_dir();
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(format!("{tag}-{}.db", uuid::Uuid::new_v4()))
 }
@@ -227,4 +231,5 @@ async fn main() {
     }
     let read = read_pair(200_000 / scale).await;
     report("read_all in pages of 1,000", &read);
+    let _ = std::fs::remove_dir_all(bench_dir());
 }

@@ -35,13 +35,21 @@
 //!   for (busy timeout, 30 s). File databases use WAL, so readers (a pool of read-only
 //!   connections) never block the writer, and `synchronous = FULL` by default, so a commit is
 //!   on disk before the append returns.
-//! - **Appends.** A stream's events go in with one `INSERT ... SELECT` that checks the expected
-//!   version in the same statement; a single-stream append is one statement, a multi-stream
-//!   append one `BEGIN IMMEDIATE` transaction. Global positions are the table's row ids,
-//!   assigned by the one writer in commit order, so the log has no gaps a reader could skip.
+//! - **Appends.** Events go in with plain multi-row `INSERT`s carrying the versions the append
+//!   expects to write; a trigger (`eventcore_events_contiguous_versions`) aborts any statement
+//!   whose versions do not follow the stream's current one. So a single-stream append of up to
+//!   1,000 events with `Exact` or `NoStream` is one statement, checked atomically even against
+//!   other processes; `Any` and `StreamExists` read the version first (two statements, retried
+//!   if the trigger reports that the stream moved); larger and multi-stream appends run in one
+//!   `BEGIN IMMEDIATE` transaction. Global positions are the table's row ids, assigned by the
+//!   one writer in commit order, so the log has no gaps a reader could skip. (An application
+//!   trigger on `eventcore_events` that uses `RAISE(ABORT)` would be read as a moved stream.)
 //! - **One transaction for everything.** [`SqliteEventStore::begin`] gives a
 //!   [`SqliteTransaction`] in which appends, snapshots, checkpoints, saga state, deadlines,
-//!   inbox records and the caller's own SQL commit together.
+//!   inbox records and the caller's own SQL commit together. It holds the writer connection:
+//!   while it is open, do everything through it — a write through the store (or, for an
+//!   in-memory database, any call on the store, since reads share that one connection) waits
+//!   for the transaction to end.
 //! - **Live subscriptions** are woken by the appending handle in the same process (no polling
 //!   delay); writes from other processes are picked up by the subscription's fallback poll.
 

@@ -133,7 +133,8 @@ impl SqliteEventStore {
     /// the only writer by other means); `reader` may be the same pool. Does not migrate.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the current head cannot be read.
+    /// None today (the head is read lazily when the schema is missing); kept fallible so that
+    /// validation can be added without breaking callers.
     pub async fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Result<Self, StoreError> {
         let store = Self {
             inner: Arc::new(Inner {

@@ -4,14 +4,10 @@
 use std::sync::Arc;
 
 use eventcore::testing::conformance::Backend;
-use eventcore_sqlite::SqliteEventStore;
+mod common;
 
-/// A fresh database file under the system temp directory.
-pub fn temp_db() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join("eventcore-sqlite-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("{}.db", uuid::Uuid::new_v4()))
-}
+use common::temp_db;
+use eventcore_sqlite::SqliteEventStore;
 
 mod in_memory {
     use super::*;

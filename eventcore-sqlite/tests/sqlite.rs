@@ -7,15 +7,12 @@ use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
     ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId, SubscriptionOptions,
 };
+mod common;
+
+use common::temp_db;
 use eventcore_sqlite::SqliteEventStore;
 use futures::StreamExt;
 use serde_json::value::to_raw_value;
-
-fn temp_db() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join("eventcore-sqlite-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(format!("{}.db", uuid::Uuid::new_v4()))
-}
 
 fn event(n: u64) -> NewEvent {
     NewEvent::raw(
@@ -418,7 +415,16 @@ async fn the_database_itself_refuses_gaps_in_stream_versions() {
         .bind(version)
         .execute(tx.connection())
         .await;
-        assert!(result.is_err(), "version {version} after 1 must be refused");
+        match result {
+            Err(sqlx::Error::Database(db)) => {
+                assert_eq!(
+                    db.code().as_deref(),
+                    Some("1811"),
+                    "the version guard trigger refused"
+                )
+            }
+            other => panic!("version {version} after 1 must be refused, got {other:?}"),
+        }
     }
     drop(tx);
     assert_eq!(store.stream_version(&stream("guarded")).await.unwrap(), 1);
