@@ -146,6 +146,24 @@ async fn raw(pool: &PgPool, schema: &str, writers: u64, per_writer: u64, batch: 
     (writers * per_writer * batch) as f64 / start.elapsed().as_secs_f64()
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn report_paired(name: &str, rounds: &[(f64, f64)]) {
+    let ours = median(rounds.iter().map(|r| r.0).collect());
+    let raw = median(rounds.iter().map(|r| r.1).collect());
+    let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
+    let (low, high) = rounds
+        .iter()
+        .map(|r| r.0 / r.1)
+        .fold((f64::MAX, 0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    println!(
+        "{name:<44} {ours:>10.0} ev/s   raw {raw:>10.0} ev/s   ratio {ratio:.2} (rounds {low:.2}-{high:.2})"
+    );
+}
+
 fn report(name: &str, ours: f64, raw: f64) {
     println!(
         "{name:<44} {ours:>10.0} ev/s   raw {raw:>10.0} ev/s   ratio {:.2}",
@@ -197,7 +215,7 @@ async fn main() {
     };
     println!("eventcore-postgres benchmark (raw = plain sqlx INSERT of the same rows)");
 
-    // Appends: alternate ours and raw, best of 5 each.
+    // Appends.
     for (name, writers, per_writer, batch) in [
         ("append 1 event/append, 1 writer", 1, 1000 / scale, 1),
         ("append 1 event/append, 16 writers", 16, 250 / scale, 1),
@@ -211,12 +229,15 @@ async fn main() {
     ] {
         let store = bench.store("ours").await;
         let schema = bench.raw().await;
-        let (mut best_ours, mut best_raw) = (0f64, 0f64);
-        for _ in 0..5 {
-            best_ours = best_ours.max(ours(&store, writers, per_writer, batch).await);
-            best_raw = best_raw.max(raw(&pool, &schema, writers, per_writer, batch).await);
+        // Paired rounds: ours then raw back to back, so drift on the machine hits both; the
+        // figures are medians over the rounds, the ratio the median of the paired ratios.
+        let mut rounds = Vec::new();
+        for _ in 0..7 {
+            let a = ours(&store, writers, per_writer, batch).await;
+            let b = raw(&pool, &schema, writers, per_writer, batch).await;
+            rounds.push((a, b));
         }
-        report(name, best_ours, best_raw);
+        report_paired(name, &rounds);
     }
 
     // Repository command execution.

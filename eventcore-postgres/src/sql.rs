@@ -22,15 +22,14 @@ pub(crate) fn lock_key(stream: &str) -> String {
 fn current(events: &str) -> String {
     let key = lock_key("$1");
     format!(
-        "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({key})::TEXT AS done),
-         last AS (
+        "WITH last AS (
              SELECT stream_version AS v, global_position AS p FROM {events}
              WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
          ), cur AS (
              SELECT COALESCE((SELECT v FROM last), 0) AS v,
                     COALESCE((SELECT p FROM last), 0) AS p,
-                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
-             FROM locked
+                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx,
+                    pg_advisory_xact_lock({key})::TEXT AS locked
          )"
     )
 }
