@@ -1,7 +1,5 @@
 //! Conversions between rows and eventcore types.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use eventcore::{EventId, Metadata, RecordedEvent, StoreError, StreamId};
 use serde_json::value::RawValue;
 use sqlx::Row;
@@ -17,39 +15,10 @@ pub(crate) fn timestamp_sql(param: usize) -> String {
     format!("(TIMESTAMPTZ 'epoch' + ${param}::BIGINT * INTERVAL '1 microsecond')")
 }
 
-/// Microseconds since the Unix epoch (negative before it).
-pub(crate) fn micros(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
-        Err(before) => -i64::try_from(before.duration().as_micros()).unwrap_or(i64::MAX),
-    }
-}
-
-/// The time `micros` microseconds after the Unix epoch.
-pub(crate) fn from_micros(micros: i64) -> SystemTime {
-    let magnitude = Duration::from_micros(micros.unsigned_abs());
-    if micros >= 0 {
-        UNIX_EPOCH + magnitude
-    } else {
-        UNIX_EPOCH - magnitude
-    }
-}
-
-/// The current time at the precision the database stores (microseconds), so an append
-/// returns the same `recorded_at` a later read does.
-pub(crate) fn stored_now() -> SystemTime {
-    from_micros(micros(SystemTime::now()))
-}
-
-/// Metadata as stored: `None` when empty.
-pub(crate) fn metadata_json(metadata: &Metadata) -> Result<Option<String>, StoreError> {
-    if metadata.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_string(metadata)
-        .map(Some)
-        .map_err(StoreError::backend)
-}
+pub(crate) use eventcore::stored::{
+    from_unix_micros as from_micros, metadata_json, now_micros_precision as stored_now,
+    unix_micros as micros,
+};
 
 /// A `u64` as PostgreSQL's `BIGINT`.
 pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {

@@ -127,6 +127,7 @@ mod memory;
 mod repository;
 mod snapshot;
 mod store;
+pub mod stored;
 mod subscription;
 mod upcast;
 mod version;
