@@ -163,7 +163,8 @@ pub enum StoreError {
     Corrupt {
         /// The stream of the record.
         stream: String,
-        /// The global position of the record.
+        /// The global position of the record (0 for records outside the log: snapshots,
+        /// saga state).
         position: u64,
         /// What was wrong with it.
         reason: String,

@@ -367,18 +367,7 @@ impl<A: Aggregate> Repository<A> {
             if events.is_empty() {
                 return Ok(Vec::new());
             }
-            let new_events = events
-                .iter()
-                .enumerate()
-                .map(|(i, event)| {
-                    let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    NewEvent::from_event(event).map(|e| {
-                        e.with_id(EventId::derived(command.command_id(), &stream, index))
-                            .with_metadata(metadata.clone())
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(RepositoryError::Encode)?;
+            let new_events = encode::<A>(&command, &stream, &events, &metadata)?;
             let request =
                 AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
             match self.store.append(request).await {
@@ -495,6 +484,27 @@ impl<A: Aggregate> Repository<A> {
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
+}
+
+/// The stored form of a command's events: ids derived from the command id, stream and index
+/// (so a re-sent command collides with its first commit), and the given metadata.
+fn encode<A: Aggregate>(
+    command: &A::Command,
+    stream: &StreamId,
+    events: &[A::Event],
+    metadata: &Metadata,
+) -> Result<Vec<NewEvent>, A> {
+    events
+        .iter()
+        .zip(0u32..)
+        .map(|(event, index)| {
+            NewEvent::from_event(event).map(|e| {
+                e.with_id(EventId::derived(command.command_id(), stream, index))
+                    .with_metadata(metadata.clone())
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(RepositoryError::Encode)
 }
 
 #[cfg(test)]
