@@ -76,8 +76,20 @@ impl Bench {
 
 /// Inserts `count` events of one new stream in one statement, as a raw sqlx user would.
 async fn raw_append(pool: &PgPool, schema: &str, stream: &str, first: u64, count: u64) {
+    raw_append_at(pool, schema, stream, first, count, 1).await;
+}
+
+/// Inserts `count` events of `stream` with versions from `first_version`.
+async fn raw_append_at(
+    pool: &PgPool,
+    schema: &str,
+    stream: &str,
+    first: u64,
+    count: u64,
+    first_version: i64,
+) {
     let ids: Vec<uuid::Uuid> = (0..count).map(|_| uuid::Uuid::new_v4()).collect();
-    let versions: Vec<i64> = (1..=count as i64).collect();
+    let versions: Vec<i64> = (first_version..first_version + count as i64).collect();
     let payloads: Vec<String> = (0..count).map(|i| payload(first + i)).collect();
     sqlx::query(&format!(
         "INSERT INTO {schema}.eventcore_events (global_position, event_id, stream_id,
@@ -191,6 +203,25 @@ async fn seed_counter(store: &PgEventStore, id: &str, events: u64) {
     }
 }
 
+/// The raw equivalent of a command: read the stream's payloads, insert the next version.
+async fn raw_command(pool: &PgPool, schema: &str, stream: &str, n: u64) {
+    let payloads = raw_load(pool, schema, stream).await;
+    raw_append_at(pool, schema, stream, n, 1, payloads as i64 + 1).await;
+}
+
+/// Reads a stream's payloads in version order without decoding them; returns how many.
+async fn raw_load(pool: &PgPool, schema: &str, stream: &str) -> usize {
+    let rows: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT payload::TEXT FROM {schema}.eventcore_events WHERE stream_id = $1
+         ORDER BY stream_version"
+    ))
+    .bind(stream)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.len()
+}
+
 /// Mean load time over `rounds` loads.
 async fn load_time(repo: &Repository<Counter>, id: &str, rounds: u32) -> Duration {
     let start = Instant::now();
@@ -229,12 +260,19 @@ async fn main() {
     ] {
         let store = bench.store("ours").await;
         let schema = bench.raw().await;
-        // Paired rounds: ours then raw back to back, so drift on the machine hits both; the
+        // Paired rounds: ours and raw back to back, so drift on the machine hits both; the
         // figures are medians over the rounds, the ratio the median of the paired ratios.
         let mut rounds = Vec::new();
-        for _ in 0..7 {
-            let a = ours(&store, writers, per_writer, batch).await;
-            let b = raw(&pool, &schema, writers, per_writer, batch).await;
+        for round in 0..7 {
+            // Alternate which side goes first, so neither always meets a freshly checkpointed
+            // or freshly vacuumed server.
+            let (a, b) = if round % 2 == 0 {
+                let a = ours(&store, writers, per_writer, batch).await;
+                (a, raw(&pool, &schema, writers, per_writer, batch).await)
+            } else {
+                let b = raw(&pool, &schema, writers, per_writer, batch).await;
+                (ours(&store, writers, per_writer, batch).await, b)
+            };
             rounds.push((a, b));
         }
         report_paired(name, &rounds);
@@ -261,13 +299,31 @@ async fn main() {
             .unwrap();
     }
     let existing_rate = commands as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "{:<44} {new_rate:>10.0} cmd/s",
-        "repository execute, new aggregate"
-    );
-    println!(
-        "{:<44} {existing_rate:>10.0} cmd/s",
-        "repository execute, existing (20+ events)"
+    let raw_schema = bench.raw().await;
+    let start = Instant::now();
+    for i in 0..commands {
+        raw_command(&pool, &raw_schema, &format!("counter-new-{i}"), i).await;
+    }
+    let raw_new = commands as f64 / start.elapsed().as_secs_f64();
+    for i in 0..50 {
+        raw_append(&pool, &raw_schema, &format!("counter-old-{i}"), 0, 20).await;
+    }
+    let start = Instant::now();
+    for i in 0..commands {
+        raw_command(&pool, &raw_schema, &format!("counter-old-{}", i % 50), i).await;
+    }
+    let raw_existing = commands as f64 / start.elapsed().as_secs_f64();
+    let per_command = |name: &str, ours: f64, raw: f64| {
+        println!(
+            "{name:<44} {ours:>10.0} cmd/s  raw {raw:>10.0} cmd/s  ratio {:.2}",
+            ours / raw
+        );
+    };
+    per_command("repository execute, new aggregate", new_rate, raw_new);
+    per_command(
+        "repository execute, existing (20+ events)",
+        existing_rate,
+        raw_existing,
     );
 
     // Read-all throughput.
@@ -342,15 +398,24 @@ async fn main() {
         .await
         .unwrap();
         let with = load_time(&snapshotting, &id, 20).await;
-        rows.push((size, without, with));
+        let schema = format!("\"{}\"", store.schema());
+        let stream = format!("counter-{id}");
+        let start = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(raw_load(&pool, &schema, &stream).await as u64, size);
+        }
+        let raw = start.elapsed() / 20;
+        rows.push((size, without, with, raw));
     }
     let base = rows[0].1;
-    for (size, without, with) in &rows {
+    for (size, without, with, raw) in &rows {
         println!(
-            "load {size:>6}-event aggregate: {:>9.2} ms without snapshot, {:>7.2} ms with ({:.2}x the 10-event load)",
+            "load {size:>6}-event aggregate: {:>8.2} ms without snapshot, {:>6.2} ms with \
+             ({:.2}x the 10-event load); raw SELECT of its rows {:>8.2} ms",
             without.as_secs_f64() * 1000.0,
             with.as_secs_f64() * 1000.0,
-            with.as_secs_f64() / base.as_secs_f64()
+            with.as_secs_f64() / base.as_secs_f64(),
+            raw.as_secs_f64() * 1000.0
         );
     }
     bench.cleanup().await;
