@@ -121,7 +121,7 @@ pub(crate) async fn sagas_by_status<'e>(
     );
     sqlx::query(&sql)
         .bind(status)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(backend)?
@@ -236,7 +236,7 @@ pub(crate) async fn due_deadlines<'e>(
     );
     let rows = sqlx::query(&sql)
         .bind(micros(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(backend)?;

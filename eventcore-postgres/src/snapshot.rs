@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use eventcore::{Snapshot, SnapshotStore, StoreError, StreamId};
-use serde_json::value::RawValue;
 use sqlx::PgExecutor;
 
 use crate::PgEventStore;
@@ -50,17 +49,8 @@ impl SnapshotStore for PgSnapshotStore {
         let Some((version, schema_version, state)) = row else {
             return Ok(None);
         };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            stream: stream.to_string(),
-            position: 0,
-            reason,
-        };
-        Ok(Some(Snapshot {
-            stream: stream.clone(),
-            version: u64::try_from(version).map_err(|e| corrupt(e.to_string()))?,
-            schema_version: u32::try_from(schema_version).map_err(|e| corrupt(e.to_string()))?,
-            state: RawValue::from_string(state).map_err(|e| corrupt(format!("snapshot: {e}")))?,
-        }))
+        eventcore::stored::snapshot_from_columns(stream, version, i64::from(schema_version), state)
+            .map(Some)
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use eventcore::stored::sql_limit;
 use eventcore::{
     AppendRequest, EventAppender, EventId, EventReader, InputError, RecordedEvent, StoreError,
     StreamId,
@@ -215,10 +216,6 @@ impl EventAppender for PgEventStore {
     }
 }
 
-fn limit(max_count: usize) -> i64 {
-    i64::try_from(max_count).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl EventReader for PgEventStore {
     async fn read_stream(
@@ -236,7 +233,7 @@ impl EventReader for PgEventStore {
         sqlx::query(&self.inner.sql.read_stream)
             .bind(stream.as_str())
             .bind(from_version)
-            .bind(limit(max_count))
+            .bind(sql_limit(max_count))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(StoreError::backend)?
@@ -258,7 +255,7 @@ impl EventReader for PgEventStore {
         };
         sqlx::query(&self.inner.sql.read_all)
             .bind(from_position)
-            .bind(limit(max_count))
+            .bind(sql_limit(max_count))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(StoreError::backend)?

@@ -98,7 +98,7 @@ pub(crate) async fn sagas_by_status<'e>(
     );
     sqlx::query(&sql)
         .bind(status)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(backend)?
@@ -202,7 +202,7 @@ pub(crate) async fn due_deadlines<'e>(
          WHERE due_at <= ?1 ORDER BY due_at, deadline_id LIMIT ?2",
     )
     .bind(micros(now))
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(eventcore::stored::sql_limit(limit))
     .fetch_all(executor)
     .await
     .map_err(backend)?;

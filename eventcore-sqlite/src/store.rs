@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use eventcore::stored::sql_limit;
 use eventcore::{
     AppendRequest, EventAppender, EventId, EventReader, InputError, RecordedEvent, StoreError,
     StreamId,
@@ -226,10 +227,6 @@ async fn read_head(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     Ok(head as u64)
 }
 
-fn limit(max_count: usize) -> i64 {
-    i64::try_from(max_count).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl EventAppender for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -287,7 +284,7 @@ impl EventReader for SqliteEventStore {
         sqlx::query(&sql)
             .bind(stream.as_str())
             .bind(from_version)
-            .bind(limit(max_count))
+            .bind(sql_limit(max_count))
             .fetch_all(&self.inner.reader)
             .await
             .map_err(StoreError::backend)?
@@ -313,7 +310,7 @@ impl EventReader for SqliteEventStore {
         );
         sqlx::query(&sql)
             .bind(from_position)
-            .bind(limit(max_count))
+            .bind(sql_limit(max_count))
             .fetch_all(&self.inner.reader)
             .await
             .map_err(StoreError::backend)?

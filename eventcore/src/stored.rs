@@ -1,10 +1,15 @@
-//! Helpers for backends that store envelopes in columns: timestamps as Unix microseconds and
-//! metadata as optional JSON text, the same way in every backend.
+//! Helpers for backends that store envelopes in columns: timestamps as Unix microseconds,
+//! metadata as optional JSON text, and the checks that turn columns back into events and
+//! snapshots, the same way in every backend.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::value::RawValue;
+
 use crate::error::StoreError;
-use crate::event::Metadata;
+use crate::event::{Metadata, RecordedEvent};
+use crate::id::{EventId, StreamId};
+use crate::snapshot::Snapshot;
 
 /// Microseconds since the Unix epoch (negative before it; saturating far outside).
 ///
@@ -49,4 +54,102 @@ pub fn metadata_json(metadata: &Metadata) -> Result<Option<String>, StoreError> 
     serde_json::to_string(metadata)
         .map(Some)
         .map_err(StoreError::backend)
+}
+
+/// A stored event's columns as a backend reads them, before they are checked.
+#[derive(Debug)]
+pub struct EventColumns {
+    /// Global position.
+    pub position: i64,
+    /// Event id.
+    pub event_id: uuid::Uuid,
+    /// Stream id text.
+    pub stream_id: String,
+    /// Stream version.
+    pub stream_version: i64,
+    /// Event type.
+    pub event_type: String,
+    /// Schema version.
+    pub schema_version: i64,
+    /// Recorded-at, microseconds since the Unix epoch.
+    pub recorded_at_micros: i64,
+    /// Metadata JSON, `None` when empty.
+    pub metadata: Option<String>,
+    /// Payload JSON.
+    pub payload: String,
+}
+
+/// The [`StoreError::Corrupt`] for a stored record that cannot be read back.
+pub fn corrupt(stream: &str, position: i64, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        stream: stream.to_owned(),
+        position: u64::try_from(position).unwrap_or(0),
+        reason: reason.to_string(),
+    }
+}
+
+impl EventColumns {
+    /// Checks the columns and builds the event.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`], naming stream and position, for an invalid stream id, a
+    /// negative or out-of-range number, or metadata or payload that is not JSON.
+    pub fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        let Self {
+            position,
+            event_id,
+            stream_id,
+            stream_version,
+            event_type,
+            schema_version,
+            recorded_at_micros,
+            metadata,
+            payload,
+        } = self;
+        let bad = |reason: String| corrupt(&stream_id, position, reason);
+        let metadata = match metadata {
+            None => Metadata::default(),
+            Some(text) => serde_json::from_str(&text).map_err(|e| bad(format!("metadata: {e}")))?,
+        };
+        Ok(RecordedEvent {
+            event_id: EventId(event_id),
+            stream_version: u64::try_from(stream_version)
+                .map_err(|_| bad("negative stream version".into()))?,
+            global_position: u64::try_from(position)
+                .map_err(|_| bad("negative position".into()))?,
+            event_type,
+            schema_version: u32::try_from(schema_version)
+                .map_err(|_| bad("schema version out of range".into()))?,
+            recorded_at: from_unix_micros(recorded_at_micros),
+            metadata,
+            payload: RawValue::from_string(payload).map_err(|e| bad(format!("payload: {e}")))?,
+            stream_id: StreamId::new(stream_id.clone())
+                .map_err(|e| bad(format!("stream id: {e}")))?,
+        })
+    }
+}
+
+/// A stored snapshot from its columns.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] (position 0: snapshots are outside the log) for a negative or
+/// out-of-range number or a state that is not JSON.
+pub fn snapshot_from_columns(
+    stream: &StreamId,
+    version: i64,
+    schema_version: i64,
+    state: String,
+) -> Result<Snapshot, StoreError> {
+    let bad = |reason: String| corrupt(stream.as_str(), 0, reason);
+    Ok(Snapshot {
+        stream: stream.clone(),
+        version: u64::try_from(version).map_err(|e| bad(e.to_string()))?,
+        schema_version: u32::try_from(schema_version).map_err(|e| bad(e.to_string()))?,
+        state: RawValue::from_string(state).map_err(|e| bad(format!("snapshot: {e}")))?,
+    })
+}
+
+/// A `LIMIT` value for `max_count` (saturating: SQL integers are signed).
+pub fn sql_limit(max_count: usize) -> i64 {
+    i64::try_from(max_count).unwrap_or(i64::MAX)
 }
