@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use eventcore::stored::sql_limit;
+use eventcore::stored::{read_start, sql_limit};
 use eventcore::{
-    AppendRequest, EventAppender, EventId, EventReader, InputError, RecordedEvent, StoreError,
-    StreamId,
+    AppendRequest, EventAppender, EventId, EventReader, RecordedEvent, StoreError, StreamId,
 };
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -154,7 +153,10 @@ impl PgEventStore {
         Ok(PgTransaction::new(tx, self.clone()))
     }
 
-    /// Wakes local subscribers and (coalesced) other processes after a commit.
+    /// Wakes local subscribers and (coalesced) other processes after a commit. Always wakes,
+    /// unlike [`eventcore::publish_head`]: a transaction with a lower id than the published
+    /// head may be what was holding readers back, so its commit matters even though its
+    /// positions are lower.
     pub(crate) fn committed(&self, last_position: u64) {
         self.inner
             .head
@@ -224,10 +226,7 @@ impl EventReader for PgEventStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if from_version == 0 {
-            return Err(InputError::ZeroVersion.into());
-        }
-        let Ok(from_version) = i64::try_from(from_version) else {
+        let Some(from_version) = read_start(from_version)? else {
             return Ok(Vec::new()); // beyond any stored version
         };
         sqlx::query(&self.inner.sql.read_stream)
@@ -247,10 +246,7 @@ impl EventReader for PgEventStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if from_position == 0 {
-            return Err(InputError::ZeroVersion.into());
-        }
-        let Ok(from_position) = i64::try_from(from_position) else {
+        let Some(from_position) = read_start(from_position)? else {
             return Ok(Vec::new()); // beyond any stored position
         };
         sqlx::query(&self.inner.sql.read_all)

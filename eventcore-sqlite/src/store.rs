@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventcore::stored::sql_limit;
+use eventcore::stored::{read_start, sql_limit};
 use eventcore::{
-    AppendRequest, EventAppender, EventId, EventReader, InputError, RecordedEvent, StoreError,
-    StreamId,
+    AppendRequest, EventAppender, EventId, EventReader, RecordedEvent, StoreError, StreamId,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -271,10 +270,7 @@ impl EventReader for SqliteEventStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if from_version == 0 {
-            return Err(InputError::ZeroVersion.into());
-        }
-        let Ok(from_version) = i64::try_from(from_version) else {
+        let Some(from_version) = read_start(from_version)? else {
             return Ok(Vec::new()); // beyond any stored version
         };
         let sql = format!(
@@ -298,10 +294,7 @@ impl EventReader for SqliteEventStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if from_position == 0 {
-            return Err(InputError::ZeroVersion.into());
-        }
-        let Ok(from_position) = i64::try_from(from_position) else {
+        let Some(from_position) = read_start(from_position)? else {
             return Ok(Vec::new()); // beyond any stored position
         };
         let sql = format!(

@@ -153,3 +153,16 @@ pub fn snapshot_from_columns(
 pub fn sql_limit(max_count: usize) -> i64 {
     i64::try_from(max_count).unwrap_or(i64::MAX)
 }
+
+/// The start of a `read_stream` / `read_all` as a SQL integer: 0 is
+/// [`InputError::ZeroVersion`](crate::InputError::ZeroVersion), and `None` means a start beyond
+/// any storable version or position (the read is empty).
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for 0.
+pub fn read_start(from: u64) -> Result<Option<i64>, StoreError> {
+    if from == 0 {
+        return Err(crate::InputError::ZeroVersion.into());
+    }
+    Ok(i64::try_from(from).ok())
+}
