@@ -80,6 +80,7 @@
 mod append;
 mod migrate;
 mod notify;
+mod projection;
 mod rows;
 mod runtime;
 mod schema;

@@ -59,6 +59,11 @@ impl PgTransaction {
         Ok(())
     }
 
+    /// The store this transaction belongs to.
+    pub(crate) fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
     /// The transaction's connection, for the caller's own SQL.
     pub fn connection(&mut self) -> &mut PgConnection {
         &mut self.tx

@@ -55,6 +55,7 @@
 
 mod append;
 mod migrate;
+mod projection;
 mod rows;
 mod runtime;
 mod snapshot;

@@ -124,11 +124,14 @@ mod error;
 mod event;
 mod id;
 mod memory;
+mod memory_runtime;
+pub mod projection;
 mod repository;
 mod snapshot;
 mod store;
 pub mod stored;
 mod subscription;
+mod transaction;
 mod upcast;
 mod version;
 
@@ -144,11 +147,13 @@ pub use id::{
     MAX_STREAM_ID_BYTES, StreamId,
 };
 pub use memory::{InMemoryEventStore, InMemorySnapshotStore};
+pub use memory_runtime::InMemoryTransaction;
 pub use repository::{Loaded, Repository, RepositoryError, RetryPolicy, SnapshotPolicy};
 pub use snapshot::{Snapshot, SnapshotStore, supersedes};
 pub use store::{
     AppendRequest, EventAppender, EventReader, EventStore, StreamAppend, publish_head,
 };
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
+pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 pub use upcast::Upcasters;
 pub use version::{Conflict, ExpectedVersion};

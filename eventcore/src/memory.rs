@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::error::{InputError, StoreError};
 use crate::event::RecordedEvent;
 use crate::id::{EventId, StreamId};
+use crate::memory_runtime::MemoryRuntime;
 use crate::snapshot::{Snapshot, SnapshotStore, supersedes};
 use crate::store::{AppendRequest, EventAppender, EventReader};
 use crate::version::Conflict;
@@ -44,6 +45,7 @@ pub struct InMemoryEventStore {
 struct Inner {
     log: RwLock<Log>,
     head: watch::Sender<u64>,
+    runtime: Mutex<MemoryRuntime>,
 }
 
 #[derive(Default)]
@@ -77,8 +79,22 @@ impl InMemoryEventStore {
             inner: Arc::new(Inner {
                 log: RwLock::new(Log::default()),
                 head: watch::Sender::new(0),
+                runtime: Mutex::new(MemoryRuntime::default()),
             }),
         }
+    }
+
+    /// The runtime records (checkpoints, dead letters, ...), locked.
+    pub(crate) fn runtime(&self) -> std::sync::MutexGuard<'_, MemoryRuntime> {
+        self.inner
+            .runtime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many events the log holds.
+    pub(crate) fn head_position_now(&self) -> u64 {
+        self.read().events.len() as u64
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {

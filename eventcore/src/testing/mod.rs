@@ -4,5 +4,6 @@
 pub mod conformance;
 pub mod counter;
 mod fixture;
+pub mod projections;
 
 pub use fixture::{AggregateFixture, Then};

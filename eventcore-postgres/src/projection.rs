@@ -1,0 +1,114 @@
+//! The runtime seam for projections: [`PgTransaction`] as a
+//! [`StoreTransaction`](eventcore::StoreTransaction) and the store as a
+//! [`TransactionalStore`](eventcore::TransactionalStore), with dead letters beside the log.
+
+use async_trait::async_trait;
+use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
+use sqlx::Row;
+
+use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
+use crate::sql::SAFE_BOUND;
+use crate::{PgEventStore, PgTransaction, runtime};
+
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::backend(error)
+}
+
+fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        consumer: row.try_get(0).map_err(backend)?,
+        position: row.try_get::<i64, _>(1).map_err(backend)? as u64,
+        event_id: EventId(row.try_get(2).map_err(backend)?),
+        event_type: row.try_get(3).map_err(backend)?,
+        error: row.try_get(4).map_err(backend)?,
+        attempts: u32::try_from(row.try_get::<i32, _>(5).map_err(backend)?).unwrap_or(0),
+        failed_at: from_micros(row.try_get(6).map_err(backend)?),
+    })
+}
+
+#[async_trait]
+impl StoreTransaction for PgTransaction {
+    async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
+        PgTransaction::checkpoint(self, name).await
+    }
+
+    async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
+        PgTransaction::save_checkpoint(self, name, position).await
+    }
+
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (consumer, position, event_id, event_type, error, attempts, failed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, {})
+             ON CONFLICT (consumer, position) DO UPDATE SET event_id = excluded.event_id,
+                 event_type = excluded.event_type, error = excluded.error,
+                 attempts = excluded.attempts, failed_at = excluded.failed_at",
+            self.store().inner.schema.table("eventcore_dead_letters"),
+            timestamp_sql(7)
+        );
+        sqlx::query(&sql)
+            .bind(&letter.consumer)
+            .bind(to_i64(letter.position)?)
+            .bind(letter.event_id.0)
+            .bind(&letter.event_type)
+            .bind(&letter.error)
+            .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
+            .bind(micros(letter.failed_at))
+            .execute(self.connection())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        PgTransaction::commit(self).await
+    }
+}
+
+#[async_trait]
+impl TransactionalStore for PgEventStore {
+    type Transaction = PgTransaction;
+
+    async fn begin_transaction(&self) -> Result<PgTransaction, StoreError> {
+        self.begin().await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        runtime::checkpoint(self.pool(), &self.inner.schema, name).await
+    }
+
+    async fn dead_letters(
+        &self,
+        consumer: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let sql = format!(
+            "SELECT consumer, position, event_id, event_type, error, attempts,
+                    (EXTRACT(EPOCH FROM failed_at) * 1000000)::BIGINT
+             FROM {} WHERE consumer = $1 ORDER BY position LIMIT $2",
+            self.inner.schema.table("eventcore_dead_letters")
+        );
+        sqlx::query(&sql)
+            .bind(consumer)
+            .bind(eventcore::stored::sql_limit(limit))
+            .fetch_all(self.pool())
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(dead_letter_from_row)
+            .collect()
+    }
+
+    async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE global_position <= $1 AND global_position < {SAFE_BOUND}",
+            self.inner.schema.table("eventcore_events")
+        );
+        let count: i64 = sqlx::query_scalar(&sql)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .fetch_one(self.pool())
+            .await
+            .map_err(backend)?;
+        Ok(count as u64)
+    }
+}

@@ -1,0 +1,117 @@
+//! The runtime seam for projections: [`SqliteTransaction`] as a
+//! [`StoreTransaction`](eventcore::StoreTransaction) and the store as a
+//! [`TransactionalStore`](eventcore::TransactionalStore), with dead letters beside the log.
+
+use async_trait::async_trait;
+use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
+use sqlx::{Row, SqliteExecutor};
+
+use crate::rows::{from_micros, micros, to_i64};
+use crate::{SqliteEventStore, SqliteTransaction, runtime};
+
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::backend(error)
+}
+
+async fn record_dead_letter<'e>(
+    executor: impl SqliteExecutor<'e>,
+    letter: &DeadLetter,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO eventcore_dead_letters
+             (consumer, position, event_id, event_type, error, attempts, failed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(&letter.consumer)
+    .bind(to_i64(letter.position)?)
+    .bind(letter.event_id.0.as_bytes().as_slice())
+    .bind(&letter.event_type)
+    .bind(&letter.error)
+    .bind(i64::from(letter.attempts))
+    .bind(micros(letter.failed_at))
+    .execute(executor)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
+    let id: Vec<u8> = row.try_get(2).map_err(backend)?;
+    let consumer: String = row.try_get(0).map_err(backend)?;
+    let position: i64 = row.try_get(1).map_err(backend)?;
+    let event_id = uuid::Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt {
+        stream: format!("dead letter of {consumer}"),
+        position: position as u64,
+        reason: e.to_string(),
+    })?;
+    Ok(DeadLetter {
+        consumer,
+        position: position as u64,
+        event_id: EventId(event_id),
+        event_type: row.try_get(3).map_err(backend)?,
+        error: row.try_get(4).map_err(backend)?,
+        attempts: u32::try_from(row.try_get::<i64, _>(5).map_err(backend)?).unwrap_or(u32::MAX),
+        failed_at: from_micros(row.try_get(6).map_err(backend)?),
+    })
+}
+
+#[async_trait]
+impl StoreTransaction for SqliteTransaction {
+    async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
+        SqliteTransaction::checkpoint(self, name).await
+    }
+
+    async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
+        SqliteTransaction::save_checkpoint(self, name, position).await
+    }
+
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
+        record_dead_letter(self.connection(), letter).await
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        SqliteTransaction::commit(self).await
+    }
+}
+
+#[async_trait]
+impl TransactionalStore for SqliteEventStore {
+    type Transaction = SqliteTransaction;
+
+    async fn begin_transaction(&self) -> Result<SqliteTransaction, StoreError> {
+        self.begin().await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        runtime::checkpoint(self.reader_pool(), name).await
+    }
+
+    async fn dead_letters(
+        &self,
+        consumer: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        sqlx::query(
+            "SELECT consumer, position, event_id, event_type, error, attempts, failed_at
+             FROM eventcore_dead_letters WHERE consumer = ?1 ORDER BY position LIMIT ?2",
+        )
+        .bind(consumer)
+        .bind(eventcore::stored::sql_limit(limit))
+        .fetch_all(self.reader_pool())
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(dead_letter_from_row)
+        .collect()
+    }
+
+    async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM eventcore_events WHERE position <= ?1")
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .fetch_one(self.reader_pool())
+                .await
+                .map_err(backend)?;
+        Ok(count as u64)
+    }
+}

@@ -1,0 +1,135 @@
+//! How a projection reads and what it does when an event fails.
+
+use std::time::Duration;
+
+/// What to do with an event once its retries are used up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exhausted {
+    /// Record a [`DeadLetter`](crate::DeadLetter) with the error and move on past the event.
+    DeadLetter,
+    /// Stop the projection before the event; its status shows the error.
+    Stop,
+}
+
+/// Retries with exponential backoff, then [`Exhausted`]. Store failures (the database is
+/// unreachable, a commit failed) are always retried, since they say nothing about the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorPolicy {
+    /// Retries after the first failed attempt; `None` retries forever.
+    pub retries: Option<u32>,
+    /// The first delay; each retry doubles it.
+    pub backoff: Duration,
+    /// The longest delay.
+    pub max_backoff: Duration,
+    /// What happens after the last retry.
+    pub exhausted: Exhausted,
+}
+
+impl ErrorPolicy {
+    /// Retries a failing event forever (the projection waits on it, visibly).
+    pub fn retry_forever() -> Self {
+        Self {
+            retries: None,
+            ..Self::stop_after(0)
+        }
+    }
+
+    /// Retries `retries` times, then dead-letters the event and goes on.
+    pub fn dead_letter_after(retries: u32) -> Self {
+        Self {
+            exhausted: Exhausted::DeadLetter,
+            ..Self::stop_after(retries)
+        }
+    }
+
+    /// Retries `retries` times, then stops the projection.
+    pub fn stop_after(retries: u32) -> Self {
+        Self {
+            retries: Some(retries),
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            exhausted: Exhausted::Stop,
+        }
+    }
+
+    /// The same policy with other delays.
+    pub fn with_backoff(self, backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            backoff,
+            max_backoff,
+            ..self
+        }
+    }
+
+    /// Whether `failures` failed attempts use the retries up.
+    pub(crate) fn is_exhausted(&self, failures: u32) -> bool {
+        self.retries.is_some_and(|retries| failures > retries)
+    }
+
+    /// The delay after the `failures`-th failed attempt (1-based).
+    pub(crate) fn delay(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        self.backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff)
+    }
+}
+
+/// How one projection runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProjectionOptions {
+    /// Events per batch (and per transaction).
+    pub batch_size: usize,
+    /// The longest wait for a wake-up before reading the log again anyway.
+    pub fallback_poll: Duration,
+    /// What happens when applying an event fails.
+    pub policy: ErrorPolicy,
+}
+
+impl Default for ProjectionOptions {
+    /// Batches of 500, a 500 ms fallback poll, and [`ErrorPolicy::stop_after`] 5 retries.
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            fallback_poll: Duration::from_millis(500),
+            policy: ErrorPolicy::stop_after(5),
+        }
+    }
+}
+
+impl ProjectionOptions {
+    /// The same options with another error policy.
+    pub fn with_policy(self, policy: ErrorPolicy) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// The same options with another batch size.
+    pub fn with_batch_size(self, batch_size: usize) -> Self {
+        Self {
+            batch_size: batch_size.max(1),
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = ErrorPolicy::stop_after(10)
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(50));
+        let delays: Vec<_> = (1..=5).map(|n| policy.delay(n).as_millis()).collect();
+        assert_eq!(delays, [10, 20, 40, 50, 50]);
+        assert_eq!(policy.delay(u32::MAX), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn retries_count_after_the_first_attempt() {
+        let policy = ErrorPolicy::dead_letter_after(2);
+        assert!(!policy.is_exhausted(2));
+        assert!(policy.is_exhausted(3));
+        assert!(!ErrorPolicy::retry_forever().is_exhausted(u32::MAX));
+    }
+}

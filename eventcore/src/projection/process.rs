@@ -1,0 +1,243 @@
+//! Applying a batch: one transaction with the checkpoint; on failure, event by event under the
+//! projection's error policy.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::Projection;
+use super::policy::{ErrorPolicy, Exhausted};
+use super::status::{Failing, ProjectionMetrics, ProjectionStatus};
+use crate::error::{BoxError, StoreError};
+use crate::event::RecordedEvent;
+use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
+
+/// Why processing ended early.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// The policy stopped the projection before the event at `position`.
+    Stopped { position: u64, error: String },
+    /// Shutdown was requested while waiting to retry.
+    ShutDown,
+}
+
+/// A failed attempt: the projection's own error follows the policy; a store error is retried.
+enum AttemptError {
+    Projection(BoxError),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Projection(error) => write!(f, "{error}"),
+            Self::Store(error) => write!(f, "store: {error}"),
+        }
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// What one projection's task shares between its live instance and a rebuild.
+pub(crate) struct Worker<S: TransactionalStore> {
+    pub(crate) store: S,
+    pub(crate) name: String,
+    pub(crate) policy: ErrorPolicy,
+    pub(crate) status: watch::Sender<ProjectionStatus>,
+    pub(crate) metrics: Option<Arc<dyn ProjectionMetrics>>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+type Dyn<S> = dyn Projection<<S as TransactionalStore>::Transaction>;
+
+impl<S: TransactionalStore> Worker<S> {
+    /// Updates the status and tells the metrics hook.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut ProjectionStatus)) {
+        self.status.send_modify(change);
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&self.status.borrow());
+        }
+    }
+
+    /// Sleeps for `delay`, or less if shutdown is requested (then `Err`).
+    pub(crate) async fn pause(&self, delay: std::time::Duration) -> Result<(), Halt> {
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => Ok(()),
+            _ = shutdown.wait_for(|stop| *stop) => Err(Halt::ShutDown),
+        }
+    }
+
+    /// Applies `events` (non-empty) to `projection`, committing `checkpoint` (if given) with
+    /// them; returns how many were applied (the rest went to dead letters).
+    pub(crate) async fn process(
+        &self,
+        projection: &mut Dyn<S>,
+        events: &[RecordedEvent],
+        checkpoint: Option<&str>,
+    ) -> Result<u64, Halt> {
+        match self.attempt(projection, events, checkpoint).await {
+            Ok(()) => {
+                self.committed(events, checkpoint);
+                return Ok(events.len() as u64);
+            }
+            Err(error) if events.len() > 1 => tracing::debug!(
+                projection = %self.name, %error,
+                "batch failed; applying its events one by one"
+            ),
+            Err(_) => {} // a single event: retried below
+        }
+        let mut applied = 0;
+        for event in events {
+            applied += u64::from(self.process_one(projection, event, checkpoint).await?);
+        }
+        Ok(applied)
+    }
+
+    /// One event under the policy; `true` if applied, `false` if dead-lettered.
+    async fn process_one(
+        &self,
+        projection: &mut Dyn<S>,
+        event: &RecordedEvent,
+        checkpoint: Option<&str>,
+    ) -> Result<bool, Halt> {
+        let position = event.global_position;
+        let mut failures = 0;
+        loop {
+            let error = match self
+                .attempt(projection, std::slice::from_ref(event), checkpoint)
+                .await
+            {
+                Ok(()) => {
+                    self.update(|s| s.failing = None);
+                    self.committed(std::slice::from_ref(event), checkpoint);
+                    return Ok(true);
+                }
+                Err(error) => error,
+            };
+            failures += 1;
+            let message = error.to_string();
+            tracing::warn!(projection = %self.name, position, attempt = failures, error = %message, "projection failed on an event");
+            if matches!(error, AttemptError::Projection(_)) && self.policy.is_exhausted(failures) {
+                return match self.policy.exhausted {
+                    Exhausted::Stop => Err(Halt::Stopped {
+                        position,
+                        error: message,
+                    }),
+                    Exhausted::DeadLetter => {
+                        let letter = DeadLetter::new(&self.name, event, message, failures);
+                        self.dead_letter(&letter, checkpoint).await?;
+                        Ok(false)
+                    }
+                };
+            }
+            self.update(|s| {
+                s.failing = Some(Failing {
+                    position,
+                    attempts: failures,
+                    error: message,
+                })
+            });
+            self.pause(self.policy.delay(failures)).await?;
+        }
+    }
+
+    /// Records `letter` and moves the checkpoint past it, retrying store failures.
+    async fn dead_letter(&self, letter: &DeadLetter, checkpoint: Option<&str>) -> Result<(), Halt> {
+        let mut failures = 0;
+        loop {
+            let result = async {
+                let mut tx = self.store.begin_transaction().await?;
+                tx.record_dead_letter(letter).await?;
+                if let Some(name) = checkpoint {
+                    tx.save_checkpoint(name, letter.position).await?;
+                }
+                tx.commit().await
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    tracing::error!(projection = %self.name, position = letter.position, error = %letter.error, "event moved to dead letters");
+                    self.update(|s| {
+                        s.failing = None;
+                        s.dead_lettered += 1;
+                        if checkpoint.is_some() {
+                            s.checkpoint = letter.position;
+                        }
+                    });
+                    return Ok(());
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(projection = %self.name, %error, "recording a dead letter failed");
+                    self.pause(self.policy.delay(failures)).await?;
+                }
+            }
+        }
+    }
+
+    /// Shows a committed batch of the live instance in the status.
+    fn committed(&self, events: &[RecordedEvent], checkpoint: Option<&str>) {
+        if let (Some(_), Some(last)) = (checkpoint, events.last()) {
+            self.update(|s| {
+                s.checkpoint = last.global_position;
+                s.head = s.head.max(last.global_position);
+                s.processed += events.len() as u64;
+            });
+        }
+    }
+
+    /// One transaction: the events, then the checkpoint.
+    async fn attempt(
+        &self,
+        projection: &mut Dyn<S>,
+        events: &[RecordedEvent],
+        checkpoint: Option<&str>,
+    ) -> Result<(), AttemptError> {
+        let mut tx = self.store.begin_transaction().await?;
+        projection
+            .apply(&mut tx, events)
+            .await
+            .map_err(AttemptError::Projection)?;
+        if let (Some(name), Some(last)) = (checkpoint, events.last()) {
+            tx.save_checkpoint(name, last.global_position).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Retries a store operation until it succeeds (or shutdown), showing the failure.
+    pub(crate) async fn retry_store<T, F, Fut>(&self, mut operation: F) -> Result<T, Halt>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut failures = 0;
+        loop {
+            match operation().await {
+                Ok(value) => {
+                    if failures > 0 {
+                        self.update(|s| s.failing = None);
+                    }
+                    return Ok(value);
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(projection = %self.name, %error, "store failed; retrying");
+                    self.update(|s| {
+                        s.failing = Some(Failing {
+                            position: 0,
+                            attempts: failures,
+                            error: error.to_string(),
+                        })
+                    });
+                    self.pause(self.policy.delay(failures)).await?;
+                }
+            }
+        }
+    }
+}

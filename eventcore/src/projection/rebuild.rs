@@ -1,0 +1,171 @@
+//! Rebuilding beside the live projection: a fresh instance replays the log up to the live
+//! checkpoint, in steps interleaved with the live batches, then takes the live one's place.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::Projection;
+use super::process::{Halt, Worker};
+use super::runner::ProjectionError;
+use super::status::RebuildProgress;
+use crate::transaction::{StoreTransaction, TransactionalStore};
+
+/// The outcome of a finished rebuild.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RebuildReport {
+    /// Events replayed.
+    pub events: u64,
+    /// The checkpoint at which the rebuilt instance took over.
+    pub checkpoint: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+pub(crate) type Reply = oneshot::Sender<Result<RebuildReport, ProjectionError>>;
+
+/// A rebuild in progress. Its position lives only in memory: after a crash the next rebuild
+/// starts over (and [`Projection::prepare`] clears what this one left).
+pub(crate) struct Rebuild<S: TransactionalStore> {
+    pub(crate) projection: Box<dyn Projection<S::Transaction>>,
+    next: u64,
+    done: u64,
+    total: u64,
+    started: Instant,
+    reply: Reply,
+}
+
+/// What a rebuild step came to.
+pub(crate) enum Step {
+    /// More to replay.
+    Continue,
+    /// Caught up with the live checkpoint: ready to swap.
+    CaughtUp,
+}
+
+impl<S: TransactionalStore> Rebuild<S> {
+    /// Prepares the fresh instance (retrying store failures); `None` if that failed, after
+    /// telling the caller.
+    pub(crate) async fn start(
+        worker: &Worker<S>,
+        mut projection: Box<dyn Projection<S::Transaction>>,
+        reply: Reply,
+    ) -> Result<Option<Self>, Halt> {
+        let head = worker.retry_store(|| worker.store.head_position()).await?;
+        let total = worker
+            .retry_store(|| worker.store.count_events_through(head))
+            .await?;
+        let prepared = async {
+            let mut tx = worker.store.begin_transaction().await?;
+            projection
+                .prepare(&mut tx)
+                .await
+                .map_err(|e| ProjectionError::Rebuild {
+                    name: worker.name.clone(),
+                    error: e.to_string(),
+                })?;
+            tx.commit().await?;
+            Ok::<_, ProjectionError>(())
+        }
+        .await;
+        if let Err(error) = prepared {
+            let _ = reply.send(Err(error));
+            return Ok(None);
+        }
+        tracing::info!(projection = %worker.name, total, "rebuild started");
+        let rebuild = Self {
+            projection,
+            next: 1,
+            done: 0,
+            total,
+            started: Instant::now(),
+            reply,
+        };
+        rebuild.report(worker);
+        Ok(Some(rebuild))
+    }
+
+    fn report(&self, worker: &Worker<S>) {
+        let elapsed = self.started.elapsed();
+        let progress = RebuildProgress {
+            done: self.done,
+            total: self.total.max(self.done),
+            rate: self.done as f64 / elapsed.as_secs_f64().max(1e-9),
+            elapsed,
+        };
+        worker.update(|s| s.rebuild = Some(progress));
+    }
+
+    /// Replays the next batch up to `live_checkpoint`.
+    pub(crate) async fn step(
+        &mut self,
+        worker: &Worker<S>,
+        batch_size: usize,
+        live_checkpoint: u64,
+    ) -> Result<Step, Halt> {
+        if self.next > live_checkpoint {
+            return Ok(Step::CaughtUp);
+        }
+        let next = self.next;
+        let mut events = worker
+            .retry_store(|| worker.store.read_all(next, batch_size))
+            .await?;
+        events.retain(|e| e.global_position <= live_checkpoint);
+        let Some(last) = events.last().map(|e| e.global_position) else {
+            return Ok(Step::CaughtUp);
+        };
+        worker
+            .process(self.projection.as_mut(), &events, None)
+            .await?;
+        self.next = last + 1;
+        self.done += events.len() as u64;
+        self.report(worker);
+        Ok(Step::Continue)
+    }
+
+    /// Makes the rebuilt instance live at `checkpoint`: promotes it and sets the checkpoint in
+    /// one transaction. Returns the instance to run on, or hands it back on failure.
+    pub(crate) async fn swap(
+        mut self,
+        worker: &Worker<S>,
+        checkpoint: u64,
+    ) -> Result<Box<dyn Projection<S::Transaction>>, ()> {
+        let promoted = async {
+            let mut tx = worker.store.begin_transaction().await?;
+            self.projection
+                .promote(&mut tx)
+                .await
+                .map_err(|e| ProjectionError::Rebuild {
+                    name: worker.name.clone(),
+                    error: e.to_string(),
+                })?;
+            tx.save_checkpoint(&worker.name, checkpoint).await?;
+            tx.commit().await?;
+            Ok::<_, ProjectionError>(())
+        }
+        .await;
+        worker.update(|s| s.rebuild = None);
+        match promoted {
+            Ok(()) => {
+                let report = RebuildReport {
+                    events: self.done,
+                    checkpoint,
+                    elapsed: self.started.elapsed(),
+                };
+                tracing::info!(projection = %worker.name, events = report.events, elapsed = ?report.elapsed, "rebuild swapped in");
+                let _ = self.reply.send(Ok(report));
+                Ok(self.projection)
+            }
+            Err(error) => {
+                let _ = self.reply.send(Err(error));
+                Err(())
+            }
+        }
+    }
+
+    /// Abandons the rebuild, telling the caller why.
+    pub(crate) fn fail(self, worker: &Worker<S>, error: ProjectionError) {
+        worker.update(|s| s.rebuild = None);
+        let _ = self.reply.send(Err(error));
+    }
+}

@@ -1,0 +1,88 @@
+//! The transaction seam the runtimes (projections, sagas) build on: a backend opens a
+//! transaction on its database, and everything a runtime records in it (a read model's rows,
+//! a checkpoint, a dead letter) commits together or not at all.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::event::RecordedEvent;
+use crate::id::EventId;
+use crate::store::EventReader;
+
+/// An event a projection gave up on, kept with the error so an operator can see and replay it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The projection (or handler) that failed.
+    pub consumer: String,
+    /// The event's global position.
+    pub position: u64,
+    /// The event's id.
+    pub event_id: EventId,
+    /// The event's type.
+    pub event_type: String,
+    /// The last error, as text.
+    pub error: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// When it was given up on.
+    pub failed_at: SystemTime,
+}
+
+impl DeadLetter {
+    /// The dead letter for `event`, failed now.
+    pub fn new(consumer: &str, event: &RecordedEvent, error: String, attempts: u32) -> Self {
+        Self {
+            consumer: consumer.to_owned(),
+            position: event.global_position,
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            error,
+            attempts,
+            failed_at: SystemTime::now(),
+        }
+    }
+}
+
+/// One transaction on a backend's database. Dropping it without [`commit`](Self::commit)
+/// rolls everything in it back.
+#[async_trait]
+pub trait StoreTransaction: Send + 'static {
+    /// The checkpoint named `name`, as this transaction sees it.
+    async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Sets the checkpoint named `name` to `position`.
+    async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError>;
+
+    /// Records a dead letter (one per consumer and position; recording it again replaces it).
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError>;
+
+    /// Commits everything done in the transaction.
+    async fn commit(self) -> Result<(), StoreError>;
+}
+
+/// A store whose runtime records live beside its log, in transactions of type
+/// [`Self::Transaction`].
+#[async_trait]
+pub trait TransactionalStore: EventReader + Clone + 'static {
+    /// The store's transaction.
+    type Transaction: StoreTransaction;
+
+    /// Opens a transaction.
+    async fn begin_transaction(&self) -> Result<Self::Transaction, StoreError>;
+
+    /// The committed checkpoint named `name`.
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The dead letters of `consumer`, in position order, at most `limit`.
+    async fn dead_letters(
+        &self,
+        consumer: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// How many events the log holds at positions up to and including `position` (for
+    /// progress reports: positions need not be dense).
+    async fn count_events_through(&self, position: u64) -> Result<u64, StoreError>;
+}
