@@ -3,7 +3,12 @@
 //! [`TransactionalStore`](eventcore::TransactionalStore), with dead letters beside the log.
 
 use async_trait::async_trait;
-use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
+use std::time::SystemTime;
+
+use eventcore::{
+    DeadLetter, DeadlineRecord, EventId, SagaRecord, StoreError, StoreTransaction,
+    TransactionalStore,
+};
 use sqlx::Row;
 
 use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
@@ -60,6 +65,38 @@ impl StoreTransaction for PgTransaction {
         Ok(())
     }
 
+    async fn load_saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        PgTransaction::load_saga(self, saga_type, saga_id).await
+    }
+
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        PgTransaction::save_saga(self, record, expected_version).await
+    }
+
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        PgTransaction::schedule_deadline(self, deadline).await
+    }
+
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        PgTransaction::cancel_deadline(self, deadline_id).await
+    }
+
+    async fn record_processed(
+        &mut self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError> {
+        PgTransaction::record_processed(self, consumer, event_id).await
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         PgTransaction::commit(self).await
     }
@@ -97,6 +134,52 @@ impl TransactionalStore for PgEventStore {
             .iter()
             .map(dead_letter_from_row)
             .collect()
+    }
+
+    async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
+        runtime::load_saga(self.pool(), &self.inner.schema, saga_type, saga_id).await
+    }
+
+    async fn sagas_with_status(
+        &self,
+        saga_type: &str,
+        status: &str,
+        limit: usize,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        runtime::sagas_by_status(self.pool(), &self.inner.schema, saga_type, status, limit).await
+    }
+
+    async fn deadlines_due(
+        &self,
+        saga_type: &str,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        runtime::deadlines(
+            self.pool(),
+            &self.inner.schema,
+            saga_type,
+            None,
+            Some(now),
+            limit,
+        )
+        .await
+    }
+
+    async fn deadlines_of(
+        &self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        runtime::deadlines(
+            self.pool(),
+            &self.inner.schema,
+            saga_type,
+            Some(saga_id),
+            None,
+            usize::MAX,
+        )
+        .await
     }
 
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {

@@ -111,15 +111,18 @@ pub(crate) async fn load_saga<'e>(
 pub(crate) async fn sagas_by_status<'e>(
     executor: impl PgExecutor<'e>,
     schema: &Schema,
+    saga_type: &str,
     status: &str,
     limit: usize,
 ) -> Result<Vec<SagaRecord>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM {} WHERE status = $1 ORDER BY updated_at, saga_type, saga_id LIMIT $2",
+        "SELECT {} FROM {} WHERE saga_type = $1 AND status = $2
+         ORDER BY updated_at, saga_id LIMIT $3",
         saga_columns(),
         schema.table("eventcore_sagas")
     );
     sqlx::query(&sql)
+        .bind(saga_type)
         .bind(status)
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
@@ -221,21 +224,29 @@ pub(crate) async fn cancel_deadline<'e>(
     Ok(result.rows_affected() == 1)
 }
 
-pub(crate) async fn due_deadlines<'e>(
+/// Deadlines of `saga_type` (of one instance if `saga_id` is given, due by `due_by` if given),
+/// earliest first.
+pub(crate) async fn deadlines<'e>(
     executor: impl PgExecutor<'e>,
     schema: &Schema,
-    now: SystemTime,
+    saga_type: &str,
+    saga_id: Option<&str>,
+    due_by: Option<SystemTime>,
     limit: usize,
 ) -> Result<Vec<DeadlineRecord>, StoreError> {
     let sql = format!(
         "SELECT deadline_id, saga_type, saga_id, {}, payload::TEXT FROM {}
-         WHERE due_at <= {} ORDER BY due_at, deadline_id LIMIT $2",
+         WHERE saga_type = $1 AND ($2::TEXT IS NULL OR saga_id = $2)
+           AND ($3::BIGINT IS NULL OR due_at <= {})
+         ORDER BY due_at, deadline_id LIMIT $4",
         micros_of("due_at"),
         schema.table("eventcore_deadlines"),
-        timestamp_sql(1)
+        timestamp_sql(3)
     );
     let rows = sqlx::query(&sql)
-        .bind(micros(now))
+        .bind(saga_type)
+        .bind(saga_id)
+        .bind(due_by.map(micros))
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
@@ -293,53 +304,10 @@ pub(crate) async fn is_processed<'e>(
     Ok(found.is_some())
 }
 
-/// Reads of the runtime state outside a transaction; writes go through a
+/// Reads of the runtime state outside a transaction (the rest is on
+/// [`TransactionalStore`](eventcore::TransactionalStore)); writes go through a
 /// [`PgTransaction`](crate::PgTransaction).
 impl crate::PgEventStore {
-    /// The stored checkpoint (last processed global position) named `name`.
-    ///
-    /// # Errors
-    /// Backend failures.
-    pub async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        checkpoint(self.pool(), &self.inner.schema, name).await
-    }
-
-    /// The saga instance's record.
-    ///
-    /// # Errors
-    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn load_saga(
-        &self,
-        saga_type: &str,
-        saga_id: &str,
-    ) -> Result<Option<SagaRecord>, StoreError> {
-        load_saga(self.pool(), &self.inner.schema, saga_type, saga_id).await
-    }
-
-    /// Up to `limit` sagas with `status`, least recently updated first.
-    ///
-    /// # Errors
-    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn sagas_by_status(
-        &self,
-        status: &str,
-        limit: usize,
-    ) -> Result<Vec<SagaRecord>, StoreError> {
-        sagas_by_status(self.pool(), &self.inner.schema, status, limit).await
-    }
-
-    /// Up to `limit` deadlines due at `now` or earlier, earliest first.
-    ///
-    /// # Errors
-    /// Backend failures.
-    pub async fn due_deadlines(
-        &self,
-        now: SystemTime,
-        limit: usize,
-    ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        due_deadlines(self.pool(), &self.inner.schema, now, limit).await
-    }
-
     /// Whether `consumer` has recorded `event_id` as processed.
     ///
     /// # Errors

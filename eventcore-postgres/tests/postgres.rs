@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use eventcore::TransactionalStore;
 use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
     ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId,
@@ -106,7 +107,7 @@ async fn an_older_schema_is_brought_up_to_date_and_concurrent_migrations_agree()
     .await
     .unwrap();
     assert!(
-        old.checkpoint("x").await.is_err(),
+        old.load_checkpoint("x").await.is_err(),
         "schema 1 has no checkpoints yet"
     );
     let (a, b) = (
@@ -124,7 +125,7 @@ async fn an_older_schema_is_brought_up_to_date_and_concurrent_migrations_agree()
         a.read_stream(&stream("kept"), 1, 10).await.unwrap().len(),
         1
     );
-    assert_eq!(a.checkpoint("x").await.unwrap(), None);
+    assert_eq!(a.load_checkpoint("x").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -154,7 +155,7 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
         // Dropped: rolled back.
     }
     assert_eq!(store.stream_version(&stream("t-1")).await.unwrap(), 0);
-    assert_eq!(store.checkpoint("totals").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("totals").await.unwrap(), None);
 
     let mut tx = store.begin().await.unwrap();
     let first = tx
@@ -202,7 +203,7 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
     assert_eq!(store.stream_version(&stream("t-2")).await.unwrap(), 0);
     assert_eq!(store.stream_version(&stream("t-3")).await.unwrap(), 0);
     assert_eq!(
-        store.checkpoint("totals").await.unwrap(),
+        store.load_checkpoint("totals").await.unwrap(),
         Some(first[0].global_position)
     );
     let n: i64 = sqlx::query_scalar(&format!("SELECT n FROM {table} WHERE id = 'a'"))
@@ -259,7 +260,7 @@ async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
         .await
         .unwrap();
     let saga = other
-        .load_saga("order", "o-1")
+        .saga("order", "o-1")
         .await
         .unwrap()
         .expect("saga persisted");
@@ -267,14 +268,14 @@ async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
     assert_eq!(saga.state.get(), r#"{"step":"reserve"}"#);
     assert_eq!(
         other
-            .sagas_by_status("compensating", 10)
+            .sagas_with_status("order", "compensating", 10)
             .await
             .unwrap()
             .len(),
         1
     );
     let fired: Vec<String> = other
-        .due_deadlines(SystemTime::now(), 10)
+        .deadlines_due("order", SystemTime::now(), 10)
         .await
         .unwrap()
         .into_iter()
@@ -283,7 +284,7 @@ async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
     assert_eq!(fired, ["d-due"]);
     assert_eq!(
         other
-            .due_deadlines(later + Duration::from_secs(1), 10)
+            .deadlines_due("order", later + Duration::from_secs(1), 10)
             .await
             .unwrap()
             .len(),

@@ -89,14 +89,16 @@ pub(crate) async fn load_saga<'e>(
 
 pub(crate) async fn sagas_by_status<'e>(
     executor: impl SqliteExecutor<'e>,
+    saga_type: &str,
     status: &str,
     limit: usize,
 ) -> Result<Vec<SagaRecord>, StoreError> {
     let sql = format!(
-        "SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE status = ?1 \
-         ORDER BY updated_at, saga_type, saga_id LIMIT ?2"
+        "SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE saga_type = ?1 AND status = ?2 \
+         ORDER BY updated_at, saga_id LIMIT ?3"
     );
     sqlx::query(&sql)
+        .bind(saga_type)
         .bind(status)
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
@@ -192,16 +194,23 @@ pub(crate) async fn cancel_deadline<'e>(
     Ok(result.rows_affected() == 1)
 }
 
-pub(crate) async fn due_deadlines<'e>(
+/// Deadlines of `saga_type` (of one instance if `saga_id` is given, due by `due_by` if given),
+/// earliest first.
+pub(crate) async fn deadlines<'e>(
     executor: impl SqliteExecutor<'e>,
-    now: SystemTime,
+    saga_type: &str,
+    saga_id: Option<&str>,
+    due_by: Option<SystemTime>,
     limit: usize,
 ) -> Result<Vec<DeadlineRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT deadline_id, saga_type, saga_id, due_at, payload FROM eventcore_deadlines
-         WHERE due_at <= ?1 ORDER BY due_at, deadline_id LIMIT ?2",
+         WHERE saga_type = ?1 AND (?2 IS NULL OR saga_id = ?2) AND (?3 IS NULL OR due_at <= ?3)
+         ORDER BY due_at, deadline_id LIMIT ?4",
     )
-    .bind(micros(now))
+    .bind(saga_type)
+    .bind(saga_id)
+    .bind(due_by.map(micros))
     .bind(eventcore::stored::sql_limit(limit))
     .fetch_all(executor)
     .await
@@ -254,53 +263,10 @@ pub(crate) async fn is_processed<'e>(
     Ok(found.is_some())
 }
 
-/// Reads of the runtime state outside a transaction (on the read pool); writes go through a
+/// Reads of the runtime state outside a transaction (the rest is on
+/// [`TransactionalStore`](eventcore::TransactionalStore)); writes go through a
 /// [`SqliteTransaction`](crate::SqliteTransaction).
 impl crate::SqliteEventStore {
-    /// The stored checkpoint (last processed global position) named `name`.
-    ///
-    /// # Errors
-    /// Backend failures.
-    pub async fn checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        checkpoint(self.reader_pool(), name).await
-    }
-
-    /// The saga instance's record.
-    ///
-    /// # Errors
-    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn load_saga(
-        &self,
-        saga_type: &str,
-        saga_id: &str,
-    ) -> Result<Option<SagaRecord>, StoreError> {
-        load_saga(self.reader_pool(), saga_type, saga_id).await
-    }
-
-    /// Up to `limit` sagas with `status`, least recently updated first.
-    ///
-    /// # Errors
-    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn sagas_by_status(
-        &self,
-        status: &str,
-        limit: usize,
-    ) -> Result<Vec<SagaRecord>, StoreError> {
-        sagas_by_status(self.reader_pool(), status, limit).await
-    }
-
-    /// Up to `limit` deadlines due at `now` or earlier, earliest first.
-    ///
-    /// # Errors
-    /// Backend failures.
-    pub async fn due_deadlines(
-        &self,
-        now: SystemTime,
-        limit: usize,
-    ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        due_deadlines(self.reader_pool(), now, limit).await
-    }
-
     /// Whether `consumer` has recorded `event_id` as processed.
     ///
     /// # Errors

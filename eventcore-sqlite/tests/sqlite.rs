@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
     ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId, SubscriptionOptions,
+    TransactionalStore,
 };
 mod common;
 
@@ -96,7 +97,7 @@ async fn a_database_of_an_older_schema_is_migrated_on_open() {
         .await
         .unwrap();
         assert!(
-            old.checkpoint("x").await.is_err(),
+            old.load_checkpoint("x").await.is_err(),
             "schema 1 has no checkpoint table yet"
         );
     }
@@ -107,7 +108,7 @@ async fn a_database_of_an_older_schema_is_migrated_on_open() {
     tx.save_checkpoint("x", 1).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
-        store.checkpoint("x").await.unwrap(),
+        store.load_checkpoint("x").await.unwrap(),
         Some(1),
         "the new tables exist"
     );
@@ -159,7 +160,7 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
         tx.save_checkpoint("totals", 1).await.unwrap();
     }
     assert_eq!(store.head_position().await.unwrap(), 0);
-    assert_eq!(store.checkpoint("totals").await.unwrap(), None);
+    assert_eq!(store.load_checkpoint("totals").await.unwrap(), None);
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM totals")
         .fetch_one(store.reader_pool())
         .await
@@ -206,7 +207,7 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
         "the failed append left nothing"
     );
     assert_eq!(
-        store.checkpoint("totals").await.unwrap(),
+        store.load_checkpoint("totals").await.unwrap(),
         Some(first[0].global_position)
     );
 }
@@ -268,14 +269,14 @@ async fn saga_state_deadlines_and_inbox_persist_across_a_restart() {
     }
     let store = SqliteEventStore::open(&path).await.unwrap();
     let saga = store
-        .load_saga("order", "o-1")
+        .saga("order", "o-1")
         .await
         .unwrap()
         .expect("saga survives");
     assert_eq!((saga.status.as_str(), saga.version), ("compensating", 2));
     assert_eq!(
         store
-            .sagas_by_status("compensating", 10)
+            .sagas_with_status("order", "compensating", 10)
             .await
             .unwrap()
             .len(),
@@ -283,13 +284,13 @@ async fn saga_state_deadlines_and_inbox_persist_across_a_restart() {
     );
     assert!(
         store
-            .sagas_by_status("running", 10)
+            .sagas_with_status("order", "running", 10)
             .await
             .unwrap()
             .is_empty()
     );
     let fired: Vec<String> = store
-        .due_deadlines(SystemTime::now(), 10)
+        .deadlines_due("order", SystemTime::now(), 10)
         .await
         .unwrap()
         .into_iter()
@@ -297,7 +298,7 @@ async fn saga_state_deadlines_and_inbox_persist_across_a_restart() {
         .collect();
     assert_eq!(fired, ["d-due"], "only the due, uncancelled deadline");
     let all = store
-        .due_deadlines(later + Duration::from_secs(1), 10)
+        .deadlines_due("order", later + Duration::from_secs(1), 10)
         .await
         .unwrap();
     assert_eq!(all.len(), 2);

@@ -1,12 +1,19 @@
-//! Runtime records of the in-memory backend (checkpoints, dead letters) and its transaction.
+//! Runtime records of the in-memory backend (checkpoints, dead letters, sagas, deadlines,
+//! inbox) and its transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
+use crate::id::{EventId, StreamId};
 use crate::memory::InMemoryEventStore;
 use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
+use crate::version::{Conflict, ExpectedVersion};
+
+type SagaKey = (String, String);
 
 /// What the in-memory backend keeps beside its log.
 #[derive(Debug, Default)]
@@ -14,17 +21,77 @@ pub(crate) struct MemoryRuntime {
     checkpoints: HashMap<String, u64>,
     /// Per consumer, by position.
     dead_letters: HashMap<String, BTreeMap<u64, DeadLetter>>,
+    sagas: HashMap<SagaKey, SagaRecord>,
+    deadlines: HashMap<String, DeadlineRecord>,
+    inbox: HashSet<(String, EventId)>,
+}
+
+/// A transaction's writes, applied on commit if what they were based on still holds.
+#[derive(Debug, Default)]
+struct Pending {
+    checkpoints: HashMap<String, u64>,
+    dead_letters: Vec<DeadLetter>,
+    /// New records, with the committed version each save was based on.
+    sagas: HashMap<SagaKey, (SagaRecord, u64)>,
+    /// `None`: cancelled (the committed deadline must still exist at commit).
+    deadlines: HashMap<String, Option<DeadlineRecord>>,
+    inbox: HashSet<(String, EventId)>,
+}
+
+fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64) -> StoreError {
+    match StreamId::new(format!("saga-{saga_type}-{saga_id}")) {
+        Ok(stream) => Conflict {
+            stream,
+            expected: ExpectedVersion::Exact(expected),
+            actual,
+        }
+        .into(),
+        Err(error) => error.into(),
+    }
 }
 
 impl MemoryRuntime {
-    fn merge(&mut self, pending: MemoryRuntime) {
-        self.checkpoints.extend(pending.checkpoints);
-        for (consumer, letters) in pending.dead_letters {
-            self.dead_letters
-                .entry(consumer)
-                .or_default()
-                .extend(letters);
+    /// Applies `pending` if nothing it was based on changed; otherwise applies nothing.
+    fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
+        for ((saga_type, saga_id), (_, based_on)) in &pending.sagas {
+            let actual = self
+                .sagas
+                .get(&(saga_type.clone(), saga_id.clone()))
+                .map_or(0, |r| r.version);
+            if actual != *based_on {
+                return Err(saga_conflict(saga_type, saga_id, *based_on, actual));
+            }
         }
+        for (id, change) in &pending.deadlines {
+            if change.is_none() && !self.deadlines.contains_key(id) {
+                return Err(StoreError::backend(format!(
+                    "deadline {id} was cancelled by a concurrent transaction"
+                )));
+            }
+        }
+        if let Some((consumer, event_id)) = pending.inbox.iter().find(|k| self.inbox.contains(k)) {
+            return Err(StoreError::backend(format!(
+                "{consumer} processed {event_id:?} in a concurrent transaction"
+            )));
+        }
+        self.checkpoints.extend(pending.checkpoints);
+        for letter in pending.dead_letters {
+            self.dead_letters
+                .entry(letter.consumer.clone())
+                .or_default()
+                .insert(letter.position, letter);
+        }
+        for (key, (record, _)) in pending.sagas {
+            self.sagas.insert(key, record);
+        }
+        for (id, change) in pending.deadlines {
+            match change {
+                Some(deadline) => self.deadlines.insert(id, deadline),
+                None => self.deadlines.remove(&id),
+            };
+        }
+        self.inbox.extend(pending.inbox);
+        Ok(())
     }
 }
 
@@ -33,7 +100,7 @@ impl MemoryRuntime {
 #[derive(Debug)]
 pub struct InMemoryTransaction {
     store: InMemoryEventStore,
-    pending: MemoryRuntime,
+    pending: Pending,
 }
 
 #[async_trait]
@@ -51,17 +118,87 @@ impl StoreTransaction for InMemoryTransaction {
     }
 
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        self.pending
-            .dead_letters
-            .entry(letter.consumer.clone())
-            .or_default()
-            .insert(letter.position, letter.clone());
+        self.pending.dead_letters.push(letter.clone());
         Ok(())
     }
 
-    async fn commit(self) -> Result<(), StoreError> {
-        self.store.runtime().merge(self.pending);
+    async fn load_saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        let key = (saga_type.to_owned(), saga_id.to_owned());
+        if let Some((record, _)) = self.pending.sagas.get(&key) {
+            return Ok(Some(record.clone()));
+        }
+        Ok(self.store.runtime().sagas.get(&key).cloned())
+    }
+
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        let key = (record.saga_type.clone(), record.saga_id.clone());
+        let committed = self
+            .store
+            .runtime()
+            .sagas
+            .get(&key)
+            .map_or(0, |r| r.version);
+        let (current, based_on) = match self.pending.sagas.get(&key) {
+            Some((pending, based_on)) => (pending.version, *based_on),
+            None => (committed, committed),
+        };
+        if current != expected_version {
+            return Err(saga_conflict(&key.0, &key.1, expected_version, current));
+        }
+        let saved = SagaRecord {
+            version: expected_version + 1,
+            updated_at: SystemTime::now(),
+            ..record.clone()
+        };
+        self.pending.sagas.insert(key, (saved, based_on));
+        Ok(expected_version + 1)
+    }
+
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        self.pending
+            .deadlines
+            .insert(deadline.deadline_id.clone(), Some(deadline.clone()));
         Ok(())
+    }
+
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        let committed = self.store.runtime().deadlines.contains_key(deadline_id);
+        let existed = match self.pending.deadlines.get(deadline_id) {
+            Some(change) => change.is_some(),
+            None => committed,
+        };
+        if committed {
+            self.pending.deadlines.insert(deadline_id.to_owned(), None);
+        } else {
+            // Scheduled in this transaction only: forget it.
+            self.pending.deadlines.remove(deadline_id);
+        }
+        Ok(existed)
+    }
+
+    async fn record_processed(
+        &mut self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError> {
+        let key = (consumer.to_owned(), event_id);
+        if self.pending.inbox.contains(&key) || self.store.runtime().inbox.contains(&key) {
+            return Ok(false);
+        }
+        self.pending.inbox.insert(key);
+        Ok(true)
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        self.store.runtime().commit(self.pending)
     }
 }
 
@@ -72,7 +209,7 @@ impl TransactionalStore for InMemoryEventStore {
     async fn begin_transaction(&self) -> Result<InMemoryTransaction, StoreError> {
         Ok(InMemoryTransaction {
             store: self.clone(),
-            pending: MemoryRuntime::default(),
+            pending: Pending::default(),
         })
     }
 
@@ -91,6 +228,63 @@ impl TransactionalStore for InMemoryEventStore {
             .get(consumer)
             .map(|letters| letters.values().take(limit).cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
+        let key = (saga_type.to_owned(), saga_id.to_owned());
+        Ok(self.runtime().sagas.get(&key).cloned())
+    }
+
+    async fn sagas_with_status(
+        &self,
+        saga_type: &str,
+        status: &str,
+        limit: usize,
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let runtime = self.runtime();
+        let mut found: Vec<_> = runtime
+            .sagas
+            .values()
+            .filter(|r| r.saga_type == saga_type && r.status == status)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.updated_at, &a.saga_id).cmp(&(b.updated_at, &b.saga_id)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn deadlines_due(
+        &self,
+        saga_type: &str,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        let runtime = self.runtime();
+        let mut due: Vec<_> = runtime
+            .deadlines
+            .values()
+            .filter(|d| d.saga_type == saga_type && d.due_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| (a.due_at, &a.deadline_id).cmp(&(b.due_at, &b.deadline_id)));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn deadlines_of(
+        &self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Vec<DeadlineRecord>, StoreError> {
+        let runtime = self.runtime();
+        let mut found: Vec<_> = runtime
+            .deadlines
+            .values()
+            .filter(|d| d.saga_type == saga_type && d.saga_id == saga_id)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.due_at, &a.deadline_id).cmp(&(b.due_at, &b.deadline_id)));
+        Ok(found)
     }
 
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {

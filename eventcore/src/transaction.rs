@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::id::EventId;
@@ -58,6 +59,35 @@ pub trait StoreTransaction: Send + 'static {
     /// Records a dead letter (one per consumer and position; recording it again replaces it).
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError>;
 
+    /// The saga instance's record, as this transaction sees it.
+    async fn load_saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError>;
+
+    /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
+    /// returns the new version; [`StoreError::Conflict`] otherwise.
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Schedules (or reschedules, by id) a durable deadline.
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError>;
+
+    /// Cancels a deadline (also used once it fired); `false` when there was none.
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError>;
+
+    /// Records that `consumer` processed `event_id`; `false` when it already had (skip the
+    /// event's effects then).
+    async fn record_processed(
+        &mut self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError>;
+
     /// Commits everything done in the transaction.
     async fn commit(self) -> Result<(), StoreError>;
 }
@@ -81,6 +111,32 @@ pub trait TransactionalStore: EventReader + Clone + 'static {
         consumer: &str,
         limit: usize,
     ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// The committed record of a saga instance.
+    async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError>;
+
+    /// Up to `limit` sagas of `saga_type` with `status`, least recently updated first.
+    async fn sagas_with_status(
+        &self,
+        saga_type: &str,
+        status: &str,
+        limit: usize,
+    ) -> Result<Vec<SagaRecord>, StoreError>;
+
+    /// Up to `limit` deadlines of `saga_type` due at `now` or earlier, earliest first.
+    async fn deadlines_due(
+        &self,
+        saga_type: &str,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeadlineRecord>, StoreError>;
+
+    /// The pending deadlines of one saga instance, earliest first.
+    async fn deadlines_of(
+        &self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Vec<DeadlineRecord>, StoreError>;
 
     /// How many events the log holds at positions up to and including `position` (for
     /// progress reports: positions need not be dense).
