@@ -127,6 +127,7 @@ mod memory;
 mod memory_runtime;
 pub mod projection;
 mod repository;
+pub mod saga;
 mod snapshot;
 mod store;
 pub mod stored;

@@ -82,6 +82,11 @@ impl CounterCommand {
         }
     }
 
+    /// The same command with the given id (a saga step's derived id, say).
+    pub fn with_id(self, command_id: CommandId) -> Self {
+        Self { command_id, ..self }
+    }
+
     /// Add `amount` to counter `id`.
     pub fn add(id: impl Into<String>, amount: u64) -> Self {
         Self::new(id, CounterAction::Add(amount))

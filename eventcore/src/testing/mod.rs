@@ -4,6 +4,8 @@
 pub mod conformance;
 pub mod counter;
 mod fixture;
+mod saga_fixture;
 pub mod projections;
 
 pub use fixture::{AggregateFixture, Then};
+pub use saga_fixture::SagaFixture;

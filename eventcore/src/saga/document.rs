@@ -1,0 +1,374 @@
+//! The stored form of a saga instance and its state machine: pure functions from inputs to
+//! the next document, so the manager's only job is to load, call, and save.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::reaction::{End, Reaction, Step};
+use super::Saga;
+use crate::stored::unix_micros;
+
+/// Where an instance is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Reacting to events; steps may be pending.
+    Active,
+    /// Asked to complete; finishes once its pending steps have run.
+    Completing,
+    /// Undoing its completed steps.
+    Compensating,
+    /// Done.
+    Completed,
+    /// Undone.
+    Compensated,
+}
+
+impl Phase {
+    /// Whether nothing more will happen.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Compensated)
+    }
+}
+
+/// A forward step or the compensation of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A step the saga asked for.
+    Forward,
+    /// The undoing of a completed forward step.
+    Compensation,
+}
+
+/// Where a step is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not run yet (or being retried).
+    Pending,
+    /// Ran successfully.
+    Done,
+    /// Rejected, or out of retries.
+    Failed,
+    /// Never run: the saga compensated first.
+    Skipped,
+}
+
+/// One step of an instance, with its history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord<C> {
+    /// Its name (compensations: `undo:<name>`).
+    pub name: String,
+    /// Forward or compensation.
+    pub kind: StepKind,
+    /// The command.
+    pub command: C,
+    /// What undoes it (forward steps).
+    pub compensation: Option<C>,
+    /// Where it is.
+    pub status: StepStatus,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Not to be tried before this time (unix micros), after a failure.
+    pub not_before: i64,
+}
+
+/// The stored document of one instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "S::State: Serialize, S::Command: Serialize",
+    deserialize = "S::State: Deserialize<'de>, S::Command: Deserialize<'de>"
+))]
+pub(crate) struct Document<S: Saga> {
+    pub(crate) state: S::State,
+    pub(crate) phase: Phase,
+    pub(crate) steps: Vec<StepRecord<S::Command>>,
+    /// Pending deadlines: name to due time (unix micros).
+    pub(crate) deadlines: BTreeMap<String, i64>,
+    /// Set when a compensation keeps failing: the saga waits for an operator.
+    pub(crate) parked: Option<String>,
+    /// Whether the compensations have been planned.
+    pub(crate) planned: bool,
+    /// Notable moments, oldest first (at most [`HISTORY`]).
+    pub(crate) history: Vec<(i64, String)>,
+}
+
+/// The most history entries kept per instance.
+const HISTORY: usize = 200;
+
+/// Deadline changes a transition asks the store for.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct DeadlineChanges {
+    /// Name and due time.
+    pub(crate) set: Vec<(String, SystemTime)>,
+    /// Names.
+    pub(crate) cancel: Vec<String>,
+}
+
+/// What a failed step leads to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterFailure {
+    /// Try again later.
+    Retry,
+    /// A forward step failed for good: the saga decides (`on_step_failed`).
+    Decide,
+    /// A compensation failed for good: the saga is parked.
+    Parked,
+}
+
+/// A reaction that cannot be applied.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("step name {0:?} is used twice in one saga instance (it derives the command id)")]
+pub(crate) struct DuplicateStep(pub(crate) String);
+
+impl<S: Saga> Default for Document<S> {
+    fn default() -> Self {
+        Self {
+            state: S::State::default(),
+            phase: Phase::Active,
+            steps: Vec::new(),
+            deadlines: BTreeMap::new(),
+            parked: None,
+            planned: false,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl<S: Saga> Document<S> {
+    /// The status stored beside the document, for operator queries and the dispatcher.
+    pub(crate) fn status(&self) -> &'static str {
+        if self.parked.is_some() {
+            return "parked";
+        }
+        match self.phase {
+            Phase::Completed => "completed",
+            Phase::Compensated => "compensated",
+            Phase::Compensating => "compensating",
+            Phase::Active | Phase::Completing if self.has_pending() => "dispatching",
+            Phase::Active | Phase::Completing => "active",
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.steps.iter().any(|s| s.status == StepStatus::Pending)
+    }
+
+    pub(crate) fn note(&mut self, now: SystemTime, what: String) {
+        self.history.push((unix_micros(now), what));
+        if self.history.len() > HISTORY {
+            let excess = self.history.len() - HISTORY;
+            self.history.drain(..excess);
+        }
+    }
+
+    /// Applies a reaction (ignored once the instance compensates or has ended).
+    pub(crate) fn react(
+        &mut self,
+        reaction: Reaction<S>,
+        now: SystemTime,
+        cause: &str,
+    ) -> Result<DeadlineChanges, DuplicateStep> {
+        if self.phase != Phase::Active {
+            self.note(now, format!("{cause}: ignored ({:?})", self.phase));
+            let cancel = self.settle(now);
+            return Ok(DeadlineChanges {
+                set: Vec::new(),
+                cancel,
+            });
+        }
+        for step in &reaction.steps {
+            let taken = self.steps.iter().any(|s| s.name == step.name);
+            let twice = reaction.steps.iter().filter(|s| s.name == step.name).count() > 1;
+            if taken || twice {
+                return Err(DuplicateStep(step.name.clone()));
+            }
+        }
+        self.note(now, cause.to_owned());
+        if let Some(state) = reaction.state {
+            self.state = state;
+        }
+        self.steps.extend(reaction.steps.into_iter().map(forward));
+        let mut changes = DeadlineChanges::default();
+        for name in reaction.cancel {
+            if self.deadlines.remove(&name).is_some() {
+                changes.cancel.push(name);
+            }
+        }
+        for (name, after) in reaction.deadlines {
+            let due = now + after;
+            self.deadlines.insert(name.clone(), unix_micros(due));
+            changes.cancel.retain(|n| n != &name);
+            changes.set.push((name, due));
+        }
+        match reaction.end {
+            None => {}
+            Some(End::Complete) => self.phase = Phase::Completing,
+            Some(End::Compensate) => self.begin_compensation(now),
+        }
+        changes.cancel.extend(self.settle(now));
+        Ok(changes)
+    }
+
+    /// Starts compensating: the first pending forward step still runs (it may have been sent
+    /// before a crash), later ones are skipped.
+    fn begin_compensation(&mut self, now: SystemTime) {
+        self.phase = Phase::Compensating;
+        let mut first = true;
+        for step in &mut self.steps {
+            if step.status == StepStatus::Pending && step.kind == StepKind::Forward {
+                if !first {
+                    step.status = StepStatus::Skipped;
+                }
+                first = false;
+            }
+        }
+        self.note(now, "compensating".into());
+    }
+
+    /// Moves to the next phase when the current one has nothing left to run; returns the
+    /// deadlines to cancel (all of them, once the saga compensates or ends).
+    fn settle(&mut self, now: SystemTime) -> Vec<String> {
+        if self.phase == Phase::Compensating && !self.planned && !self.has_pending() {
+            let undo: Vec<_> = self
+                .steps
+                .iter()
+                .rev()
+                .filter(|s| s.kind == StepKind::Forward && s.status == StepStatus::Done)
+                .filter_map(|s| {
+                    s.compensation.clone().map(|command| StepRecord {
+                        name: format!("undo:{}", s.name),
+                        kind: StepKind::Compensation,
+                        command,
+                        compensation: None,
+                        status: StepStatus::Pending,
+                        attempts: 0,
+                        last_error: None,
+                        not_before: 0,
+                    })
+                })
+                .collect();
+            self.steps.extend(undo);
+            self.planned = true;
+        }
+        if !self.has_pending() {
+            match self.phase {
+                Phase::Completing => {
+                    self.phase = Phase::Completed;
+                    self.note(now, "completed".into());
+                }
+                Phase::Compensating if self.planned => {
+                    self.phase = Phase::Compensated;
+                    self.note(now, "compensated".into());
+                }
+                _ => {}
+            }
+        }
+        if self.phase == Phase::Active {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.deadlines).into_keys().collect()
+        }
+    }
+
+    /// The step to run now, if any: the first pending one, unless it waits for a retry.
+    pub(crate) fn next_step(&self, now: SystemTime) -> Option<&StepRecord<S::Command>> {
+        if self.parked.is_some() {
+            return None;
+        }
+        let step = self.steps.iter().find(|s| s.status == StepStatus::Pending)?;
+        (step.not_before <= unix_micros(now)).then_some(step)
+    }
+
+    fn pending_mut(&mut self, name: &str) -> Option<&mut StepRecord<S::Command>> {
+        self.steps
+            .iter_mut()
+            .find(|s| s.name == name && s.status == StepStatus::Pending)
+    }
+
+    /// Records that step `name` ran; returns deadlines to cancel. `false` if it was not
+    /// pending (already recorded).
+    pub(crate) fn step_done(&mut self, name: &str, now: SystemTime) -> Option<Vec<String>> {
+        let step = self.pending_mut(name)?;
+        step.status = StepStatus::Done;
+        self.note(now, format!("step {name}: done"));
+        Some(self.settle(now))
+    }
+
+    /// Records a failed attempt of step `name`. `permanent` failures, and transient ones past
+    /// `retries`, fail the step; otherwise it waits `backoff` (doubling per attempt, at most
+    /// `max_backoff`). `None` if it was not pending.
+    pub(crate) fn step_failed(
+        &mut self,
+        name: &str,
+        error: &str,
+        permanent: bool,
+        retry: (u32, Duration, Duration),
+        now: SystemTime,
+    ) -> Option<AfterFailure> {
+        let (retries, backoff, max_backoff) = retry;
+        let step = self.pending_mut(name)?;
+        step.attempts += 1;
+        step.last_error = Some(error.to_owned());
+        let attempts = step.attempts;
+        let kind = step.kind;
+        if !permanent && attempts <= retries {
+            let delay = backoff
+                .saturating_mul(1 << attempts.saturating_sub(1).min(31))
+                .min(max_backoff);
+            step.not_before = unix_micros(now + delay);
+            self.note(now, format!("step {name}: attempt {attempts} failed: {error}"));
+            return Some(AfterFailure::Retry);
+        }
+        match kind {
+            StepKind::Forward => {
+                step.status = StepStatus::Failed;
+                self.note(now, format!("step {name}: failed: {error}"));
+                Some(AfterFailure::Decide)
+            }
+            StepKind::Compensation => {
+                self.parked = Some(format!("{name}: {error}"));
+                self.note(now, format!("parked: {name} failed: {error}"));
+                Some(AfterFailure::Parked)
+            }
+        }
+    }
+
+    /// Sends a parked instance back to work: its failed compensation gets fresh attempts.
+    pub(crate) fn unpark(&mut self, now: SystemTime) -> bool {
+        if self.parked.take().is_none() {
+            return false;
+        }
+        for step in &mut self.steps {
+            if step.status == StepStatus::Pending {
+                step.attempts = 0;
+                step.not_before = 0;
+            }
+        }
+        self.note(now, "retry requested".into());
+        true
+    }
+
+    /// Removes the deadline `name` as it fires; `false` if the instance no longer has it.
+    pub(crate) fn take_deadline(&mut self, name: &str) -> bool {
+        self.deadlines.remove(name).is_some()
+    }
+}
+
+fn forward<C>(step: Step<C>) -> StepRecord<C> {
+    StepRecord {
+        name: step.name,
+        kind: StepKind::Forward,
+        command: step.command,
+        compensation: step.compensation,
+        status: StepStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        not_before: 0,
+    }
+}
