@@ -203,6 +203,12 @@ impl RecordedEvent {
             return E::decode(&self.event_type, self.payload.get());
         }
         if self.schema_version > current {
+            // A type `E` does not know at all is reported as unknown, not as too new.
+            if let Err(unknown @ CodecError::UnknownEventType { .. }) =
+                E::decode(&self.event_type, self.payload.get())
+            {
+                return Err(unknown);
+            }
             return Err(CodecError::NewerSchema {
                 event_type: self.event_type.clone(),
                 stored: self.schema_version,

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::reaction::{End, Reaction, Step};
 use super::Saga;
+use super::reaction::{End, Reaction, Step};
 use crate::stored::unix_micros;
 
 /// Where an instance is in its life.
@@ -167,14 +167,15 @@ impl<S: Saga> Document<S> {
         }
     }
 
-    /// Applies a reaction (ignored once the instance compensates or has ended).
+    /// Applies a reaction (ignored once the instance compensates or has ended; a completing
+    /// instance still reacts, so a failing last step can still compensate).
     pub(crate) fn react(
         &mut self,
         reaction: Reaction<S>,
         now: SystemTime,
         cause: &str,
     ) -> Result<DeadlineChanges, DuplicateStep> {
-        if self.phase != Phase::Active {
+        if !matches!(self.phase, Phase::Active | Phase::Completing) {
             self.note(now, format!("{cause}: ignored ({:?})", self.phase));
             let cancel = self.settle(now);
             return Ok(DeadlineChanges {
@@ -184,7 +185,12 @@ impl<S: Saga> Document<S> {
         }
         for step in &reaction.steps {
             let taken = self.steps.iter().any(|s| s.name == step.name);
-            let twice = reaction.steps.iter().filter(|s| s.name == step.name).count() > 1;
+            let twice = reaction
+                .steps
+                .iter()
+                .filter(|s| s.name == step.name)
+                .count()
+                > 1;
             if taken || twice {
                 return Err(DuplicateStep(step.name.clone()));
             }
@@ -281,7 +287,10 @@ impl<S: Saga> Document<S> {
         if self.parked.is_some() {
             return None;
         }
-        let step = self.steps.iter().find(|s| s.status == StepStatus::Pending)?;
+        let step = self
+            .steps
+            .iter()
+            .find(|s| s.status == StepStatus::Pending)?;
         (step.not_before <= unix_micros(now)).then_some(step)
     }
 
@@ -322,7 +331,10 @@ impl<S: Saga> Document<S> {
                 .saturating_mul(1 << attempts.saturating_sub(1).min(31))
                 .min(max_backoff);
             step.not_before = unix_micros(now + delay);
-            self.note(now, format!("step {name}: attempt {attempts} failed: {error}"));
+            self.note(
+                now,
+                format!("step {name}: attempt {attempts} failed: {error}"),
+            );
             return Some(AfterFailure::Retry);
         }
         match kind {

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use super::Saga;
 use super::bus::{CommandBus, DispatchError};
 use super::clock::{Clock, SystemClock};
 use super::document::{AfterFailure, DeadlineChanges, Document, DuplicateStep};
 use super::faults::{FaultInjector, InjectedCrash, NoFaults};
 use super::view::SagaView;
-use super::Saga;
 use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::{BoxError, CodecError, StoreError};
 use crate::event::RecordedEvent;
@@ -424,8 +424,8 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
             if !tx.cancel_deadline(&deadline.deadline_id).await? {
                 continue; // fired or cancelled meanwhile
             }
-            let payload: DeadlinePayload = serde_json::from_str(deadline.payload.get())
-                .map_err(|e| record_error(id, e))?;
+            let payload: DeadlinePayload =
+                serde_json::from_str(deadline.payload.get()).map_err(|e| record_error(id, e))?;
             let (mut document, version) = self.load(&mut tx, id).await?;
             if document.take_deadline(&payload.name) {
                 let reaction = self

@@ -110,7 +110,6 @@ pub use policy::{Policy, PolicySaga};
 pub use reaction::{End, Reaction, Step};
 pub use view::SagaView;
 
-
 /// A saga's decision logic. Implementations are pure: everything durable is done by the
 /// [`SagaManager`].
 pub trait Saga: Send + Sync + Sized + 'static {

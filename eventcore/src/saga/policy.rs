@@ -2,8 +2,8 @@
 //! they get the same guarantees (recorded with the checkpoint, deterministic command ids,
 //! retries, dead letters).
 
-use super::reaction::{Reaction, Step};
 use super::Saga;
+use super::reaction::{Reaction, Step};
 use crate::event::{Event, RecordedEvent};
 
 /// "When this happens, do that": a plain event handler.

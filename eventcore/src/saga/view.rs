@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use super::document::{Document, Phase, StepRecord};
 use super::Saga;
+use super::document::{Document, Phase, StepRecord};
 use crate::stored::from_unix_micros;
 
 /// One saga instance as operator queries return it.

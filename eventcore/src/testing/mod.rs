@@ -4,8 +4,9 @@
 pub mod conformance;
 pub mod counter;
 mod fixture;
-mod saga_fixture;
 pub mod projections;
+mod saga_fixture;
+pub mod sagas;
 
 pub use fixture::{AggregateFixture, Then};
 pub use saga_fixture::SagaFixture;

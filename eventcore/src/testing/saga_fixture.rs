@@ -53,8 +53,15 @@ impl<S: Saga> SagaFixture<S> {
         let stream = StreamId::new("saga-fixture").expect("valid stream id");
         let envelope = RecordedEvent::from_new(new, stream, self.position, self.position, self.now);
         let correlated = self.saga.correlate(event, &envelope);
-        assert!(correlated.is_some(), "the saga does not correlate event {}", self.position);
-        let reaction = self.saga.on_event(&self.document.state, event).expect("saga reacts");
+        assert!(
+            correlated.is_some(),
+            "the saga does not correlate event {}",
+            self.position
+        );
+        let reaction = self
+            .saga
+            .on_event(&self.document.state, event)
+            .expect("saga reacts");
         self.document
             .react(reaction, self.now, "event")
             .expect("valid reaction");
@@ -98,9 +105,13 @@ impl<S: Saga> SagaFixture<S> {
 
     /// Reports that step `name` was rejected with `error`.
     pub fn step_fails(&mut self, name: &str, error: &str) -> &mut Self {
-        let outcome = self
-            .document
-            .step_failed(name, error, true, (0, Duration::ZERO, Duration::ZERO), self.now);
+        let outcome = self.document.step_failed(
+            name,
+            error,
+            true,
+            (0, Duration::ZERO, Duration::ZERO),
+            self.now,
+        );
         assert!(outcome.is_some(), "step {name} is not pending");
         if outcome == Some(AfterFailure::Decide) {
             let reaction = self.saga.on_step_failed(&self.document.state, name, error);
@@ -144,7 +155,10 @@ impl<S: Saga> SagaFixture<S> {
             .iter()
             .map(|(name, at)| {
                 let due = crate::stored::from_unix_micros(*at);
-                (name.clone(), due.duration_since(self.now).unwrap_or_default())
+                (
+                    name.clone(),
+                    due.duration_since(self.now).unwrap_or_default(),
+                )
             })
             .collect();
         left.sort_by_key(|(_, d)| *d);
