@@ -5,10 +5,12 @@
 
 mod cases;
 mod simulation;
+mod throughput;
 pub mod transfer;
 
 pub use cases::*;
 pub use simulation::{SimulationReport, simulate, simulation_with_crashes_at_every_boundary};
+pub use throughput::{Throughput, throughput};
 
 /// A small deterministic random number generator (SplitMix64), so simulations replay from
 /// their seed.

@@ -1,0 +1,93 @@
+//! The saga throughput measurement the storage crates' benchmarks run: three-step transfer
+//! sagas completed per second by a started manager, beside a raw baseline that executes the
+//! same three commands per transfer straight through a repository, in the same run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::cases::{Accounts, SagaStore, run_id};
+use super::transfer::{Deliveries, TransferSaga, counter_bus, fund, publish};
+use crate::repository::Repository;
+use crate::saga::{Saga, SagaManager, SagaOptions};
+use crate::testing::counter::{Counter, CounterCommand};
+
+/// What [`throughput`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Throughput {
+    /// Sagas run.
+    pub sagas: usize,
+    /// Sagas completed per second by the manager.
+    pub sagas_per_second: f64,
+    /// Transfers per second executed as three plain repository commands.
+    pub raw_per_second: f64,
+}
+
+/// Runs `n` transfers both ways on `store` (their events are seeded first, untimed).
+///
+/// # Panics
+/// If a saga does not complete within a minute, or ends otherwise.
+pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
+    let run = run_id();
+    let ids: Vec<String> = (0..n).map(|i| format!("{run}-b{i}")).collect();
+    for id in &ids {
+        let accounts = Accounts::new(&run, id);
+        fund(&store, &accounts.from, 100).await;
+        fund(&store, &format!("{}-raw", accounts.from), 100).await;
+        publish(&store, id, &accounts.request(id, 30, 1)).await;
+        publish(
+            &store,
+            id,
+            &super::transfer::TransferEvent::Confirmed {
+                transfer: id.clone(),
+            },
+        )
+        .await;
+    }
+
+    let counters = Repository::<Counter>::new(store.clone());
+    let start = Instant::now();
+    for id in &ids {
+        let accounts = Accounts::new(&run, id);
+        for command in [
+            CounterCommand::subtract(format!("{}-raw", accounts.from), 30),
+            CounterCommand::add(format!("{}-raw", accounts.to), 30),
+            CounterCommand::add(format!("{}-raw", accounts.fees), 1),
+        ] {
+            counters.execute(command).await.expect("raw command");
+        }
+    }
+    let raw_per_second = n as f64 / start.elapsed().as_secs_f64();
+
+    let bus = counter_bus(store.clone(), Arc::new(Deliveries::default()));
+    let options = SagaOptions {
+        poll_interval: Duration::from_millis(5),
+        ..SagaOptions::default()
+    };
+    let start = Instant::now();
+    let handle = SagaManager::new(TransferSaga, store.clone(), bus)
+        .with_options(options)
+        .start()
+        .expect("start");
+    loop {
+        let done = store
+            .sagas_with_status(TransferSaga::TYPE, "completed", n)
+            .await
+            .expect("count");
+        if done.len() == n {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60 + n as u64 / 10),
+            "sagas stalled at {}",
+            done.len()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sagas_per_second = n as f64 / start.elapsed().as_secs_f64();
+    handle.shutdown().await.expect("shutdown");
+    Throughput {
+        sagas: n,
+        sagas_per_second,
+        raw_per_second,
+    }
+}
