@@ -1,7 +1,8 @@
 //! PostgreSQL benchmark against the real server, each append figure beside a raw sqlx baseline
 //! that writes the same rows into a table of the same shape, in the same run.
 //!
-//! Run with `cargo bench -p eventcore-postgres --bench postgres` (`-- --quick` for a short run).
+//! Run with `cargo bench -p eventcore-postgres --bench postgres` (`-- --quick` for a short run,
+//! `-- --appends-only` for the append figures alone).
 //! Uses `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); each run works in
 //! fresh schemas and drops them at the end.
 
@@ -249,12 +250,12 @@ async fn main() {
     // Appends.
     for (name, writers, per_writer, batch) in [
         ("append 1 event/append, 1 writer", 1, 1000 / scale, 1),
-        ("append 1 event/append, 16 writers", 16, 250 / scale, 1),
-        ("append 100 events/append, 1 writer", 1, 100 / scale, 100),
+        ("append 1 event/append, 16 writers", 16, 1000 / scale, 1),
+        ("append 100 events/append, 1 writer", 1, 300 / scale, 100),
         (
             "append 100 events/append, 16 writers",
             16,
-            12 / scale.min(4),
+            40 / scale.min(4),
             100,
         ),
     ] {
@@ -276,6 +277,11 @@ async fn main() {
             rounds.push((a, b));
         }
         report_paired(name, &rounds);
+    }
+
+    if std::env::args().any(|a| a == "--appends-only") {
+        bench.cleanup().await;
+        return;
     }
 
     // Repository command execution.

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use eventcore::projection::{Projection, ProjectionOptions, ProjectionRunner};
-use eventcore::{AppendRequest, BoxError, EventAppender, EventReader, ExpectedVersion, NewEvent};
-use eventcore::{RecordedEvent, StreamId};
+use eventcore::projection::Projection;
+use eventcore::testing::projections::catchup;
+use eventcore::{BoxError, RecordedEvent};
 use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
 
 const BATCH: usize = 2000;
@@ -59,42 +59,11 @@ async fn main() {
     let store = SqliteEventStore::open(dir.join("log.db")).await.unwrap();
     println!("eventcore-sqlite projection catch-up over {total} events (WAL file)");
 
-    // 1,000 streams, appended 100 events at a time in rounds.
-    let seeding = Instant::now();
-    let streams: Vec<StreamId> = (0..1000)
-        .map(|i| StreamId::new(format!("order-{i}")).unwrap())
-        .collect();
-    for round in 0..total / 100_000 {
-        for stream in &streams {
-            let events = (0..100)
-                .map(|i| {
-                    let payload = format!(r#"{{"round":{round},"i":{i},"amount":{}}}"#, i * 7);
-                    NewEvent::raw(
-                        "OrderLine",
-                        1,
-                        serde_json::value::RawValue::from_string(payload).unwrap(),
-                    )
-                })
-                .collect();
-            store
-                .append(AppendRequest::single(
-                    stream.clone(),
-                    ExpectedVersion::Any,
-                    events,
-                ))
-                .await
-                .unwrap();
-        }
-    }
-    println!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
+    let seeding = catchup::seed(&store, total).await;
+    println!("seeded in {:.1} s", seeding.as_secs_f64());
 
     // One untimed pass first, so every timed pass meets a warm cache.
-    let (mut next, mut warm) = (1u64, 0u64);
-    while let Some(last) = store.read_all(next, BATCH).await.unwrap().last() {
-        next = last.global_position + 1;
-        warm += 1;
-    }
-    assert!(warm > 0);
+    catchup::read_all_rate(&store, BATCH, total).await;
 
     // Raw: keyset pages of the same rows with plain SQL, on the store's read pool.
     let pool = store.reader_pool().clone();
@@ -118,17 +87,7 @@ async fn main() {
     assert_eq!(read, total);
     let raw = total as f64 / start.elapsed().as_secs_f64();
 
-    // The store's read_all.
-    let start = Instant::now();
-    let (mut next, mut read) = (1u64, 0u64);
-    loop {
-        let events = store.read_all(next, BATCH).await.unwrap();
-        let Some(last) = events.last() else { break };
-        next = last.global_position + 1;
-        read += events.len() as u64;
-    }
-    assert_eq!(read, total);
-    let read_all = total as f64 / start.elapsed().as_secs_f64();
+    let read_all = catchup::read_all_rate(&store, BATCH, total).await;
 
     // The projection, from an empty checkpoint to the head.
     let mut tx = store.begin().await.unwrap();
@@ -137,34 +96,14 @@ async fn main() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let head = store.head_position().await.unwrap();
-    let start = Instant::now();
-    let running = ProjectionRunner::new(store.clone())
-        .add(
-            "per_stream",
-            PerStream,
-            ProjectionOptions::default().with_batch_size(BATCH),
-        )
-        .start()
-        .unwrap();
-    running.wait_until("per_stream", head).await.unwrap();
-    let catchup = total as f64 / start.elapsed().as_secs_f64();
-    running.shutdown().await.unwrap();
+    let catchup = catchup::catchup_rate(&store, "per_stream", PerStream, BATCH, total).await;
     let counted: i64 = sqlx::query_scalar("SELECT SUM(n) FROM per_stream")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(counted as u64, total, "the model counts every event once");
 
-    println!("raw SELECT pages of {BATCH}          {raw:>10.0} ev/s");
-    println!(
-        "store read_all, pages of {BATCH}     {read_all:>10.0} ev/s   ({:.2} of raw)",
-        read_all / raw
-    );
-    println!(
-        "projection catch-up, batches of {BATCH} {catchup:>10.0} ev/s   ({:.2} of raw)",
-        catchup / raw
-    );
+    catchup::report(BATCH, raw, read_all, catchup);
     drop(store);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -110,28 +110,29 @@ pub use policy::{Policy, PolicySaga};
 pub use reaction::{End, Reaction, Step};
 pub use view::SagaView;
 
+/// What saga states and commands must be: stored as JSON, cloned, shown in logs, shared
+/// between tasks. Every type with those traits is one.
+pub trait Message:
+    serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync
+{
+}
+
+impl<T> Message for T where
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync
+{
+}
+
 /// A saga's decision logic. Implementations are pure: everything durable is done by the
 /// [`SagaManager`].
 pub trait Saga: Send + Sync + Sized + 'static {
     /// The saga type's stable name (stored with every instance).
     const TYPE: &'static str;
     /// The per-instance state.
-    type State: serde::Serialize
-        + serde::de::DeserializeOwned
-        + Default
-        + Clone
-        + std::fmt::Debug
-        + Send
-        + Sync;
+    type State: Message + Default;
     /// The events it reacts to (other event types in the log are skipped).
     type Event: Event;
     /// The commands it sends (stored until dispatched, so serializable).
-    type Command: serde::Serialize
-        + serde::de::DeserializeOwned
-        + Clone
-        + std::fmt::Debug
-        + Send
-        + Sync;
+    type Command: Message;
     /// Its own failures (handled by the manager's error policy).
     type Error: std::error::Error + Send + Sync + 'static;
 

@@ -2,8 +2,8 @@
 //! they get the same guarantees (recorded with the checkpoint, deterministic command ids,
 //! retries, dead letters).
 
-use super::Saga;
 use super::reaction::{Reaction, Step};
+use super::{Message, Saga};
 use crate::event::{Event, RecordedEvent};
 
 /// "When this happens, do that": a plain event handler.
@@ -13,12 +13,7 @@ pub trait Policy: Send + Sync + 'static {
     /// The events it reacts to.
     type Event: Event;
     /// The commands it sends.
-    type Command: serde::Serialize
-        + serde::de::DeserializeOwned
-        + Clone
-        + std::fmt::Debug
-        + Send
-        + Sync;
+    type Command: Message;
 
     /// The commands to send for `event`, each with a name unique for this event (the names
     /// derive the command ids, with the event's id).

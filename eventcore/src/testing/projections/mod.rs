@@ -8,6 +8,7 @@
 //! writes one `#[tokio::test]` per function.
 
 mod cases;
+pub mod catchup;
 mod counting;
 
 use std::collections::BTreeMap;
