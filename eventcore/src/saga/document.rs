@@ -175,6 +175,29 @@ impl<S: Saga> Document<S> {
         now: SystemTime,
         cause: &str,
     ) -> Result<DeadlineChanges, DuplicateStep> {
+        self.react_with(reaction, now, cause, true)
+    }
+
+    /// Applies the reaction to a step that failed for good. Steps run one at a time, so no
+    /// later step can have been sent: compensation skips every pending one.
+    pub(crate) fn react_to_failure(
+        &mut self,
+        reaction: Reaction<S>,
+        now: SystemTime,
+        cause: &str,
+    ) -> Result<DeadlineChanges, DuplicateStep> {
+        self.react_with(reaction, now, cause, false)
+    }
+
+    /// `in_flight`: the first pending step may have been sent already (the reaction comes from
+    /// an event or a deadline, while a dispatcher may be running it).
+    fn react_with(
+        &mut self,
+        reaction: Reaction<S>,
+        now: SystemTime,
+        cause: &str,
+        in_flight: bool,
+    ) -> Result<DeadlineChanges, DuplicateStep> {
         if !matches!(self.phase, Phase::Active | Phase::Completing) {
             self.note(now, format!("{cause}: ignored ({:?})", self.phase));
             let cancel = self.settle(now);
@@ -215,23 +238,24 @@ impl<S: Saga> Document<S> {
         match reaction.end {
             None => {}
             Some(End::Complete) => self.phase = Phase::Completing,
-            Some(End::Compensate) => self.begin_compensation(now),
+            Some(End::Compensate) => self.begin_compensation(now, in_flight),
         }
         changes.cancel.extend(self.settle(now));
         Ok(changes)
     }
 
-    /// Starts compensating: the first pending forward step still runs (it may have been sent
-    /// before a crash), later ones are skipped.
-    fn begin_compensation(&mut self, now: SystemTime) {
+    /// Starts compensating: pending forward steps are skipped, except the first one if it may
+    /// be in flight (sent before a crash, or by a dispatcher right now): it still runs, so
+    /// that its effect, if any, is known and undone.
+    fn begin_compensation(&mut self, now: SystemTime, in_flight: bool) {
         self.phase = Phase::Compensating;
-        let mut first = true;
+        let mut keep = in_flight;
         for step in &mut self.steps {
             if step.status == StepStatus::Pending && step.kind == StepKind::Forward {
-                if !first {
+                if !keep {
                     step.status = StepStatus::Skipped;
                 }
-                first = false;
+                keep = false;
             }
         }
         self.note(now, "compensating".into());

@@ -335,8 +335,11 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     /// # Errors
     /// Store failures and injected crashes. A step whose outcome could not be recorded runs
     /// again later with the same command id.
+    ///
+    /// One instance's failure does not hold up the others: the first error is returned after
+    /// every instance had its turn (an injected crash ends the round at once).
     pub async fn dispatch_pending(&self, limit: usize) -> Result<usize, SagaError> {
-        let mut recorded = 0;
+        let (mut recorded, mut first_error) = (0, None);
         for status in ["dispatching", "compensating"] {
             for record in self.store.sagas_with_status(S::TYPE, status, limit).await? {
                 match self.dispatch_one(&record).await {
@@ -344,11 +347,15 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                     Ok(false) => {}
                     // Someone else changed the instance meanwhile: next round.
                     Err(SagaError::Store(StoreError::Conflict(_))) => {}
-                    Err(error) => return Err(error),
+                    Err(crash @ SagaError::Crash(_)) => return Err(crash),
+                    Err(error) => {
+                        tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
+                        first_error.get_or_insert(error);
+                    }
                 }
             }
         }
-        Ok(recorded)
+        first_error.map_or(Ok(recorded), Err)
     }
 
     async fn dispatch_one(&self, record: &SagaRecord) -> Result<bool, SagaError> {
@@ -395,7 +402,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                         let reaction = self.saga.on_step_failed(&document.state, &name, &message);
                         let cause = format!("step {name} failed");
                         document
-                            .react(reaction, now, &cause)
+                            .react_to_failure(reaction, now, &cause)
                             .map_err(duplicate(id))?
                     }
                 }
@@ -412,38 +419,54 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     ///
     /// # Errors
     /// Store and saga failures and injected crashes; an unfired deadline fires later.
+    ///
+    /// One deadline's failure does not hold up the others: the first error is returned after
+    /// every due deadline had its turn (an injected crash ends the round at once).
     pub async fn fire_due_deadlines(&self, limit: usize) -> Result<usize, SagaError> {
-        let mut fired = 0;
+        let (mut fired, mut first_error) = (0, None);
         for deadline in self
             .store
             .deadlines_due(S::TYPE, self.clock.now(), limit)
             .await?
         {
-            let id = &deadline.saga_id;
-            let mut tx = self.store.begin_transaction().await?;
-            if !tx.cancel_deadline(&deadline.deadline_id).await? {
-                continue; // fired or cancelled meanwhile
+            match self.fire(&deadline).await {
+                Ok(true) => fired += 1,
+                Ok(false) | Err(SagaError::Store(StoreError::Conflict(_))) => {}
+                Err(crash @ SagaError::Crash(_)) => return Err(crash),
+                Err(error) => {
+                    tracing::error!(saga = S::TYPE, id = %deadline.saga_id, %error, "deadline could not be fired");
+                    first_error.get_or_insert(error);
+                }
             }
-            let payload: DeadlinePayload =
-                serde_json::from_str(deadline.payload.get()).map_err(|e| record_error(id, e))?;
-            let (mut document, version) = self.load(&mut tx, id).await?;
-            if document.take_deadline(&payload.name) {
-                let reaction = self
-                    .saga
-                    .on_deadline(&document.state, &payload.name)
-                    .map_err(|e| SagaError::Saga(Box::new(e)))?;
-                let cause = format!("deadline {}", payload.name);
-                let changes = document
-                    .react(reaction, self.clock.now(), &cause)
-                    .map_err(duplicate(id))?;
-                self.save(&mut tx, id, &document, version, changes).await?;
-            }
-            self.faults.check("deadline:before-commit")?;
-            tx.commit().await?;
-            self.faults.check("deadline:after-commit")?;
-            fired += 1;
         }
-        Ok(fired)
+        first_error.map_or(Ok(fired), Err)
+    }
+
+    /// Fires one deadline; `false` if it was fired or cancelled meanwhile.
+    async fn fire(&self, deadline: &DeadlineRecord) -> Result<bool, SagaError> {
+        let id = &deadline.saga_id;
+        let mut tx = self.store.begin_transaction().await?;
+        if !tx.cancel_deadline(&deadline.deadline_id).await? {
+            return Ok(false); // fired or cancelled meanwhile
+        }
+        let payload: DeadlinePayload =
+            serde_json::from_str(deadline.payload.get()).map_err(|e| record_error(id, e))?;
+        let (mut document, version) = self.load(&mut tx, id).await?;
+        if document.take_deadline(&payload.name) {
+            let reaction = self
+                .saga
+                .on_deadline(&document.state, &payload.name)
+                .map_err(|e| SagaError::Saga(Box::new(e)))?;
+            let cause = format!("deadline {}", payload.name);
+            let changes = document
+                .react(reaction, self.clock.now(), &cause)
+                .map_err(duplicate(id))?;
+            self.save(&mut tx, id, &document, version, changes).await?;
+        }
+        self.faults.check("deadline:before-commit")?;
+        tx.commit().await?;
+        self.faults.check("deadline:after-commit")?;
+        Ok(true)
     }
 
     /// Up to `limit` instances with `status` (`active`, `dispatching`, `compensating`,

@@ -116,10 +116,16 @@ impl<S: Saga> SagaFixture<S> {
         if outcome == Some(AfterFailure::Decide) {
             let reaction = self.saga.on_step_failed(&self.document.state, name, error);
             self.document
-                .react(reaction, self.now, "step failed")
+                .react_to_failure(reaction, self.now, "step failed")
                 .expect("valid reaction");
         }
         self
+    }
+
+    /// Sends a parked instance back to work, as an operator's retry does; `false` if it was
+    /// not parked.
+    pub fn retry(&mut self) -> bool {
+        self.document.unpark(self.now)
     }
 
     /// The commands of the pending steps, in the order they will run.
@@ -130,6 +136,18 @@ impl<S: Saga> SagaFixture<S> {
             .filter(|s| s.status == StepStatus::Pending)
             .map(|s| s.command.clone())
             .collect()
+    }
+
+    /// The name of the step that runs next, if one is pending (none while parked).
+    pub fn next_step(&self) -> Option<&str> {
+        if self.document.parked.is_some() {
+            return None;
+        }
+        self.document
+            .steps
+            .iter()
+            .find(|s| s.status == StepStatus::Pending)
+            .map(|s| s.name.as_str())
     }
 
     /// The instance's state.

@@ -65,7 +65,7 @@ pub struct Transfer {
     pub requested: bool,
     /// A confirmation arrived before the request.
     pub confirmed_early: bool,
-    /// The fee step's command, kept until confirmation.
+    /// The fee step's command, kept until confirmation plans it.
     pub fee: Option<Move>,
 }
 
@@ -144,13 +144,19 @@ impl Saga for TransferSaga {
             }
             TransferEvent::Confirmed { .. } => match &state.fee {
                 Some(fee) => Reaction::new()
+                    .state(Transfer {
+                        fee: None,
+                        ..state.clone()
+                    })
                     .cancel_deadline("confirm")
                     .step(Step::new("fee", fee.clone()))
                     .complete(),
-                None => Reaction::new().state(Transfer {
+                // Before the request: remember it. After the fee was planned: nothing new.
+                None if !state.requested => Reaction::new().state(Transfer {
                     confirmed_early: true,
                     ..state.clone()
                 }),
+                None => Reaction::new(),
             },
         })
     }
