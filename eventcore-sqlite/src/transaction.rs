@@ -13,7 +13,7 @@ use crate::{SqliteEventStore, append, runtime, snapshot};
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use eventcore::{AppendRequest, ExpectedVersion, NewEvent, StreamId};
+/// use eventcore::{AppendRequest, ExpectedVersion, NewEvent, StreamId, TransactionalStore};
 /// use eventcore_sqlite::SqliteEventStore;
 ///
 /// let store = SqliteEventStore::open_in_memory().await.unwrap();
@@ -30,7 +30,7 @@ use crate::{SqliteEventStore, append, runtime, snapshot};
 /// sqlx::query("INSERT INTO order_totals VALUES ('1', 1999)").execute(tx.connection()).await.unwrap();
 /// tx.save_checkpoint("order-totals", recorded[0].global_position).await.unwrap();
 /// tx.commit().await.unwrap();
-/// assert_eq!(store.checkpoint("order-totals").await.unwrap(), Some(1));
+/// assert_eq!(store.load_checkpoint("order-totals").await.unwrap(), Some(1));
 /// # });
 /// ```
 pub struct SqliteTransaction {
