@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -38,6 +39,9 @@ pub struct SagaOptions {
     pub step_backoff: Duration,
     /// The longest delay between step attempts.
     pub max_step_backoff: Duration,
+    /// How many instances' steps are dispatched at once (each instance still runs its own
+    /// steps one at a time).
+    pub dispatch_concurrency: usize,
     /// What happens when handling an event fails (a saga error, an unreadable event).
     pub events: ErrorPolicy,
 }
@@ -50,6 +54,7 @@ impl Default for SagaOptions {
             step_retries: 5,
             step_backoff: Duration::from_millis(200),
             max_step_backoff: Duration::from_secs(60),
+            dispatch_concurrency: 8,
             events: ErrorPolicy::stop_after(5),
         }
     }
@@ -341,8 +346,19 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     pub async fn dispatch_pending(&self, limit: usize) -> Result<usize, SagaError> {
         let (mut recorded, mut first_error) = (0, None);
         for status in ["dispatching", "compensating"] {
-            for record in self.store.sagas_with_status(S::TYPE, status, limit).await? {
-                match self.dispatch_one(&record).await {
+            let records = self.store.sagas_with_status(S::TYPE, status, limit).await?;
+            type Attempt<'a> =
+                futures::future::BoxFuture<'a, (&'a SagaRecord, Result<bool, SagaError>)>;
+            let attempts: Vec<Attempt<'_>> = records
+                .iter()
+                .map(|record| {
+                    Box::pin(async move { (record, self.dispatch_one(record).await) }) as _
+                })
+                .collect();
+            let mut outcomes =
+                futures::stream::iter(attempts).buffered(self.options.dispatch_concurrency.max(1));
+            while let Some((record, outcome)) = outcomes.next().await {
+                match outcome {
                     Ok(true) => recorded += 1,
                     Ok(false) => {}
                     // Someone else changed the instance meanwhile: next round.

@@ -27,6 +27,8 @@ pub(super) fn options() -> SagaOptions {
         step_backoff: Duration::from_secs(1),
         max_step_backoff: Duration::from_secs(4),
         poll_interval: Duration::from_millis(10),
+        // One at a time, so a seeded simulation replays the same schedule on every backend.
+        dispatch_concurrency: 1,
         ..SagaOptions::default()
     }
 }
@@ -161,7 +163,11 @@ pub async fn runs_in_the_background<T: SagaStore>(store: T) {
     let run = run_id();
     let deliveries = Arc::new(Deliveries::default());
     let bus = counter_bus(store.clone(), deliveries);
-    let manager = SagaManager::new(TransferSaga, store.clone(), bus).with_options(options());
+    let options = SagaOptions {
+        dispatch_concurrency: 4,
+        ..options()
+    };
+    let manager = SagaManager::new(TransferSaga, store.clone(), bus).with_options(options);
     let handle = manager.clone().start().expect("start");
     let ids: Vec<String> = (0..3).map(|i| format!("{run}-bg{i}")).collect();
     for id in &ids {
