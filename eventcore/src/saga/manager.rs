@@ -376,7 +376,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
 
     async fn dispatch_one(&self, record: &SagaRecord) -> Result<bool, SagaError> {
         let id = &record.saga_id;
-        let document = parse::<S>(record)?;
+        let mut document = parse::<S>(record)?;
         let Some(step) = document.next_step(self.clock.now()) else {
             return Ok(false);
         };
@@ -388,8 +388,11 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
             .await;
         self.faults.check("dispatch:after-send")?;
 
+        // The outcome goes onto the record as listed: if anything changed it meanwhile, the
+        // save conflicts, nothing is written, and the next round sends the step again (same
+        // command id, no second effect) against the new record.
+        let version = record.version;
         let mut tx = self.store.begin_transaction().await?;
-        let (mut document, version) = self.load(&mut tx, id).await?;
         let now = self.clock.now();
         let changes = match outcome {
             Ok(()) => match document.step_done(&name, now) {
