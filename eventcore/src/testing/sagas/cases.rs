@@ -191,6 +191,62 @@ pub async fn runs_in_the_background<T: SagaStore>(store: T) {
     handle.shutdown().await.expect("shutdown");
 }
 
+/// Two started managers on one store (two replicas of a service) run side by side, racing for
+/// the same events and steps: every saga completes once and every command takes effect once.
+pub async fn two_managers_share_the_work<T: SagaStore>(store: T) {
+    let run = run_id();
+    let start = || {
+        let bus = counter_bus(store.clone(), Arc::new(Deliveries::default()));
+        let options = SagaOptions {
+            dispatch_concurrency: 4,
+            ..options()
+        };
+        let manager = SagaManager::new(TransferSaga, store.clone(), bus).with_options(options);
+        (manager.clone(), manager.start().expect("start"))
+    };
+    let (first, first_handle) = start();
+    let (_, second_handle) = start();
+    let ids: Vec<String> = (0..12).map(|i| format!("{run}-r{i}")).collect();
+    for id in &ids {
+        let accounts = Accounts {
+            fees: format!("{run}-{id}-fees"),
+            ..Accounts::new(&run, id)
+        };
+        fund(&store, &accounts.from, 50).await;
+        publish(&store, id, &accounts.request(id, 20, 1)).await;
+        publish(&store, id, &confirmed(id)).await;
+    }
+    let started = Instant::now();
+    for id in &ids {
+        loop {
+            let view = first.get(id).await.expect("get");
+            if view.as_ref().is_some_and(|v| v.status == "completed") {
+                break;
+            }
+            assert!(started.elapsed() < WAIT, "{id} did not complete: {view:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    for id in &ids {
+        let view = first.get(id).await.expect("get").expect("exists");
+        assert_eq!(view.steps.len(), 3, "{:?}", view.steps);
+        let accounts = Accounts::new(&run, id);
+        assert_eq!(
+            balance(&store, &accounts.from).await,
+            (30, 2),
+            "{id}: withdrawn once"
+        );
+        assert_eq!(
+            balance(&store, &accounts.to).await,
+            (20, 1),
+            "{id}: deposited once"
+        );
+        assert_eq!(balance(&store, &format!("{run}-{id}-fees")).await, (1, 1));
+    }
+    first_handle.shutdown().await.expect("shutdown");
+    second_handle.shutdown().await.expect("shutdown");
+}
+
 /// A rejected third step compensates the two completed ones, newest first.
 pub async fn compensates_in_reverse_order<T: SagaStore>(store: T) {
     let (run, clock) = (run_id(), ManualClock::default());
