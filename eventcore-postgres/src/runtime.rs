@@ -40,6 +40,31 @@ pub(crate) async fn checkpoint<'e>(
     Ok(position.map(|p| p as u64))
 }
 
+/// The checkpoint, locked until the transaction ends (created at 0 if absent, so there is a
+/// row to lock): a concurrent runner of the same projection waits, then sees the new value.
+pub(crate) async fn lock_checkpoint(
+    conn: &mut sqlx::PgConnection,
+    schema: &Schema,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    let table = schema.table("eventcore_checkpoints");
+    sqlx::query(&format!(
+        "INSERT INTO {table} (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
+    ))
+    .bind(name)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let position: i64 = sqlx::query_scalar(&format!(
+        "SELECT position FROM {table} WHERE name = $1 FOR UPDATE"
+    ))
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(Some(position as u64))
+}
+
 pub(crate) async fn save_checkpoint<'e>(
     executor: impl PgExecutor<'e>,
     schema: &Schema,

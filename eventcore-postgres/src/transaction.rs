@@ -139,12 +139,14 @@ impl PgTransaction {
         snapshot::save_on(&mut *self.tx, &self.store.inner.sql.save_snapshot, snapshot).await
     }
 
-    /// The checkpoint named `name`, as this transaction sees it.
+    /// The checkpoint named `name`, locked until this transaction ends (`SELECT ... FOR
+    /// UPDATE`; created at 0 if absent): another transaction moving it waits for this one, and
+    /// this one sees the latest committed value.
     ///
     /// # Errors
     /// Backend failures.
     pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
-        runtime::checkpoint(&mut *self.tx, &self.store.inner.schema, name).await
+        runtime::lock_checkpoint(&mut self.tx, &self.store.inner.schema, name).await
     }
 
     /// Sets the checkpoint named `name` to `position`.

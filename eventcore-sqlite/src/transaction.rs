@@ -101,7 +101,8 @@ impl SqliteTransaction {
         snapshot::save_on(&mut *self.tx, snapshot).await
     }
 
-    /// The checkpoint named `name`, as this transaction sees it.
+    /// The checkpoint named `name`. The transaction holds the database's write lock (`BEGIN
+    /// IMMEDIATE`), so nobody else can move it before this transaction ends.
     ///
     /// # Errors
     /// Backend failures.

@@ -30,6 +30,8 @@ pub(crate) struct MemoryRuntime {
 #[derive(Debug, Default)]
 struct Pending {
     checkpoints: HashMap<String, u64>,
+    /// Checkpoints read, with the committed value seen: the commit fails if one moved.
+    read_checkpoints: HashMap<String, Option<u64>>,
     dead_letters: Vec<DeadLetter>,
     /// New records, with the committed version each save was based on.
     sagas: HashMap<SagaKey, (SagaRecord, u64)>,
@@ -53,6 +55,13 @@ fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64) -> 
 impl MemoryRuntime {
     /// Applies `pending` if nothing it was based on changed; otherwise applies nothing.
     fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
+        for (name, seen) in &pending.read_checkpoints {
+            if self.checkpoints.get(name) != seen.as_ref() {
+                return Err(StoreError::backend(format!(
+                    "checkpoint {name} was moved by a concurrent transaction"
+                )));
+            }
+        }
         for ((saga_type, saga_id), (_, based_on)) in &pending.sagas {
             let actual = self
                 .sagas
@@ -109,7 +118,12 @@ impl StoreTransaction for InMemoryTransaction {
         if let Some(&position) = self.pending.checkpoints.get(name) {
             return Ok(Some(position));
         }
-        Ok(self.store.runtime().checkpoints.get(name).copied())
+        let committed = self.store.runtime().checkpoints.get(name).copied();
+        self.pending
+            .read_checkpoints
+            .entry(name.to_owned())
+            .or_insert(committed);
+        Ok(committed)
     }
 
     async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {

@@ -50,7 +50,9 @@ impl DeadLetter {
 /// rolls everything in it back.
 #[async_trait]
 pub trait StoreTransaction: Send + 'static {
-    /// The checkpoint named `name`, as this transaction sees it.
+    /// The checkpoint named `name`, held for this transaction: no other transaction can move
+    /// it before this one ends (or, on backends that check at commit, this one's commit fails
+    /// if another did). Runners of the same projection rely on it to never both apply a batch.
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError>;
 
     /// Sets the checkpoint named `name` to `position`.

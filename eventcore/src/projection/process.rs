@@ -19,12 +19,25 @@ pub(crate) enum Halt {
     Stopped { position: u64, error: String },
     /// Shutdown was requested while waiting to retry.
     ShutDown,
+    /// Another runner of the same projection (a replica) moved the checkpoint to this
+    /// position: nothing was applied; read on from there.
+    Moved(u64),
+}
+
+/// The checkpoint a batch commits: its name and the position it must still be at (the
+/// position the batch was read after).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checkpoint<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) at: u64,
 }
 
 /// A failed attempt: the projection's own error follows the policy; a store error is retried.
 enum AttemptError {
     Projection(BoxError),
     Store(StoreError),
+    /// The stored checkpoint is not where the batch started (a replica moved it).
+    Moved(u64),
 }
 
 impl std::fmt::Display for AttemptError {
@@ -32,6 +45,7 @@ impl std::fmt::Display for AttemptError {
         match self {
             Self::Projection(error) => write!(f, "{error}"),
             Self::Store(error) => write!(f, "store: {error}"),
+            Self::Moved(position) => write!(f, "checkpoint moved to {position} by another runner"),
         }
     }
 }
@@ -53,6 +67,21 @@ pub(crate) struct Worker<S: TransactionalStore> {
 }
 
 type Dyn<S> = dyn Projection<<S as TransactionalStore>::Transaction>;
+
+/// Locks the checkpoint for the transaction and checks it is still where the batch started,
+/// so that two runners of one projection never both apply a batch.
+async fn verify<Tx: StoreTransaction>(
+    tx: &mut Tx,
+    checkpoint: Option<Checkpoint<'_>>,
+) -> Result<(), AttemptError> {
+    if let Some(current) = checkpoint {
+        let stored = tx.checkpoint(current.name).await?.unwrap_or(0);
+        if stored != current.at {
+            return Err(AttemptError::Moved(stored));
+        }
+    }
+    Ok(())
+}
 
 impl<S: TransactionalStore> Worker<S> {
     /// Updates the status and tells the metrics hook.
@@ -78,13 +107,14 @@ impl<S: TransactionalStore> Worker<S> {
         &self,
         projection: &mut Dyn<S>,
         events: &[RecordedEvent],
-        checkpoint: Option<&str>,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<u64, Halt> {
         match self.attempt(projection, events, checkpoint).await {
             Ok(()) => {
                 self.committed(events, checkpoint);
                 return Ok(events.len() as u64);
             }
+            Err(AttemptError::Moved(position)) => return Err(Halt::Moved(position)),
             Err(error) if events.len() > 1 => tracing::debug!(
                 projection = %self.name, %error,
                 "batch failed; applying its events one by one"
@@ -92,8 +122,12 @@ impl<S: TransactionalStore> Worker<S> {
             Err(_) => {} // a single event: retried below
         }
         let mut applied = 0;
+        let mut checkpoint = checkpoint;
         for event in events {
             applied += u64::from(self.process_one(projection, event, checkpoint).await?);
+            if let Some(current) = checkpoint.as_mut() {
+                current.at = event.global_position;
+            }
         }
         Ok(applied)
     }
@@ -103,7 +137,7 @@ impl<S: TransactionalStore> Worker<S> {
         &self,
         projection: &mut Dyn<S>,
         event: &RecordedEvent,
-        checkpoint: Option<&str>,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<bool, Halt> {
         let position = event.global_position;
         let mut failures = 0;
@@ -117,6 +151,7 @@ impl<S: TransactionalStore> Worker<S> {
                     self.committed(std::slice::from_ref(event), checkpoint);
                     return Ok(true);
                 }
+                Err(AttemptError::Moved(position)) => return Err(Halt::Moved(position)),
                 Err(error) => error,
             };
             failures += 1;
@@ -147,19 +182,26 @@ impl<S: TransactionalStore> Worker<S> {
     }
 
     /// Records `letter` and moves the checkpoint past it, retrying store failures.
-    async fn dead_letter(&self, letter: &DeadLetter, checkpoint: Option<&str>) -> Result<(), Halt> {
+    async fn dead_letter(
+        &self,
+        letter: &DeadLetter,
+        checkpoint: Option<Checkpoint<'_>>,
+    ) -> Result<(), Halt> {
         let mut failures = 0;
         loop {
             let result = async {
                 let mut tx = self.store.begin_transaction().await?;
+                verify(&mut tx, checkpoint).await?;
                 tx.record_dead_letter(letter).await?;
-                if let Some(name) = checkpoint {
-                    tx.save_checkpoint(name, letter.position).await?;
+                if let Some(current) = checkpoint {
+                    tx.save_checkpoint(current.name, letter.position).await?;
                 }
-                tx.commit().await
+                tx.commit().await?;
+                Ok::<_, AttemptError>(())
             }
             .await;
             match result {
+                Err(AttemptError::Moved(position)) => return Err(Halt::Moved(position)),
                 Ok(()) => {
                     tracing::error!(projection = %self.name, position = letter.position, error = %letter.error, "event moved to dead letters");
                     self.update(|s| {
@@ -181,7 +223,7 @@ impl<S: TransactionalStore> Worker<S> {
     }
 
     /// Shows a committed batch of the live instance in the status.
-    fn committed(&self, events: &[RecordedEvent], checkpoint: Option<&str>) {
+    fn committed(&self, events: &[RecordedEvent], checkpoint: Option<Checkpoint<'_>>) {
         if let (Some(_), Some(last)) = (checkpoint, events.last()) {
             self.update(|s| {
                 s.checkpoint = last.global_position;
@@ -196,15 +238,17 @@ impl<S: TransactionalStore> Worker<S> {
         &self,
         projection: &mut Dyn<S>,
         events: &[RecordedEvent],
-        checkpoint: Option<&str>,
+        checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<(), AttemptError> {
         let mut tx = self.store.begin_transaction().await?;
+        verify(&mut tx, checkpoint).await?;
         projection
             .apply(&mut tx, events)
             .await
             .map_err(AttemptError::Projection)?;
-        if let (Some(name), Some(last)) = (checkpoint, events.last()) {
-            tx.save_checkpoint(name, last.global_position).await?;
+        if let (Some(current), Some(last)) = (checkpoint, events.last()) {
+            tx.save_checkpoint(current.name, last.global_position)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

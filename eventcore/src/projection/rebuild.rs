@@ -35,6 +35,16 @@ pub(crate) struct Rebuild<S: TransactionalStore> {
     reply: Reply,
 }
 
+/// What swapping a caught-up rebuild in came to.
+pub(crate) enum Swap<S: TransactionalStore> {
+    /// It is the live instance now.
+    Promoted(Box<dyn Projection<S::Transaction>>),
+    /// The live checkpoint had moved on to this position (a replica): replay further first.
+    Behind(Rebuild<S>, u64),
+    /// Promotion failed; the caller was told and the rebuild is dropped.
+    Failed,
+}
+
 /// What a rebuild step came to.
 pub(crate) enum Step {
     /// More to replay.
@@ -123,15 +133,15 @@ impl<S: TransactionalStore> Rebuild<S> {
         Ok(Step::Continue)
     }
 
-    /// Makes the rebuilt instance live at `checkpoint`: promotes it and sets the checkpoint in
-    /// one transaction. Returns the instance to run on, or hands it back on failure.
-    pub(crate) async fn swap(
-        mut self,
-        worker: &Worker<S>,
-        checkpoint: u64,
-    ) -> Result<Box<dyn Projection<S::Transaction>>, ()> {
+    /// Makes the rebuilt instance live at `checkpoint`: checks the stored checkpoint is still
+    /// there, promotes the instance and sets the checkpoint, in one transaction.
+    pub(crate) async fn swap(mut self, worker: &Worker<S>, checkpoint: u64) -> Swap<S> {
         let promoted = async {
             let mut tx = worker.store.begin_transaction().await?;
+            let stored = tx.checkpoint(&worker.name).await?.unwrap_or(0);
+            if stored != checkpoint {
+                return Ok(Some(stored));
+            }
             self.projection
                 .promote(&mut tx)
                 .await
@@ -141,26 +151,27 @@ impl<S: TransactionalStore> Rebuild<S> {
                 })?;
             tx.save_checkpoint(&worker.name, checkpoint).await?;
             tx.commit().await?;
-            Ok::<_, ProjectionError>(())
+            Ok::<_, ProjectionError>(None)
         }
         .await;
-        worker.update(|s| s.rebuild = None);
         match promoted {
-            Ok(()) => {
-                let report = RebuildReport {
-                    events: self.done,
-                    checkpoint,
-                    elapsed: self.started.elapsed(),
-                };
-                tracing::info!(projection = %worker.name, events = report.events, elapsed = ?report.elapsed, "rebuild swapped in");
-                let _ = self.reply.send(Ok(report));
-                Ok(self.projection)
-            }
+            Ok(Some(moved)) => return Swap::Behind(self, moved),
+            Ok(None) => {}
             Err(error) => {
+                worker.update(|s| s.rebuild = None);
                 let _ = self.reply.send(Err(error));
-                Err(())
+                return Swap::Failed;
             }
         }
+        worker.update(|s| s.rebuild = None);
+        let report = RebuildReport {
+            events: self.done,
+            checkpoint,
+            elapsed: self.started.elapsed(),
+        };
+        tracing::info!(projection = %worker.name, events = report.events, elapsed = ?report.elapsed, "rebuild swapped in");
+        let _ = self.reply.send(Ok(report));
+        Swap::Promoted(self.projection)
     }
 
     /// Abandons the rebuild, telling the caller why.

@@ -8,8 +8,8 @@ use tokio::task::JoinHandle;
 
 use super::Projection;
 use super::policy::ProjectionOptions;
-use super::process::{Halt, Worker};
-use super::rebuild::{Rebuild, RebuildReport, Step};
+use super::process::{Checkpoint, Halt, Worker};
+use super::rebuild::{Rebuild, RebuildReport, Step, Swap};
 use super::status::{ProjectionMetrics, ProjectionState, ProjectionStatus};
 use crate::error::StoreError;
 use crate::transaction::TransactionalStore;
@@ -276,7 +276,7 @@ async fn run<S: TransactionalStore>(
     control: mpsc::Receiver<Control<S>>,
 ) {
     let state = match follow(&worker, projection, options, control).await {
-        Ok(()) | Err(Halt::ShutDown) => ProjectionState::ShutDown,
+        Ok(()) | Err(Halt::ShutDown | Halt::Moved(_)) => ProjectionState::ShutDown,
         Err(Halt::Stopped { position, error }) => {
             tracing::error!(projection = %worker.name, position, %error, "projection stopped");
             ProjectionState::Stopped { position, error }
@@ -329,16 +329,26 @@ async fn follow<S: TransactionalStore>(
             .retry_store(|| worker.store.read_all(from, batch_size))
             .await?;
         if let Some(last) = events.last().map(|e| e.global_position) {
-            if let Err(halt) = worker
-                .process(live.as_mut(), &events, Some(&worker.name))
-                .await
-            {
-                if let Some(rebuild) = rebuild.take() {
-                    rebuild.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
+            let current = Checkpoint {
+                name: &worker.name,
+                at: checkpoint,
+            };
+            match worker.process(live.as_mut(), &events, Some(current)).await {
+                Ok(_) => checkpoint = last,
+                Err(Halt::Moved(position)) => {
+                    // A replica applied these; go on from where it got to.
+                    tracing::debug!(projection = %worker.name, position, "checkpoint moved by another runner");
+                    checkpoint = position;
+                    worker.update(|s| s.checkpoint = position);
+                    continue;
                 }
-                return Err(halt);
+                Err(halt) => {
+                    if let Some(rebuild) = rebuild.take() {
+                        rebuild.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
+                    }
+                    return Err(halt);
+                }
             }
-            checkpoint = last;
             let head = worker
                 .retry_store(|| worker.store.head_position())
                 .await?
@@ -349,11 +359,15 @@ async fn follow<S: TransactionalStore>(
         if let Some(mut current) = rebuild.take() {
             match current.step(worker, batch_size, checkpoint).await {
                 Ok(Step::Continue) => rebuild = Some(current),
-                Ok(Step::CaughtUp) => {
-                    if let Ok(promoted) = current.swap(worker, checkpoint).await {
-                        live = promoted;
+                Ok(Step::CaughtUp) => match current.swap(worker, checkpoint).await {
+                    Swap::Promoted(promoted) => live = promoted,
+                    Swap::Behind(current, position) => {
+                        // A replica moved the live checkpoint on: catch the rebuild up first.
+                        checkpoint = position;
+                        rebuild = Some(current);
                     }
-                }
+                    Swap::Failed => {}
+                },
                 Err(Halt::Stopped { position, error }) => {
                     let error = ProjectionError::Stopped {
                         name: worker.name.clone(),
@@ -362,7 +376,7 @@ async fn follow<S: TransactionalStore>(
                     };
                     current.fail(worker, error);
                 }
-                Err(Halt::ShutDown) => {
+                Err(Halt::ShutDown | Halt::Moved(_)) => {
                     current.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
                     return Ok(());
                 }

@@ -275,6 +275,45 @@ pub async fn concurrent_writers_lose_nothing<H: ModelHarness>(harness: Arc<H>) {
     running.shutdown().await.expect("shutdown");
 }
 
+/// Two runners of one projection (replicas in two processes) over one model, while a writer
+/// appends: each event is applied once, by one of them.
+pub async fn two_runners_apply_each_event_once<H: ModelHarness>(harness: Arc<H>) {
+    let store = harness.store();
+    create(&harness, LIVE).await;
+    let first = start(
+        &harness,
+        Counting::new(&harness, LIVE),
+        ErrorPolicy::stop_after(0),
+    );
+    let second = start(
+        &harness,
+        Counting::new(&harness, LIVE),
+        ErrorPolicy::stop_after(0),
+    );
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { append(&store, 3, 20).await })
+        })
+        .collect();
+    let mut last = 0;
+    for writer in writers {
+        last = last.max(writer.await.expect("writer"));
+    }
+    caught_up(&first, last).await;
+    caught_up(&second, last).await;
+    assert_eq!(
+        read(&*harness, LIVE).await,
+        truth(&store, last).await,
+        "no event applied twice"
+    );
+    let processed = first.status(LIVE).expect("status").processed
+        + second.status(LIVE).expect("status").processed;
+    assert_eq!(processed, 120, "between them, each event once");
+    first.shutdown().await.expect("shutdown");
+    second.shutdown().await.expect("shutdown");
+}
+
 /// A failure that clears within the retries leaves no trace but the count of attempts.
 pub async fn retries_a_transient_failure<H: ModelHarness>(harness: Arc<H>) {
     let store = harness.store();

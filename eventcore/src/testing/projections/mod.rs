@@ -72,6 +72,7 @@ macro_rules! projection_tests {
             resumes_from_its_checkpoint,
             abort_mid_batch_then_restart_equals_a_fresh_rebuild,
             concurrent_writers_lose_nothing,
+            two_runners_apply_each_event_once,
             retries_a_transient_failure,
             dead_letters_a_poison_event,
             stops_before_a_poison_event,
