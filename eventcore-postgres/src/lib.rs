@@ -69,6 +69,13 @@
 //! of its own outside the caller's pool, so subscribers in other processes wake too. The subscription's
 //! fallback poll covers lost notifications and transactions that hold the reader back.
 //!
+//! ## Projections and sagas
+//! [`PgTransaction`] is the store's [`StoreTransaction`](eventcore::StoreTransaction) and
+//! [`PgEventStore`] its [`TransactionalStore`](eventcore::TransactionalStore): projection
+//! checkpoints (locked with `SELECT ... FOR UPDATE` by each batch, so replicas of one
+//! projection take turns), dead letters, saga records, deadlines and the consumer inbox live in
+//! the same schema, and one transaction covers them, appends and the caller's own SQL.
+//!
 //! ## Schema and migrations
 //! Tables are prefixed `eventcore_` and live in the schema given to
 //! [`PgEventStore::with_schema`] (`public` with [`PgEventStore::new`]). Migrations are embedded

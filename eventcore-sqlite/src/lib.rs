@@ -50,6 +50,10 @@
 //!   while it is open, do everything through it — a write through the store (or, for an
 //!   in-memory database, any call on the store, since reads share that one connection) waits
 //!   for the transaction to end.
+//! - **Projections and sagas.** [`SqliteTransaction`] is the store's
+//!   [`StoreTransaction`](eventcore::StoreTransaction) and [`SqliteEventStore`] its
+//!   [`TransactionalStore`](eventcore::TransactionalStore): the projection runner and the saga
+//!   manager commit read models, checkpoints, dead letters, saga records and deadlines with it.
 //! - **Live subscriptions** are woken by the appending handle in the same process (no polling
 //!   delay); writes from other processes are picked up by the subscription's fallback poll.
 

@@ -111,9 +111,17 @@
 //! payloads stored under an older schema version to the current form on read; the stored
 //! events never change.
 //!
+//! **Projections** ([`projection`]) keep read models up to date from the log, committing each
+//! batch with its checkpoint in one transaction of the store ([`TransactionalStore`]), so a
+//! model in the store's database is exactly right after any crash; they rebuild beside the
+//! live model while it keeps running. **Sagas** ([`saga`]) coordinate flows across aggregates
+//! with durable state, deterministic command ids, compensation in reverse order and durable
+//! deadlines; **policies** are their stateless, choreographed form.
+//!
 //! ## Feature flags
-//! - `testing`: [`testing::AggregateFixture`] (given/when/then), [`testing::counter`] (a small
-//!   sample aggregate) and [`testing::conformance`], the suite every backend passes.
+//! - `testing`: [`testing::AggregateFixture`] (given/when/then), [`testing::SagaFixture`],
+//!   [`testing::counter`] (a small sample aggregate) and the suites every backend passes:
+//!   [`testing::conformance`], [`testing::projections`] and [`testing::sagas`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
