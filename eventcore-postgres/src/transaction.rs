@@ -173,7 +173,7 @@ impl PgTransaction {
     /// returns the new version (`record.version` and `updated_at` are ignored on write).
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] on stream `saga-<type>-<id>` when the version differs.
+    /// [`StoreError::SagaConflict`] when the version differs.
     pub async fn save_saga(
         &mut self,
         record: &SagaRecord,

@@ -4,9 +4,7 @@
 
 use std::time::SystemTime;
 
-use eventcore::{
-    Conflict, DeadlineRecord, EventId, ExpectedVersion, SagaRecord, StoreError, StreamId,
-};
+use eventcore::{DeadlineRecord, EventId, SagaRecord, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{Row, SqliteExecutor};
 
@@ -110,7 +108,7 @@ pub(crate) async fn sagas_by_status<'e>(
 }
 
 /// Saves `record` if the stored version is `expected_version` (0 = not stored yet); returns the
-/// new version. A mismatch is [`StoreError::Conflict`] on the stream `saga-<type>-<id>`.
+/// new version. A mismatch is [`StoreError::SagaConflict`].
 pub(crate) async fn save_saga(
     conn: &mut sqlx::SqliteConnection,
     record: &SagaRecord,
@@ -152,13 +150,12 @@ pub(crate) async fn save_saga(
     let actual = load_saga(&mut *conn, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
-    let stream = StreamId::new(format!("saga-{}-{}", record.saga_type, record.saga_id))?;
-    Err(Conflict {
-        stream,
-        expected: ExpectedVersion::Exact(expected_version),
+    Err(StoreError::SagaConflict {
+        saga_type: record.saga_type.clone(),
+        saga_id: record.saga_id.clone(),
+        expected: expected_version,
         actual,
-    }
-    .into())
+    })
 }
 
 pub(crate) async fn schedule_deadline<'e>(

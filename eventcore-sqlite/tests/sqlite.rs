@@ -232,7 +232,7 @@ async fn saga_state_deadlines_and_inbox_persist_across_a_restart() {
         assert_eq!(tx.save_saga(&record, 0).await.unwrap(), 1);
         let stale = tx.save_saga(&record, 0).await;
         assert!(
-            matches!(stale, Err(StoreError::Conflict(ref c)) if c.actual == 1),
+            matches!(stale, Err(StoreError::SagaConflict { actual: 1, .. })),
             "got {stale:?}"
         );
         assert_eq!(

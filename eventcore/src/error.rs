@@ -149,6 +149,19 @@ pub enum StoreError {
     /// An expected version did not hold; nothing was written.
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    /// A saga record was saved against a version it no longer has (someone else saved it
+    /// first); nothing was written.
+    #[error("saga {saga_type}/{saga_id} is at version {actual}, not {expected}")]
+    SagaConflict {
+        /// The saga type.
+        saga_type: String,
+        /// The instance.
+        saga_id: String,
+        /// The version the save expected.
+        expected: u64,
+        /// The stored version.
+        actual: u64,
+    },
     /// An event id is already in the store (or repeated within one append); nothing was written.
     #[error("event id {event_id} already exists")]
     DuplicateEventId {

@@ -8,10 +8,9 @@ use async_trait::async_trait;
 
 use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
-use crate::id::{EventId, StreamId};
+use crate::id::EventId;
 use crate::memory::InMemoryEventStore;
 use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
-use crate::version::{Conflict, ExpectedVersion};
 
 type SagaKey = (String, String);
 
@@ -41,14 +40,11 @@ struct Pending {
 }
 
 fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64) -> StoreError {
-    match StreamId::new(format!("saga-{saga_type}-{saga_id}")) {
-        Ok(stream) => Conflict {
-            stream,
-            expected: ExpectedVersion::Exact(expected),
-            actual,
-        }
-        .into(),
-        Err(error) => error.into(),
+    StoreError::SagaConflict {
+        saga_type: saga_type.to_owned(),
+        saga_id: saga_id.to_owned(),
+        expected,
+        actual,
     }
 }
 

@@ -69,7 +69,7 @@ pub trait StoreTransaction: Send + 'static {
     ) -> Result<Option<SagaRecord>, StoreError>;
 
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
-    /// returns the new version; [`StoreError::Conflict`] otherwise.
+    /// returns the new version; [`StoreError::SagaConflict`] otherwise.
     async fn save_saga(
         &mut self,
         record: &SagaRecord,

@@ -362,7 +362,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                     Ok(true) => recorded += 1,
                     Ok(false) => {}
                     // Someone else changed the instance meanwhile: next round.
-                    Err(SagaError::Store(StoreError::Conflict(_))) => {}
+                    Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
                     Err(crash @ SagaError::Crash(_)) => return Err(crash),
                     Err(error) => {
                         tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
@@ -450,7 +450,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         {
             match self.fire(&deadline).await {
                 Ok(true) => fired += 1,
-                Ok(false) | Err(SagaError::Store(StoreError::Conflict(_))) => {}
+                Ok(false) | Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
                 Err(crash @ SagaError::Crash(_)) => return Err(crash),
                 Err(error) => {
                     tracing::error!(saga = S::TYPE, id = %deadline.saga_id, %error, "deadline could not be fired");
