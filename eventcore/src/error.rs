@@ -193,6 +193,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether trying again may succeed: a backend failure or a lost race (a version
+    /// conflict), as opposed to bad input or a corrupt record.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Backend { .. } | Self::Conflict(_) | Self::SagaConflict { .. }
+        )
+    }
+
     /// Wraps a driver error.
     pub fn backend(source: impl Into<BoxError>) -> Self {
         Self::Backend {

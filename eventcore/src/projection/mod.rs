@@ -75,6 +75,7 @@ use crate::event::RecordedEvent;
 
 pub use policy::{ErrorPolicy, Exhausted, ProjectionOptions};
 pub use rebuild::RebuildReport;
+pub(crate) use runner::panic_message;
 pub use runner::{ProjectionError, ProjectionRunner, RunningProjections};
 pub use status::{Failing, ProjectionMetrics, ProjectionState, ProjectionStatus, RebuildProgress};
 

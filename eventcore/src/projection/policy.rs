@@ -61,6 +61,15 @@ impl ErrorPolicy {
         }
     }
 
+    /// The policy a rebuild runs under: the same retries (5 if unlimited), then it stops.
+    pub(crate) fn for_rebuild(self) -> Self {
+        Self {
+            retries: Some(self.retries.unwrap_or(5)),
+            exhausted: Exhausted::Stop,
+            ..self
+        }
+    }
+
     /// Whether `failures` failed attempts use the retries up.
     pub(crate) fn is_exhausted(&self, failures: u32) -> bool {
         self.retries.is_some_and(|retries| failures > retries)

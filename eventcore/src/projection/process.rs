@@ -50,6 +50,18 @@ impl std::fmt::Display for AttemptError {
     }
 }
 
+impl AttemptError {
+    /// A projection's error; a transient [`StoreError`] it passed on (the connection failed,
+    /// a concurrent save won) counts as a store failure, retried without limit.
+    fn from_projection(error: BoxError) -> Self {
+        match error.downcast::<StoreError>() {
+            Ok(store) if store.is_transient() => Self::Store(*store),
+            Ok(store) => Self::Projection(store),
+            Err(error) => Self::Projection(error),
+        }
+    }
+}
+
 impl From<StoreError> for AttemptError {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
@@ -140,14 +152,26 @@ impl<S: TransactionalStore> Worker<S> {
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<bool, Halt> {
         let position = event.global_position;
-        let mut failures = 0;
+        // A rebuild (no checkpoint) never dead-letters or waits forever: it gives up, the live
+        // projection goes on, and its status shows nothing of the rebuild's failures.
+        let live = checkpoint.is_some();
+        let policy = if live {
+            self.policy
+        } else {
+            self.policy.for_rebuild()
+        };
+        // All failed attempts pace the backoff; only the projection's own count against the
+        // policy (a database blip says nothing about the event).
+        let (mut failures, mut rejections) = (0, 0);
         loop {
             let error = match self
                 .attempt(projection, std::slice::from_ref(event), checkpoint)
                 .await
             {
                 Ok(()) => {
-                    self.update(|s| s.failing = None);
+                    if live && failures > 0 {
+                        self.update(|s| s.failing = None);
+                    }
                     self.committed(std::slice::from_ref(event), checkpoint);
                     return Ok(true);
                 }
@@ -157,27 +181,32 @@ impl<S: TransactionalStore> Worker<S> {
             failures += 1;
             let message = error.to_string();
             tracing::warn!(projection = %self.name, position, attempt = failures, error = %message, "projection failed on an event");
-            if matches!(error, AttemptError::Projection(_)) && self.policy.is_exhausted(failures) {
-                return match self.policy.exhausted {
+            if matches!(error, AttemptError::Projection(_)) {
+                rejections += 1;
+            }
+            if matches!(error, AttemptError::Projection(_)) && policy.is_exhausted(rejections) {
+                return match policy.exhausted {
                     Exhausted::Stop => Err(Halt::Stopped {
                         position,
                         error: message,
                     }),
                     Exhausted::DeadLetter => {
-                        let letter = DeadLetter::new(&self.name, event, message, failures);
+                        let letter = DeadLetter::new(&self.name, event, message, rejections);
                         self.dead_letter(&letter, checkpoint).await?;
                         Ok(false)
                     }
                 };
             }
-            self.update(|s| {
-                s.failing = Some(Failing {
-                    position,
-                    attempts: failures,
-                    error: message,
-                })
-            });
-            self.pause(self.policy.delay(failures)).await?;
+            if live {
+                self.update(|s| {
+                    s.failing = Some(Failing {
+                        position,
+                        attempts: failures,
+                        error: message,
+                    })
+                });
+            }
+            self.pause(policy.delay(failures)).await?;
         }
     }
 
@@ -245,7 +274,7 @@ impl<S: TransactionalStore> Worker<S> {
         projection
             .apply(&mut tx, events)
             .await
-            .map_err(AttemptError::Projection)?;
+            .map_err(AttemptError::from_projection)?;
         if let (Some(current), Some(last)) = (checkpoint, events.last()) {
             tx.save_checkpoint(current.name, last.global_position)
                 .await?;

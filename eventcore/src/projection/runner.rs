@@ -1,8 +1,10 @@
 //! The runner: one task per projection, catching up from its checkpoint and following the log.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -268,6 +270,15 @@ impl<S: TransactionalStore> RunningProjections<S> {
     }
 }
 
+/// The text of a panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
 /// One projection's task.
 async fn run<S: TransactionalStore>(
     worker: Worker<S>,
@@ -275,9 +286,19 @@ async fn run<S: TransactionalStore>(
     options: ProjectionOptions,
     control: mpsc::Receiver<Control<S>>,
 ) {
-    let state = match follow(&worker, projection, options, control).await {
-        Ok(()) | Err(Halt::ShutDown | Halt::Moved(_)) => ProjectionState::ShutDown,
-        Err(Halt::Stopped { position, error }) => {
+    let outcome = AssertUnwindSafe(follow(&worker, projection, options, control))
+        .catch_unwind()
+        .await;
+    let state = match outcome {
+        Ok(Ok(()) | Err(Halt::ShutDown | Halt::Moved(_))) => ProjectionState::ShutDown,
+        Ok(Err(Halt::Stopped { position, error })) => {
+            tracing::error!(projection = %worker.name, position, %error, "projection stopped");
+            ProjectionState::Stopped { position, error }
+        }
+        Err(panic) => {
+            // The open batch transaction was dropped (rolled back) while unwinding.
+            let position = worker.status.borrow().checkpoint + 1;
+            let error = format!("the projection panicked: {}", panic_message(&*panic));
             tracing::error!(projection = %worker.name, position, %error, "projection stopped");
             ProjectionState::Stopped { position, error }
         }

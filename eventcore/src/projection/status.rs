@@ -7,7 +7,8 @@ use std::time::Duration;
 pub enum ProjectionState {
     /// Catching up or following the log.
     Running,
-    /// Stopped by its [`ErrorPolicy`](super::ErrorPolicy) before the event at `position`.
+    /// Stopped by its [`ErrorPolicy`](super::ErrorPolicy) before the event at `position` (or
+    /// because the projection panicked; its batch was rolled back).
     Stopped {
         /// The event it stopped before.
         position: u64,

@@ -230,7 +230,7 @@ impl<S: Saga> Document<S> {
             }
         }
         for (name, after) in reaction.deadlines {
-            let due = now + after;
+            let due = later(now, after);
             self.deadlines.insert(name.clone(), unix_micros(due));
             changes.cancel.retain(|n| n != &name);
             changes.set.push((name, due));
@@ -262,7 +262,8 @@ impl<S: Saga> Document<S> {
     }
 
     /// Moves to the next phase when the current one has nothing left to run; returns the
-    /// deadlines to cancel (all of them, once the saga compensates or ends).
+    /// deadlines to cancel (all of them, once the saga compensates or has ended; a completing
+    /// saga keeps them until its last step ran).
     fn settle(&mut self, now: SystemTime) -> Vec<String> {
         if self.phase == Phase::Compensating && !self.planned && !self.has_pending() {
             let undo: Vec<_> = self
@@ -299,7 +300,7 @@ impl<S: Saga> Document<S> {
                 _ => {}
             }
         }
-        if self.phase == Phase::Active {
+        if matches!(self.phase, Phase::Active | Phase::Completing) {
             Vec::new()
         } else {
             std::mem::take(&mut self.deadlines).into_keys().collect()
@@ -354,7 +355,7 @@ impl<S: Saga> Document<S> {
             let delay = backoff
                 .saturating_mul(1 << attempts.saturating_sub(1).min(31))
                 .min(max_backoff);
-            step.not_before = unix_micros(now + delay);
+            step.not_before = unix_micros(later(now, delay));
             self.note(
                 now,
                 format!("step {name}: attempt {attempts} failed: {error}"),
@@ -390,10 +391,24 @@ impl<S: Saga> Document<S> {
         true
     }
 
+    /// When the deadline `name` is due, if the instance has it.
+    pub(crate) fn deadline_due(&self, name: &str) -> Option<SystemTime> {
+        self.deadlines
+            .get(name)
+            .map(|&due| crate::stored::from_unix_micros(due))
+    }
+
     /// Removes the deadline `name` as it fires; `false` if the instance no longer has it.
     pub(crate) fn take_deadline(&mut self, name: &str) -> bool {
         self.deadlines.remove(name).is_some()
     }
+}
+
+/// `now + by`, at most the last second of the year 9999 (every store can keep that; a
+/// deadline "never" ends up there).
+fn later(now: SystemTime, by: Duration) -> SystemTime {
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    now.checked_add(by).map_or(far, |at| at.min(far))
 }
 
 fn forward<C>(step: Step<C>) -> StepRecord<C> {

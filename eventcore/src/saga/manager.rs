@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -232,9 +234,8 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         version: u64,
         changes: DeadlineChanges,
     ) -> Result<(), SagaError> {
-        for name in &changes.cancel {
-            tx.cancel_deadline(&deadline_id::<S>(id, name)).await?;
-        }
+        // Sets first: a name both set and cancelled (a deadline in a reaction that also
+        // compensates) ends up cancelled, as in the document.
         for (name, due_at) in changes.set {
             let payload = serde_json::value::to_raw_value(&DeadlinePayload { name: name.clone() })
                 .map_err(|e| record_error(id, e))?;
@@ -246,6 +247,9 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                 payload,
             };
             tx.schedule_deadline(&deadline).await?;
+        }
+        for name in &changes.cancel {
+            tx.cancel_deadline(&deadline_id::<S>(id, name)).await?;
         }
         let state = serde_json::value::to_raw_value(document).map_err(|e| record_error(id, e))?;
         let record = SagaRecord {
@@ -297,7 +301,6 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                 .map_err(duplicate(&id))?;
             self.save(tx, &id, &document, version, changes).await?;
         }
-        self.wake.notify_one();
         Ok(())
     }
 
@@ -310,6 +313,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         let mut tx = self.store.begin_transaction().await?;
         self.handle_in(&mut tx, std::slice::from_ref(event)).await?;
         tx.commit().await?;
+        self.wake.notify_one();
         Ok(())
     }
 
@@ -330,6 +334,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         tx.save_checkpoint(&consumer, last.global_position).await?;
         self.faults.check("event:before-commit")?;
         tx.commit().await?;
+        self.wake.notify_one();
         self.faults.check("event:after-commit")?;
         Ok(events.len())
     }
@@ -471,6 +476,9 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         let payload: DeadlinePayload =
             serde_json::from_str(deadline.payload.get()).map_err(|e| record_error(id, e))?;
         let (mut document, version) = self.load(&mut tx, id).await?;
+        if document.deadline_due(&payload.name) > Some(self.clock.now()) {
+            return Ok(false); // moved later meanwhile: not due (dropping `tx` restores it)
+        }
         if document.take_deadline(&payload.name) {
             let reaction = self
                 .saga
@@ -555,10 +563,16 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         let manager = self;
         let dispatcher = tokio::spawn(async move {
             loop {
-                let worked = match manager.work_once().await {
-                    Ok(worked) => worked,
-                    Err(error) => {
+                let round = AssertUnwindSafe(manager.work_once()).catch_unwind().await;
+                let worked = match round {
+                    Ok(Ok(worked)) => worked,
+                    Ok(Err(error)) => {
                         tracing::warn!(saga = S::TYPE, %error, "saga dispatcher failed; retrying");
+                        false
+                    }
+                    Err(panic) => {
+                        let message = crate::projection::panic_message(&*panic);
+                        tracing::error!(saga = S::TYPE, %message, "saga logic panicked; retrying");
                         false
                     }
                 };
@@ -581,10 +595,15 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         })
     }
 
+    /// One round of deadlines and steps; a failure of one does not keep the other from
+    /// running.
     async fn work_once(&self) -> Result<bool, SagaError> {
-        let fired = self.fire_due_deadlines(100).await?;
-        let dispatched = self.dispatch_pending(100).await?;
-        Ok(fired + dispatched > 0)
+        let fired = self.fire_due_deadlines(100).await;
+        let dispatched = self.dispatch_pending(100).await;
+        match (fired, dispatched) {
+            (Ok(fired), Ok(dispatched)) => Ok(fired + dispatched > 0),
+            (Err(error), _) | (_, Err(error)) => Err(error),
+        }
     }
 }
 
@@ -608,7 +627,13 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> Projection<T::Tr
         tx: &mut T::Transaction,
         events: &[RecordedEvent],
     ) -> Result<(), BoxError> {
-        Ok(self.0.handle_in(tx, events).await?)
+        match self.0.handle_in(tx, events).await {
+            Ok(()) => Ok(()),
+            // Passed on as is, so the runner can tell a store failure (retried without
+            // limit) from a failure of the saga (under the error policy).
+            Err(SagaError::Store(error)) => Err(Box::new(error)),
+            Err(error) => Err(Box::new(error)),
+        }
     }
 }
 
