@@ -74,7 +74,8 @@ pub struct StepRecord<C> {
     pub attempts: u32,
     /// The last error.
     pub last_error: Option<String>,
-    /// Not to be tried before this time (unix micros), after a failure.
+    /// Not to be tried before this time (unix micros): after a failure, or while a dispatcher
+    /// holds it (sending it now).
     pub not_before: i64,
 }
 
@@ -319,6 +320,18 @@ impl<S: Saga> Document<S> {
         (step.not_before <= unix_micros(now)).then_some(step)
     }
 
+    /// Claims the pending step `name` until `until`: other dispatchers leave it alone until
+    /// then (its outcome, recorded later, replaces the claim).
+    pub(crate) fn claim(&mut self, name: &str, until: SystemTime) -> bool {
+        match self.pending_mut(name) {
+            Some(step) => {
+                step.not_before = unix_micros(until);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn pending_mut(&mut self, name: &str) -> Option<&mut StepRecord<S::Command>> {
         self.steps
             .iter_mut()
@@ -406,7 +419,7 @@ impl<S: Saga> Document<S> {
 
 /// `now + by`, at most the last second of the year 9999 (every store can keep that; a
 /// deadline "never" ends up there).
-fn later(now: SystemTime, by: Duration) -> SystemTime {
+pub(crate) fn later(now: SystemTime, by: Duration) -> SystemTime {
     let far = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
     now.checked_add(by).map_or(far, |at| at.min(far))
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::Saga;
 use super::bus::{CommandBus, DispatchError};
 use super::clock::{Clock, SystemClock};
-use super::document::{AfterFailure, DeadlineChanges, Document, DuplicateStep};
+use super::document::{AfterFailure, DeadlineChanges, Document, DuplicateStep, later};
 use super::faults::{FaultInjector, InjectedCrash, NoFaults};
 use super::view::SagaView;
 use crate::durable::{DeadlineRecord, SagaRecord};
@@ -44,6 +44,9 @@ pub struct SagaOptions {
     /// How many instances' steps are dispatched at once (each instance still runs its own
     /// steps one at a time).
     pub dispatch_concurrency: usize,
+    /// How long a dispatcher holds a step it is sending: other dispatchers (replicas) leave it
+    /// alone meanwhile; if the sender dies, another sends it again after this.
+    pub step_lease: Duration,
     /// What happens when handling an event fails (a saga error, an unreadable event).
     pub events: ErrorPolicy,
 }
@@ -57,6 +60,7 @@ impl Default for SagaOptions {
             step_backoff: Duration::from_millis(200),
             max_step_backoff: Duration::from_secs(60),
             dispatch_concurrency: 8,
+            step_lease: Duration::from_secs(30),
             events: ErrorPolicy::stop_after(5),
         }
     }
@@ -386,6 +390,20 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
             return Ok(false);
         };
         let (name, command) = (step.name.clone(), step.command.clone());
+        // Claim the step first (a versioned save): a replica holding an older copy of the
+        // record cannot send it too, so an outcome (even a refusal) is never overtaken by a
+        // second send that nobody records.
+        document.claim(&name, later(self.clock.now(), self.options.step_lease));
+        let mut tx = self.store.begin_transaction().await?;
+        self.save(
+            &mut tx,
+            id,
+            &document,
+            record.version,
+            DeadlineChanges::default(),
+        )
+        .await?;
+        tx.commit().await?;
         self.faults.check("dispatch:before-send")?;
         let outcome = self
             .bus
@@ -393,19 +411,45 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
             .await;
         self.faults.check("dispatch:after-send")?;
 
-        // The outcome goes onto the record as listed: if anything changed it meanwhile, the
-        // save conflicts, nothing is written, and the next round sends the step again (same
-        // command id, no second effect) against the new record.
-        let version = record.version;
-        let mut tx = self.store.begin_transaction().await?;
+        // The outcome goes onto the claimed record. If something changed it meanwhile (an
+        // event that compensates, say), the step is still pending and ours: record the
+        // outcome on the fresh record instead.
+        let mut claimed = (document, record.version + 1);
+        for _ in 0..3 {
+            let (document, version) = claimed;
+            match self
+                .record_outcome(id, &name, &outcome, document, version)
+                .await
+            {
+                Err(SagaError::Store(StoreError::SagaConflict { .. })) => {
+                    let mut tx = self.store.begin_transaction().await?;
+                    claimed = self.load(&mut tx, id).await?;
+                }
+                other => return other,
+            }
+        }
+        // Still racing: the claim lapses and the step is sent again (same command id).
+        Ok(false)
+    }
+
+    /// Records a step's outcome on `document` (at `version`); `false` if the step was not
+    /// pending any more (recorded already).
+    async fn record_outcome(
+        &self,
+        id: &str,
+        name: &str,
+        outcome: &Result<(), DispatchError>,
+        mut document: Document<S>,
+        version: u64,
+    ) -> Result<bool, SagaError> {
         let now = self.clock.now();
         let changes = match outcome {
-            Ok(()) => match document.step_done(&name, now) {
+            Ok(()) => match document.step_done(name, now) {
                 Some(cancel) => DeadlineChanges {
                     set: Vec::new(),
                     cancel,
                 },
-                None => return Ok(false), // recorded already
+                None => return Ok(false),
             },
             Err(error) => {
                 let permanent = matches!(error, DispatchError::Rejected(_));
@@ -415,7 +459,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                     self.options.step_backoff,
                     self.options.max_step_backoff,
                 );
-                match document.step_failed(&name, &message, permanent, retry, now) {
+                match document.step_failed(name, &message, permanent, retry, now) {
                     None => return Ok(false),
                     Some(AfterFailure::Retry) => DeadlineChanges::default(),
                     Some(AfterFailure::Parked) => {
@@ -423,7 +467,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                         DeadlineChanges::default()
                     }
                     Some(AfterFailure::Decide) => {
-                        let reaction = self.saga.on_step_failed(&document.state, &name, &message);
+                        let reaction = self.saga.on_step_failed(&document.state, name, &message);
                         let cause = format!("step {name} failed");
                         document
                             .react_to_failure(reaction, now, &cause)
@@ -432,6 +476,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                 }
             }
         };
+        let mut tx = self.store.begin_transaction().await?;
         self.save(&mut tx, id, &document, version, changes).await?;
         self.faults.check("dispatch:before-commit")?;
         tx.commit().await?;

@@ -29,6 +29,7 @@ pub(super) fn options() -> SagaOptions {
         poll_interval: Duration::from_millis(10),
         // One at a time, so a seeded simulation replays the same schedule on every backend.
         dispatch_concurrency: 1,
+        step_lease: Duration::from_secs(10),
         ..SagaOptions::default()
     }
 }
@@ -245,6 +246,87 @@ pub async fn two_managers_share_the_work<T: SagaStore>(store: T) {
     }
     first_handle.shutdown().await.expect("shutdown");
     second_handle.shutdown().await.expect("shutdown");
+}
+
+/// Holds every command until the test lets it through.
+struct Gated<B> {
+    inner: B,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl<B: CommandBus<Move>> CommandBus<Move> for Gated<B> {
+    async fn dispatch(
+        &self,
+        command: &Move,
+        id: crate::id::CommandId,
+    ) -> Result<(), crate::saga::DispatchError> {
+        let _permit = self.gate.acquire().await.expect("gate open");
+        self.inner.dispatch(command, id).await
+    }
+}
+
+/// A step one dispatcher is sending is claimed: a second dispatcher (a replica) leaves it
+/// alone, so a refusal cannot be overtaken by a second send nobody records.
+pub async fn a_claimed_step_is_left_to_its_dispatcher<T: SagaStore>(store: T) {
+    let (run, clock) = (run_id(), ManualClock::default());
+    let id = format!("{run}-t8");
+    let accounts = Accounts::new(&run, "t8");
+    publish(&store, &id, &accounts.request(&id, 30, 1)).await; // unfunded: refused
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let first_deliveries = Arc::new(Deliveries::default());
+    let bus = Gated {
+        inner: counter_bus(store.clone(), first_deliveries.clone()),
+        gate: gate.clone(),
+    };
+    let first = SagaManager::new(TransferSaga, store.clone(), bus)
+        .with_clock(clock.clone())
+        .with_options(options());
+    let (second, second_deliveries) = manager(&store, &clock);
+    let started = Instant::now();
+    while first.get(&id).await.expect("get").is_none() {
+        first.process_events(10).await.expect("events");
+        assert!(started.elapsed() < WAIT, "the events never became visible");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let sending = tokio::spawn({
+        let first = first.clone();
+        async move { first.dispatch_pending(10).await }
+    });
+    // Wait until the first dispatcher has claimed the withdrawal and is sending it.
+    loop {
+        let view = first.get(&id).await.expect("get").expect("exists");
+        if view.version >= 2 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the step was never claimed");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(second.dispatch_pending(10).await.expect("second"), 0);
+    assert_eq!(
+        second_deliveries.reached.load(Ordering::Relaxed),
+        0,
+        "left alone"
+    );
+    gate.add_permits(100);
+    assert_eq!(sending.await.expect("task").expect("first"), 1);
+    let view = first.get(&id).await.expect("get").expect("exists");
+    assert_eq!(
+        view.steps[0].status,
+        StepStatus::Failed,
+        "the refusal is recorded"
+    );
+    drive(&second, &clock, std::slice::from_ref(&id), terminal).await;
+    assert_eq!(
+        second.get(&id).await.expect("get").expect("exists").status,
+        "compensated"
+    );
+    assert_eq!(
+        balance(&store, &accounts.from).await,
+        (0, 0),
+        "nothing was withdrawn"
+    );
+    assert_eq!(first_deliveries.reached.load(Ordering::Relaxed), 1);
 }
 
 /// A rejected third step compensates the two completed ones, newest first.

@@ -52,6 +52,7 @@ macro_rules! saga_tests {
             completes_a_three_step_saga,
             runs_in_the_background,
             two_managers_share_the_work,
+            a_claimed_step_is_left_to_its_dispatcher,
             compensates_in_reverse_order,
             parks_when_a_compensation_keeps_failing,
             deadlines_survive_a_restart_and_cancel,

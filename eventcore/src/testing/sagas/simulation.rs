@@ -52,7 +52,8 @@ impl SimulationReport {
     }
 }
 
-/// Crashes at a seeded random share of boundary checks while switched on.
+/// Crashes at a seeded random share of boundary checks while switched on (half of the checks
+/// of a boundary until it crashed once in this run, then `rate`).
 struct SeededFaults {
     rng: Mutex<Rng>,
     rate: f64,
@@ -62,21 +63,26 @@ struct SeededFaults {
 
 impl FaultInjector for SeededFaults {
     fn check(&self, point: &'static str) -> Result<(), InjectedCrash> {
-        let crash = self.on.load(Ordering::Relaxed)
-            && self
-                .rng
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .chance(self.rate);
+        if !self.on.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut crashes = self.crashes.lock().unwrap_or_else(PoisonError::into_inner);
+        // A boundary that has not crashed yet crashes more readily, so every one is covered
+        // even when the schedule passes it rarely.
+        let rate = if crashes.contains_key(point) {
+            self.rate
+        } else {
+            0.5
+        };
+        let crash = self
+            .rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .chance(rate);
         if !crash {
             return Ok(());
         }
-        *self
-            .crashes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(point)
-            .or_default() += 1;
+        *crashes.entry(point).or_default() += 1;
         Err(InjectedCrash { point })
     }
 }
