@@ -118,6 +118,24 @@ pub(super) async fn drive<S: Saga, T: SagaStore, B: CommandBus<S::Command>>(
     }
 }
 
+/// Waits (in real time) until a started manager has completed every saga in `ids`.
+async fn completed<S: Saga, T: SagaStore, B: CommandBus<S::Command>>(
+    manager: &SagaManager<S, T, B>,
+    ids: &[String],
+) {
+    let started = Instant::now();
+    for id in ids {
+        loop {
+            let view = manager.get(id).await.expect("get");
+            if view.as_ref().is_some_and(|v| v.status == "completed") {
+                break;
+            }
+            assert!(started.elapsed() < WAIT, "{id} did not complete: {view:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 fn terminal<S: Saga>(view: &SagaView<S>) -> bool {
     view.phase.is_terminal()
 }
@@ -177,17 +195,7 @@ pub async fn runs_in_the_background<T: SagaStore>(store: T) {
         publish(&store, id, &accounts.request(id, 20, 1)).await;
         publish(&store, id, &confirmed(id)).await;
     }
-    let started = Instant::now();
-    for id in &ids {
-        loop {
-            let view = manager.get(id).await.expect("get");
-            if view.as_ref().is_some_and(|v| v.status == "completed") {
-                break;
-            }
-            assert!(started.elapsed() < WAIT, "{id} did not complete: {view:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+    completed(&manager, &ids).await;
     assert_eq!(balance(&store, &format!("{run}-fees")).await, (3, 3));
     handle.shutdown().await.expect("shutdown");
 }
@@ -217,17 +225,7 @@ pub async fn two_managers_share_the_work<T: SagaStore>(store: T) {
         publish(&store, id, &accounts.request(id, 20, 1)).await;
         publish(&store, id, &confirmed(id)).await;
     }
-    let started = Instant::now();
-    for id in &ids {
-        loop {
-            let view = first.get(id).await.expect("get");
-            if view.as_ref().is_some_and(|v| v.status == "completed") {
-                break;
-            }
-            assert!(started.elapsed() < WAIT, "{id} did not complete: {view:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+    completed(&first, &ids).await;
     for id in &ids {
         let view = first.get(id).await.expect("get").expect("exists");
         assert_eq!(view.steps.len(), 3, "{:?}", view.steps);
