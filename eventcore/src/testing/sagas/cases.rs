@@ -130,7 +130,11 @@ async fn completed<S: Saga, T: SagaStore, B: CommandBus<S::Command>>(
             if view.as_ref().is_some_and(|v| v.status == "completed") {
                 break;
             }
-            assert!(started.elapsed() < WAIT, "{id} did not complete: {view:?}");
+            let status = view.map(|v| v.status);
+            assert!(
+                started.elapsed() < WAIT,
+                "{id} did not complete: {status:?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
