@@ -126,6 +126,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+mod backoff;
 pub mod codec;
 mod durable;
 mod error;

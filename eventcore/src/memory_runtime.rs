@@ -100,6 +100,26 @@ impl MemoryRuntime {
     }
 }
 
+impl InMemoryEventStore {
+    /// Up to `limit` committed deadlines that `keep`, earliest first.
+    fn deadlines(
+        &self,
+        keep: impl Fn(&DeadlineRecord) -> bool,
+        limit: usize,
+    ) -> Vec<DeadlineRecord> {
+        let mut found: Vec<_> = self
+            .runtime()
+            .deadlines
+            .values()
+            .filter(|d| keep(d))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.due_at, &a.deadline_id).cmp(&(b.due_at, &b.deadline_id)));
+        found.truncate(limit);
+        found
+    }
+}
+
 /// A transaction of [`InMemoryEventStore`]: its writes are buffered and applied together, under
 /// one lock, on commit; dropping it discards them.
 #[derive(Debug)]
@@ -269,16 +289,7 @@ impl TransactionalStore for InMemoryEventStore {
         now: SystemTime,
         limit: usize,
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        let runtime = self.runtime();
-        let mut due: Vec<_> = runtime
-            .deadlines
-            .values()
-            .filter(|d| d.saga_type == saga_type && d.due_at <= now)
-            .cloned()
-            .collect();
-        due.sort_by(|a, b| (a.due_at, &a.deadline_id).cmp(&(b.due_at, &b.deadline_id)));
-        due.truncate(limit);
-        Ok(due)
+        Ok(self.deadlines(|d| d.saga_type == saga_type && d.due_at <= now, limit))
     }
 
     async fn deadlines_of(
@@ -286,15 +297,10 @@ impl TransactionalStore for InMemoryEventStore {
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
-        let runtime = self.runtime();
-        let mut found: Vec<_> = runtime
-            .deadlines
-            .values()
-            .filter(|d| d.saga_type == saga_type && d.saga_id == saga_id)
-            .cloned()
-            .collect();
-        found.sort_by(|a, b| (a.due_at, &a.deadline_id).cmp(&(b.due_at, &b.deadline_id)));
-        Ok(found)
+        Ok(self.deadlines(
+            |d| d.saga_type == saga_type && d.saga_id == saga_id,
+            usize::MAX,
+        ))
     }
 
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {

@@ -42,10 +42,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
-        let capped = exp.min(self.max_backoff);
+        let capped = crate::backoff::exponential(self.initial_backoff, self.max_backoff, attempt);
         // Jitter in [50%, 100%] so that racing writers spread out: a randomly keyed hash of
         // the attempt and the time (std's per-process random keys; no extra dependency).
         let mut hasher = RandomState::new().build_hasher();

@@ -77,10 +77,7 @@ impl ErrorPolicy {
 
     /// The delay after the `failures`-th failed attempt (1-based).
     pub(crate) fn delay(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(31);
-        self.backoff
-            .saturating_mul(1 << doublings)
-            .min(self.max_backoff)
+        crate::backoff::exponential(self.backoff, self.max_backoff, failures)
     }
 }
 

@@ -365,9 +365,7 @@ impl<S: Saga> Document<S> {
         let attempts = step.attempts;
         let kind = step.kind;
         if !permanent && attempts <= retries {
-            let delay = backoff
-                .saturating_mul(1 << attempts.saturating_sub(1).min(31))
-                .min(max_backoff);
+            let delay = crate::backoff::exponential(backoff, max_backoff, attempts);
             step.not_before = unix_micros(later(now, delay));
             self.note(
                 now,
