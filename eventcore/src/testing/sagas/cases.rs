@@ -140,6 +140,20 @@ async fn completed<S: Saga, T: SagaStore, B: CommandBus<S::Command>>(
     }
 }
 
+/// Handles events until instance `id` exists (some backends show a commit to log readers a
+/// little later).
+async fn started<S: Saga, T: SagaStore, B: CommandBus<S::Command>>(
+    manager: &SagaManager<S, T, B>,
+    id: &str,
+) {
+    let since = Instant::now();
+    while manager.get(id).await.expect("get").is_none() {
+        manager.process_events(10).await.expect("events");
+        assert!(since.elapsed() < WAIT, "the events never became visible");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn terminal<S: Saga>(view: &SagaView<S>) -> bool {
     view.phase.is_terminal()
 }
@@ -285,12 +299,8 @@ pub async fn a_claimed_step_is_left_to_its_dispatcher<T: SagaStore>(store: T) {
         .with_clock(clock.clone())
         .with_options(options());
     let (second, second_deliveries) = manager(&store, &clock);
-    let started = Instant::now();
-    while first.get(&id).await.expect("get").is_none() {
-        first.process_events(10).await.expect("events");
-        assert!(started.elapsed() < WAIT, "the events never became visible");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    started(&first, &id).await;
+    let since = Instant::now();
     let sending = tokio::spawn({
         let first = first.clone();
         async move { first.dispatch_pending(10).await }
@@ -301,7 +311,7 @@ pub async fn a_claimed_step_is_left_to_its_dispatcher<T: SagaStore>(store: T) {
         if view.version >= 2 {
             break;
         }
-        assert!(started.elapsed() < WAIT, "the step was never claimed");
+        assert!(since.elapsed() < WAIT, "the step was never claimed");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert_eq!(second.dispatch_pending(10).await.expect("second"), 0);
@@ -519,13 +529,7 @@ pub async fn redispatch_after_a_crash_has_no_second_effect<T: SagaStore>(store: 
     publish(&store, &id, &confirmed(&id)).await;
     let (crashing, deliveries) = manager(&store, &clock);
     let crashing = crashing.with_faults(Arc::new(CrashAfterSend(AtomicBool::new(false))));
-    // (Some backends show a commit to log readers a little later: wait for the saga.)
-    let started = Instant::now();
-    while crashing.get(&id).await.expect("get").is_none() {
-        crashing.process_events(10).await.expect("events");
-        assert!(started.elapsed() < WAIT, "the events never became visible");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    started(&crashing, &id).await;
     let crash = crashing
         .dispatch_pending(10)
         .await
