@@ -144,6 +144,12 @@ async fn insert_stream(
     ))
 }
 
+/// Whether `request` is one stream with events: one insert statement, which takes the
+/// stream's lock itself, and needs no transaction around it.
+pub(crate) fn is_one_statement(request: &AppendRequest) -> bool {
+    matches!(&request.streams[..], [only] if !only.events.is_empty())
+}
+
 /// Appends every stream of `request` on `conn` (one statement per stream), numbering the
 /// events of this transaction from `index_base`. Several streams need a transaction around.
 pub(crate) async fn append_on(
@@ -163,7 +169,7 @@ pub(crate) async fn append_on(
         ));
     }
     let now = stored_now();
-    if request.streams.len() > 1 {
+    if !is_one_statement(request) {
         lock_streams(conn, request).await?;
     }
     let mut recorded = Vec::with_capacity(request.event_count());
@@ -176,9 +182,6 @@ pub(crate) async fn append_on(
             })
         };
         if append.events.is_empty() {
-            if request.streams.len() == 1 {
-                lock_streams(conn, request).await?;
-            }
             let actual = version_of(conn, sql, &append.stream).await?;
             if !append.expected.admits(actual) {
                 return Err(conflict(actual));

@@ -15,19 +15,16 @@ use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
 use crate::sql::SAFE_BOUND;
 use crate::{PgEventStore, PgTransaction, runtime};
 
-fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
-}
-
 fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, StoreError> {
     Ok(DeadLetter {
-        consumer: row.try_get(0).map_err(backend)?,
-        position: row.try_get::<i64, _>(1).map_err(backend)? as u64,
-        event_id: EventId(row.try_get(2).map_err(backend)?),
-        event_type: row.try_get(3).map_err(backend)?,
-        error: row.try_get(4).map_err(backend)?,
-        attempts: u32::try_from(row.try_get::<i32, _>(5).map_err(backend)?).unwrap_or(0),
-        failed_at: from_micros(row.try_get(6).map_err(backend)?),
+        consumer: row.try_get(0).map_err(StoreError::backend)?,
+        position: row.try_get::<i64, _>(1).map_err(StoreError::backend)? as u64,
+        event_id: EventId(row.try_get(2).map_err(StoreError::backend)?),
+        event_type: row.try_get(3).map_err(StoreError::backend)?,
+        error: row.try_get(4).map_err(StoreError::backend)?,
+        attempts: u32::try_from(row.try_get::<i32, _>(5).map_err(StoreError::backend)?)
+            .unwrap_or(u32::MAX),
+        failed_at: from_micros(row.try_get(6).map_err(StoreError::backend)?),
     })
 }
 
@@ -61,7 +58,7 @@ impl StoreTransaction for PgTransaction {
             .bind(micros(letter.failed_at))
             .execute(self.connection())
             .await
-            .map_err(backend)?;
+            .map_err(StoreError::backend)?;
         Ok(())
     }
 
@@ -130,7 +127,7 @@ impl TransactionalStore for PgEventStore {
             .bind(eventcore::stored::sql_limit(limit))
             .fetch_all(self.pool())
             .await
-            .map_err(backend)?
+            .map_err(StoreError::backend)?
             .iter()
             .map(dead_letter_from_row)
             .collect()
@@ -191,7 +188,7 @@ impl TransactionalStore for PgEventStore {
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .fetch_one(self.pool())
             .await
-            .map_err(backend)?;
+            .map_err(StoreError::backend)?;
         Ok(count as u64)
     }
 }

@@ -11,10 +11,6 @@ use sqlx::{PgExecutor, Row};
 use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
 use crate::schema::Schema;
 
-fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
-}
-
 const EPOCH_MICROS: &str = "(EXTRACT(EPOCH FROM {}) * 1000000)::BIGINT";
 
 fn micros_of(column: &str) -> String {
@@ -34,7 +30,7 @@ pub(crate) async fn checkpoint<'e>(
         .bind(name)
         .fetch_optional(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(position.map(|p| p as u64))
 }
 
@@ -46,20 +42,28 @@ pub(crate) async fn lock_checkpoint(
     name: &str,
 ) -> Result<Option<u64>, StoreError> {
     let table = schema.table("eventcore_checkpoints");
+    let select = format!("SELECT position FROM {table} WHERE name = $1 FOR UPDATE");
+    let locked = sqlx::query_scalar::<_, i64>(&select).bind(name);
+    if let Some(position) = locked
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?
+    {
+        return Ok(Some(position as u64));
+    }
+    // A new checkpoint: create it, then lock it (a concurrent creator may have won).
     sqlx::query(&format!(
         "INSERT INTO {table} (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
     ))
     .bind(name)
     .execute(&mut *conn)
     .await
-    .map_err(backend)?;
-    let position: i64 = sqlx::query_scalar(&format!(
-        "SELECT position FROM {table} WHERE name = $1 FOR UPDATE"
-    ))
-    .bind(name)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
+    let position: i64 = sqlx::query_scalar(&select)
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?;
     Ok(Some(position as u64))
 }
 
@@ -79,7 +83,7 @@ pub(crate) async fn save_checkpoint<'e>(
         .bind(to_i64(position)?)
         .execute(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(())
 }
 
@@ -91,19 +95,19 @@ fn saga_columns() -> String {
 }
 
 fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> {
-    let saga_type: String = row.try_get(0).map_err(backend)?;
-    let saga_id: String = row.try_get(1).map_err(backend)?;
-    let state: String = row.try_get(3).map_err(backend)?;
+    let saga_type: String = row.try_get(0).map_err(StoreError::backend)?;
+    let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
+    let state: String = row.try_get(3).map_err(StoreError::backend)?;
     let state = RawValue::from_string(state).map_err(|e| StoreError::Corrupt {
         stream: format!("saga {saga_type}/{saga_id}"),
         position: 0,
         reason: e.to_string(),
     })?;
     Ok(SagaRecord {
-        status: row.try_get(2).map_err(backend)?,
+        status: row.try_get(2).map_err(StoreError::backend)?,
         state,
-        version: row.try_get::<i64, _>(4).map_err(backend)? as u64,
-        updated_at: from_micros(row.try_get(5).map_err(backend)?),
+        version: row.try_get::<i64, _>(4).map_err(StoreError::backend)? as u64,
+        updated_at: from_micros(row.try_get(5).map_err(StoreError::backend)?),
         saga_type,
         saga_id,
     })
@@ -125,7 +129,7 @@ pub(crate) async fn load_saga<'e>(
         .bind(saga_id)
         .fetch_optional(executor)
         .await
-        .map_err(backend)?
+        .map_err(StoreError::backend)?
         .as_ref()
         .map(saga_from_row)
         .transpose()
@@ -150,7 +154,7 @@ pub(crate) async fn sagas_by_status<'e>(
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
-        .map_err(backend)?
+        .map_err(StoreError::backend)?
         .iter()
         .map(saga_from_row)
         .collect()
@@ -189,19 +193,22 @@ pub(crate) async fn save_saga(
             .bind(to_i64(new_version)?)
             .bind(to_i64(expected_version)?);
     }
-    let result = query.execute(&mut *conn).await.map_err(backend)?;
+    let result = query
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?;
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
     let actual = load_saga(&mut *conn, schema, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
-    Err(StoreError::SagaConflict {
-        saga_type: record.saga_type.clone(),
-        saga_id: record.saga_id.clone(),
-        expected: expected_version,
+    Err(eventcore::stored::saga_conflict(
+        &record.saga_type,
+        &record.saga_id,
+        expected_version,
         actual,
-    })
+    ))
 }
 
 pub(crate) async fn schedule_deadline<'e>(
@@ -225,7 +232,7 @@ pub(crate) async fn schedule_deadline<'e>(
         .bind(deadline.payload.get())
         .execute(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(())
 }
 
@@ -242,7 +249,7 @@ pub(crate) async fn cancel_deadline<'e>(
         .bind(deadline_id)
         .execute(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -272,15 +279,15 @@ pub(crate) async fn deadlines<'e>(
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     rows.iter()
         .map(|row| {
-            let payload: String = row.try_get(4).map_err(backend)?;
+            let payload: String = row.try_get(4).map_err(StoreError::backend)?;
             Ok(DeadlineRecord {
-                deadline_id: row.try_get(0).map_err(backend)?,
-                saga_type: row.try_get(1).map_err(backend)?,
-                saga_id: row.try_get(2).map_err(backend)?,
-                due_at: from_micros(row.try_get(3).map_err(backend)?),
+                deadline_id: row.try_get(0).map_err(StoreError::backend)?,
+                saga_type: row.try_get(1).map_err(StoreError::backend)?,
+                saga_id: row.try_get(2).map_err(StoreError::backend)?,
+                due_at: from_micros(row.try_get(3).map_err(StoreError::backend)?),
                 payload: RawValue::from_string(payload).map_err(StoreError::backend)?,
             })
         })
@@ -303,7 +310,7 @@ pub(crate) async fn record_processed<'e>(
         .bind(event_id.0)
         .execute(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -322,7 +329,7 @@ pub(crate) async fn is_processed<'e>(
         .bind(event_id.0)
         .fetch_optional(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(found.is_some())
 }
 

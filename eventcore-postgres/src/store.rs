@@ -171,11 +171,9 @@ impl PgEventStore {
             .acquire()
             .await
             .map_err(StoreError::backend)?;
-        if let [only] = &request.streams[..] {
-            if !only.events.is_empty() {
-                // One statement, its own transaction.
-                return append::append_on(&mut conn, &self.inner.sql, request, 0).await;
-            }
+        if append::is_one_statement(request) {
+            // One statement, its own transaction.
+            return append::append_on(&mut conn, &self.inner.sql, request, 0).await;
         }
         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await
@@ -201,14 +199,13 @@ impl EventAppender for PgEventStore {
                     return Ok(recorded);
                 }
                 Err(failure) if append::is_retryable(&failure) && attempt < MAX_ATTEMPTS => {}
-                Err(Failure::Duplicate) => {
+                Err(failure @ Failure::Duplicate) => {
                     let mut conn = self
                         .inner
                         .pool
                         .acquire()
                         .await
                         .map_err(StoreError::backend)?;
-                    let failure = Failure::Duplicate;
                     let sql = &self.inner.sql;
                     return Err(append::into_store_error(failure, &mut conn, sql, &request).await);
                 }

@@ -14,10 +14,6 @@ use sqlx::{Row, SqliteExecutor};
 use crate::rows::{from_micros, micros, to_i64};
 use crate::{SqliteEventStore, SqliteTransaction, runtime};
 
-fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
-}
-
 async fn record_dead_letter<'e>(
     executor: impl SqliteExecutor<'e>,
     letter: &DeadLetter,
@@ -36,14 +32,14 @@ async fn record_dead_letter<'e>(
     .bind(micros(letter.failed_at))
     .execute(executor)
     .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     Ok(())
 }
 
 fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
-    let id: Vec<u8> = row.try_get(2).map_err(backend)?;
-    let consumer: String = row.try_get(0).map_err(backend)?;
-    let position: i64 = row.try_get(1).map_err(backend)?;
+    let id: Vec<u8> = row.try_get(2).map_err(StoreError::backend)?;
+    let consumer: String = row.try_get(0).map_err(StoreError::backend)?;
+    let position: i64 = row.try_get(1).map_err(StoreError::backend)?;
     let event_id = uuid::Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt {
         stream: format!("dead letter of {consumer}"),
         position: position as u64,
@@ -53,10 +49,11 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
         consumer,
         position: position as u64,
         event_id: EventId(event_id),
-        event_type: row.try_get(3).map_err(backend)?,
-        error: row.try_get(4).map_err(backend)?,
-        attempts: u32::try_from(row.try_get::<i64, _>(5).map_err(backend)?).unwrap_or(u32::MAX),
-        failed_at: from_micros(row.try_get(6).map_err(backend)?),
+        event_type: row.try_get(3).map_err(StoreError::backend)?,
+        error: row.try_get(4).map_err(StoreError::backend)?,
+        attempts: u32::try_from(row.try_get::<i64, _>(5).map_err(StoreError::backend)?)
+            .unwrap_or(u32::MAX),
+        failed_at: from_micros(row.try_get(6).map_err(StoreError::backend)?),
     })
 }
 
@@ -136,7 +133,7 @@ impl TransactionalStore for SqliteEventStore {
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(self.reader_pool())
         .await
-        .map_err(backend)?
+        .map_err(StoreError::backend)?
         .iter()
         .map(dead_letter_from_row)
         .collect()
@@ -185,7 +182,7 @@ impl TransactionalStore for SqliteEventStore {
                 .bind(i64::try_from(position).unwrap_or(i64::MAX))
                 .fetch_one(self.reader_pool())
                 .await
-                .map_err(backend)?;
+                .map_err(StoreError::backend)?;
         Ok(count as u64)
     }
 }

@@ -10,10 +10,6 @@ use sqlx::{Row, SqliteExecutor};
 
 use crate::rows::{from_micros, micros, to_i64};
 
-fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::backend(error)
-}
-
 pub(crate) async fn checkpoint<'e>(
     executor: impl SqliteExecutor<'e>,
     name: &str,
@@ -23,7 +19,7 @@ pub(crate) async fn checkpoint<'e>(
             .bind(name)
             .fetch_optional(executor)
             .await
-            .map_err(backend)?;
+            .map_err(StoreError::backend)?;
     Ok(position.map(|p| p as u64))
 }
 
@@ -42,24 +38,24 @@ pub(crate) async fn save_checkpoint<'e>(
     .bind(micros(SystemTime::now()))
     .execute(executor)
     .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     Ok(())
 }
 
 fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError> {
-    let saga_type: String = row.try_get(0).map_err(backend)?;
-    let saga_id: String = row.try_get(1).map_err(backend)?;
-    let state: String = row.try_get(3).map_err(backend)?;
+    let saga_type: String = row.try_get(0).map_err(StoreError::backend)?;
+    let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
+    let state: String = row.try_get(3).map_err(StoreError::backend)?;
     let state = RawValue::from_string(state).map_err(|e| StoreError::Corrupt {
         stream: format!("saga {saga_type}/{saga_id}"),
         position: 0,
         reason: e.to_string(),
     })?;
     Ok(SagaRecord {
-        status: row.try_get(2).map_err(backend)?,
+        status: row.try_get(2).map_err(StoreError::backend)?,
         state,
-        version: row.try_get::<i64, _>(4).map_err(backend)? as u64,
-        updated_at: from_micros(row.try_get(5).map_err(backend)?),
+        version: row.try_get::<i64, _>(4).map_err(StoreError::backend)? as u64,
+        updated_at: from_micros(row.try_get(5).map_err(StoreError::backend)?),
         saga_type,
         saga_id,
     })
@@ -79,7 +75,7 @@ pub(crate) async fn load_saga<'e>(
         .bind(saga_id)
         .fetch_optional(executor)
         .await
-        .map_err(backend)?
+        .map_err(StoreError::backend)?
         .as_ref()
         .map(saga_from_row)
         .transpose()
@@ -101,7 +97,7 @@ pub(crate) async fn sagas_by_status<'e>(
         .bind(eventcore::stored::sql_limit(limit))
         .fetch_all(executor)
         .await
-        .map_err(backend)?
+        .map_err(StoreError::backend)?
         .iter()
         .map(saga_from_row)
         .collect()
@@ -143,19 +139,19 @@ pub(crate) async fn save_saga(
         .execute(&mut *conn)
         .await
     }
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
     let actual = load_saga(&mut *conn, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
-    Err(StoreError::SagaConflict {
-        saga_type: record.saga_type.clone(),
-        saga_id: record.saga_id.clone(),
-        expected: expected_version,
+    Err(eventcore::stored::saga_conflict(
+        &record.saga_type,
+        &record.saga_id,
+        expected_version,
         actual,
-    })
+    ))
 }
 
 pub(crate) async fn schedule_deadline<'e>(
@@ -175,7 +171,7 @@ pub(crate) async fn schedule_deadline<'e>(
     .bind(deadline.payload.get())
     .execute(executor)
     .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     Ok(())
 }
 
@@ -187,7 +183,7 @@ pub(crate) async fn cancel_deadline<'e>(
         .bind(deadline_id)
         .execute(executor)
         .await
-        .map_err(backend)?;
+        .map_err(StoreError::backend)?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -211,15 +207,15 @@ pub(crate) async fn deadlines<'e>(
     .bind(eventcore::stored::sql_limit(limit))
     .fetch_all(executor)
     .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     rows.iter()
         .map(|row| {
-            let payload: String = row.try_get(4).map_err(backend)?;
+            let payload: String = row.try_get(4).map_err(StoreError::backend)?;
             Ok(DeadlineRecord {
-                deadline_id: row.try_get(0).map_err(backend)?,
-                saga_type: row.try_get(1).map_err(backend)?,
-                saga_id: row.try_get(2).map_err(backend)?,
-                due_at: from_micros(row.try_get(3).map_err(backend)?),
+                deadline_id: row.try_get(0).map_err(StoreError::backend)?,
+                saga_type: row.try_get(1).map_err(StoreError::backend)?,
+                saga_id: row.try_get(2).map_err(StoreError::backend)?,
+                due_at: from_micros(row.try_get(3).map_err(StoreError::backend)?),
                 payload: RawValue::from_string(payload).map_err(StoreError::backend)?,
             })
         })
@@ -241,7 +237,7 @@ pub(crate) async fn record_processed<'e>(
     .bind(micros(SystemTime::now()))
     .execute(executor)
     .await
-    .map_err(backend)?;
+    .map_err(StoreError::backend)?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -256,7 +252,7 @@ pub(crate) async fn is_processed<'e>(
             .bind(event_id.0.as_bytes().as_slice())
             .fetch_optional(executor)
             .await
-            .map_err(backend)?;
+            .map_err(StoreError::backend)?;
     Ok(found.is_some())
 }
 

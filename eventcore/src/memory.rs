@@ -92,11 +92,6 @@ impl InMemoryEventStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many events the log holds.
-    pub(crate) fn head_position_now(&self) -> u64 {
-        self.read().events.len() as u64
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
         self.inner
             .log

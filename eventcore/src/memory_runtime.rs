@@ -10,6 +10,7 @@ use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
 use crate::id::EventId;
 use crate::memory::InMemoryEventStore;
+use crate::store::EventReader;
 use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 
 type SagaKey = (String, String);
@@ -39,15 +40,6 @@ struct Pending {
     inbox: HashSet<(String, EventId)>,
 }
 
-fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64) -> StoreError {
-    StoreError::SagaConflict {
-        saga_type: saga_type.to_owned(),
-        saga_id: saga_id.to_owned(),
-        expected,
-        actual,
-    }
-}
-
 impl MemoryRuntime {
     /// Applies `pending` if nothing it was based on changed; otherwise applies nothing.
     fn commit(&mut self, pending: Pending) -> Result<(), StoreError> {
@@ -64,7 +56,9 @@ impl MemoryRuntime {
                 .get(&(saga_type.clone(), saga_id.clone()))
                 .map_or(0, |r| r.version);
             if actual != *based_on {
-                return Err(saga_conflict(saga_type, saga_id, *based_on, actual));
+                return Err(crate::stored::saga_conflict(
+                    saga_type, saga_id, *based_on, actual,
+                ));
             }
         }
         for (id, change) in &pending.deadlines {
@@ -181,7 +175,12 @@ impl StoreTransaction for InMemoryTransaction {
             None => (committed, committed),
         };
         if current != expected_version {
-            return Err(saga_conflict(&key.0, &key.1, expected_version, current));
+            return Err(crate::stored::saga_conflict(
+                &key.0,
+                &key.1,
+                expected_version,
+                current,
+            ));
         }
         let saved = SagaRecord {
             version: expected_version + 1,
@@ -305,6 +304,6 @@ impl TransactionalStore for InMemoryEventStore {
 
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
         // Positions are dense here: event `i` has position `i`.
-        Ok(position.min(self.head_position_now()))
+        Ok(position.min(self.head_position().await?))
     }
 }

@@ -166,3 +166,13 @@ pub fn read_start(from: u64) -> Result<Option<i64>, StoreError> {
     }
     Ok(i64::try_from(from).ok())
 }
+
+/// The error for a saga record saved against `expected` while it is at `actual`.
+pub fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64) -> StoreError {
+    StoreError::SagaConflict {
+        saga_type: saga_type.to_owned(),
+        saga_id: saga_id.to_owned(),
+        expected,
+        actual,
+    }
+}

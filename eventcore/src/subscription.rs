@@ -126,7 +126,8 @@ fn subscribe<R: EventReader + 'static>(
     .boxed()
 }
 
-async fn wait(wake: &mut watch::Receiver<u64>, fallback: Duration) {
+/// Waits for the head to move, at most `fallback` (a plain sleep if the store is gone).
+pub(crate) async fn wait(wake: &mut watch::Receiver<u64>, fallback: Duration) {
     if matches!(
         tokio::time::timeout(fallback, wake.changed()).await,
         Ok(Err(_))

@@ -74,6 +74,7 @@ use crate::error::BoxError;
 use crate::event::RecordedEvent;
 
 pub use policy::{ErrorPolicy, Exhausted, ProjectionOptions};
+pub(crate) use process::{Checkpoint, moved};
 pub use rebuild::RebuildReport;
 pub(crate) use runner::panic_message;
 pub use runner::{ProjectionError, ProjectionRunner, RunningProjections};

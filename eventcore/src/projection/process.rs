@@ -87,12 +87,21 @@ async fn verify<Tx: StoreTransaction>(
     checkpoint: Option<Checkpoint<'_>>,
 ) -> Result<(), AttemptError> {
     if let Some(current) = checkpoint {
-        let stored = tx.checkpoint(current.name).await?.unwrap_or(0);
-        if stored != current.at {
+        if let Some(stored) = moved(tx, current).await? {
             return Err(AttemptError::Moved(stored));
         }
     }
     Ok(())
+}
+
+/// Locks the checkpoint for the transaction; the position it moved to, if it is no longer
+/// at `current.at`.
+pub(crate) async fn moved<Tx: StoreTransaction>(
+    tx: &mut Tx,
+    current: Checkpoint<'_>,
+) -> Result<Option<u64>, StoreError> {
+    let stored = tx.checkpoint(current.name).await?.unwrap_or(0);
+    Ok((stored != current.at).then_some(stored))
 }
 
 impl<S: TransactionalStore> Worker<S> {
@@ -121,17 +130,34 @@ impl<S: TransactionalStore> Worker<S> {
         events: &[RecordedEvent],
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<u64, Halt> {
-        match self.attempt(projection, events, checkpoint).await {
-            Ok(()) => {
-                self.committed(events, checkpoint);
-                return Ok(events.len() as u64);
+        // A store failure says nothing about the events: the batch is tried again whole. A
+        // failure of the projection is narrowed down event by event.
+        let mut store_failures = 0;
+        loop {
+            match self.attempt(projection, events, checkpoint).await {
+                Ok(()) => {
+                    if store_failures > 0 {
+                        self.update(|s| s.failing = None);
+                    }
+                    self.committed(events, checkpoint);
+                    return Ok(events.len() as u64);
+                }
+                Err(AttemptError::Moved(position)) => return Err(Halt::Moved(position)),
+                Err(AttemptError::Store(error)) => {
+                    store_failures += 1;
+                    self.store_failed(&error, store_failures);
+                    self.pause(self.policy.delay(store_failures)).await?;
+                }
+                Err(error) => {
+                    if events.len() > 1 {
+                        tracing::debug!(
+                            projection = %self.name, %error,
+                            "batch failed; applying its events one by one"
+                        );
+                    }
+                    break;
+                }
             }
-            Err(AttemptError::Moved(position)) => return Err(Halt::Moved(position)),
-            Err(error) if events.len() > 1 => tracing::debug!(
-                projection = %self.name, %error,
-                "batch failed; applying its events one by one"
-            ),
-            Err(_) => {} // a single event: retried below
         }
         let mut applied = 0;
         let mut checkpoint = checkpoint;
@@ -283,6 +309,18 @@ impl<S: TransactionalStore> Worker<S> {
         Ok(())
     }
 
+    /// Shows a store failure (not tied to an event) in the status and the logs.
+    fn store_failed(&self, error: &dyn std::fmt::Display, attempts: u32) {
+        tracing::warn!(projection = %self.name, %error, "store failed; retrying");
+        self.update(|s| {
+            s.failing = Some(Failing {
+                position: 0,
+                attempts,
+                error: error.to_string(),
+            })
+        });
+    }
+
     /// Retries a store operation until it succeeds (or shutdown), showing the failure.
     pub(crate) async fn retry_store<T, F, Fut>(&self, mut operation: F) -> Result<T, Halt>
     where
@@ -300,14 +338,7 @@ impl<S: TransactionalStore> Worker<S> {
                 }
                 Err(error) => {
                     failures += 1;
-                    tracing::warn!(projection = %self.name, %error, "store failed; retrying");
-                    self.update(|s| {
-                        s.failing = Some(Failing {
-                            position: 0,
-                            attempts: failures,
-                            error: error.to_string(),
-                        })
-                    });
+                    self.store_failed(&error, failures);
                     self.pause(self.policy.delay(failures)).await?;
                 }
             }

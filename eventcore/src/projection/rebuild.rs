@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::Projection;
-use super::process::{Halt, Worker};
+use super::process::{Checkpoint, Halt, Worker, moved};
 use super::runner::ProjectionError;
 use super::status::RebuildProgress;
 use crate::transaction::{StoreTransaction, TransactionalStore};
@@ -138,8 +138,11 @@ impl<S: TransactionalStore> Rebuild<S> {
     pub(crate) async fn swap(mut self, worker: &Worker<S>, checkpoint: u64) -> Swap<S> {
         let promoted = async {
             let mut tx = worker.store.begin_transaction().await?;
-            let stored = tx.checkpoint(&worker.name).await?.unwrap_or(0);
-            if stored != checkpoint {
+            let current = Checkpoint {
+                name: &worker.name,
+                at: checkpoint,
+            };
+            if let Some(stored) = moved(&mut tx, current).await? {
                 return Ok(Some(stored));
             }
             self.projection

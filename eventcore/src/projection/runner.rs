@@ -407,7 +407,7 @@ async fn follow<S: TransactionalStore>(
         if events.len() < batch_size {
             // Caught up: wait for an append, a message, shutdown, or the fallback poll.
             tokio::select! {
-                _ = tokio::time::timeout(options.fallback_poll, wake.changed()) => {}
+                () = crate::subscription::wait(&mut wake, options.fallback_poll) => {}
                 received = control.recv(), if control_open => {
                     control_open = received.is_some();
                     message = received;

@@ -20,14 +20,18 @@ pub enum DispatchError {
 }
 
 impl<E: std::error::Error + 'static> From<RepositoryError<E>> for DispatchError {
-    /// Domain rejections and unusable input are [`DispatchError::Rejected`]; conflicts and
-    /// store failures are [`DispatchError::Transient`].
+    /// Domain rejections, unusable input and permanent store errors (a corrupt record) are
+    /// [`DispatchError::Rejected`]; conflicts and transient store failures are
+    /// [`DispatchError::Transient`].
     fn from(error: RepositoryError<E>) -> Self {
         match error {
             RepositoryError::Domain(_)
             | RepositoryError::InvalidId(_)
             | RepositoryError::Decode { .. }
             | RepositoryError::Encode(_) => Self::Rejected(error.to_string()),
+            RepositoryError::Store(ref store) if !store.is_transient() => {
+                Self::Rejected(error.to_string())
+            }
             _ => Self::Transient(error.to_string()),
         }
     }

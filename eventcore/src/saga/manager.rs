@@ -20,6 +20,7 @@ use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::{BoxError, CodecError, StoreError};
 use crate::event::RecordedEvent;
 use crate::id::CommandId;
+use crate::projection::{Checkpoint, moved};
 use crate::projection::{
     ErrorPolicy, Projection, ProjectionError, ProjectionOptions, ProjectionRunner,
     RunningProjections,
@@ -334,6 +335,13 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
             return Ok(0);
         };
         let mut tx = self.store.begin_transaction().await?;
+        let at = Checkpoint {
+            name: &consumer,
+            at: from - 1,
+        };
+        if moved(&mut tx, at).await?.is_some() {
+            return Ok(0); // a concurrent runner got there first: read again
+        }
         self.handle_in(&mut tx, &events).await?;
         tx.save_checkpoint(&consumer, last.global_position).await?;
         self.faults.check("event:before-commit")?;
