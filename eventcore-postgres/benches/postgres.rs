@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
+use eventcore::testing::projections::catchup;
 use eventcore::{
-    AppendRequest, EventAppender, EventReader, ExpectedVersion, NewEvent, Repository,
-    SnapshotPolicy, StreamId,
+    AppendRequest, EventAppender, ExpectedVersion, NewEvent, Repository, SnapshotPolicy, StreamId,
 };
 use eventcore_postgres::PgEventStore;
 use sqlx::PgPool;
@@ -347,16 +347,7 @@ async fn main() {
             .await
             .unwrap();
     }
-    let start = Instant::now();
-    let (mut from, mut seen) = (1, 0u64);
-    loop {
-        let page = store.read_all(from, 1000).await.unwrap();
-        let Some(last) = page.last() else { break };
-        from = last.global_position + 1;
-        seen += page.len() as u64;
-    }
-    assert_eq!(seen, total);
-    let read_rate = total as f64 / start.elapsed().as_secs_f64();
+    let read_rate = catchup::read_all_rate(&store, 1000, total).await;
     let start = Instant::now();
     let (mut from, mut seen) = (1i64, 0u64);
     let table = format!("\"{}\".eventcore_events", store.schema());

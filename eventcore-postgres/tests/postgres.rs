@@ -3,24 +3,18 @@
 
 mod common;
 
+use eventcore::testing::conformance::numbered as event;
+
 use std::time::{Duration, SystemTime};
 
 use eventcore::TransactionalStore;
 use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
-    ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId,
+    ExpectedVersion, SagaRecord, StoreError, StreamId,
 };
 use eventcore_postgres::PgEventStore;
 use futures::StreamExt;
 use serde_json::value::to_raw_value;
-
-fn event(n: u64) -> NewEvent {
-    NewEvent::raw(
-        "Numbered",
-        1,
-        to_raw_value(&serde_json::json!({ "n": n })).unwrap(),
-    )
-}
 
 fn stream(name: &str) -> StreamId {
     StreamId::new(name).unwrap()

@@ -8,6 +8,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use eventcore::testing::Rng;
 use eventcore::{
     AppendRequest, EventId, EventReader, EventReaderExt, ExpectedVersion, NewEvent, RecordedEvent,
     StoreError, StreamId, SubscriptionOptions,
@@ -19,22 +20,6 @@ const WRITERS: u64 = 20;
 const TRANSACTIONS_PER_WRITER: u64 = 15;
 const STREAMS: u64 = 6;
 
-/// A tiny deterministic generator, so a failing run can be replayed from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Default)]
 struct Outcome {
     committed: Vec<EventId>,
@@ -43,7 +28,7 @@ struct Outcome {
 }
 
 async fn writer(store: PgEventStore, prefix: String, seed: u64) -> Outcome {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut outcome = Outcome::default();
     for _ in 0..TRANSACTIONS_PER_WRITER {
         loop {

@@ -5,7 +5,8 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use eventcore::{AppendRequest, EventAppender, EventReader, ExpectedVersion, NewEvent, StreamId};
+use eventcore::testing::projections::catchup;
+use eventcore::{AppendRequest, EventAppender, ExpectedVersion, NewEvent, StreamId};
 use eventcore_sqlite::{
     SqliteConnectOptions, SqliteEventStore, SqliteJournalMode, SqliteSynchronous,
 };
@@ -154,16 +155,7 @@ async fn read_pair(events: u64) -> Pair {
     }
     let (mut ours_best, mut raw_best) = (0f64, 0f64);
     for _ in 0..3 {
-        let start = Instant::now();
-        let (mut from, mut seen) = (1, 0u64);
-        loop {
-            let batch = store.read_all(from, 1000).await.unwrap();
-            let Some(last) = batch.last() else { break };
-            from = last.global_position + 1;
-            seen += batch.len() as u64;
-        }
-        assert_eq!(seen, events);
-        ours_best = ours_best.max(events as f64 / start.elapsed().as_secs_f64());
+        ours_best = ours_best.max(catchup::read_all_rate(&store, 1000, events).await);
         let start = Instant::now();
         let (mut from, mut seen) = (1i64, 0u64);
         loop {

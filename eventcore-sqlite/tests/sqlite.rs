@@ -5,23 +5,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use eventcore::{
     AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
-    ExpectedVersion, NewEvent, SagaRecord, StoreError, StreamId, SubscriptionOptions,
-    TransactionalStore,
+    ExpectedVersion, SagaRecord, StoreError, StreamId, SubscriptionOptions, TransactionalStore,
 };
 mod common;
+
+use eventcore::testing::conformance::numbered as event;
 
 use common::temp_db;
 use eventcore_sqlite::SqliteEventStore;
 use futures::StreamExt;
 use serde_json::value::to_raw_value;
-
-fn event(n: u64) -> NewEvent {
-    NewEvent::raw(
-        "Numbered",
-        1,
-        to_raw_value(&serde_json::json!({ "n": n })).unwrap(),
-    )
-}
 
 fn stream(name: &str) -> StreamId {
     StreamId::new(name).unwrap()

@@ -5,8 +5,10 @@ pub mod conformance;
 pub mod counter;
 mod fixture;
 pub mod projections;
+mod rng;
 mod saga_fixture;
 pub mod sagas;
 
 pub use fixture::{AggregateFixture, Then};
+pub use rng::Rng;
 pub use saga_fixture::SagaFixture;

@@ -77,7 +77,7 @@ async fn truth<S: EventReader>(store: &S, through: u64) -> Model {
 
 /// The events up to `through`, once all are visible.
 async fn visible<S: EventReader>(store: &S, through: u64) -> Vec<crate::event::RecordedEvent> {
-    truth(store, through).await;
+    crate::testing::conformance::wait_until_visible(store, through).await;
     store.read_all(1, 10_000).await.expect("read_all")
 }
 
