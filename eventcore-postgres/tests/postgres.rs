@@ -4,17 +4,17 @@
 mod common;
 
 use eventcore::testing::conformance::numbered as event;
+use eventcore::testing::sagas::runtime_records_persist_for_another_handle;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use eventcore::TransactionalStore;
 use eventcore::{
-    AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
-    ExpectedVersion, SagaRecord, StoreError, StreamId,
+    AppendRequest, EventAppender, EventReader, EventReaderExt, ExpectedVersion, StoreError,
+    StreamId,
 };
 use eventcore_postgres::PgEventStore;
 use futures::StreamExt;
-use serde_json::value::to_raw_value;
 
 fn stream(name: &str) -> StreamId {
     StreamId::new(name).unwrap()
@@ -210,80 +210,12 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
 #[tokio::test]
 async fn saga_state_deadlines_and_inbox_persist_for_another_handle() {
     let store = common::fresh_store(5).await;
-    let due = SystemTime::now() - Duration::from_secs(1);
-    let later = SystemTime::now() + Duration::from_secs(3600);
-    let event_id = EventId::new_random();
-    let mut tx = store.begin().await.unwrap();
-    let record = SagaRecord {
-        saga_type: "order".into(),
-        saga_id: "o-1".into(),
-        status: "running".into(),
-        state: to_raw_value(&serde_json::json!({"step": "reserve"})).unwrap(),
-        version: 0,
-        updated_at: SystemTime::now(),
-    };
-    assert_eq!(tx.save_saga(&record, 0).await.unwrap(), 1);
-    let stale = tx.save_saga(&record, 0).await;
-    assert!(
-        matches!(stale, Err(StoreError::SagaConflict { actual: 1, .. })),
-        "{stale:?}"
-    );
-    let compensating = SagaRecord {
-        status: "compensating".into(),
-        ..record
-    };
-    assert_eq!(tx.save_saga(&compensating, 1).await.unwrap(), 2);
-    for (id, at) in [("d-due", due), ("d-later", later), ("d-cancelled", due)] {
-        tx.schedule_deadline(&DeadlineRecord {
-            deadline_id: id.into(),
-            saga_type: "order".into(),
-            saga_id: "o-1".into(),
-            due_at: at,
-            payload: to_raw_value(&id).unwrap(),
-        })
-        .await
-        .unwrap();
-    }
-    assert!(tx.cancel_deadline("d-cancelled").await.unwrap());
-    assert!(!tx.cancel_deadline("d-cancelled").await.unwrap());
-    assert!(tx.record_processed("notifier", event_id).await.unwrap());
-    assert!(!tx.record_processed("notifier", event_id).await.unwrap());
-    tx.commit().await.unwrap();
-
-    let other = PgEventStore::with_schema(common::pool(3).await, store.schema())
-        .await
-        .unwrap();
-    let saga = other
-        .saga("order", "o-1")
-        .await
-        .unwrap()
-        .expect("saga persisted");
-    assert_eq!((saga.status.as_str(), saga.version), ("compensating", 2));
-    assert_eq!(saga.state.get(), r#"{"step":"reserve"}"#);
-    assert_eq!(
-        other
-            .sagas_with_status("order", "compensating", 10)
+    let reopen = |store: PgEventStore| async move {
+        PgEventStore::with_schema(common::pool(3).await, store.schema())
             .await
             .unwrap()
-            .len(),
-        1
-    );
-    let fired: Vec<String> = other
-        .deadlines_due("order", SystemTime::now(), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.deadline_id)
-        .collect();
-    assert_eq!(fired, ["d-due"]);
-    assert_eq!(
-        other
-            .deadlines_due("order", later + Duration::from_secs(1), 10)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    };
+    let (other, event_id) = runtime_records_persist_for_another_handle(store, reopen).await;
     assert!(other.is_processed("notifier", event_id).await.unwrap());
     assert!(!other.is_processed("mailer", event_id).await.unwrap());
 }

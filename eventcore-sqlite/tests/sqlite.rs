@@ -1,20 +1,20 @@
 //! Behaviour specific to the SQLite backend: corrupt rows, schema upgrades, transactions,
 //! runtime state, several handles writing at once, and prompt live subscriptions.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use eventcore::{
-    AppendRequest, DeadlineRecord, EventAppender, EventId, EventReader, EventReaderExt,
-    ExpectedVersion, SagaRecord, StoreError, StreamId, SubscriptionOptions, TransactionalStore,
+    AppendRequest, EventAppender, EventReader, EventReaderExt, ExpectedVersion, StoreError,
+    StreamId, SubscriptionOptions, TransactionalStore,
 };
 mod common;
 
 use eventcore::testing::conformance::numbered as event;
+use eventcore::testing::sagas::runtime_records_persist_for_another_handle;
 
 use common::temp_db;
 use eventcore_sqlite::SqliteEventStore;
 use futures::StreamExt;
-use serde_json::value::to_raw_value;
 
 fn stream(name: &str) -> StreamId {
     StreamId::new(name).unwrap()
@@ -208,93 +208,12 @@ async fn one_transaction_covers_an_append_the_callers_sql_and_a_checkpoint() {
 #[tokio::test]
 async fn saga_state_deadlines_and_inbox_persist_across_a_restart() {
     let path = temp_db();
-    let due = SystemTime::now() - Duration::from_secs(1);
-    let later = SystemTime::now() + Duration::from_secs(3600);
-    let event_id = EventId::new_random();
-    {
-        let store = SqliteEventStore::open(&path).await.unwrap();
-        let mut tx = store.begin().await.unwrap();
-        let record = SagaRecord {
-            saga_type: "order".into(),
-            saga_id: "o-1".into(),
-            status: "running".into(),
-            state: to_raw_value(&serde_json::json!({"step": "reserve"})).unwrap(),
-            version: 0,
-            updated_at: SystemTime::now(),
-        };
-        assert_eq!(tx.save_saga(&record, 0).await.unwrap(), 1);
-        let stale = tx.save_saga(&record, 0).await;
-        assert!(
-            matches!(stale, Err(StoreError::SagaConflict { actual: 1, .. })),
-            "got {stale:?}"
-        );
-        assert_eq!(
-            tx.save_saga(
-                &SagaRecord {
-                    status: "compensating".into(),
-                    ..record
-                },
-                1
-            )
-            .await
-            .unwrap(),
-            2
-        );
-        for (id, at) in [("d-due", due), ("d-later", later), ("d-cancelled", due)] {
-            tx.schedule_deadline(&DeadlineRecord {
-                deadline_id: id.into(),
-                saga_type: "order".into(),
-                saga_id: "o-1".into(),
-                due_at: at,
-                payload: to_raw_value(&id).unwrap(),
-            })
-            .await
-            .unwrap();
-        }
-        assert!(tx.cancel_deadline("d-cancelled").await.unwrap());
-        assert!(!tx.cancel_deadline("d-cancelled").await.unwrap());
-        assert!(tx.record_processed("notifier", event_id).await.unwrap());
-        assert!(
-            !tx.record_processed("notifier", event_id).await.unwrap(),
-            "second time is a duplicate"
-        );
-        tx.commit().await.unwrap();
-    }
     let store = SqliteEventStore::open(&path).await.unwrap();
-    let saga = store
-        .saga("order", "o-1")
-        .await
-        .unwrap()
-        .expect("saga survives");
-    assert_eq!((saga.status.as_str(), saga.version), ("compensating", 2));
-    assert_eq!(
-        store
-            .sagas_with_status("order", "compensating", 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(
-        store
-            .sagas_with_status("order", "running", 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let fired: Vec<String> = store
-        .deadlines_due("order", SystemTime::now(), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.deadline_id)
-        .collect();
-    assert_eq!(fired, ["d-due"], "only the due, uncancelled deadline");
-    let all = store
-        .deadlines_due("order", later + Duration::from_secs(1), 10)
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 2);
+    let reopen = |store: SqliteEventStore| async move {
+        drop(store);
+        SqliteEventStore::open(&path).await.unwrap()
+    };
+    let (store, event_id) = runtime_records_persist_for_another_handle(store, reopen).await;
     assert!(store.is_processed("notifier", event_id).await.unwrap());
     assert!(!store.is_processed("mailer", event_id).await.unwrap());
 }

@@ -4,11 +4,13 @@
 //! [`saga_tests!`](crate::saga_tests) writes one `#[tokio::test]` per function.
 
 mod cases;
+mod records;
 mod simulation;
 mod throughput;
 pub mod transfer;
 
 pub use cases::*;
+pub use records::runtime_records_persist_for_another_handle;
 pub use simulation::{SimulationReport, simulate, simulation_with_crashes_at_every_boundary};
 pub use throughput::{Throughput, throughput};
 
