@@ -45,6 +45,12 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
+impl From<Conflict> for Failure {
+    fn from(conflict: Conflict) -> Self {
+        Self::Conflict(conflict)
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
@@ -174,24 +180,17 @@ pub(crate) async fn append_on(
     }
     let mut recorded = Vec::with_capacity(request.event_count());
     for append in &request.streams {
-        let conflict = |actual| {
-            Failure::Conflict(Conflict {
-                stream: append.stream.clone(),
-                expected: append.expected,
-                actual,
-            })
-        };
         if append.events.is_empty() {
-            let actual = version_of(conn, sql, &append.stream).await?;
-            if !append.expected.admits(actual) {
-                return Err(conflict(actual));
-            }
+            append.check(version_of(conn, sql, &append.stream).await?)?;
             continue;
         }
         let base = index_base + recorded.len() as u64;
         match insert_stream(conn, sql, append, base, now).await? {
             Some(records) => recorded.extend(records),
-            None => return Err(conflict(version_of(conn, sql, &append.stream).await?)),
+            None => {
+                let actual = version_of(conn, sql, &append.stream).await?;
+                return Err(append.conflict(actual).into());
+            }
         }
     }
     Ok(recorded)

@@ -45,6 +45,12 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
+impl From<Conflict> for Failure {
+    fn from(conflict: Conflict) -> Self {
+        Self::Conflict(conflict)
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         Self::Store(error)
@@ -160,13 +166,7 @@ pub(crate) async fn append_in_transaction(
     let mut all = Vec::with_capacity(request.event_count());
     for append in &request.streams {
         let actual = version_of(conn, &append.stream).await?;
-        if !append.expected.admits(actual) {
-            return Err(Failure::Conflict(Conflict {
-                stream: append.stream.clone(),
-                expected: append.expected,
-                actual,
-            }));
-        }
+        append.check(actual)?;
         all.extend(insert_rows(conn, append, actual, now).await?);
     }
     Ok(all)
@@ -186,20 +186,9 @@ pub(crate) async fn append_single_statement(
     request: &AppendRequest,
 ) -> Result<Vec<RecordedEvent>, Failure> {
     let append = &request.streams[0];
-    let conflict = |actual| {
-        Failure::Conflict(Conflict {
-            stream: append.stream.clone(),
-            expected: append.expected,
-            actual,
-        })
-    };
     if append.events.is_empty() {
-        let actual = version_of(conn, &append.stream).await?;
-        return if append.expected.admits(actual) {
-            Ok(Vec::new())
-        } else {
-            Err(conflict(actual))
-        };
+        append.check(version_of(conn, &append.stream).await?)?;
+        return Ok(Vec::new());
     }
     for _ in 0..100 {
         let base = match append.expected {
@@ -209,24 +198,21 @@ pub(crate) async fn append_single_statement(
                 if n.checked_add(append.events.len() as u64)
                     .is_none_or(|last| i64::try_from(last).is_err()) =>
             {
-                return Err(conflict(version_of(conn, &append.stream).await?));
+                return Err(append
+                    .conflict(version_of(conn, &append.stream).await?)
+                    .into());
             }
             ExpectedVersion::Exact(n) => n,
             ExpectedVersion::Any | ExpectedVersion::StreamExists => {
                 let actual = version_of(conn, &append.stream).await?;
-                if !append.expected.admits(actual) {
-                    return Err(conflict(actual));
-                }
+                append.check(actual)?;
                 actual
             }
         };
         match insert_rows(conn, append, base, stored_now()).await {
             Err(Failure::VersionMoved) => {
-                let actual = version_of(conn, &append.stream).await?;
-                if !append.expected.admits(actual) {
-                    return Err(conflict(actual));
-                }
-                // The expectation holds but the stream moved under us: read again.
+                // If the expectation still holds, the stream moved under us: read again.
+                append.check(version_of(conn, &append.stream).await?)?;
             }
             other => return other,
         }

@@ -13,7 +13,6 @@ use crate::id::{EventId, StreamId};
 use crate::memory_runtime::MemoryRuntime;
 use crate::snapshot::{Snapshot, SnapshotStore, supersedes};
 use crate::store::{AppendRequest, EventAppender, EventReader};
-use crate::version::Conflict;
 
 /// An [`EventStore`](crate::EventStore) in memory. Cloning gives another handle to the same
 /// log.
@@ -112,14 +111,7 @@ impl EventAppender for InMemoryEventStore {
         // Check everything first: nothing is written unless every check holds.
         for append in &request.streams {
             let actual = log.streams.get(&append.stream).map_or(0, Vec::len) as u64;
-            if !append.expected.admits(actual) {
-                return Err(Conflict {
-                    stream: append.stream.clone(),
-                    expected: append.expected,
-                    actual,
-                }
-                .into());
-            }
+            append.check(actual)?;
             if let Some(event) = append
                 .events
                 .iter()
