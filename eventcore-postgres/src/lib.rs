@@ -90,6 +90,7 @@ mod notify;
 mod projection;
 mod rows;
 mod runtime;
+mod runtime_sql;
 mod schema;
 mod snapshot;
 mod sql;

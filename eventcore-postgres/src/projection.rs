@@ -11,8 +11,7 @@ use eventcore::{
 };
 use sqlx::Row;
 
-use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
-use crate::sql::SAFE_BOUND;
+use crate::rows::{from_micros, micros, to_i64};
 use crate::{PgEventStore, PgTransaction, runtime};
 
 fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, StoreError> {
@@ -39,16 +38,8 @@ impl StoreTransaction for PgTransaction {
     }
 
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO {} (consumer, position, event_id, event_type, error, attempts, failed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, {})
-             ON CONFLICT (consumer, position) DO UPDATE SET event_id = excluded.event_id,
-                 event_type = excluded.event_type, error = excluded.error,
-                 attempts = excluded.attempts, failed_at = excluded.failed_at",
-            self.store().inner.schema.table("eventcore_dead_letters"),
-            timestamp_sql(7)
-        );
-        sqlx::query(&sql)
+        let store = self.store().clone(); // the statement outlives the borrow of `self`
+        sqlx::query(&store.inner.sql.runtime.record_dead_letter)
             .bind(&letter.consumer)
             .bind(to_i64(letter.position)?)
             .bind(letter.event_id.0)
@@ -108,7 +99,7 @@ impl TransactionalStore for PgEventStore {
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        runtime::checkpoint(self.pool(), &self.inner.schema, name).await
+        runtime::checkpoint(self.pool(), &self.inner.sql.runtime, name).await
     }
 
     async fn dead_letters(
@@ -116,13 +107,7 @@ impl TransactionalStore for PgEventStore {
         consumer: &str,
         limit: usize,
     ) -> Result<Vec<DeadLetter>, StoreError> {
-        let sql = format!(
-            "SELECT consumer, position, event_id, event_type, error, attempts,
-                    (EXTRACT(EPOCH FROM failed_at) * 1000000)::BIGINT
-             FROM {} WHERE consumer = $1 ORDER BY position LIMIT $2",
-            self.inner.schema.table("eventcore_dead_letters")
-        );
-        sqlx::query(&sql)
+        sqlx::query(&self.inner.sql.runtime.dead_letters)
             .bind(consumer)
             .bind(eventcore::stored::sql_limit(limit))
             .fetch_all(self.pool())
@@ -134,7 +119,7 @@ impl TransactionalStore for PgEventStore {
     }
 
     async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(self.pool(), &self.inner.schema, saga_type, saga_id).await
+        runtime::load_saga(self.pool(), &self.inner.sql.runtime, saga_type, saga_id).await
     }
 
     async fn sagas_with_status(
@@ -143,7 +128,14 @@ impl TransactionalStore for PgEventStore {
         status: &str,
         limit: usize,
     ) -> Result<Vec<SagaRecord>, StoreError> {
-        runtime::sagas_by_status(self.pool(), &self.inner.schema, saga_type, status, limit).await
+        runtime::sagas_by_status(
+            self.pool(),
+            &self.inner.sql.runtime,
+            saga_type,
+            status,
+            limit,
+        )
+        .await
     }
 
     async fn deadlines_due(
@@ -154,7 +146,7 @@ impl TransactionalStore for PgEventStore {
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
         runtime::deadlines(
             self.pool(),
-            &self.inner.schema,
+            &self.inner.sql.runtime,
             saga_type,
             None,
             Some(now),
@@ -170,7 +162,7 @@ impl TransactionalStore for PgEventStore {
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
         runtime::deadlines(
             self.pool(),
-            &self.inner.schema,
+            &self.inner.sql.runtime,
             saga_type,
             Some(saga_id),
             None,
@@ -180,11 +172,7 @@ impl TransactionalStore for PgEventStore {
     }
 
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM {} WHERE global_position <= $1 AND global_position < {SAFE_BOUND}",
-            self.inner.schema.table("eventcore_events")
-        );
-        let count: i64 = sqlx::query_scalar(&sql)
+        let count: i64 = sqlx::query_scalar(&self.inner.sql.runtime.count_events_through)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .fetch_one(self.pool())
             .await

@@ -8,25 +8,15 @@ use eventcore::{DeadlineRecord, EventId, SagaRecord, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{PgExecutor, Row};
 
-use crate::rows::{from_micros, micros, timestamp_sql, to_i64};
-use crate::schema::Schema;
-
-const EPOCH_MICROS: &str = "(EXTRACT(EPOCH FROM {}) * 1000000)::BIGINT";
-
-fn micros_of(column: &str) -> String {
-    EPOCH_MICROS.replace("{}", column)
-}
+use crate::rows::{from_micros, micros, to_i64};
+use crate::runtime_sql::RuntimeSql;
 
 pub(crate) async fn checkpoint<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     name: &str,
 ) -> Result<Option<u64>, StoreError> {
-    let sql = format!(
-        "SELECT position FROM {} WHERE name = $1",
-        schema.table("eventcore_checkpoints")
-    );
-    let position: Option<i64> = sqlx::query_scalar(&sql)
+    let position: Option<i64> = sqlx::query_scalar(&sql.checkpoint)
         .bind(name)
         .fetch_optional(executor)
         .await
@@ -38,12 +28,10 @@ pub(crate) async fn checkpoint<'e>(
 /// row to lock): a concurrent runner of the same projection waits, then sees the new value.
 pub(crate) async fn lock_checkpoint(
     conn: &mut sqlx::PgConnection,
-    schema: &Schema,
+    sql: &RuntimeSql,
     name: &str,
 ) -> Result<Option<u64>, StoreError> {
-    let table = schema.table("eventcore_checkpoints");
-    let select = format!("SELECT position FROM {table} WHERE name = $1 FOR UPDATE");
-    let locked = sqlx::query_scalar::<_, i64>(&select).bind(name);
+    let locked = sqlx::query_scalar::<_, i64>(&sql.lock_checkpoint).bind(name);
     if let Some(position) = locked
         .fetch_optional(&mut *conn)
         .await
@@ -52,14 +40,12 @@ pub(crate) async fn lock_checkpoint(
         return Ok(Some(position as u64));
     }
     // A new checkpoint: create it, then lock it (a concurrent creator may have won).
-    sqlx::query(&format!(
-        "INSERT INTO {table} (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
-    ))
-    .bind(name)
-    .execute(&mut *conn)
-    .await
-    .map_err(StoreError::backend)?;
-    let position: i64 = sqlx::query_scalar(&select)
+    sqlx::query(&sql.create_checkpoint)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?;
+    let position: i64 = sqlx::query_scalar(&sql.lock_checkpoint)
         .bind(name)
         .fetch_one(&mut *conn)
         .await
@@ -69,29 +55,17 @@ pub(crate) async fn lock_checkpoint(
 
 pub(crate) async fn save_checkpoint<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     name: &str,
     position: u64,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "INSERT INTO {} (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()",
-        schema.table("eventcore_checkpoints")
-    );
-    sqlx::query(&sql)
+    sqlx::query(&sql.save_checkpoint)
         .bind(name)
         .bind(to_i64(position)?)
         .execute(executor)
         .await
         .map_err(StoreError::backend)?;
     Ok(())
-}
-
-fn saga_columns() -> String {
-    format!(
-        "saga_type, saga_id, status, state::TEXT, version, {}",
-        micros_of("updated_at")
-    )
 }
 
 fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> {
@@ -115,16 +89,11 @@ fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> 
 
 pub(crate) async fn load_saga<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     saga_type: &str,
     saga_id: &str,
 ) -> Result<Option<SagaRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE saga_type = $1 AND saga_id = $2",
-        saga_columns(),
-        schema.table("eventcore_sagas")
-    );
-    sqlx::query(&sql)
+    sqlx::query(&sql.load_saga)
         .bind(saga_type)
         .bind(saga_id)
         .fetch_optional(executor)
@@ -137,18 +106,12 @@ pub(crate) async fn load_saga<'e>(
 
 pub(crate) async fn sagas_by_status<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     saga_type: &str,
     status: &str,
     limit: usize,
 ) -> Result<Vec<SagaRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE saga_type = $1 AND status = $2
-         ORDER BY updated_at, saga_id LIMIT $3",
-        saga_columns(),
-        schema.table("eventcore_sagas")
-    );
-    sqlx::query(&sql)
+    sqlx::query(&sql.sagas_by_status)
         .bind(saga_type)
         .bind(status)
         .bind(eventcore::stored::sql_limit(limit))
@@ -164,25 +127,17 @@ pub(crate) async fn sagas_by_status<'e>(
 /// new version. A mismatch is [`StoreError::SagaConflict`].
 pub(crate) async fn save_saga(
     conn: &mut sqlx::PgConnection,
-    schema: &Schema,
+    sql: &RuntimeSql,
     record: &SagaRecord,
     expected_version: u64,
 ) -> Result<u64, StoreError> {
-    let table = schema.table("eventcore_sagas");
     let new_version = expected_version + 1;
-    let now = timestamp_sql(5);
-    let sql = if expected_version == 0 {
-        format!(
-            "INSERT INTO {table} (saga_type, saga_id, status, state, version, updated_at)
-             VALUES ($1, $2, $3, $4::JSON, 1, {now}) ON CONFLICT DO NOTHING"
-        )
+    let statement = if expected_version == 0 {
+        &sql.insert_saga
     } else {
-        format!(
-            "UPDATE {table} SET status = $3, state = $4::JSON, version = $6, updated_at = {now}
-             WHERE saga_type = $1 AND saga_id = $2 AND version = $7"
-        )
+        &sql.update_saga
     };
-    let mut query = sqlx::query(&sql)
+    let mut query = sqlx::query(statement)
         .bind(&record.saga_type)
         .bind(&record.saga_id)
         .bind(&record.status)
@@ -200,7 +155,7 @@ pub(crate) async fn save_saga(
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
-    let actual = load_saga(&mut *conn, schema, &record.saga_type, &record.saga_id)
+    let actual = load_saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
     Err(eventcore::stored::saga_conflict(
@@ -213,18 +168,10 @@ pub(crate) async fn save_saga(
 
 pub(crate) async fn schedule_deadline<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     deadline: &DeadlineRecord,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "INSERT INTO {} (deadline_id, saga_type, saga_id, due_at, payload)
-         VALUES ($1, $2, $3, {}, $5::JSON)
-         ON CONFLICT (deadline_id) DO UPDATE SET due_at = excluded.due_at,
-             payload = excluded.payload",
-        schema.table("eventcore_deadlines"),
-        timestamp_sql(4)
-    );
-    sqlx::query(&sql)
+    sqlx::query(&sql.schedule_deadline)
         .bind(&deadline.deadline_id)
         .bind(&deadline.saga_type)
         .bind(&deadline.saga_id)
@@ -238,14 +185,10 @@ pub(crate) async fn schedule_deadline<'e>(
 
 pub(crate) async fn cancel_deadline<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     deadline_id: &str,
 ) -> Result<bool, StoreError> {
-    let sql = format!(
-        "DELETE FROM {} WHERE deadline_id = $1",
-        schema.table("eventcore_deadlines")
-    );
-    let result = sqlx::query(&sql)
+    let result = sqlx::query(&sql.cancel_deadline)
         .bind(deadline_id)
         .execute(executor)
         .await
@@ -257,22 +200,13 @@ pub(crate) async fn cancel_deadline<'e>(
 /// earliest first.
 pub(crate) async fn deadlines<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     saga_type: &str,
     saga_id: Option<&str>,
     due_by: Option<SystemTime>,
     limit: usize,
 ) -> Result<Vec<DeadlineRecord>, StoreError> {
-    let sql = format!(
-        "SELECT deadline_id, saga_type, saga_id, {}, payload::TEXT FROM {}
-         WHERE saga_type = $1 AND ($2::TEXT IS NULL OR saga_id = $2)
-           AND ($3::BIGINT IS NULL OR due_at <= {})
-         ORDER BY due_at, deadline_id LIMIT $4",
-        micros_of("due_at"),
-        schema.table("eventcore_deadlines"),
-        timestamp_sql(3)
-    );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&sql.deadlines)
         .bind(saga_type)
         .bind(saga_id)
         .bind(due_by.map(micros))
@@ -297,15 +231,11 @@ pub(crate) async fn deadlines<'e>(
 /// Records that `consumer` processed `event_id`; `false` when it already had.
 pub(crate) async fn record_processed<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     consumer: &str,
     event_id: EventId,
 ) -> Result<bool, StoreError> {
-    let sql = format!(
-        "INSERT INTO {} (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        schema.table("eventcore_inbox")
-    );
-    let result = sqlx::query(&sql)
+    let result = sqlx::query(&sql.record_processed)
         .bind(consumer)
         .bind(event_id.0)
         .execute(executor)
@@ -316,15 +246,11 @@ pub(crate) async fn record_processed<'e>(
 
 pub(crate) async fn is_processed<'e>(
     executor: impl PgExecutor<'e>,
-    schema: &Schema,
+    sql: &RuntimeSql,
     consumer: &str,
     event_id: EventId,
 ) -> Result<bool, StoreError> {
-    let sql = format!(
-        "SELECT 1 FROM {} WHERE consumer = $1 AND event_id = $2",
-        schema.table("eventcore_inbox")
-    );
-    let found: Option<i32> = sqlx::query_scalar(&sql)
+    let found: Option<i32> = sqlx::query_scalar(&sql.is_processed)
         .bind(consumer)
         .bind(event_id.0)
         .fetch_optional(executor)
@@ -346,6 +272,6 @@ impl crate::PgEventStore {
         consumer: &str,
         event_id: EventId,
     ) -> Result<bool, StoreError> {
-        is_processed(self.pool(), &self.inner.schema, consumer, event_id).await
+        is_processed(self.pool(), &self.inner.sql.runtime, consumer, event_id).await
     }
 }

@@ -1,6 +1,7 @@
 //! The SQL text of the hot operations, built once per store for its schema.
 
 use crate::rows::{EVENT_COLUMNS, timestamp_sql};
+use crate::runtime_sql::RuntimeSql;
 use crate::schema::Schema;
 
 /// Bits of a global position that number the events within one transaction.
@@ -63,6 +64,8 @@ pub(crate) struct Sql {
     pub(crate) find_ids: String,
     pub(crate) load_snapshot: String,
     pub(crate) save_snapshot: String,
+    /// The runtime records' statements.
+    pub(crate) runtime: RuntimeSql,
 }
 
 impl Sql {
@@ -142,6 +145,7 @@ impl Sql {
                  WHERE s.schema_version <> excluded.schema_version
                     OR excluded.version >= s.version"
             ),
+            runtime: RuntimeSql::new(schema),
         }
     }
 }

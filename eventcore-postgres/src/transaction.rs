@@ -146,7 +146,7 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
-        runtime::lock_checkpoint(&mut self.tx, &self.store.inner.schema, name).await
+        runtime::lock_checkpoint(&mut self.tx, &self.store.inner.sql.runtime, name).await
     }
 
     /// Sets the checkpoint named `name` to `position`.
@@ -154,7 +154,7 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
-        runtime::save_checkpoint(&mut *self.tx, &self.store.inner.schema, name, position).await
+        runtime::save_checkpoint(&mut *self.tx, &self.store.inner.sql.runtime, name, position).await
     }
 
     /// The saga instance's record, as this transaction sees it.
@@ -166,7 +166,13 @@ impl PgTransaction {
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(&mut *self.tx, &self.store.inner.schema, saga_type, saga_id).await
+        runtime::load_saga(
+            &mut *self.tx,
+            &self.store.inner.sql.runtime,
+            saga_type,
+            saga_id,
+        )
+        .await
     }
 
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
@@ -181,7 +187,7 @@ impl PgTransaction {
     ) -> Result<u64, StoreError> {
         runtime::save_saga(
             &mut self.tx,
-            &self.store.inner.schema,
+            &self.store.inner.sql.runtime,
             record,
             expected_version,
         )
@@ -193,7 +199,7 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        runtime::schedule_deadline(&mut *self.tx, &self.store.inner.schema, deadline).await
+        runtime::schedule_deadline(&mut *self.tx, &self.store.inner.sql.runtime, deadline).await
     }
 
     /// Cancels a deadline (also used once it fired); `false` when there was none.
@@ -201,7 +207,7 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        runtime::cancel_deadline(&mut *self.tx, &self.store.inner.schema, deadline_id).await
+        runtime::cancel_deadline(&mut *self.tx, &self.store.inner.sql.runtime, deadline_id).await
     }
 
     /// Records that `consumer` processed `event_id`; `false` when it already had, in which case
@@ -214,7 +220,13 @@ impl PgTransaction {
         consumer: &str,
         event_id: EventId,
     ) -> Result<bool, StoreError> {
-        runtime::record_processed(&mut *self.tx, &self.store.inner.schema, consumer, event_id).await
+        runtime::record_processed(
+            &mut *self.tx,
+            &self.store.inner.sql.runtime,
+            consumer,
+            event_id,
+        )
+        .await
     }
 
     /// Commits everything and wakes subscribers (here and, by NOTIFY, elsewhere).
