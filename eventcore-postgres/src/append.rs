@@ -23,6 +23,9 @@ pub(crate) enum Failure {
     Duplicate,
     /// A concurrent transaction took the same stream version first: evaluate again.
     Raced,
+    /// The transaction was a deadlock victim or hit a serialization failure (under a stricter
+    /// default isolation level): nothing was written, and only a fresh transaction can go on.
+    Deadlock,
     /// Anything else.
     Store(StoreError),
 }
@@ -35,10 +38,8 @@ impl From<sqlx::Error> for Failure {
                 Some("eventcore_events_stream_version") => return Self::Raced,
                 _ => {}
             }
-            // A deadlock victim or a serialization failure (under a stricter default isolation
-            // level): nothing was written, and a fresh attempt may succeed.
             if matches!(db.code().as_deref(), Some("40P01" | "40001")) {
-                return Self::Raced;
+                return Self::Deadlock;
             }
         }
         Self::Store(StoreError::backend(error))
@@ -81,6 +82,12 @@ pub(crate) async fn version_of(
     Ok(version as u64)
 }
 
+/// A schema version as the `INT` column stores it ([`AppendRequest::validate`] refuses larger
+/// ones before any statement runs).
+fn schema_version(version: u32) -> Result<i32, StoreError> {
+    i32::try_from(version).map_err(|_| StoreError::backend("schema version exceeds INT"))
+}
+
 /// Inserts one stream's events if its check holds; `Ok(None)` when it does not.
 async fn insert_stream(
     conn: &mut PgConnection,
@@ -103,7 +110,7 @@ async fn insert_stream(
     let query = if let [event] = &append.events[..] {
         base.bind(event.event_id.0)
             .bind(event.event_type.as_str())
-            .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
+            .bind(schema_version(event.schema_version)?)
             .bind(metadata_json(&event.metadata)?)
             .bind(event.payload.get())
     } else {
@@ -112,8 +119,8 @@ async fn insert_stream(
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let schema_versions: Vec<i32> = events
             .iter()
-            .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
-            .collect();
+            .map(|e| schema_version(e.schema_version))
+            .collect::<Result<_, _>>()?;
         let metadata: Vec<Option<String>> = events
             .iter()
             .map(|e| metadata_json(&e.metadata))
@@ -221,12 +228,13 @@ async fn lock_streams(conn: &mut PgConnection, request: &AppendRequest) -> Resul
     Ok(())
 }
 
-/// Whether a failure is worth a fresh transaction: a race, or a conflict whose expectation
-/// holds by now (the stream moved between statements, or this transaction predates the
-/// stream's last writer).
+/// Whether a failure is worth a fresh transaction: a race, a deadlock, or an outdated
+/// transaction.
 pub(crate) fn is_retryable(failure: &Failure) -> bool {
     match failure {
-        Failure::Raced => true,
+        Failure::Raced | Failure::Deadlock => true,
+        // The expectation holds by now: the transaction predates the stream's last writer
+        // (its positions would fall below that writer's), so only a fresh one can append.
         Failure::Conflict(c) => c.expected.admits(c.actual),
         _ => false,
     }
@@ -277,6 +285,7 @@ impl Failure {
             Self::Conflict(conflict) => conflict.into(),
             Self::Store(error) => error,
             Self::Raced => StoreError::backend("a concurrent append kept taking the same versions"),
+            Self::Deadlock => StoreError::aborted(eventcore::AbortReason::Deadlock),
             Self::Duplicate => StoreError::backend("event id unique constraint violated"),
         }
     }

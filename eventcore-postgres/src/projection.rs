@@ -29,6 +29,13 @@ fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, Store
 
 #[async_trait]
 impl StoreTransaction for PgTransaction {
+    async fn append(
+        &mut self,
+        request: eventcore::AppendRequest,
+    ) -> Result<Vec<eventcore::RecordedEvent>, StoreError> {
+        PgTransaction::append(self, request).await
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         PgTransaction::checkpoint(self, name).await
     }
@@ -39,7 +46,7 @@ impl StoreTransaction for PgTransaction {
 
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
         let store = self.store().clone(); // the statement outlives the borrow of `self`
-        sqlx::query(&store.inner.sql.runtime.record_dead_letter)
+        let insert = sqlx::query(&store.inner.sql.runtime.record_dead_letter)
             .bind(&letter.consumer)
             .bind(to_i64(letter.position)?)
             .bind(letter.event_id.0)
@@ -47,9 +54,10 @@ impl StoreTransaction for PgTransaction {
             .bind(&letter.error)
             .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
             .bind(micros(letter.failed_at))
-            .execute(self.connection())
-            .await
-            .map_err(StoreError::backend)?;
+            .execute(&mut *self.tx);
+        self.guard
+            .run(async { insert.await.map_err(StoreError::backend) })
+            .await?;
         Ok(())
     }
 

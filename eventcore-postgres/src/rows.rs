@@ -1,13 +1,17 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::stored::EventColumns;
+use eventcore::stored::{EventColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 /// The columns [`event_from_row`] reads, in order.
+/// A recorded-at outside what the library writes (`'infinity'`, or so far in the future that
+/// its microseconds overflow `BIGINT`) reads as NULL, reported as corrupt.
 pub(crate) const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, \
-     event_type, schema_version, (EXTRACT(EPOCH FROM recorded_at) * 1000000)::BIGINT, \
+     event_type, schema_version, \
+     CASE WHEN isfinite(recorded_at) AND recorded_at < TIMESTAMPTZ '200000-01-01 00:00:00+00' \
+          THEN (EXTRACT(EPOCH FROM recorded_at) * 1000000)::BIGINT END, \
      metadata::TEXT, payload::TEXT";
 
 /// SQL turning a bound microsecond count into a `TIMESTAMPTZ`.
@@ -26,19 +30,34 @@ pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
 }
 
 /// A stored event from its row; a row that cannot be read back is [`StoreError::Corrupt`],
-/// naming its stream and position.
+/// naming its stream, version and position.
 pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let get_err = StoreError::backend;
+    let place = RecordPlace {
+        stream: row.try_get(2).unwrap_or_default(),
+        version: row.try_get(3).unwrap_or_default(),
+        position: row.try_get(0).unwrap_or_default(),
+    };
+    let recorded_at: Option<i64> = column(row, 6, &place)?;
     EventColumns {
-        position: row.try_get(0).map_err(get_err)?,
-        event_id: row.try_get(1).map_err(get_err)?,
-        stream_id: row.try_get(2).map_err(get_err)?,
-        stream_version: row.try_get(3).map_err(get_err)?,
-        event_type: row.try_get(4).map_err(get_err)?,
-        schema_version: i64::from(row.try_get::<i32, _>(5).map_err(get_err)?),
-        recorded_at_micros: row.try_get(6).map_err(get_err)?,
-        metadata: row.try_get(7).map_err(get_err)?,
-        payload: row.try_get(8).map_err(get_err)?,
+        position: column(row, 0, &place)?,
+        event_id: column(row, 1, &place)?,
+        stream_id: column(row, 2, &place)?,
+        stream_version: column(row, 3, &place)?,
+        event_type: column(row, 4, &place)?,
+        schema_version: i64::from(column::<i32>(row, 5, &place)?),
+        recorded_at_micros: recorded_at
+            .ok_or_else(|| place.corrupt("recorded_at is not a time the library writes"))?,
+        metadata: column(row, 7, &place)?,
+        payload: column(row, 8, &place)?,
     }
     .into_recorded()
+}
+
+/// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].
+fn column<'r, T>(row: &'r PgRow, index: usize, place: &RecordPlace) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(index)
+        .map_err(|e| place.corrupt(format!("column {index}: {e}")))
 }

@@ -72,11 +72,8 @@ fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> 
     let saga_type: String = row.try_get(0).map_err(StoreError::backend)?;
     let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
     let state: String = row.try_get(3).map_err(StoreError::backend)?;
-    let state = RawValue::from_string(state).map_err(|e| StoreError::Corrupt {
-        stream: format!("saga {saga_type}/{saga_id}"),
-        position: 0,
-        reason: e.to_string(),
-    })?;
+    let state = RawValue::from_string(state)
+        .map_err(|e| eventcore::stored::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
     Ok(SagaRecord {
         status: row.try_get(2).map_err(StoreError::backend)?,
         state,

@@ -30,7 +30,7 @@ pub(crate) async fn save_on<'e>(
     sqlx::query(sql)
         .bind(snapshot.stream.as_str())
         .bind(to_i64(snapshot.version)?)
-        .bind(i32::try_from(snapshot.schema_version).unwrap_or(i32::MAX))
+        .bind(i64::from(snapshot.schema_version))
         .bind(snapshot.state.get())
         .execute(executor)
         .await
@@ -41,7 +41,7 @@ pub(crate) async fn save_on<'e>(
 #[async_trait]
 impl SnapshotStore for PgSnapshotStore {
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        let row: Option<(i64, i32, String)> = sqlx::query_as(&self.store.inner.sql.load_snapshot)
+        let row: Option<(i64, i64, String)> = sqlx::query_as(&self.store.inner.sql.load_snapshot)
             .bind(stream.as_str())
             .fetch_optional(self.store.pool())
             .await
@@ -49,8 +49,7 @@ impl SnapshotStore for PgSnapshotStore {
         let Some((version, schema_version, state)) = row else {
             return Ok(None);
         };
-        eventcore::stored::snapshot_from_columns(stream, version, i64::from(schema_version), state)
-            .map(Some)
+        eventcore::stored::snapshot_from_columns(stream, version, schema_version, state).map(Some)
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {

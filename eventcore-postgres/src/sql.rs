@@ -19,7 +19,9 @@ pub(crate) fn lock_key(stream: &str) -> String {
 
 /// The stream's last version and position, and this transaction's position base, after taking
 /// the stream's exclusive advisory lock (so that a transaction that only checks the stream's
-/// version holds it still until it ends); parameter `$1` is the stream.
+/// version holds it still until it ends); parameter `$1` is the stream. The lock comes first
+/// in the select list (evaluated left to right), before the transaction id is assigned: a
+/// transaction whose first write this is cannot get an id older than a writer it waited for.
 fn current(events: &str) -> String {
     let key = lock_key("$1");
     format!(
@@ -27,10 +29,10 @@ fn current(events: &str) -> String {
              SELECT stream_version AS v, global_position AS p FROM {events}
              WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
          ), cur AS (
-             SELECT COALESCE((SELECT v FROM last), 0) AS v,
+             SELECT pg_advisory_xact_lock({key})::TEXT AS locked,
+                    COALESCE((SELECT v FROM last), 0) AS v,
                     COALESCE((SELECT p FROM last), 0) AS p,
-                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx,
-                    pg_advisory_xact_lock({key})::TEXT AS locked
+                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
          )"
     )
 }

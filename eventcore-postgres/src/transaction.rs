@@ -1,6 +1,8 @@
 //! [`PgTransaction`]: one transaction covering appends, snapshots, runtime state and the
 //! caller's own SQL.
 
+use eventcore::AbortReason;
+use eventcore::stored::TxGuard;
 use eventcore::{
     AppendRequest, DeadlineRecord, EventId, RecordedEvent, SagaRecord, Snapshot, StoreError,
 };
@@ -16,17 +18,28 @@ const MAX_ATTEMPTS: usize = 100;
 /// [`commit`](Self::commit), or not at all (dropping it rolls back).
 ///
 /// Appends inside a transaction take their global positions from the transaction's id, so
-/// they become visible to log readers, in order, once it commits. A transaction that started
-/// writing before another transaction appended to the same stream and committed cannot append
-/// to that stream after it: that append reports a [`StoreError::Conflict`] (retry in a new
-/// transaction), which keeps every stream's versions in global order.
+/// they become visible to log readers, in order, once it commits. An append takes its
+/// streams' locks before the transaction takes an id, so a transaction whose first write is
+/// an append never falls behind a writer it waited for.
+///
+/// When must a caller retry?
+/// - A transaction that already wrote (your own SQL, an earlier append) before another
+///   transaction appended to the same stream and committed cannot append to that stream after
+///   it: that append reports a [`StoreError::Conflict`] whose expectation admits the actual
+///   version (even `ExpectedVersion::Any`), which keeps every stream's versions in global
+///   order. The transaction may go on with other streams; to append to that stream, retry in a
+///   new transaction.
+/// - [`StoreError::TransactionAborted`]: roll back and run the whole transaction again. A
+///   deadlock with another transaction ([`AbortReason::Deadlock`], e.g. two transactions
+///   appending to the same two streams in opposite orders) and an operation whose future was
+///   dropped midway ([`AbortReason::Cancelled`]) give it; from then on every operation and the
+///   commit report it, and nothing of the transaction is stored.
 pub struct PgTransaction {
-    tx: Transaction<'static, Postgres>,
+    pub(crate) tx: Transaction<'static, Postgres>,
     store: PgEventStore,
     appended: u64,
     last_position: u64,
-    /// An append was cancelled midway: whether its events were written is unknown.
-    interrupted: bool,
+    pub(crate) guard: TxGuard,
 }
 
 impl std::fmt::Debug for PgTransaction {
@@ -44,19 +57,8 @@ impl PgTransaction {
             store,
             appended: 0,
             last_position: 0,
-            interrupted: false,
+            guard: TxGuard::default(),
         }
-    }
-
-    /// Refuses further use after an append was cancelled midway (its events may or may not be
-    /// in the transaction; committing could write what the caller thinks failed).
-    fn usable(&self) -> Result<(), StoreError> {
-        if self.interrupted {
-            return Err(StoreError::backend(
-                "an append in this transaction was cancelled midway; roll it back",
-            ));
-        }
-        Ok(())
     }
 
     /// The store this transaction belongs to.
@@ -71,64 +73,36 @@ impl PgTransaction {
 
     /// Appends within the transaction, under the
     /// [`EventAppender::append`](eventcore::EventAppender::append) contract. On an error, nothing
-    /// of this append is written (it is rolled back to a savepoint) and the transaction may go on.
-    /// If the returned future is dropped before it completes, the transaction refuses further
-    /// appends and its commit.
+    /// of this append is written (it is rolled back to a savepoint) and the transaction may go
+    /// on, except after [`StoreError::TransactionAborted`].
     ///
     /// # Errors
-    /// As the contract says.
+    /// As the contract says, plus [`StoreError::TransactionAborted`] (see the type's docs).
     pub async fn append(
         &mut self,
         request: AppendRequest,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
-        self.usable()?;
-        // Cleared on every path that finishes; left set if this future is dropped midway, when
-        // the insert may or may not have run inside the still-open savepoint.
-        self.interrupted = true;
         let sql = &self.store.inner.sql;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            sqlx::query("SAVEPOINT eventcore_append")
-                .execute(&mut *self.tx)
-                .await
-                .map_err(StoreError::backend)?;
-            match append::append_on(&mut self.tx, sql, &request, self.appended).await {
-                Ok(recorded) => {
-                    sqlx::query("RELEASE SAVEPOINT eventcore_append")
-                        .execute(&mut *self.tx)
-                        .await
-                        .map_err(StoreError::backend)?;
-                    self.appended += recorded.len() as u64;
-                    if let Some(last) = recorded.last() {
-                        self.last_position = last.global_position;
-                    }
-                    self.interrupted = false;
-                    return Ok(recorded);
-                }
-                Err(failure) => {
-                    for statement in [
-                        "ROLLBACK TO SAVEPOINT eventcore_append",
-                        "RELEASE SAVEPOINT eventcore_append",
-                    ] {
-                        sqlx::query(statement)
-                            .execute(&mut *self.tx)
-                            .await
-                            .map_err(StoreError::backend)?;
-                    }
-                    // A concurrent transaction committed the same versions first; under READ
-                    // COMMITTED the next statement sees them, so evaluating again is enough.
-                    if matches!(failure, Failure::Raced) && attempt < MAX_ATTEMPTS {
-                        continue;
-                    }
-                    let error =
-                        append::into_store_error(failure, &mut self.tx, sql, &request).await;
-                    self.interrupted = false;
-                    return Err(error);
-                }
-            }
+        let result = self
+            .guard
+            .run(append_in_savepoint(
+                &mut self.tx,
+                sql,
+                &request,
+                self.appended,
+            ))
+            .await;
+        let recorded = match result {
+            Ok(recorded) => recorded,
+            Err(AppendError::Aborted(reason)) => return Err(self.guard.abort(reason)),
+            Err(AppendError::Failed(error)) => return Err(error),
+        };
+        self.appended += recorded.len() as u64;
+        if let Some(last) = recorded.last() {
+            self.last_position = last.global_position;
         }
+        Ok(recorded)
     }
 
     /// Saves a snapshot under the [`SnapshotStore`](eventcore::SnapshotStore) contract.
@@ -136,7 +110,13 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        snapshot::save_on(&mut *self.tx, &self.store.inner.sql.save_snapshot, snapshot).await
+        self.guard
+            .run(snapshot::save_on(
+                &mut *self.tx,
+                &self.store.inner.sql.save_snapshot,
+                snapshot,
+            ))
+            .await
     }
 
     /// The checkpoint named `name`, locked until this transaction ends (`SELECT ... FOR
@@ -146,7 +126,13 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
-        runtime::lock_checkpoint(&mut self.tx, &self.store.inner.sql.runtime, name).await
+        self.guard
+            .run(runtime::lock_checkpoint(
+                &mut self.tx,
+                &self.store.inner.sql.runtime,
+                name,
+            ))
+            .await
     }
 
     /// Sets the checkpoint named `name` to `position`.
@@ -154,7 +140,14 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
-        runtime::save_checkpoint(&mut *self.tx, &self.store.inner.sql.runtime, name, position).await
+        self.guard
+            .run(runtime::save_checkpoint(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                name,
+                position,
+            ))
+            .await
     }
 
     /// The saga instance's record, as this transaction sees it.
@@ -166,13 +159,14 @@ impl PgTransaction {
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(
-            &mut *self.tx,
-            &self.store.inner.sql.runtime,
-            saga_type,
-            saga_id,
-        )
-        .await
+        self.guard
+            .run(runtime::load_saga(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                saga_type,
+                saga_id,
+            ))
+            .await
     }
 
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
@@ -185,13 +179,14 @@ impl PgTransaction {
         record: &SagaRecord,
         expected_version: u64,
     ) -> Result<u64, StoreError> {
-        runtime::save_saga(
-            &mut self.tx,
-            &self.store.inner.sql.runtime,
-            record,
-            expected_version,
-        )
-        .await
+        self.guard
+            .run(runtime::save_saga(
+                &mut self.tx,
+                &self.store.inner.sql.runtime,
+                record,
+                expected_version,
+            ))
+            .await
     }
 
     /// Schedules (or reschedules, by id) a durable deadline.
@@ -199,7 +194,13 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        runtime::schedule_deadline(&mut *self.tx, &self.store.inner.sql.runtime, deadline).await
+        self.guard
+            .run(runtime::schedule_deadline(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                deadline,
+            ))
+            .await
     }
 
     /// Cancels a deadline (also used once it fired); `false` when there was none.
@@ -207,7 +208,13 @@ impl PgTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        runtime::cancel_deadline(&mut *self.tx, &self.store.inner.sql.runtime, deadline_id).await
+        self.guard
+            .run(runtime::cancel_deadline(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                deadline_id,
+            ))
+            .await
     }
 
     /// Records that `consumer` processed `event_id`; `false` when it already had, in which case
@@ -220,24 +227,26 @@ impl PgTransaction {
         consumer: &str,
         event_id: EventId,
     ) -> Result<bool, StoreError> {
-        runtime::record_processed(
-            &mut *self.tx,
-            &self.store.inner.sql.runtime,
-            consumer,
-            event_id,
-        )
-        .await
+        self.guard
+            .run(runtime::record_processed(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                consumer,
+                event_id,
+            ))
+            .await
     }
 
     /// Commits everything and wakes subscribers (here and, by NOTIFY, elsewhere).
     ///
     /// # Errors
-    /// Refuses (and rolls back) after a cancelled append. On a backend failure nothing was
+    /// [`StoreError::TransactionAborted`] (and a rollback) after a cancelled operation, a
+    /// deadlock or an outdated append. On a backend failure nothing was
     /// committed, except when the connection broke during `COMMIT` itself, when the outcome is
     /// unknown (appends are then safe to retry with the same event ids: a duplicate is
     /// reported as such).
-    pub async fn commit(self) -> Result<(), StoreError> {
-        if let Err(error) = self.usable() {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if let Err(error) = self.guard.commit_allowed() {
             self.tx.rollback().await.map_err(StoreError::backend)?;
             return Err(error);
         }
@@ -254,5 +263,69 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await.map_err(StoreError::backend)
+    }
+}
+
+/// Why [`append_in_savepoint`] failed.
+enum AppendError {
+    /// Nothing was written; the transaction may go on.
+    Failed(StoreError),
+    /// The transaction cannot go on.
+    Aborted(AbortReason),
+}
+
+impl From<StoreError> for AppendError {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Failed(StoreError::backend(error))
+    }
+}
+
+/// Appends inside a savepoint, evaluating again (up to [`MAX_ATTEMPTS`]) while concurrent
+/// transactions take the same versions first; on an error nothing of it stays.
+async fn append_in_savepoint(
+    tx: &mut PgConnection,
+    sql: &crate::sql::Sql,
+    request: &AppendRequest,
+    index_base: u64,
+) -> Result<Vec<RecordedEvent>, AppendError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        sqlx::query("SAVEPOINT eventcore_append")
+            .execute(&mut *tx)
+            .await?;
+        let failure = match append::append_on(tx, sql, request, index_base).await {
+            Ok(recorded) => {
+                sqlx::query("RELEASE SAVEPOINT eventcore_append")
+                    .execute(&mut *tx)
+                    .await?;
+                return Ok(recorded);
+            }
+            Err(failure) => failure,
+        };
+        for statement in [
+            "ROLLBACK TO SAVEPOINT eventcore_append",
+            "RELEASE SAVEPOINT eventcore_append",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        match failure {
+            // A concurrent transaction committed the same versions first; under READ
+            // COMMITTED the next statement sees them, so evaluating again is enough.
+            Failure::Raced if attempt < MAX_ATTEMPTS => continue,
+            // This transaction holds locks the other one waits for (or its snapshot is
+            // stale): retrying inside it would only deadlock again.
+            Failure::Deadlock => return Err(AppendError::Aborted(AbortReason::Deadlock)),
+            failure => {
+                let error = append::into_store_error(failure, tx, sql, request).await;
+                return Err(AppendError::Failed(error));
+            }
+        }
     }
 }

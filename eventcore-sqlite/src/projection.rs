@@ -40,10 +40,13 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
     let id: Vec<u8> = row.try_get(2).map_err(StoreError::backend)?;
     let consumer: String = row.try_get(0).map_err(StoreError::backend)?;
     let position: i64 = row.try_get(1).map_err(StoreError::backend)?;
-    let event_id = uuid::Uuid::from_slice(&id).map_err(|e| StoreError::Corrupt {
-        stream: format!("dead letter of {consumer}"),
-        position: position as u64,
-        reason: e.to_string(),
+    let event_id = uuid::Uuid::from_slice(&id).map_err(|e| {
+        eventcore::stored::RecordPlace {
+            stream: format!("dead letter of {consumer}"),
+            version: 0,
+            position,
+        }
+        .corrupt(e)
     })?;
     Ok(DeadLetter {
         consumer,
@@ -59,6 +62,13 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
 
 #[async_trait]
 impl StoreTransaction for SqliteTransaction {
+    async fn append(
+        &mut self,
+        request: eventcore::AppendRequest,
+    ) -> Result<Vec<eventcore::RecordedEvent>, StoreError> {
+        SqliteTransaction::append(self, request).await
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         SqliteTransaction::checkpoint(self, name).await
     }
@@ -68,7 +78,9 @@ impl StoreTransaction for SqliteTransaction {
     }
 
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        record_dead_letter(self.connection(), letter).await
+        self.guard
+            .run(record_dead_letter(&mut *self.tx, letter))
+            .await
     }
 
     async fn load_saga(

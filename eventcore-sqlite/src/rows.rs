@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::stored::{self, EventColumns};
+use eventcore::stored::{EventColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -14,27 +14,38 @@ pub(crate) use eventcore::stored::{
     unix_micros as micros,
 };
 
-/// A stored event from its row; a row that cannot be read back is [`StoreError::Corrupt`],
-/// naming its stream and position.
+/// A stored event from its row; a row that cannot be read back (tampered with outside the
+/// library: a BLOB or invalid UTF-8 in a text column, text in an integer column) is
+/// [`StoreError::Corrupt`], naming its stream, version and position.
 pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let get_err = StoreError::backend;
-    let position: i64 = row.try_get(0).map_err(get_err)?;
-    let stream_id: String = row.try_get(2).map_err(get_err)?;
-    let id: Vec<u8> = row.try_get(1).map_err(get_err)?;
-    let event_id = uuid::Uuid::from_slice(&id)
-        .map_err(|e| stored::corrupt(&stream_id, position, format!("event id: {e}")))?;
+    let place = RecordPlace {
+        stream: row.try_get(2).unwrap_or_default(),
+        version: row.try_get(3).unwrap_or_default(),
+        position: row.try_get(0).unwrap_or_default(),
+    };
+    let id: Vec<u8> = column(row, 1, &place)?;
     EventColumns {
-        position,
-        event_id,
-        stream_id,
-        stream_version: row.try_get(3).map_err(get_err)?,
-        event_type: row.try_get(4).map_err(get_err)?,
-        schema_version: row.try_get(5).map_err(get_err)?,
-        recorded_at_micros: row.try_get(6).map_err(get_err)?,
-        metadata: row.try_get(7).map_err(get_err)?,
-        payload: row.try_get(8).map_err(get_err)?,
+        position: column(row, 0, &place)?,
+        event_id: uuid::Uuid::from_slice(&id)
+            .map_err(|e| place.corrupt(format!("event id: {e}")))?,
+        stream_id: column(row, 2, &place)?,
+        stream_version: column(row, 3, &place)?,
+        event_type: column(row, 4, &place)?,
+        schema_version: column(row, 5, &place)?,
+        recorded_at_micros: column(row, 6, &place)?,
+        metadata: column(row, 7, &place)?,
+        payload: column(row, 8, &place)?,
     }
     .into_recorded()
+}
+
+/// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].
+fn column<'r, T>(row: &'r SqliteRow, index: usize, place: &RecordPlace) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(index)
+        .map_err(|e| place.corrupt(format!("column {index}: {e}")))
 }
 
 /// A `u64` as SQLite's `INTEGER`.

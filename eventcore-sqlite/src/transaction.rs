@@ -1,6 +1,7 @@
 //! [`SqliteTransaction`]: one write transaction covering appends, snapshots, runtime state and
 //! the caller's own SQL.
 
+use eventcore::stored::TxGuard;
 use eventcore::{
     AppendRequest, DeadlineRecord, EventId, RecordedEvent, SagaRecord, Snapshot, StoreError,
 };
@@ -33,10 +34,16 @@ use crate::{SqliteEventStore, append, runtime, snapshot};
 /// assert_eq!(store.load_checkpoint("order-totals").await.unwrap(), Some(1));
 /// # });
 /// ```
+///
+/// If the future of any of its operations is dropped before it completes (a timeout, a
+/// cancelled task), the transaction is poisoned: whatever that operation did stays
+/// uncommitted, and every later operation and [`commit`](Self::commit) report
+/// [`StoreError::TransactionAborted`](eventcore::StoreError::TransactionAborted).
 pub struct SqliteTransaction {
-    tx: Transaction<'static, Sqlite>,
+    pub(crate) tx: Transaction<'static, Sqlite>,
     store: SqliteEventStore,
     head: u64,
+    pub(crate) guard: TxGuard,
 }
 
 impl std::fmt::Debug for SqliteTransaction {
@@ -49,7 +56,12 @@ impl std::fmt::Debug for SqliteTransaction {
 
 impl SqliteTransaction {
     pub(crate) fn new(tx: Transaction<'static, Sqlite>, store: SqliteEventStore) -> Self {
-        Self { tx, store, head: 0 }
+        Self {
+            tx,
+            store,
+            head: 0,
+            guard: TxGuard::default(),
+        }
     }
 
     /// The transaction's connection, for the caller's own SQL.
@@ -68,29 +80,14 @@ impl SqliteTransaction {
         request: AppendRequest,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
-        sqlx::query("SAVEPOINT eventcore_append")
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::backend)?;
-        match append::append_in_transaction(&mut self.tx, &request).await {
-            Ok(recorded) => {
-                sqlx::query("RELEASE eventcore_append")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(StoreError::backend)?;
-                if let Some(last) = recorded.last() {
-                    self.head = self.head.max(last.global_position);
-                }
-                Ok(recorded)
-            }
-            Err(failure) => {
-                sqlx::query("ROLLBACK TO eventcore_append; RELEASE eventcore_append")
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(StoreError::backend)?;
-                Err(append::into_store_error(failure, &mut self.tx, &request).await)
-            }
+        let recorded = self
+            .guard
+            .run(append_in_savepoint(&mut self.tx, &request))
+            .await?;
+        if let Some(last) = recorded.last() {
+            self.head = self.head.max(last.global_position);
         }
+        Ok(recorded)
     }
 
     /// Saves a snapshot under the [`SnapshotStore`](eventcore::SnapshotStore) contract.
@@ -98,7 +95,9 @@ impl SqliteTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        snapshot::save_on(&mut *self.tx, snapshot).await
+        self.guard
+            .run(snapshot::save_on(&mut *self.tx, snapshot))
+            .await
     }
 
     /// The checkpoint named `name`. The transaction holds the database's write lock (`BEGIN
@@ -107,7 +106,9 @@ impl SqliteTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
-        runtime::checkpoint(&mut *self.tx, name).await
+        self.guard
+            .run(runtime::checkpoint(&mut *self.tx, name))
+            .await
     }
 
     /// Sets the checkpoint named `name` to `position`.
@@ -115,7 +116,9 @@ impl SqliteTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
-        runtime::save_checkpoint(&mut *self.tx, name, position).await
+        self.guard
+            .run(runtime::save_checkpoint(&mut *self.tx, name, position))
+            .await
     }
 
     /// The saga instance's record, as this transaction sees it.
@@ -127,7 +130,9 @@ impl SqliteTransaction {
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(&mut *self.tx, saga_type, saga_id).await
+        self.guard
+            .run(runtime::load_saga(&mut *self.tx, saga_type, saga_id))
+            .await
     }
 
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
@@ -140,7 +145,9 @@ impl SqliteTransaction {
         record: &SagaRecord,
         expected_version: u64,
     ) -> Result<u64, StoreError> {
-        runtime::save_saga(&mut self.tx, record, expected_version).await
+        self.guard
+            .run(runtime::save_saga(&mut self.tx, record, expected_version))
+            .await
     }
 
     /// Schedules (or reschedules, by id) a durable deadline.
@@ -148,7 +155,9 @@ impl SqliteTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        runtime::schedule_deadline(&mut *self.tx, deadline).await
+        self.guard
+            .run(runtime::schedule_deadline(&mut *self.tx, deadline))
+            .await
     }
 
     /// Cancels a deadline (also used once it fired); `false` when there was none.
@@ -156,7 +165,9 @@ impl SqliteTransaction {
     /// # Errors
     /// Backend failures.
     pub async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        runtime::cancel_deadline(&mut *self.tx, deadline_id).await
+        self.guard
+            .run(runtime::cancel_deadline(&mut *self.tx, deadline_id))
+            .await
     }
 
     /// Records that `consumer` processed `event_id`; `false` when it already had, in which case
@@ -169,14 +180,21 @@ impl SqliteTransaction {
         consumer: &str,
         event_id: EventId,
     ) -> Result<bool, StoreError> {
-        runtime::record_processed(&mut *self.tx, consumer, event_id).await
+        self.guard
+            .run(runtime::record_processed(&mut *self.tx, consumer, event_id))
+            .await
     }
 
     /// Commits everything and wakes in-process subscribers.
     ///
     /// # Errors
-    /// Backend failures; then nothing was committed.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// [`StoreError::TransactionAborted`] (and a rollback) after a cancelled operation;
+    /// backend failures, after which nothing was committed.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if let Err(error) = self.guard.commit_allowed() {
+            self.tx.rollback().await.map_err(StoreError::backend)?;
+            return Err(error);
+        }
         self.tx.commit().await.map_err(StoreError::backend)?;
         self.store.advance_head(self.head);
         Ok(())
@@ -188,5 +206,32 @@ impl SqliteTransaction {
     /// Backend failures.
     pub async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await.map_err(StoreError::backend)
+    }
+}
+
+/// Appends inside a savepoint: on an error, nothing of this append stays in the transaction.
+async fn append_in_savepoint(
+    conn: &mut SqliteConnection,
+    request: &AppendRequest,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    sqlx::query("SAVEPOINT eventcore_append")
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::backend)?;
+    match append::append_in_transaction(conn, request).await {
+        Ok(recorded) => {
+            sqlx::query("RELEASE eventcore_append")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::backend)?;
+            Ok(recorded)
+        }
+        Err(failure) => {
+            sqlx::query("ROLLBACK TO eventcore_append; RELEASE eventcore_append")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::backend)?;
+            Err(append::into_store_error(failure, conn, request).await)
+        }
     }
 }

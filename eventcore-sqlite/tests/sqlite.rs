@@ -50,11 +50,12 @@ async fn an_undecodable_stored_payload_is_a_typed_error_naming_stream_and_positi
         match result {
             Err(StoreError::Corrupt {
                 stream,
+                version,
                 position,
                 reason,
             }) => {
                 assert_eq!(stream, "bro'ken");
-                assert_eq!(position, 2);
+                assert_eq!((version, position), (1, 2));
                 assert!(
                     reason.contains("payload"),
                     "reason says what is wrong: {reason}"

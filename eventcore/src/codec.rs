@@ -1,9 +1,40 @@
 //! The default stored form of an event: an enum variant's name as the event type, and the
 //! variant's content as the JSON payload.
 //!
+//! # Encoding
+//! [`encode_tagged`] accepts, at the top level, only an externally tagged enum variant (serde's
+//! default enum representation; a newtype struct around such an enum is looked through):
+//!
+//! - a unit variant `Closed` is stored as event type `Closed` with payload `null`;
+//! - a newtype variant `Renamed(String)` as `Renamed` with the content, e.g. `"new"`;
+//! - a tuple variant `Moved(i32, i32)` as `Moved` with an array, e.g. `[1,2]`;
+//! - a struct variant `Deposited { amount: u64 }` as `Deposited` with an object, e.g.
+//!   `{"amount":5}`.
+//!
+//! The payload is written exactly as serialized, straight to JSON text: there is no
+//! `serde_json::Value` round trip, so object keys keep their declaration (serialization) order,
+//! and the text is what `serde_json::to_string` writes for the variant's content.
+//!
+//! Every other shape is refused with [`CodecError::Unencodable`] rather than stored in a form
+//! the default decoder could not read back: structs, maps, sequences, tuples, strings, numbers,
+//! booleans, `Option`s and unit values, and therefore also internally tagged
+//! (`#[serde(tag = "...")]`), adjacently tagged (`#[serde(tag = "...", content = "...")]`)
+//! and untagged (`#[serde(untagged)]`) enums. Such events implement
+//! [`Event::encode`](crate::Event::encode) and [`Event::decode`](crate::Event::decode)
+//! themselves.
+//!
+//! # Decoding
 //! Decoding goes straight from the stored payload text into the typed enum, without building a
 //! `serde_json::Value` first; an unknown type name is reported as
-//! [`CodecError::UnknownEventType`], found from the enum's own list of variants.
+//! [`CodecError::UnknownEventType`], found from the enum's own list of variants. A newtype
+//! struct around the enum is looked through here too.
+//!
+//! # Round trips
+//! `decode_tagged(encode_tagged(e)) == e` holds for every variant whose content serde_json
+//! itself round-trips. Shapes serde_json itself cannot round-trip do not round-trip here
+//! either: non-finite floats (written as `null`, which does not read back as a float),
+//! `Option<Option<T>>` (`Some(None)` reads back as `None`) and `Option<()>` (`Some(())` reads
+//! back as `None`).
 
 use std::cell::Cell;
 
@@ -14,6 +45,9 @@ use serde::de::{
 use serde_json::value::RawValue;
 
 use crate::error::CodecError;
+
+#[path = "codec_capture.rs"]
+mod capture;
 
 /// An event in its stored form: type name and JSON payload.
 #[derive(Debug)]
@@ -26,40 +60,16 @@ pub struct Encoded {
 
 /// Encodes an externally tagged enum value as `(variant name, variant content)`.
 ///
+/// The payload is the variant content's JSON text as serde_json writes it (fields in the
+/// order they are serialized); a unit variant's payload is `null`.
+///
 /// # Errors
-/// [`CodecError::Unencodable`] when the value does not serialize as an enum variant.
+/// [`CodecError::Unencodable`] when the value does not serialize as an externally tagged enum
+/// variant (see the [module documentation](crate::codec)), or when serde_json cannot serialize
+/// the variant's content (a map with keys that are neither strings nor numbers, a failing
+/// `Serialize` implementation).
 pub fn encode_tagged<E: Serialize + ?Sized>(event: &E) -> Result<Encoded, CodecError> {
-    let unencodable = |reason: String| CodecError::Unencodable { reason };
-    let value = serde_json::to_value(event).map_err(|e| unencodable(e.to_string()))?;
-    let (event_type, content) = match value {
-        serde_json::Value::String(name) => (name, serde_json::Value::Null),
-        serde_json::Value::Object(map) if map.len() == 1 => {
-            map.into_iter().next().expect("map has one entry")
-        }
-        other => {
-            return Err(unencodable(format!(
-                "expected an enum variant, got {}",
-                json_kind(&other)
-            )));
-        }
-    };
-    let payload =
-        serde_json::value::to_raw_value(&content).map_err(|e| unencodable(e.to_string()))?;
-    Ok(Encoded {
-        event_type,
-        payload,
-    })
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object with other than one key",
-    }
+    capture::capture(event)
 }
 
 /// Decodes the variant `event_type` of enum `E` from its JSON content `payload`.
@@ -122,9 +132,18 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Parts<'_, D> {
         visitor.visit_enum(self)
     }
 
+    /// A newtype struct around the event enum is looked through, as encoding does.
+    fn deserialize_newtype_struct<V: de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        bytes byte_buf option unit unit_struct seq tuple
         tuple_struct map struct identifier ignored_any
     }
 }
@@ -262,5 +281,176 @@ mod tests {
             decode_tagged::<u32>("Anything", "5"),
             Err(CodecError::MalformedPayload { .. })
         ));
+    }
+
+    /// Asserts that `value` is refused by the encoder with the explanatory message.
+    fn assert_unencodable<T: Serialize + ?Sized>(value: &T, what: &str) {
+        match encode_tagged(value) {
+            Err(CodecError::Unencodable { reason }) => assert!(
+                reason.contains("needs an externally tagged enum")
+                    && reason.contains("Event::encode"),
+                "{what}: unexpected reason {reason:?}"
+            ),
+            other => panic!("{what}: expected Unencodable, got {other:?}"),
+        }
+    }
+
+    #[derive(Serialize)]
+    struct OneField {
+        a: u32,
+    }
+
+    #[derive(Serialize)]
+    struct Meters(u32);
+
+    #[derive(Serialize)]
+    #[serde(tag = "type")]
+    enum Internal {
+        X,
+        Y { b: u8 },
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "t", content = "c")]
+    enum Adjacent {
+        X,
+        Y(u8),
+        Z { b: u8 },
+    }
+
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Untagged {
+        Nothing,
+        Number(u32),
+        Object { a: u32 },
+    }
+
+    #[test]
+    fn shapes_the_decoder_cannot_read_back_are_refused() {
+        assert_unencodable(&OneField { a: 1 }, "one-field struct");
+        assert_unencodable(&Meters(3), "newtype struct around a number");
+        let map: std::collections::BTreeMap<String, u32> = [("Unit".to_owned(), 1)].into();
+        assert_unencodable(&map, "one-entry map");
+        assert_unencodable(&Internal::X, "internally tagged unit variant");
+        assert_unencodable(&Internal::Y { b: 1 }, "internally tagged struct variant");
+        assert_unencodable(&Adjacent::X, "adjacently tagged unit variant");
+        assert_unencodable(&Adjacent::Y(1), "adjacently tagged newtype variant");
+        assert_unencodable(&Adjacent::Z { b: 1 }, "adjacently tagged struct variant");
+        assert_unencodable(&Untagged::Nothing, "untagged unit variant");
+        assert_unencodable(&Untagged::Number(1), "untagged newtype variant");
+        assert_unencodable(&Untagged::Object { a: 1 }, "untagged struct variant");
+        assert_unencodable(&Some(Shapes::Unit), "Some(enum)");
+        assert_unencodable(&None::<Shapes>, "None");
+        assert_unencodable("Unit", "a string naming a variant");
+        assert_unencodable([Shapes::Unit].as_slice(), "a sequence of events");
+        assert_unencodable(&(Shapes::Unit,), "a tuple");
+        assert_unencodable(&(), "unit");
+        assert_unencodable(&true, "a boolean");
+        assert_unencodable(&1.5f64, "a float");
+        assert_unencodable(&-7i128, "an i128");
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Ordered {
+        Fields {
+            z: u8,
+            a: String,
+            m: Vec<u8>,
+        },
+        Empty {},
+        NoFields(),
+        Flattened {
+            first: u8,
+            #[serde(flatten)]
+            rest: std::collections::BTreeMap<String, u8>,
+        },
+    }
+
+    #[test]
+    fn struct_variant_fields_keep_their_declaration_order() {
+        let value = Ordered::Fields {
+            z: 1,
+            a: "quote \" and \u{1F600}\n".into(),
+            m: vec![3],
+        };
+        let encoded = encode_tagged(&value).unwrap();
+        assert_eq!(encoded.event_type, "Fields");
+        let expected = "{\"z\":1,\"a\":\"quote \\\" and \u{1F600}\\n\",\"m\":[3]}";
+        assert_eq!(encoded.payload.get(), expected);
+        let whole = serde_json::to_string(&value).unwrap();
+        assert_eq!(whole, format!(r#"{{"Fields":{}}}"#, encoded.payload.get()));
+        let back: Ordered = decode_tagged("Fields", encoded.payload.get()).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn empty_and_flattened_variants_are_written_as_serde_json_writes_them() {
+        for (value, payload) in [
+            (Ordered::Empty {}, "{}"),
+            (Ordered::NoFields(), "[]"),
+            (
+                Ordered::Flattened {
+                    first: 1,
+                    rest: [("b".to_owned(), 2), ("a".to_owned(), 3)].into(),
+                },
+                r#"{"first":1,"a":3,"b":2}"#,
+            ),
+        ] {
+            let encoded = encode_tagged(&value).unwrap();
+            assert_eq!(encoded.payload.get(), payload);
+            let back: Ordered = decode_tagged(&encoded.event_type, encoded.payload.get()).unwrap();
+            assert_eq!(back, value);
+        }
+    }
+
+    #[test]
+    fn tuple_variant_elements_are_escaped_as_serde_json_escapes_them() {
+        let text = "tab\t, NUL \u{0}, \u{7f}, \u{2028}, é";
+        let encoded = encode_tagged(&Shapes::Tuple(9, text.into())).unwrap();
+        assert_eq!(
+            encoded.payload.get(),
+            serde_json::to_string(&(9u8, text)).unwrap()
+        );
+        round_trip(Shapes::Tuple(9, text.into()));
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct Transparent(Shapes);
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Wrapped(Shapes);
+
+    #[test]
+    fn a_wrapper_around_an_enum_is_stored_like_the_enum() {
+        let shape = || Shapes::Struct {
+            a: 1,
+            b: Some("b".into()),
+        };
+        let direct = encode_tagged(&shape()).unwrap();
+        let (event_type, payload) = (direct.event_type.as_str(), direct.payload.get());
+        for wrapper in [
+            encode_tagged(&Transparent(shape())),
+            encode_tagged(&Wrapped(shape())),
+        ] {
+            let wrapper = wrapper.unwrap();
+            assert_eq!(wrapper.event_type, event_type);
+            assert_eq!(wrapper.payload.get(), payload);
+        }
+        let transparent = decode_tagged::<Transparent>(event_type, payload).unwrap();
+        assert_eq!(transparent, Transparent(shape()));
+        let wrapped = decode_tagged::<Wrapped>(event_type, payload).unwrap();
+        assert_eq!(wrapped, Wrapped(shape()));
+    }
+
+    #[test]
+    fn content_serde_json_cannot_write_is_unencodable() {
+        #[derive(Serialize)]
+        enum Keys {
+            Bad(std::collections::BTreeMap<(u8, u8), u8>),
+        }
+        let result = encode_tagged(&Keys::Bad([((1, 2), 3)].into()));
+        assert!(matches!(result, Err(CodecError::Unencodable { .. })));
     }
 }

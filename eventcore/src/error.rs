@@ -78,6 +78,28 @@ pub enum InputError {
     /// A stream version of 0 was asked for; stream versions start at 1.
     #[error("stream versions and global positions start at 1, got 0")]
     ZeroVersion,
+    /// A payload or metadata value nested deeper than
+    /// [`MAX_JSON_DEPTH`](crate::MAX_JSON_DEPTH) (every backend could not read it back).
+    #[error("{what} of event type {event_type} nests {depth} levels deep, the limit is {max}")]
+    TooDeeplyNested {
+        /// `"payload"` or `"metadata"`.
+        what: &'static str,
+        /// The event type.
+        event_type: String,
+        /// How deep it nests (at least `max + 1`; counting stops there).
+        depth: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// One append named more streams than
+    /// [`MAX_STREAMS_PER_APPEND`](crate::MAX_STREAMS_PER_APPEND).
+    #[error("append names {count} streams, the limit is {max}")]
+    TooManyStreams {
+        /// How many streams the append named.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// Why an event could not be turned into or out of its stored JSON form.
@@ -171,16 +193,30 @@ pub enum StoreError {
     /// The request was invalid; nothing was written.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InputError),
-    /// A stored record cannot be read back (a corrupt row, an undecodable payload).
-    #[error("stored event at position {position} of stream {stream} cannot be read: {reason}")]
+    /// A stored record cannot be read back (a corrupt or tampered row, an undecodable
+    /// payload, a gap in a stream's versions). Retrying does not help: see
+    /// [`is_transient`](Self::is_transient).
+    #[error(
+        "stored record at version {version}, position {position} of stream {stream} cannot be read: {reason}"
+    )]
     Corrupt {
-        /// The stream of the record.
+        /// The stream of the record (as far as it could be read).
         stream: String,
-        /// The global position of the record (0 for records outside the log: snapshots,
-        /// saga state).
+        /// The stream version of the record (0 when unreadable or outside the log).
+        version: u64,
+        /// The global position of the record (0 when unreadable, and for records outside the
+        /// log: snapshots, saga state).
         position: u64,
         /// What was wrong with it.
         reason: String,
+    },
+    /// The transaction can no longer commit: retry the whole transaction from its start (a
+    /// fresh transaction). Nothing of it is written; committing it reports this error again
+    /// and rolls it back.
+    #[error("transaction aborted: {reason}; retry the whole transaction")]
+    TransactionAborted {
+        /// Why.
+        reason: AbortReason,
     },
     /// The backend failed (I/O, connection, driver). Whether anything was written is decided
     /// by the backend's transaction: an append is all or nothing.
@@ -192,14 +228,38 @@ pub enum StoreError {
     },
 }
 
+/// Why a transaction was aborted ([`StoreError::TransactionAborted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AbortReason {
+    /// An operation in the transaction was cancelled midway (its future was dropped, e.g.
+    /// under a timeout): whether it took effect is unknown, so nothing of the transaction may
+    /// commit.
+    #[error("an operation in it was cancelled midway")]
+    Cancelled,
+    /// The database chose this transaction as the victim of a deadlock with another one (for
+    /// example two transactions appending to the same streams in opposite orders).
+    #[error("it deadlocked with a concurrent transaction")]
+    Deadlock,
+}
+
 impl StoreError {
-    /// Whether trying again may succeed: a backend failure or a lost race (a version
-    /// conflict), as opposed to bad input or a corrupt record.
+    /// Whether trying again may succeed: a backend failure, a lost race (a version
+    /// conflict) or an aborted transaction (retried as a whole), as opposed to bad input or a
+    /// corrupt record.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Backend { .. } | Self::Conflict(_) | Self::SagaConflict { .. }
+            Self::Backend { .. }
+                | Self::Conflict(_)
+                | Self::SagaConflict { .. }
+                | Self::TransactionAborted { .. }
         )
+    }
+
+    /// The error for a transaction aborted for `reason`.
+    pub fn aborted(reason: AbortReason) -> Self {
+        Self::TransactionAborted { reason }
     }
 
     /// Wraps a driver error.

@@ -16,6 +16,14 @@ pub const MAX_EVENT_TYPE_BYTES: usize = 256;
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// The largest number of events one append may carry, across all of its streams.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+/// The most streams one append may name. Each named stream is locked until the append's
+/// transaction ends, and a database's lock table is shared by all of its clients: the bound
+/// keeps one request from exhausting it for everybody else.
+pub const MAX_STREAMS_PER_APPEND: usize = 100;
+/// The deepest nesting (arrays and objects inside each other) a payload or metadata value may
+/// have. JSON parsers limit recursion (serde_json at 128 levels, counting the envelope around
+/// a value), so anything deeper could be stored but never read back.
+pub const MAX_JSON_DEPTH: usize = 64;
 
 /// The id of an event stream, e.g. `order-3f2a…`.
 ///

@@ -150,11 +150,11 @@ pub mod testing;
 
 pub use aggregate::{Aggregate, Command};
 pub use durable::{DeadlineRecord, SagaRecord};
-pub use error::{BoxError, CodecError, InputError, StoreError};
+pub use error::{AbortReason, BoxError, CodecError, InputError, StoreError};
 pub use event::{Envelope, Event, Metadata, NewEvent, RecordedEvent};
 pub use id::{
-    CommandId, EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_PAYLOAD_BYTES,
-    MAX_STREAM_ID_BYTES, StreamId,
+    CommandId, EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH,
+    MAX_PAYLOAD_BYTES, MAX_STREAM_ID_BYTES, MAX_STREAMS_PER_APPEND, StreamId,
 };
 pub use memory::{InMemoryEventStore, InMemorySnapshotStore};
 pub use memory_runtime::InMemoryTransaction;

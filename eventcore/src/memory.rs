@@ -45,10 +45,13 @@ struct Inner {
     log: RwLock<Log>,
     head: watch::Sender<u64>,
     runtime: Mutex<MemoryRuntime>,
+    /// Held by an append, and by a transaction from its first append until it ends, so that
+    /// what a transaction appends keeps the versions and positions it was given.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
-struct Log {
+pub(crate) struct Log {
     /// Every event; the event at index `i` has global position `i + 1`.
     events: Vec<RecordedEvent>,
     /// Per stream, the indices of its events in version order.
@@ -79,6 +82,7 @@ impl InMemoryEventStore {
                 log: RwLock::new(Log::default()),
                 head: watch::Sender::new(0),
                 runtime: Mutex::new(MemoryRuntime::default()),
+                writer: Arc::default(),
             }),
         }
     }
@@ -91,11 +95,88 @@ impl InMemoryEventStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
         self.inner
             .log
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Log> {
+        self.inner
+            .log
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer lock (see `Inner::writer`).
+    pub(crate) async fn writer(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.inner.writer.clone().lock_owned().await
+    }
+
+    /// Wakes subscribers after `log` grew.
+    pub(crate) fn publish(&self, log: &Log) {
+        crate::store::publish_head(&self.inner.head, log.events.len() as u64);
+    }
+}
+
+impl Log {
+    /// Checks `request` against the log followed by `pending` (events an open transaction
+    /// appended, not in the log yet) and returns its records, placed after them. Nothing is
+    /// changed.
+    pub(crate) fn place(
+        &self,
+        pending: &[RecordedEvent],
+        request: AppendRequest,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let pending_in =
+            |stream: &StreamId| pending.iter().filter(|e| &e.stream_id == stream).count() as u64;
+        for append in &request.streams {
+            let actual = self.streams.get(&append.stream).map_or(0, Vec::len) as u64
+                + pending_in(&append.stream);
+            append.check(actual)?;
+            if let Some(event) = append.events.iter().find(|e| {
+                self.ids.contains_key(&e.event_id)
+                    || pending.iter().any(|p| p.event_id == e.event_id)
+            }) {
+                return Err(StoreError::DuplicateEventId {
+                    event_id: event.event_id,
+                });
+            }
+        }
+        let now = SystemTime::now();
+        let mut position = (self.events.len() + pending.len()) as u64;
+        let mut recorded = Vec::with_capacity(request.event_count());
+        for append in request.streams {
+            let mut version = self.streams.get(&append.stream).map_or(0, Vec::len) as u64
+                + pending_in(&append.stream);
+            for event in append.events {
+                version += 1;
+                position += 1;
+                recorded.push(RecordedEvent::from_new(
+                    event,
+                    append.stream.clone(),
+                    version,
+                    position,
+                    now,
+                ));
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Adds records placed by [`Log::place`] (with no other change in between).
+    pub(crate) fn push(&mut self, records: impl IntoIterator<Item = RecordedEvent>) {
+        for record in records {
+            let index = self.events.len();
+            debug_assert_eq!(record.global_position, index as u64 + 1);
+            self.ids.insert(record.event_id, index);
+            self.streams
+                .entry(record.stream_id.clone())
+                .or_default()
+                .push(index);
+            self.events.push(record);
+        }
     }
 }
 
@@ -103,51 +184,12 @@ impl InMemoryEventStore {
 impl EventAppender for InMemoryEventStore {
     async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
-        let mut log = self
-            .inner
-            .log
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Check everything first: nothing is written unless every check holds.
-        for append in &request.streams {
-            let actual = log.streams.get(&append.stream).map_or(0, Vec::len) as u64;
-            append.check(actual)?;
-            if let Some(event) = append
-                .events
-                .iter()
-                .find(|e| log.ids.contains_key(&e.event_id))
-            {
-                return Err(StoreError::DuplicateEventId {
-                    event_id: event.event_id,
-                });
-            }
-        }
-        let now = SystemTime::now();
-        let mut recorded = Vec::with_capacity(request.event_count());
-        for append in request.streams {
-            let mut version = log.streams.get(&append.stream).map_or(0, Vec::len) as u64;
-            for event in append.events {
-                version += 1;
-                let index = log.events.len();
-                let record = RecordedEvent::from_new(
-                    event,
-                    append.stream.clone(),
-                    version,
-                    index as u64 + 1,
-                    now,
-                );
-                log.ids.insert(record.event_id, index);
-                log.streams
-                    .entry(append.stream.clone())
-                    .or_default()
-                    .push(index);
-                recorded.push(record.clone());
-                log.events.push(record);
-            }
-        }
-        let head = log.events.len() as u64;
-        drop(log);
-        crate::store::publish_head(&self.inner.head, head);
+        let _writer = self.writer().await;
+        let mut log = self.write();
+        // Checked first: nothing is written unless every check holds.
+        let recorded = log.place(&[], request)?;
+        log.push(recorded.iter().cloned());
+        self.publish(&log);
         Ok(recorded)
     }
 }

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 
 use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
+use crate::event::RecordedEvent;
 use crate::id::EventId;
 use crate::memory::InMemoryEventStore;
-use crate::store::EventReader;
+use crate::store::{AppendRequest, EventReader};
 use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 
 type SagaKey = (String, String);
@@ -120,10 +121,23 @@ impl InMemoryEventStore {
 pub struct InMemoryTransaction {
     store: InMemoryEventStore,
     pending: Pending,
+    /// Events appended, placed after the log as it is while `writer` is held.
+    events: Vec<RecordedEvent>,
+    writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 #[async_trait]
 impl StoreTransaction for InMemoryTransaction {
+    async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        request.validate()?;
+        if self.writer.is_none() {
+            self.writer = Some(self.store.writer().await);
+        }
+        let recorded = self.store.read().place(&self.events, request)?;
+        self.events.extend(recorded.iter().cloned());
+        Ok(recorded)
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         if let Some(&position) = self.pending.checkpoints.get(name) {
             return Ok(Some(position));
@@ -227,7 +241,13 @@ impl StoreTransaction for InMemoryTransaction {
     }
 
     async fn commit(self) -> Result<(), StoreError> {
-        self.store.runtime().commit(self.pending)
+        let mut log = self.store.write();
+        self.store.runtime().commit(self.pending)?;
+        if !self.events.is_empty() {
+            log.push(self.events);
+            self.store.publish(&log);
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +259,8 @@ impl TransactionalStore for InMemoryEventStore {
         Ok(InMemoryTransaction {
             store: self.clone(),
             pending: Pending::default(),
+            events: Vec::new(),
+            writer: None,
         })
     }
 

@@ -260,6 +260,7 @@ impl<A: Aggregate> Repository<A> {
                 .await
                 .map_err(RepositoryError::Store)?;
             let full = batch.len() == READ_BATCH;
+            crate::stored::check_contiguous(&batch, version + 1).map_err(RepositoryError::Store)?;
             for record in &batch {
                 state.apply(&self.decode(record)?);
                 version = record.stream_version;
@@ -400,9 +401,12 @@ impl<A: Aggregate> Repository<A> {
                     }
                     tokio::time::sleep(self.retry.backoff(attempt)).await;
                 }
-                // Another process committed this very command meanwhile: the next round
-                // finds its events and returns them.
-                Err(StoreError::DuplicateEventId { event_id }) if event_id == first_id => {}
+                // Another process committed this very command meanwhile (the store may name
+                // any of its event ids): the next round finds its events and returns them.
+                Err(StoreError::DuplicateEventId { event_id })
+                    if (0..events.len()).any(|index| {
+                        EventId::derived(command.command_id(), &stream, index as u32) == event_id
+                    }) => {}
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }
@@ -505,159 +509,4 @@ fn encode<A: Aggregate>(
 }
 
 #[cfg(test)]
-mod tests {
-    use async_trait::async_trait;
-
-    use super::*;
-    use crate::testing::counter::{Counter, CounterCommand, CounterError};
-    use crate::{EventAppender, InMemoryEventStore};
-
-    /// A store whose appends always lose the race.
-    #[derive(Clone)]
-    struct AlwaysConflicting(InMemoryEventStore);
-
-    #[async_trait]
-    impl crate::EventReader for AlwaysConflicting {
-        async fn read_stream(
-            &self,
-            s: &StreamId,
-            v: u64,
-            n: usize,
-        ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
-            self.0.read_stream(s, v, n).await
-        }
-        async fn read_all(
-            &self,
-            p: u64,
-            n: usize,
-        ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
-            self.0.read_all(p, n).await
-        }
-        async fn stream_version(&self, s: &StreamId) -> std::result::Result<u64, StoreError> {
-            self.0.stream_version(s).await
-        }
-        async fn event_by_id(
-            &self,
-            id: EventId,
-        ) -> std::result::Result<Option<RecordedEvent>, StoreError> {
-            self.0.event_by_id(id).await
-        }
-        async fn head_position(&self) -> std::result::Result<u64, StoreError> {
-            self.0.head_position().await
-        }
-        fn head_watch(&self) -> tokio::sync::watch::Receiver<u64> {
-            self.0.head_watch()
-        }
-    }
-
-    #[async_trait]
-    impl EventAppender for AlwaysConflicting {
-        async fn append(
-            &self,
-            request: AppendRequest,
-        ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
-            let stream = request.streams[0].stream.clone();
-            Err(Conflict {
-                stream,
-                expected: request.streams[0].expected,
-                actual: 99,
-            }
-            .into())
-        }
-    }
-
-    #[tokio::test]
-    async fn persistent_conflicts_end_in_retries_exhausted() {
-        let retry = RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_micros(10),
-            max_backoff: Duration::from_micros(50),
-        };
-        let repo = Repository::<Counter>::new(AlwaysConflicting(InMemoryEventStore::new()))
-            .with_retry(retry);
-        match repo.execute(CounterCommand::add("c", 1)).await {
-            Err(RepositoryError::RetriesExhausted { attempts: 3, last }) => {
-                assert_eq!(last.actual, 99)
-            }
-            other => panic!("expected RetriesExhausted after 3 attempts, got {other:?}"),
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn commands_for_one_instance_are_serialised_within_a_repository() {
-        // With a single attempt allowed, any conflict would surface as an error.
-        let retry = RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        };
-        let repo = Repository::<Counter>::new(InMemoryEventStore::new()).with_retry(retry);
-        let tasks: Vec<_> = (0..64)
-            .map(|_| {
-                let repo = repo.clone();
-                tokio::spawn(async move { repo.execute(CounterCommand::add("hot", 1)).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await
-                .unwrap()
-                .expect("no conflict within one repository");
-        }
-        let loaded = repo.load("hot").await.unwrap();
-        assert_eq!((loaded.state.total, loaded.version), (64, 64));
-    }
-
-    #[tokio::test]
-    async fn a_domain_error_writes_nothing() {
-        let store = InMemoryEventStore::new();
-        let repo = Repository::<Counter>::new(store.clone());
-        let error = repo
-            .execute(CounterCommand::subtract("c", 1))
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            error,
-            RepositoryError::Domain(CounterError::WouldGoNegative { .. })
-        ));
-        assert_eq!(crate::EventReader::head_position(&store).await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn hostile_and_empty_aggregate_ids_are_typed_errors() {
-        let repo = Repository::<Counter>::new(InMemoryEventStore::new());
-        assert!(matches!(
-            repo.load("").await,
-            Err(RepositoryError::InvalidId(InputError::EmptyId { .. }))
-        ));
-        let long = "x".repeat(crate::MAX_STREAM_ID_BYTES);
-        assert!(matches!(
-            repo.execute(CounterCommand::add(long, 1)).await,
-            Err(RepositoryError::InvalidId(InputError::IdTooLong { .. }))
-        ));
-        let hostile = "'; DROP TABLE x; -- 🦀\n";
-        repo.execute(CounterCommand::add(hostile, 2)).await.unwrap();
-        assert_eq!(repo.load(hostile).await.unwrap().state.total, 2);
-    }
-
-    #[test]
-    fn snapshot_policy_fires_when_an_append_crosses_a_multiple() {
-        let every = SnapshotPolicy::EveryNEvents(10);
-        assert!(every.due(9, 10));
-        assert!(every.due(8, 13));
-        assert!(!every.due(10, 19));
-        assert!(!SnapshotPolicy::Never.due(0, 1000));
-        assert!(!SnapshotPolicy::EveryNEvents(0).due(0, 1000));
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_capped() {
-        let retry = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(2),
-            max_backoff: Duration::from_millis(20),
-        };
-        let first = retry.backoff(1);
-        assert!(first >= Duration::from_millis(1) && first <= Duration::from_millis(2));
-        let late = retry.backoff(30);
-        assert!(late >= Duration::from_millis(10) && late <= Duration::from_millis(20));
-    }
-}
+mod tests;

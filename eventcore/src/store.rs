@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use crate::error::{InputError, StoreError};
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::{
-    EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_PAYLOAD_BYTES, StreamId,
-    validate_text,
+    EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
+    MAX_STREAMS_PER_APPEND, StreamId, validate_text,
 };
 use crate::version::{Conflict, ExpectedVersion};
 
@@ -105,12 +105,19 @@ impl AppendRequest {
     /// touching storage, so bad input is rejected identically everywhere and nothing is written.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] for an empty request, a repeated stream, too many events,
-    /// an empty or oversized event type, a zero schema version or an oversized payload or
-    /// metadata; [`StoreError::DuplicateEventId`] for an event id repeated within the request.
+    /// [`StoreError::InvalidInput`] for an empty request, too many streams, a repeated stream,
+    /// too many events, an empty or oversized event type, a zero schema version, or a payload
+    /// or metadata that is too large or nests too deeply; [`StoreError::DuplicateEventId`] for an event id repeated within the request.
     pub fn validate(&self) -> Result<(), StoreError> {
         if self.streams.is_empty() {
             return Err(InputError::EmptyAppend.into());
+        }
+        if self.streams.len() > MAX_STREAMS_PER_APPEND {
+            return Err(InputError::TooManyStreams {
+                count: self.streams.len(),
+                max: MAX_STREAMS_PER_APPEND,
+            }
+            .into());
         }
         let count = self.event_count();
         if count > MAX_EVENTS_PER_APPEND {
@@ -169,19 +176,60 @@ fn validate_event(event: &NewEvent) -> Result<(), StoreError> {
         size,
         max: MAX_PAYLOAD_BYTES,
     };
-    let size = event.payload.get().len();
-    if size > MAX_PAYLOAD_BYTES {
-        return Err(too_large("payload", size).into());
+    let too_deep = |what, depth| InputError::TooDeeplyNested {
+        what,
+        event_type: event.event_type.clone(),
+        depth,
+        max: MAX_JSON_DEPTH,
+    };
+    let payload = event.payload.get();
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(too_large("payload", payload.len()).into());
+    }
+    if let Some(depth) = depth_beyond(payload, MAX_JSON_DEPTH) {
+        return Err(too_deep("payload", depth).into());
     }
     if !event.metadata.extra.is_empty() {
-        let size = serde_json::to_string(&event.metadata)
-            .map_err(StoreError::backend)?
-            .len();
-        if size > MAX_PAYLOAD_BYTES {
-            return Err(too_large("metadata", size).into());
+        let text = serde_json::to_string(&event.metadata).map_err(StoreError::backend)?;
+        if text.len() > MAX_PAYLOAD_BYTES {
+            return Err(too_large("metadata", text.len()).into());
+        }
+        // The metadata object and its `extra` map wrap every value: two levels.
+        if let Some(depth) = depth_beyond(&text, MAX_JSON_DEPTH + 2) {
+            return Err(too_deep("metadata", depth - 2).into());
         }
     }
     Ok(())
+}
+
+/// `Some(depth)` when the JSON text `json` nests arrays and objects more than `max` levels
+/// deep (counting stops at `max + 1`); a plain scan, so any depth is checked in constant
+/// stack space.
+fn depth_beyond(json: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(depth);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Reading the log: one stream, or everything in global order.
@@ -325,5 +373,19 @@ impl<T: EventReader + ?Sized> EventReader for Arc<T> {
 impl<T: EventAppender + ?Sized> EventAppender for Arc<T> {
     async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
         (**self).append(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::depth_beyond;
+
+    #[test]
+    fn depth_counts_nesting_outside_strings() {
+        assert_eq!(depth_beyond(r#"{"a":[1,{"b":2}]}"#, 3), None);
+        assert_eq!(depth_beyond(r#"{"a":[1,{"b":2}]}"#, 2), Some(3));
+        assert_eq!(depth_beyond(r#"{"a":"[[[[\"{{{"}"#, 1), None);
+        assert_eq!(depth_beyond(&"[".repeat(70), 64), Some(65));
+        assert_eq!(depth_beyond("5", 0), None);
     }
 }

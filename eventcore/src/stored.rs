@@ -79,21 +79,47 @@ pub struct EventColumns {
     pub payload: String,
 }
 
-/// The [`StoreError::Corrupt`] for a stored record that cannot be read back.
-pub fn corrupt(stream: &str, position: i64, reason: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        stream: stream.to_owned(),
-        position: u64::try_from(position).unwrap_or(0),
-        reason: reason.to_string(),
+/// Where a stored record sits, as far as its row could be read, for the
+/// [`StoreError::Corrupt`] that reports it. Backends read these three columns leniently first
+/// (a default where unreadable), then every column strictly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordPlace {
+    /// The stream id text.
+    pub stream: String,
+    /// The stream version.
+    pub version: i64,
+    /// The global position (0 outside the log).
+    pub position: i64,
+}
+
+impl RecordPlace {
+    /// The [`StoreError::Corrupt`] for this record.
+    pub fn corrupt(&self, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            stream: self.stream.clone(),
+            version: u64::try_from(self.version).unwrap_or(0),
+            position: u64::try_from(self.position).unwrap_or(0),
+            reason: reason.to_string(),
+        }
     }
+}
+
+/// The [`StoreError::Corrupt`] for a stored record outside the log (a snapshot, a saga record)
+/// of `stream`.
+pub fn corrupt(stream: &str, reason: impl std::fmt::Display) -> StoreError {
+    RecordPlace {
+        stream: stream.to_owned(),
+        ..RecordPlace::default()
+    }
+    .corrupt(reason)
 }
 
 impl EventColumns {
     /// Checks the columns and builds the event.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`], naming stream and position, for an invalid stream id, a
-    /// negative or out-of-range number, or metadata or payload that is not JSON.
+    /// [`StoreError::Corrupt`], naming stream, version and position, for an invalid stream
+    /// id, a negative or out-of-range number, or metadata or payload that is not JSON.
     pub fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
         let Self {
             position,
@@ -106,27 +132,58 @@ impl EventColumns {
             metadata,
             payload,
         } = self;
-        let bad = |reason: String| corrupt(&stream_id, position, reason);
+        let place = RecordPlace {
+            stream: stream_id,
+            version: stream_version,
+            position,
+        };
+        let bad = |reason: String| place.corrupt(reason);
         let metadata = match metadata {
             None => Metadata::default(),
             Some(text) => serde_json::from_str(&text).map_err(|e| bad(format!("metadata: {e}")))?,
         };
+        if stream_version < 1 {
+            return Err(bad("stream version below 1".into()));
+        }
+        if position < 1 {
+            return Err(bad("global position below 1".into()));
+        }
         Ok(RecordedEvent {
             event_id: EventId(event_id),
-            stream_version: u64::try_from(stream_version)
-                .map_err(|_| bad("negative stream version".into()))?,
-            global_position: u64::try_from(position)
-                .map_err(|_| bad("negative position".into()))?,
-            event_type,
+            stream_version: stream_version as u64,
+            global_position: position as u64,
             schema_version: u32::try_from(schema_version)
-                .map_err(|_| bad("schema version out of range".into()))?,
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| bad(format!("schema version {schema_version} out of range")))?,
             recorded_at: from_unix_micros(recorded_at_micros),
             metadata,
             payload: RawValue::from_string(payload).map_err(|e| bad(format!("payload: {e}")))?,
-            stream_id: StreamId::new(stream_id.clone())
+            stream_id: StreamId::new(place.stream.clone())
                 .map_err(|e| bad(format!("stream id: {e}")))?,
+            event_type,
         })
     }
+}
+
+/// Checks that `records`, read from one stream from version `from`, carry contiguous
+/// versions `from, from + 1, ...`: a gap means rows were deleted or renumbered outside the
+/// library, and a state folded over them would silently be wrong.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] naming the first record out of sequence.
+pub fn check_contiguous(records: &[RecordedEvent], from: u64) -> Result<(), StoreError> {
+    for (record, expected) in records.iter().zip(from..) {
+        if record.stream_version != expected {
+            return Err(StoreError::Corrupt {
+                stream: record.stream_id.to_string(),
+                version: record.stream_version,
+                position: record.global_position,
+                reason: format!("stream versions are not contiguous: expected version {expected}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A stored snapshot from its columns.
@@ -140,7 +197,7 @@ pub fn snapshot_from_columns(
     schema_version: i64,
     state: String,
 ) -> Result<Snapshot, StoreError> {
-    let bad = |reason: String| corrupt(stream.as_str(), 0, reason);
+    let bad = |reason: String| corrupt(stream.as_str(), reason);
     Ok(Snapshot {
         stream: stream.clone(),
         version: u64::try_from(version).map_err(|e| bad(e.to_string()))?,
@@ -174,5 +231,74 @@ pub fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64)
         saga_id: saga_id.to_owned(),
         expected,
         actual,
+    }
+}
+
+/// What a backend's transaction tracks to keep the promise that a cancelled or aborted
+/// operation never commits: wrap every operation in [`run`](Self::run) and check
+/// [`commit_allowed`](Self::commit_allowed) before committing.
+///
+/// An operation whose future is dropped midway (under a timeout, say) may or may not have
+/// taken effect inside the transaction; from then on every operation and the commit report
+/// [`AbortReason::Cancelled`](crate::AbortReason::Cancelled).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use eventcore::stored::TxGuard;
+/// use eventcore::{AbortReason, StoreError};
+///
+/// let mut guard = TxGuard::default();
+/// assert_eq!(guard.run(async { Ok::<_, StoreError>(5) }).await.unwrap(), 5);
+/// {
+///     // Polled once and dropped: the operation was cancelled midway.
+///     let op = guard.run(std::future::pending::<Result<(), StoreError>>());
+///     let mut op = std::pin::pin!(op);
+///     assert!(futures::poll!(op.as_mut()).is_pending());
+/// }
+/// let refused = guard.commit_allowed().unwrap_err();
+/// assert!(matches!(refused, StoreError::TransactionAborted { reason: AbortReason::Cancelled }));
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct TxGuard {
+    in_flight: bool,
+    aborted: Option<crate::AbortReason>,
+}
+
+impl TxGuard {
+    /// Runs one operation of the transaction: refused if an earlier one was cancelled midway
+    /// or the transaction was aborted.
+    ///
+    /// # Errors
+    /// [`StoreError::TransactionAborted`], or the operation's own error.
+    pub async fn run<T, E: From<StoreError>>(
+        &mut self,
+        operation: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        self.commit_allowed()?;
+        self.in_flight = true;
+        let result = operation.await;
+        self.in_flight = false;
+        result
+    }
+
+    /// Marks the transaction aborted for `reason` and returns the error to report.
+    pub fn abort(&mut self, reason: crate::AbortReason) -> StoreError {
+        self.aborted = Some(reason);
+        StoreError::aborted(reason)
+    }
+
+    /// `Ok` when the transaction may go on and commit.
+    ///
+    /// # Errors
+    /// [`StoreError::TransactionAborted`] after a cancelled operation or an abort.
+    pub fn commit_allowed(&mut self) -> Result<(), StoreError> {
+        if self.in_flight {
+            self.aborted = Some(crate::AbortReason::Cancelled);
+        }
+        match self.aborted {
+            Some(reason) => Err(StoreError::aborted(reason)),
+            None => Ok(()),
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::id::EventId;
-use crate::store::EventReader;
+use crate::store::{AppendRequest, EventReader};
 
 /// An event a projection gave up on, kept with the error so an operator can see and replay it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,8 +48,24 @@ impl DeadLetter {
 
 /// One transaction on a backend's database. Dropping it without [`commit`](Self::commit)
 /// rolls everything in it back.
+///
+/// # Contract
+/// - Everything done through the transaction commits together, or nothing does.
+/// - An operation whose future is dropped before it completes (a timeout, a cancelled task)
+///   poisons the transaction: every later operation and [`commit`](Self::commit) fail with
+///   [`StoreError::TransactionAborted`] ([`AbortReason::Cancelled`](crate::AbortReason)), and
+///   nothing of the transaction is stored.
+/// - [`StoreError::TransactionAborted`] from any operation means the same: start over in a
+///   new transaction.
 #[async_trait]
 pub trait StoreTransaction: Send + 'static {
+    /// Appends within the transaction, under the
+    /// [`EventAppender::append`](crate::EventAppender::append) contract: on an error nothing of
+    /// this append is written and (unless the error is [`StoreError::TransactionAborted`]) the
+    /// transaction may go on. The events become visible to others when the transaction
+    /// commits.
+    async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The checkpoint named `name`, held for this transaction: no other transaction can move
     /// it before this one ends (or, on backends that check at commit, this one's commit fails
     /// if another did). Runners of the same projection rely on it to never both apply a batch.

@@ -31,6 +31,7 @@ use crate::store::EventStore;
 
 mod atomicity;
 mod domain;
+mod hostile;
 mod race;
 mod reads;
 mod subscribe;
@@ -38,6 +39,7 @@ mod versions;
 
 pub use atomicity::*;
 pub use domain::*;
+pub use hostile::*;
 pub use race::*;
 pub use reads::*;
 pub use subscribe::*;
@@ -127,6 +129,10 @@ macro_rules! conformance_tests {
             undecodable_stored_events_are_typed_errors,
             concurrent_appends_with_retry_yield_contiguous_versions,
             concurrent_writers_keep_a_gap_free_global_order,
+            deeply_nested_json_is_refused_and_what_is_accepted_reads_back,
+            an_append_naming_too_many_streams_is_refused,
+            snapshot_schema_versions_round_trip_in_full,
+            a_cancelled_append_poisons_its_transaction_and_stores_nothing,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -1,0 +1,241 @@
+//! The repository's unit tests: retries, serialisation per instance, re-sent commands.
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::testing::counter::{Counter, CounterCommand, CounterError};
+use crate::{EventAppender, InMemoryEventStore};
+
+type AppendHook = Box<
+    dyn Fn(
+            InMemoryEventStore,
+            AppendRequest,
+        ) -> futures::future::BoxFuture<
+            'static,
+            std::result::Result<Vec<RecordedEvent>, StoreError>,
+        > + Send
+        + Sync,
+>;
+
+/// An in-memory store whose appends go through `hook` (reads go straight to the store).
+struct Hooked(InMemoryEventStore, AppendHook);
+
+#[async_trait]
+impl crate::EventReader for Hooked {
+    async fn read_stream(
+        &self,
+        s: &StreamId,
+        v: u64,
+        n: usize,
+    ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
+        self.0.read_stream(s, v, n).await
+    }
+    async fn read_all(
+        &self,
+        p: u64,
+        n: usize,
+    ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
+        self.0.read_all(p, n).await
+    }
+    async fn stream_version(&self, s: &StreamId) -> std::result::Result<u64, StoreError> {
+        self.0.stream_version(s).await
+    }
+    async fn event_by_id(
+        &self,
+        id: EventId,
+    ) -> std::result::Result<Option<RecordedEvent>, StoreError> {
+        self.0.event_by_id(id).await
+    }
+    async fn head_position(&self) -> std::result::Result<u64, StoreError> {
+        self.0.head_position().await
+    }
+    fn head_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.head_watch()
+    }
+}
+
+#[async_trait]
+impl EventAppender for Hooked {
+    async fn append(
+        &self,
+        request: AppendRequest,
+    ) -> std::result::Result<Vec<RecordedEvent>, StoreError> {
+        (self.1)(self.0.clone(), request).await
+    }
+}
+
+/// A store whose appends always lose the race.
+fn always_conflicting() -> Hooked {
+    Hooked(
+        InMemoryEventStore::new(),
+        Box::new(|_, request| {
+            Box::pin(async move {
+                Err(Conflict {
+                    stream: request.streams[0].stream.clone(),
+                    expected: request.streams[0].expected,
+                    actual: 99,
+                }
+                .into())
+            })
+        }),
+    )
+}
+
+/// Emits two events per command (the counter emits one).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Pair {
+    applied: u64,
+}
+
+impl Aggregate for Pair {
+    const TYPE: &'static str = "pair";
+    type Event = crate::testing::counter::CounterEvent;
+    type Command = CounterCommand;
+    type Error = CounterError;
+
+    fn apply(&mut self, _: &Self::Event) {
+        self.applied += 1;
+    }
+
+    fn handle(&self, _: &CounterCommand) -> std::result::Result<Vec<Self::Event>, CounterError> {
+        use crate::testing::counter::CounterEvent::Added;
+        Ok(vec![Added { amount: 1 }, Added { amount: 2 }])
+    }
+}
+
+#[tokio::test]
+async fn a_command_committed_meanwhile_elsewhere_returns_its_events_whichever_id_collides() {
+    // Another process commits the very same command while this append is in flight, and
+    // the store names the command's *second* event id as the duplicate (PostgreSQL reports
+    // whichever colliding id it finds first).
+    let store = Hooked(
+        InMemoryEventStore::new(),
+        Box::new(|inner, request| {
+            Box::pin(async move {
+                let second = request.streams[0].events[1].event_id;
+                inner.append(request).await?;
+                Err(StoreError::DuplicateEventId { event_id: second })
+            })
+        }),
+    );
+    let inner = store.0.clone();
+    let repo = Repository::<Pair>::new(store);
+    let command = CounterCommand::add("p", 1);
+    let committed = repo
+        .execute(command.clone())
+        .await
+        .expect("the first commit's events");
+    assert_eq!(committed.len(), 2);
+    assert_eq!(
+        committed
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let stream = Pair::stream_id("p").unwrap();
+    assert_eq!(
+        committed[1].event_id,
+        EventId::derived(command.command_id, &stream, 1)
+    );
+    assert_eq!(
+        crate::EventReader::stream_version(&inner, &stream)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn persistent_conflicts_end_in_retries_exhausted() {
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_micros(10),
+        max_backoff: Duration::from_micros(50),
+    };
+    let repo = Repository::<Counter>::new(always_conflicting()).with_retry(retry);
+    match repo.execute(CounterCommand::add("c", 1)).await {
+        Err(RepositoryError::RetriesExhausted { attempts: 3, last }) => {
+            assert_eq!(last.actual, 99)
+        }
+        other => panic!("expected RetriesExhausted after 3 attempts, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_for_one_instance_are_serialised_within_a_repository() {
+    // With a single attempt allowed, any conflict would surface as an error.
+    let retry = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let repo = Repository::<Counter>::new(InMemoryEventStore::new()).with_retry(retry);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.execute(CounterCommand::add("hot", 1)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("no conflict within one repository");
+    }
+    let loaded = repo.load("hot").await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (64, 64));
+}
+
+#[tokio::test]
+async fn a_domain_error_writes_nothing() {
+    let store = InMemoryEventStore::new();
+    let repo = Repository::<Counter>::new(store.clone());
+    let error = repo
+        .execute(CounterCommand::subtract("c", 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        RepositoryError::Domain(CounterError::WouldGoNegative { .. })
+    ));
+    assert_eq!(crate::EventReader::head_position(&store).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn hostile_and_empty_aggregate_ids_are_typed_errors() {
+    let repo = Repository::<Counter>::new(InMemoryEventStore::new());
+    assert!(matches!(
+        repo.load("").await,
+        Err(RepositoryError::InvalidId(InputError::EmptyId { .. }))
+    ));
+    let long = "x".repeat(crate::MAX_STREAM_ID_BYTES);
+    assert!(matches!(
+        repo.execute(CounterCommand::add(long, 1)).await,
+        Err(RepositoryError::InvalidId(InputError::IdTooLong { .. }))
+    ));
+    let hostile = "'; DROP TABLE x; -- 🦀\n";
+    repo.execute(CounterCommand::add(hostile, 2)).await.unwrap();
+    assert_eq!(repo.load(hostile).await.unwrap().state.total, 2);
+}
+
+#[test]
+fn snapshot_policy_fires_when_an_append_crosses_a_multiple() {
+    let every = SnapshotPolicy::EveryNEvents(10);
+    assert!(every.due(9, 10));
+    assert!(every.due(8, 13));
+    assert!(!every.due(10, 19));
+    assert!(!SnapshotPolicy::Never.due(0, 1000));
+    assert!(!SnapshotPolicy::EveryNEvents(0).due(0, 1000));
+}
+
+#[test]
+fn backoff_grows_and_stays_capped() {
+    let retry = RetryPolicy {
+        max_attempts: 10,
+        initial_backoff: Duration::from_millis(2),
+        max_backoff: Duration::from_millis(20),
+    };
+    let first = retry.backoff(1);
+    assert!(first >= Duration::from_millis(1) && first <= Duration::from_millis(2));
+    let late = retry.backoff(30);
+    assert!(late >= Duration::from_millis(10) && late <= Duration::from_millis(20));
+}
