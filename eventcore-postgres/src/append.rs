@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use eventcore::backend::{RecordedEventExt, StreamAppendExt};
 use eventcore::{
     AppendRequest, Conflict, EventId, InputError, RecordedEvent, StoreError, StreamAppend, StreamId,
 };
@@ -108,14 +109,14 @@ async fn insert_stream(
     .bind(mode)
     .bind(exact);
     let query = if let [event] = &append.events[..] {
-        base.bind(event.event_id.0)
+        base.bind(event.event_id.as_uuid())
             .bind(event.event_type.as_str())
             .bind(schema_version(event.schema_version)?)
             .bind(metadata_json(&event.metadata)?)
             .bind(event.payload.get())
     } else {
         let events = &append.events;
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.as_uuid()).collect();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let schema_versions: Vec<i32> = events
             .iter()
@@ -249,14 +250,14 @@ async fn find_duplicate(
     let ids: Vec<uuid::Uuid> = request
         .streams
         .iter()
-        .flat_map(|s| s.events.iter().map(|e| e.event_id.0))
+        .flat_map(|s| s.events.iter().map(|e| e.event_id.as_uuid()))
         .collect();
     let found: Option<uuid::Uuid> = sqlx::query_scalar(&sql.find_ids)
         .bind(&ids)
         .fetch_optional(conn)
         .await
         .map_err(StoreError::backend)?;
-    Ok(found.map(EventId))
+    Ok(found.map(EventId::from))
 }
 
 /// Converts a failure into the error the contract names (`conn` must be usable: outside the

@@ -98,6 +98,10 @@ mod store;
 mod transaction;
 
 pub use snapshot::PgSnapshotStore;
+/// The `sqlx` this crate is built with, for your own SQL in a transaction
+/// ([`PgTransaction::connection`]): use `eventcore_postgres::sqlx` rather than a `sqlx` dependency of your
+/// own, whose version might differ (and whose connection type would then not match).
+pub use sqlx;
 pub use sqlx::PgPool;
 pub use store::PgEventStore;
 pub use transaction::PgTransaction;

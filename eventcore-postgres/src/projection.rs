@@ -5,10 +5,8 @@
 use async_trait::async_trait;
 use std::time::SystemTime;
 
-use eventcore::{
-    DeadLetter, DeadlineRecord, EventId, SagaRecord, StoreError, StoreTransaction,
-    TransactionalStore,
-};
+use eventcore::backend::{DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord};
+use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
 use sqlx::Row;
 
 use crate::rows::{from_micros, micros, to_i64};
@@ -18,7 +16,10 @@ fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, Store
     Ok(DeadLetter {
         consumer: row.try_get(0).map_err(StoreError::backend)?,
         position: row.try_get::<i64, _>(1).map_err(StoreError::backend)? as u64,
-        event_id: EventId(row.try_get(2).map_err(StoreError::backend)?),
+        event_id: EventId::from(
+            row.try_get::<uuid::Uuid, _>(2)
+                .map_err(StoreError::backend)?,
+        ),
         event_type: row.try_get(3).map_err(StoreError::backend)?,
         error: row.try_get(4).map_err(StoreError::backend)?,
         attempts: u32::try_from(row.try_get::<i32, _>(5).map_err(StoreError::backend)?)
@@ -44,47 +45,6 @@ impl StoreTransaction for PgTransaction {
         PgTransaction::save_checkpoint(self, name, position).await
     }
 
-    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        let store = self.store().clone(); // the statement outlives the borrow of `self`
-        let insert = sqlx::query(&store.inner.sql.runtime.record_dead_letter)
-            .bind(&letter.consumer)
-            .bind(to_i64(letter.position)?)
-            .bind(letter.event_id.0)
-            .bind(&letter.event_type)
-            .bind(&letter.error)
-            .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
-            .bind(micros(letter.failed_at))
-            .execute(&mut *self.tx);
-        self.guard
-            .run(async { insert.await.map_err(StoreError::backend) })
-            .await?;
-        Ok(())
-    }
-
-    async fn load_saga(
-        &mut self,
-        saga_type: &str,
-        saga_id: &str,
-    ) -> Result<Option<SagaRecord>, StoreError> {
-        PgTransaction::load_saga(self, saga_type, saga_id).await
-    }
-
-    async fn save_saga(
-        &mut self,
-        record: &SagaRecord,
-        expected_version: u64,
-    ) -> Result<u64, StoreError> {
-        PgTransaction::save_saga(self, record, expected_version).await
-    }
-
-    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        PgTransaction::schedule_deadline(self, deadline).await
-    }
-
-    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        PgTransaction::cancel_deadline(self, deadline_id).await
-    }
-
     async fn record_processed(
         &mut self,
         consumer: &str,
@@ -99,11 +59,51 @@ impl StoreTransaction for PgTransaction {
 }
 
 #[async_trait]
+impl RuntimeTransaction for PgTransaction {
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let store = self.store().clone(); // the statement outlives the borrow of `self`
+        let insert = sqlx::query(&store.inner.sql.runtime.record_dead_letter)
+            .bind(&letter.consumer)
+            .bind(to_i64(letter.position)?)
+            .bind(letter.event_id.as_uuid())
+            .bind(&letter.event_type)
+            .bind(&letter.error)
+            .bind(i32::try_from(letter.attempts).unwrap_or(i32::MAX))
+            .bind(micros(letter.failed_at))
+            .execute(&mut *self.tx);
+        self.guard
+            .run(async { insert.await.map_err(StoreError::backend) })
+            .await?;
+        Ok(())
+    }
+    async fn saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        PgTransaction::saga(self, saga_type, saga_id).await
+    }
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        PgTransaction::save_saga(self, record, expected_version).await
+    }
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        PgTransaction::schedule_deadline(self, deadline).await
+    }
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        PgTransaction::cancel_deadline(self, deadline_id).await
+    }
+}
+
+#[async_trait]
 impl TransactionalStore for PgEventStore {
     type Transaction = PgTransaction;
 
-    async fn begin_transaction(&self) -> Result<PgTransaction, StoreError> {
-        self.begin().await
+    async fn begin(&self) -> Result<PgTransaction, StoreError> {
+        PgEventStore::begin(self).await
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -117,7 +117,7 @@ impl TransactionalStore for PgEventStore {
     ) -> Result<Vec<DeadLetter>, StoreError> {
         sqlx::query(&self.inner.sql.runtime.dead_letters)
             .bind(consumer)
-            .bind(eventcore::stored::sql_limit(limit))
+            .bind(eventcore::backend::sql_limit(limit))
             .fetch_all(self.pool())
             .await
             .map_err(StoreError::backend)?
@@ -125,11 +125,13 @@ impl TransactionalStore for PgEventStore {
             .map(dead_letter_from_row)
             .collect()
     }
+}
 
+#[async_trait]
+impl RuntimeStore for PgEventStore {
     async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(self.pool(), &self.inner.sql.runtime, saga_type, saga_id).await
+        runtime::saga(self.pool(), &self.inner.sql.runtime, saga_type, saga_id).await
     }
-
     async fn sagas_with_status(
         &self,
         saga_type: &str,
@@ -145,7 +147,6 @@ impl TransactionalStore for PgEventStore {
         )
         .await
     }
-
     async fn deadlines_due(
         &self,
         saga_type: &str,
@@ -162,7 +163,6 @@ impl TransactionalStore for PgEventStore {
         )
         .await
     }
-
     async fn deadlines_of(
         &self,
         saga_type: &str,
@@ -178,7 +178,6 @@ impl TransactionalStore for PgEventStore {
         )
         .await
     }
-
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar(&self.inner.sql.runtime.count_events_through)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))

@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::stored::{EventColumns, RecordPlace};
+use eventcore::backend::{EventColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -19,7 +19,7 @@ pub(crate) fn timestamp_sql(param: usize) -> String {
     format!("(TIMESTAMPTZ 'epoch' + ${param}::BIGINT * INTERVAL '1 microsecond')")
 }
 
-pub(crate) use eventcore::stored::{
+pub(crate) use eventcore::backend::{
     from_unix_micros as from_micros, metadata_json, now_micros_precision as stored_now,
     unix_micros as micros,
 };

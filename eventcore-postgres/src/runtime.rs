@@ -4,7 +4,8 @@
 
 use std::time::SystemTime;
 
-use eventcore::{DeadlineRecord, EventId, SagaRecord, StoreError};
+use eventcore::backend::{DeadlineRecord, SagaRecord};
+use eventcore::{EventId, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{PgExecutor, Row};
 
@@ -73,7 +74,7 @@ fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> 
     let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
     let state: String = row.try_get(3).map_err(StoreError::backend)?;
     let state = RawValue::from_string(state)
-        .map_err(|e| eventcore::stored::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
+        .map_err(|e| eventcore::backend::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
     Ok(SagaRecord {
         status: row.try_get(2).map_err(StoreError::backend)?,
         state,
@@ -84,7 +85,7 @@ fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> 
     })
 }
 
-pub(crate) async fn load_saga<'e>(
+pub(crate) async fn saga<'e>(
     executor: impl PgExecutor<'e>,
     sql: &RuntimeSql,
     saga_type: &str,
@@ -111,7 +112,7 @@ pub(crate) async fn sagas_by_status<'e>(
     sqlx::query(&sql.sagas_by_status)
         .bind(saga_type)
         .bind(status)
-        .bind(eventcore::stored::sql_limit(limit))
+        .bind(eventcore::backend::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(StoreError::backend)?
@@ -152,10 +153,10 @@ pub(crate) async fn save_saga(
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
-    let actual = load_saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
+    let actual = saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
-    Err(eventcore::stored::saga_conflict(
+    Err(eventcore::backend::saga_conflict(
         &record.saga_type,
         &record.saga_id,
         expected_version,
@@ -207,7 +208,7 @@ pub(crate) async fn deadlines<'e>(
         .bind(saga_type)
         .bind(saga_id)
         .bind(due_by.map(micros))
-        .bind(eventcore::stored::sql_limit(limit))
+        .bind(eventcore::backend::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(StoreError::backend)?;
@@ -234,7 +235,7 @@ pub(crate) async fn record_processed<'e>(
 ) -> Result<bool, StoreError> {
     let result = sqlx::query(&sql.record_processed)
         .bind(consumer)
-        .bind(event_id.0)
+        .bind(event_id.as_uuid())
         .execute(executor)
         .await
         .map_err(StoreError::backend)?;
@@ -249,7 +250,7 @@ pub(crate) async fn is_processed<'e>(
 ) -> Result<bool, StoreError> {
     let found: Option<i32> = sqlx::query_scalar(&sql.is_processed)
         .bind(consumer)
-        .bind(event_id.0)
+        .bind(event_id.as_uuid())
         .fetch_optional(executor)
         .await
         .map_err(StoreError::backend)?;

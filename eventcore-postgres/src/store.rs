@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use eventcore::stored::{read_start, sql_limit};
+use eventcore::backend::{read_start, sql_limit};
 use eventcore::{
     AppendRequest, EventAppender, EventId, EventReader, RecordedEvent, StoreError, StreamId,
 };
@@ -154,7 +154,7 @@ impl PgEventStore {
     }
 
     /// Wakes local subscribers and (coalesced) other processes after a commit. Always wakes,
-    /// unlike [`eventcore::publish_head`]: a transaction with a lower id than the published
+    /// unlike [`eventcore::backend::publish_head`]: a transaction with a lower id than the published
     /// head may be what was holding readers back, so its commit matters even though its
     /// positions are lower.
     pub(crate) fn committed(&self, last_position: u64) {
@@ -269,7 +269,7 @@ impl EventReader for PgEventStore {
 
     async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
         sqlx::query(&self.inner.sql.event_by_id)
-            .bind(event_id.0)
+            .bind(event_id.as_uuid())
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(StoreError::backend)?

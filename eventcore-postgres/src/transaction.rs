@@ -2,10 +2,8 @@
 //! caller's own SQL.
 
 use eventcore::AbortReason;
-use eventcore::stored::TxGuard;
-use eventcore::{
-    AppendRequest, DeadlineRecord, EventId, RecordedEvent, SagaRecord, Snapshot, StoreError,
-};
+use eventcore::backend::{DeadlineRecord, SagaRecord, TxGuard};
+use eventcore::{AppendRequest, EventId, RecordedEvent, Snapshot, StoreError};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::append::Failure;
@@ -154,13 +152,13 @@ impl PgTransaction {
     ///
     /// # Errors
     /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn load_saga(
+    pub async fn saga(
         &mut self,
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
         self.guard
-            .run(runtime::load_saga(
+            .run(runtime::saga(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 saga_type,

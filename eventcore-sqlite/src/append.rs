@@ -6,6 +6,7 @@
 
 use std::time::SystemTime;
 
+use eventcore::backend::{RecordedEventExt, StreamAppendExt};
 use eventcore::{
     AppendRequest, Conflict, EventId, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamAppend, StreamId,
@@ -119,7 +120,7 @@ async fn insert_rows(
         let mut query = sqlx::query(&sql);
         for ((event, metadata), i) in chunk.iter().zip(&metadata).zip(1u64..) {
             query = query
-                .bind(event.event_id.0.as_bytes().as_slice())
+                .bind(event.event_id.as_bytes().as_slice())
                 .bind(append.stream.as_str())
                 .bind(to_i64(chunk_base + i)?)
                 .bind(event.event_type.as_str())
@@ -231,7 +232,7 @@ pub(crate) async fn find_duplicate(
         for event in &append.events {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT 1 FROM eventcore_events WHERE event_id = ?1")
-                    .bind(event.event_id.0.as_bytes().as_slice())
+                    .bind(event.event_id.as_bytes().as_slice())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(StoreError::backend)?;

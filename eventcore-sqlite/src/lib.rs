@@ -67,6 +67,10 @@ mod store;
 mod transaction;
 
 pub use snapshot::SqliteSnapshotStore;
+/// The `sqlx` this crate is built with, for your own SQL in a transaction
+/// ([`SqliteTransaction::connection`]): use `eventcore_sqlite::sqlx` rather than a `sqlx` dependency of your
+/// own, whose version might differ (and whose connection type would then not match).
+pub use sqlx;
 pub use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 pub use store::SqliteEventStore;
 pub use transaction::SqliteTransaction;

@@ -5,10 +5,8 @@
 use async_trait::async_trait;
 use std::time::SystemTime;
 
-use eventcore::{
-    DeadLetter, DeadlineRecord, EventId, SagaRecord, StoreError, StoreTransaction,
-    TransactionalStore,
-};
+use eventcore::backend::{DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord};
+use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
 use sqlx::{Row, SqliteExecutor};
 
 use crate::rows::{from_micros, micros, to_i64};
@@ -25,7 +23,7 @@ async fn record_dead_letter<'e>(
     )
     .bind(&letter.consumer)
     .bind(to_i64(letter.position)?)
-    .bind(letter.event_id.0.as_bytes().as_slice())
+    .bind(letter.event_id.as_bytes().as_slice())
     .bind(&letter.event_type)
     .bind(&letter.error)
     .bind(i64::from(letter.attempts))
@@ -41,7 +39,7 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
     let consumer: String = row.try_get(0).map_err(StoreError::backend)?;
     let position: i64 = row.try_get(1).map_err(StoreError::backend)?;
     let event_id = uuid::Uuid::from_slice(&id).map_err(|e| {
-        eventcore::stored::RecordPlace {
+        eventcore::backend::RecordPlace {
             stream: format!("dead letter of {consumer}"),
             version: 0,
             position,
@@ -51,7 +49,7 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
     Ok(DeadLetter {
         consumer,
         position: position as u64,
-        event_id: EventId(event_id),
+        event_id: EventId::from(event_id),
         event_type: row.try_get(3).map_err(StoreError::backend)?,
         error: row.try_get(4).map_err(StoreError::backend)?,
         attempts: u32::try_from(row.try_get::<i64, _>(5).map_err(StoreError::backend)?)
@@ -77,36 +75,6 @@ impl StoreTransaction for SqliteTransaction {
         SqliteTransaction::save_checkpoint(self, name, position).await
     }
 
-    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        self.guard
-            .run(record_dead_letter(&mut *self.tx, letter))
-            .await
-    }
-
-    async fn load_saga(
-        &mut self,
-        saga_type: &str,
-        saga_id: &str,
-    ) -> Result<Option<SagaRecord>, StoreError> {
-        SqliteTransaction::load_saga(self, saga_type, saga_id).await
-    }
-
-    async fn save_saga(
-        &mut self,
-        record: &SagaRecord,
-        expected_version: u64,
-    ) -> Result<u64, StoreError> {
-        SqliteTransaction::save_saga(self, record, expected_version).await
-    }
-
-    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        SqliteTransaction::schedule_deadline(self, deadline).await
-    }
-
-    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        SqliteTransaction::cancel_deadline(self, deadline_id).await
-    }
-
     async fn record_processed(
         &mut self,
         consumer: &str,
@@ -121,11 +89,40 @@ impl StoreTransaction for SqliteTransaction {
 }
 
 #[async_trait]
+impl RuntimeTransaction for SqliteTransaction {
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
+        self.guard
+            .run(record_dead_letter(&mut *self.tx, letter))
+            .await
+    }
+    async fn saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        SqliteTransaction::saga(self, saga_type, saga_id).await
+    }
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        SqliteTransaction::save_saga(self, record, expected_version).await
+    }
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        SqliteTransaction::schedule_deadline(self, deadline).await
+    }
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        SqliteTransaction::cancel_deadline(self, deadline_id).await
+    }
+}
+
+#[async_trait]
 impl TransactionalStore for SqliteEventStore {
     type Transaction = SqliteTransaction;
 
-    async fn begin_transaction(&self) -> Result<SqliteTransaction, StoreError> {
-        self.begin().await
+    async fn begin(&self) -> Result<SqliteTransaction, StoreError> {
+        SqliteEventStore::begin(self).await
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -142,7 +139,7 @@ impl TransactionalStore for SqliteEventStore {
              FROM eventcore_dead_letters WHERE consumer = ?1 ORDER BY position LIMIT ?2",
         )
         .bind(consumer)
-        .bind(eventcore::stored::sql_limit(limit))
+        .bind(eventcore::backend::sql_limit(limit))
         .fetch_all(self.reader_pool())
         .await
         .map_err(StoreError::backend)?
@@ -150,11 +147,13 @@ impl TransactionalStore for SqliteEventStore {
         .map(dead_letter_from_row)
         .collect()
     }
+}
 
+#[async_trait]
+impl RuntimeStore for SqliteEventStore {
     async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
-        runtime::load_saga(self.reader_pool(), saga_type, saga_id).await
+        runtime::saga(self.reader_pool(), saga_type, saga_id).await
     }
-
     async fn sagas_with_status(
         &self,
         saga_type: &str,
@@ -163,7 +162,6 @@ impl TransactionalStore for SqliteEventStore {
     ) -> Result<Vec<SagaRecord>, StoreError> {
         runtime::sagas_by_status(self.reader_pool(), saga_type, status, limit).await
     }
-
     async fn deadlines_due(
         &self,
         saga_type: &str,
@@ -172,7 +170,6 @@ impl TransactionalStore for SqliteEventStore {
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
         runtime::deadlines(self.reader_pool(), saga_type, None, Some(now), limit).await
     }
-
     async fn deadlines_of(
         &self,
         saga_type: &str,
@@ -187,7 +184,6 @@ impl TransactionalStore for SqliteEventStore {
         )
         .await
     }
-
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM eventcore_events WHERE position <= ?1")

@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::stored::{EventColumns, RecordPlace};
+use eventcore::backend::{EventColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 pub(crate) const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, recorded_at, metadata, payload";
 
-pub(crate) use eventcore::stored::{
+pub(crate) use eventcore::backend::{
     from_unix_micros as from_micros, metadata_json, now_micros_precision as stored_now,
     unix_micros as micros,
 };

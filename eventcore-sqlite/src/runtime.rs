@@ -4,7 +4,8 @@
 
 use std::time::SystemTime;
 
-use eventcore::{DeadlineRecord, EventId, SagaRecord, StoreError};
+use eventcore::backend::{DeadlineRecord, SagaRecord};
+use eventcore::{EventId, StoreError};
 use serde_json::value::RawValue;
 use sqlx::{Row, SqliteExecutor};
 
@@ -47,7 +48,7 @@ fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError
     let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
     let state: String = row.try_get(3).map_err(StoreError::backend)?;
     let state = RawValue::from_string(state)
-        .map_err(|e| eventcore::stored::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
+        .map_err(|e| eventcore::backend::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
     Ok(SagaRecord {
         status: row.try_get(2).map_err(StoreError::backend)?,
         state,
@@ -60,7 +61,7 @@ fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError
 
 const SAGA_COLUMNS: &str = "saga_type, saga_id, status, state, version, updated_at";
 
-pub(crate) async fn load_saga<'e>(
+pub(crate) async fn saga<'e>(
     executor: impl SqliteExecutor<'e>,
     saga_type: &str,
     saga_id: &str,
@@ -91,7 +92,7 @@ pub(crate) async fn sagas_by_status<'e>(
     sqlx::query(&sql)
         .bind(saga_type)
         .bind(status)
-        .bind(eventcore::stored::sql_limit(limit))
+        .bind(eventcore::backend::sql_limit(limit))
         .fetch_all(executor)
         .await
         .map_err(StoreError::backend)?
@@ -140,10 +141,10 @@ pub(crate) async fn save_saga(
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
-    let actual = load_saga(&mut *conn, &record.saga_type, &record.saga_id)
+    let actual = saga(&mut *conn, &record.saga_type, &record.saga_id)
         .await?
         .map_or(0, |r| r.version);
-    Err(eventcore::stored::saga_conflict(
+    Err(eventcore::backend::saga_conflict(
         &record.saga_type,
         &record.saga_id,
         expected_version,
@@ -201,7 +202,7 @@ pub(crate) async fn deadlines<'e>(
     .bind(saga_type)
     .bind(saga_id)
     .bind(due_by.map(micros))
-    .bind(eventcore::stored::sql_limit(limit))
+    .bind(eventcore::backend::sql_limit(limit))
     .fetch_all(executor)
     .await
     .map_err(StoreError::backend)?;
@@ -230,7 +231,7 @@ pub(crate) async fn record_processed<'e>(
          ON CONFLICT DO NOTHING",
     )
     .bind(consumer)
-    .bind(event_id.0.as_bytes().as_slice())
+    .bind(event_id.as_bytes().as_slice())
     .bind(micros(SystemTime::now()))
     .execute(executor)
     .await
@@ -246,7 +247,7 @@ pub(crate) async fn is_processed<'e>(
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM eventcore_inbox WHERE consumer = ?1 AND event_id = ?2")
             .bind(consumer)
-            .bind(event_id.0.as_bytes().as_slice())
+            .bind(event_id.as_bytes().as_slice())
             .fetch_optional(executor)
             .await
             .map_err(StoreError::backend)?;

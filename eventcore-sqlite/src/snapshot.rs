@@ -61,7 +61,7 @@ impl SnapshotStore for SqliteSnapshotStore {
         let Some((version, schema_version, state)) = row else {
             return Ok(None);
         };
-        eventcore::stored::snapshot_from_columns(stream, version, schema_version, state).map(Some)
+        eventcore::backend::snapshot_from_columns(stream, version, schema_version, state).map(Some)
     }
 
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventcore::stored::{read_start, sql_limit};
+use eventcore::backend::{read_start, sql_limit};
 use eventcore::{
     AppendRequest, EventAppender, EventId, EventReader, RecordedEvent, StoreError, StreamId,
 };
@@ -214,7 +214,7 @@ impl SqliteEventStore {
 
     /// Publishes a new head to in-process subscribers.
     pub(crate) fn advance_head(&self, head: u64) {
-        eventcore::publish_head(&self.inner.head, head);
+        eventcore::backend::publish_head(&self.inner.head, head);
     }
 }
 
@@ -325,7 +325,7 @@ impl EventReader for SqliteEventStore {
     async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM eventcore_events WHERE event_id = ?1");
         sqlx::query(&sql)
-            .bind(event_id.0.as_bytes().as_slice())
+            .bind(event_id.as_bytes().as_slice())
             .fetch_optional(&self.inner.reader)
             .await
             .map_err(StoreError::backend)?

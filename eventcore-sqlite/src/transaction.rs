@@ -1,10 +1,8 @@
 //! [`SqliteTransaction`]: one write transaction covering appends, snapshots, runtime state and
 //! the caller's own SQL.
 
-use eventcore::stored::TxGuard;
-use eventcore::{
-    AppendRequest, DeadlineRecord, EventId, RecordedEvent, SagaRecord, Snapshot, StoreError,
-};
+use eventcore::backend::{DeadlineRecord, SagaRecord, TxGuard};
+use eventcore::{AppendRequest, EventId, RecordedEvent, Snapshot, StoreError};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::{SqliteEventStore, append, runtime, snapshot};
@@ -125,13 +123,13 @@ impl SqliteTransaction {
     ///
     /// # Errors
     /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
-    pub async fn load_saga(
+    pub async fn saga(
         &mut self,
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
         self.guard
-            .run(runtime::load_saga(&mut *self.tx, saga_type, saga_id))
+            .run(runtime::saga(&mut *self.tx, saga_type, saga_id))
             .await
     }
 

@@ -7,6 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use eventcore::backend::RecordedEventExt;
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 use eventcore::{
     Aggregate, AppendRequest, EventAppender, ExpectedVersion, InMemoryEventStore, NewEvent,

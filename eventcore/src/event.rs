@@ -171,27 +171,6 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
-    /// Builds the stored record of `event` at the given place in the log.
-    pub fn from_new(
-        event: NewEvent,
-        stream_id: StreamId,
-        stream_version: u64,
-        global_position: u64,
-        recorded_at: SystemTime,
-    ) -> Self {
-        Self {
-            event_id: event.event_id,
-            stream_id,
-            stream_version,
-            global_position,
-            event_type: event.event_type,
-            schema_version: event.schema_version,
-            recorded_at,
-            metadata: event.metadata,
-            payload: event.payload,
-        }
-    }
-
     /// Decodes the payload as `E`, lifting older schema versions with `upcasters` first.
     ///
     /// # Errors

@@ -125,7 +125,7 @@ macro_rules! uuid_id {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub Uuid);
+        pub struct $name(Uuid);
 
         impl $name {
             /// A new random (v4) id.
@@ -136,6 +136,11 @@ macro_rules! uuid_id {
             /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
+            }
+
+            /// The UUID's 16 bytes.
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
             }
         }
 
@@ -154,6 +159,12 @@ macro_rules! uuid_id {
         impl From<Uuid> for $name {
             fn from(value: Uuid) -> Self {
                 Self(value)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(value: $name) -> Self {
+                value.0
             }
         }
     };

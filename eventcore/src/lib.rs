@@ -126,6 +126,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+pub mod backend;
 mod backoff;
 pub mod codec;
 mod durable;
@@ -139,7 +140,6 @@ mod repository;
 pub mod saga;
 mod snapshot;
 mod store;
-pub mod stored;
 mod subscription;
 mod transaction;
 mod upcast;
@@ -148,8 +148,12 @@ mod version;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The attribute every `impl` of this crate's async traits needs (`Projection`, `CommandBus`,
+/// `EventReader`, ...), re-exported so that the version in play is the one eventcore uses:
+/// write `#[eventcore::async_trait]` above such an `impl`.
+pub use async_trait::async_trait;
+
 pub use aggregate::{Aggregate, Command};
-pub use durable::{DeadlineRecord, SagaRecord};
 pub use error::{AbortReason, BoxError, CodecError, InputError, StoreError};
 pub use event::{Envelope, Event, Metadata, NewEvent, RecordedEvent};
 pub use id::{
@@ -159,10 +163,8 @@ pub use id::{
 pub use memory::{InMemoryEventStore, InMemorySnapshotStore};
 pub use memory_runtime::InMemoryTransaction;
 pub use repository::{Loaded, Repository, RepositoryError, RetryPolicy, SnapshotPolicy};
-pub use snapshot::{Snapshot, SnapshotStore, supersedes};
-pub use store::{
-    AppendRequest, EventAppender, EventReader, EventStore, StreamAppend, publish_head,
-};
+pub use snapshot::{Snapshot, SnapshotStore};
+pub use store::{AppendRequest, EventAppender, EventReader, EventStore, StreamAppend};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 pub use upcast::Upcasters;

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::backend::{RecordedEventExt, StreamAppendExt};
 use crate::error::{InputError, StoreError};
 use crate::event::RecordedEvent;
 use crate::id::{EventId, StreamId};

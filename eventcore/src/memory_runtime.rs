@@ -12,7 +12,9 @@ use crate::event::RecordedEvent;
 use crate::id::EventId;
 use crate::memory::InMemoryEventStore;
 use crate::store::{AppendRequest, EventReader};
-use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
+use crate::transaction::{
+    DeadLetter, RuntimeStore, RuntimeTransaction, StoreTransaction, TransactionalStore,
+};
 
 type SagaKey = (String, String);
 
@@ -57,7 +59,7 @@ impl MemoryRuntime {
                 .get(&(saga_type.clone(), saga_id.clone()))
                 .map_or(0, |r| r.version);
             if actual != *based_on {
-                return Err(crate::stored::saga_conflict(
+                return Err(crate::backend::saga_conflict(
                     saga_type, saga_id, *based_on, actual,
                 ));
             }
@@ -155,78 +157,6 @@ impl StoreTransaction for InMemoryTransaction {
         Ok(())
     }
 
-    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
-        self.pending.dead_letters.push(letter.clone());
-        Ok(())
-    }
-
-    async fn load_saga(
-        &mut self,
-        saga_type: &str,
-        saga_id: &str,
-    ) -> Result<Option<SagaRecord>, StoreError> {
-        let key = (saga_type.to_owned(), saga_id.to_owned());
-        if let Some((record, _)) = self.pending.sagas.get(&key) {
-            return Ok(Some(record.clone()));
-        }
-        Ok(self.store.runtime().sagas.get(&key).cloned())
-    }
-
-    async fn save_saga(
-        &mut self,
-        record: &SagaRecord,
-        expected_version: u64,
-    ) -> Result<u64, StoreError> {
-        let key = (record.saga_type.clone(), record.saga_id.clone());
-        let committed = self
-            .store
-            .runtime()
-            .sagas
-            .get(&key)
-            .map_or(0, |r| r.version);
-        let (current, based_on) = match self.pending.sagas.get(&key) {
-            Some((pending, based_on)) => (pending.version, *based_on),
-            None => (committed, committed),
-        };
-        if current != expected_version {
-            return Err(crate::stored::saga_conflict(
-                &key.0,
-                &key.1,
-                expected_version,
-                current,
-            ));
-        }
-        let saved = SagaRecord {
-            version: expected_version + 1,
-            updated_at: SystemTime::now(),
-            ..record.clone()
-        };
-        self.pending.sagas.insert(key, (saved, based_on));
-        Ok(expected_version + 1)
-    }
-
-    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
-        self.pending
-            .deadlines
-            .insert(deadline.deadline_id.clone(), Some(deadline.clone()));
-        Ok(())
-    }
-
-    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
-        let committed = self.store.runtime().deadlines.contains_key(deadline_id);
-        let existed = match self.pending.deadlines.get(deadline_id) {
-            Some(change) => change.is_some(),
-            None => committed,
-        };
-        if committed {
-            self.pending.deadlines.insert(deadline_id.to_owned(), None);
-        } else {
-            // Scheduled in this transaction only: forget it.
-            self.pending.deadlines.remove(deadline_id);
-        }
-        Ok(existed)
-    }
-
     async fn record_processed(
         &mut self,
         consumer: &str,
@@ -252,10 +182,81 @@ impl StoreTransaction for InMemoryTransaction {
 }
 
 #[async_trait]
+impl RuntimeTransaction for InMemoryTransaction {
+    async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError> {
+        self.pending.dead_letters.push(letter.clone());
+        Ok(())
+    }
+    async fn saga(
+        &mut self,
+        saga_type: &str,
+        saga_id: &str,
+    ) -> Result<Option<SagaRecord>, StoreError> {
+        let key = (saga_type.to_owned(), saga_id.to_owned());
+        if let Some((record, _)) = self.pending.sagas.get(&key) {
+            return Ok(Some(record.clone()));
+        }
+        Ok(self.store.runtime().sagas.get(&key).cloned())
+    }
+    async fn save_saga(
+        &mut self,
+        record: &SagaRecord,
+        expected_version: u64,
+    ) -> Result<u64, StoreError> {
+        let key = (record.saga_type.clone(), record.saga_id.clone());
+        let committed = self
+            .store
+            .runtime()
+            .sagas
+            .get(&key)
+            .map_or(0, |r| r.version);
+        let (current, based_on) = match self.pending.sagas.get(&key) {
+            Some((pending, based_on)) => (pending.version, *based_on),
+            None => (committed, committed),
+        };
+        if current != expected_version {
+            return Err(crate::backend::saga_conflict(
+                &key.0,
+                &key.1,
+                expected_version,
+                current,
+            ));
+        }
+        let saved = SagaRecord {
+            version: expected_version + 1,
+            updated_at: SystemTime::now(),
+            ..record.clone()
+        };
+        self.pending.sagas.insert(key, (saved, based_on));
+        Ok(expected_version + 1)
+    }
+    async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
+        self.pending
+            .deadlines
+            .insert(deadline.deadline_id.clone(), Some(deadline.clone()));
+        Ok(())
+    }
+    async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
+        let committed = self.store.runtime().deadlines.contains_key(deadline_id);
+        let existed = match self.pending.deadlines.get(deadline_id) {
+            Some(change) => change.is_some(),
+            None => committed,
+        };
+        if committed {
+            self.pending.deadlines.insert(deadline_id.to_owned(), None);
+        } else {
+            // Scheduled in this transaction only: forget it.
+            self.pending.deadlines.remove(deadline_id);
+        }
+        Ok(existed)
+    }
+}
+
+#[async_trait]
 impl TransactionalStore for InMemoryEventStore {
     type Transaction = InMemoryTransaction;
 
-    async fn begin_transaction(&self) -> Result<InMemoryTransaction, StoreError> {
+    async fn begin(&self) -> Result<InMemoryTransaction, StoreError> {
         Ok(InMemoryTransaction {
             store: self.clone(),
             pending: Pending::default(),
@@ -280,12 +281,14 @@ impl TransactionalStore for InMemoryEventStore {
             .map(|letters| letters.values().take(limit).cloned().collect())
             .unwrap_or_default())
     }
+}
 
+#[async_trait]
+impl RuntimeStore for InMemoryEventStore {
     async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError> {
         let key = (saga_type.to_owned(), saga_id.to_owned());
         Ok(self.runtime().sagas.get(&key).cloned())
     }
-
     async fn sagas_with_status(
         &self,
         saga_type: &str,
@@ -303,7 +306,6 @@ impl TransactionalStore for InMemoryEventStore {
         found.truncate(limit);
         Ok(found)
     }
-
     async fn deadlines_due(
         &self,
         saga_type: &str,
@@ -312,7 +314,6 @@ impl TransactionalStore for InMemoryEventStore {
     ) -> Result<Vec<DeadlineRecord>, StoreError> {
         Ok(self.deadlines(|d| d.saga_type == saga_type && d.due_at <= now, limit))
     }
-
     async fn deadlines_of(
         &self,
         saga_type: &str,
@@ -323,7 +324,6 @@ impl TransactionalStore for InMemoryEventStore {
             usize::MAX,
         ))
     }
-
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
         // Positions are dense here: event `i` has position `i`.
         Ok(position.min(self.head_position().await?))

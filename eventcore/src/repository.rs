@@ -260,7 +260,8 @@ impl<A: Aggregate> Repository<A> {
                 .await
                 .map_err(RepositoryError::Store)?;
             let full = batch.len() == READ_BATCH;
-            crate::stored::check_contiguous(&batch, version + 1).map_err(RepositoryError::Store)?;
+            crate::backend::check_contiguous(&batch, version + 1)
+                .map_err(RepositoryError::Store)?;
             for record in &batch {
                 state.apply(&self.decode(record)?);
                 version = record.stream_version;
@@ -341,8 +342,10 @@ impl<A: Aggregate> Repository<A> {
         let _guard = lock.lock().await;
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = Metadata {
-            causation_id: Some(command.command_id().0),
-            correlation_id: metadata.correlation_id.or(Some(command.command_id().0)),
+            causation_id: Some(command.command_id().as_uuid()),
+            correlation_id: metadata
+                .correlation_id
+                .or(Some(command.command_id().as_uuid())),
             ..metadata
         };
         let mut attempt = 0;

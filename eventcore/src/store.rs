@@ -13,7 +13,7 @@ use crate::id::{
     EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
     MAX_STREAMS_PER_APPEND, StreamId, validate_text,
 };
-use crate::version::{Conflict, ExpectedVersion};
+use crate::version::ExpectedVersion;
 
 /// Events for one stream within an [`AppendRequest`], with the version the stream must have.
 #[derive(Clone, Debug)]
@@ -24,29 +24,6 @@ pub struct StreamAppend {
     pub expected: ExpectedVersion,
     /// The events, in order. May be empty: the stream's version is then only checked.
     pub events: Vec<NewEvent>,
-}
-
-impl StreamAppend {
-    /// The conflict of this append with its stream at version `actual`.
-    pub fn conflict(&self, actual: u64) -> Conflict {
-        Conflict {
-            stream: self.stream.clone(),
-            expected: self.expected,
-            actual,
-        }
-    }
-
-    /// `Ok` if the expected version admits a stream at `actual`, otherwise the conflict.
-    ///
-    /// # Errors
-    /// The [`Conflict`] naming the stream, the expectation and `actual`.
-    pub fn check(&self, actual: u64) -> Result<(), Conflict> {
-        if self.expected.admits(actual) {
-            Ok(())
-        } else {
-            Err(self.conflict(actual))
-        }
-    }
 }
 
 /// One atomic append: events for one or more streams, each with an expected version.

@@ -33,7 +33,7 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The dead letter for `event`, failed now.
-    pub fn new(consumer: &str, event: &RecordedEvent, error: String, attempts: u32) -> Self {
+    pub(crate) fn new(consumer: &str, event: &RecordedEvent, error: String, attempts: u32) -> Self {
         Self {
             consumer: consumer.to_owned(),
             position: event.global_position,
@@ -48,6 +48,12 @@ impl DeadLetter {
 
 /// One transaction on a backend's database. Dropping it without [`commit`](Self::commit)
 /// rolls everything in it back.
+///
+/// This is what applications and consumers use: append events, move a checkpoint and record a
+/// processed message in one commit, beside their own writes through the backend's connection
+/// (`SqliteTransaction::connection`, `PgTransaction::connection`). The runtime records that
+/// only projections and sagas need are in
+/// [`backend::RuntimeTransaction`](crate::backend::RuntimeTransaction).
 ///
 /// # Contract
 /// - Everything done through the transaction commits together, or nothing does.
@@ -64,21 +70,85 @@ pub trait StoreTransaction: Send + 'static {
     /// this append is written and (unless the error is [`StoreError::TransactionAborted`]) the
     /// transaction may go on. The events become visible to others when the transaction
     /// commits.
+    ///
+    /// # Errors
+    /// As [`EventAppender::append`](crate::EventAppender::append), plus
+    /// [`StoreError::TransactionAborted`].
     async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// The checkpoint named `name`, held for this transaction: no other transaction can move
     /// it before this one ends (or, on backends that check at commit, this one's commit fails
     /// if another did). Runners of the same projection rely on it to never both apply a batch.
+    ///
+    /// # Errors
+    /// Backend failures.
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError>;
 
     /// Sets the checkpoint named `name` to `position`.
+    ///
+    /// # Errors
+    /// Backend failures.
     async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError>;
 
+    /// Records that `consumer` processed `event_id` (its inbox); `false` when it already had,
+    /// in which case skip the event's effects.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn record_processed(
+        &mut self,
+        consumer: &str,
+        event_id: EventId,
+    ) -> Result<bool, StoreError>;
+
+    /// Commits everything done in the transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::TransactionAborted`] after a cancelled or aborted operation (the
+    /// transaction is rolled back); backend failures.
+    async fn commit(self) -> Result<(), StoreError>;
+}
+
+/// A store whose transactions cover appends, checkpoints and an inbox beside the log (and the
+/// caller's own tables in the same database).
+#[async_trait]
+pub trait TransactionalStore: EventReader + Clone + 'static {
+    /// The store's transaction.
+    type Transaction: StoreTransaction;
+
+    /// Opens a transaction.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn begin(&self) -> Result<Self::Transaction, StoreError>;
+
+    /// The committed checkpoint named `name`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The dead letters of `consumer`, in position order, at most `limit`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn dead_letters(
+        &self,
+        consumer: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
+}
+
+/// The runtime records of projections and sagas, beside the log: what a backend implements so
+/// that [`ProjectionRunner`](crate::projection::ProjectionRunner) and
+/// [`SagaManager`](crate::saga::SagaManager) can run on it.
+#[async_trait]
+pub trait RuntimeTransaction: StoreTransaction {
     /// Records a dead letter (one per consumer and position; recording it again replaces it).
     async fn record_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), StoreError>;
 
     /// The saga instance's record, as this transaction sees it.
-    async fn load_saga(
+    async fn saga(
         &mut self,
         saga_type: &str,
         saga_id: &str,
@@ -97,39 +167,12 @@ pub trait StoreTransaction: Send + 'static {
 
     /// Cancels a deadline (also used once it fired); `false` when there was none.
     async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError>;
-
-    /// Records that `consumer` processed `event_id`; `false` when it already had (skip the
-    /// event's effects then).
-    async fn record_processed(
-        &mut self,
-        consumer: &str,
-        event_id: EventId,
-    ) -> Result<bool, StoreError>;
-
-    /// Commits everything done in the transaction.
-    async fn commit(self) -> Result<(), StoreError>;
 }
 
-/// A store whose runtime records live beside its log, in transactions of type
-/// [`Self::Transaction`].
+/// The store side of [`RuntimeTransaction`]: committed runtime records, for the runtimes'
+/// background work and operator queries.
 #[async_trait]
-pub trait TransactionalStore: EventReader + Clone + 'static {
-    /// The store's transaction.
-    type Transaction: StoreTransaction;
-
-    /// Opens a transaction.
-    async fn begin_transaction(&self) -> Result<Self::Transaction, StoreError>;
-
-    /// The committed checkpoint named `name`.
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError>;
-
-    /// The dead letters of `consumer`, in position order, at most `limit`.
-    async fn dead_letters(
-        &self,
-        consumer: &str,
-        limit: usize,
-    ) -> Result<Vec<DeadLetter>, StoreError>;
-
+pub trait RuntimeStore: TransactionalStore<Transaction: RuntimeTransaction> {
     /// The committed record of a saga instance.
     async fn saga(&self, saga_type: &str, saga_id: &str) -> Result<Option<SagaRecord>, StoreError>;
 

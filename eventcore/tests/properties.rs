@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use eventcore::backend::RecordedEventExt;
 use eventcore::testing::counter::{self, Counter, CounterEvent};
 use eventcore::{
     Aggregate, AppendRequest, EventAppender, EventReader, ExpectedVersion, InMemoryEventStore,

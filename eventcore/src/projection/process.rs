@@ -10,7 +10,9 @@ use super::policy::{ErrorPolicy, Exhausted};
 use super::status::{Failing, ProjectionMetrics, ProjectionStatus};
 use crate::error::{BoxError, StoreError};
 use crate::event::RecordedEvent;
-use crate::transaction::{DeadLetter, StoreTransaction, TransactionalStore};
+use crate::transaction::{
+    DeadLetter, RuntimeStore, RuntimeTransaction, StoreTransaction, TransactionalStore,
+};
 
 /// Why processing ended early.
 #[derive(Debug)]
@@ -69,7 +71,7 @@ impl From<StoreError> for AttemptError {
 }
 
 /// What one projection's task shares between its live instance and a rebuild.
-pub(crate) struct Worker<S: TransactionalStore> {
+pub(crate) struct Worker<S: RuntimeStore> {
     pub(crate) store: S,
     pub(crate) name: String,
     pub(crate) policy: ErrorPolicy,
@@ -104,7 +106,7 @@ pub(crate) async fn moved<Tx: StoreTransaction>(
     Ok((stored != current.at).then_some(stored))
 }
 
-impl<S: TransactionalStore> Worker<S> {
+impl<S: RuntimeStore> Worker<S> {
     /// Updates the status and tells the metrics hook.
     pub(crate) fn update(&self, change: impl FnOnce(&mut ProjectionStatus)) {
         self.status.send_modify(change);
@@ -245,7 +247,7 @@ impl<S: TransactionalStore> Worker<S> {
         let mut failures = 0;
         loop {
             let result = async {
-                let mut tx = self.store.begin_transaction().await?;
+                let mut tx = self.store.begin().await?;
                 verify(&mut tx, checkpoint).await?;
                 tx.record_dead_letter(letter).await?;
                 if let Some(current) = checkpoint {
@@ -295,7 +297,7 @@ impl<S: TransactionalStore> Worker<S> {
         events: &[RecordedEvent],
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<(), AttemptError> {
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         verify(&mut tx, checkpoint).await?;
         projection
             .apply(&mut tx, events)

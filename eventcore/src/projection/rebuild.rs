@@ -9,7 +9,7 @@ use super::Projection;
 use super::process::{Checkpoint, Halt, Worker, moved};
 use super::runner::ProjectionError;
 use super::status::RebuildProgress;
-use crate::transaction::{StoreTransaction, TransactionalStore};
+use crate::transaction::{RuntimeStore, StoreTransaction};
 
 /// The outcome of a finished rebuild.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +26,7 @@ pub(crate) type Reply = oneshot::Sender<Result<RebuildReport, ProjectionError>>;
 
 /// A rebuild in progress. Its position lives only in memory: after a crash the next rebuild
 /// starts over (and [`Projection::prepare`] clears what this one left).
-pub(crate) struct Rebuild<S: TransactionalStore> {
+pub(crate) struct Rebuild<S: RuntimeStore> {
     pub(crate) projection: Box<dyn Projection<S::Transaction>>,
     next: u64,
     done: u64,
@@ -36,7 +36,7 @@ pub(crate) struct Rebuild<S: TransactionalStore> {
 }
 
 /// What swapping a caught-up rebuild in came to.
-pub(crate) enum Swap<S: TransactionalStore> {
+pub(crate) enum Swap<S: RuntimeStore> {
     /// It is the live instance now.
     Promoted(Box<dyn Projection<S::Transaction>>),
     /// The live checkpoint had moved on to this position (a replica): replay further first.
@@ -53,7 +53,7 @@ pub(crate) enum Step {
     CaughtUp,
 }
 
-impl<S: TransactionalStore> Rebuild<S> {
+impl<S: RuntimeStore> Rebuild<S> {
     /// Prepares the fresh instance (retrying store failures); `None` if that failed, after
     /// telling the caller.
     pub(crate) async fn start(
@@ -66,7 +66,7 @@ impl<S: TransactionalStore> Rebuild<S> {
             .retry_store(|| worker.store.count_events_through(head))
             .await?;
         let prepared = async {
-            let mut tx = worker.store.begin_transaction().await?;
+            let mut tx = worker.store.begin().await?;
             projection
                 .prepare(&mut tx)
                 .await
@@ -137,7 +137,7 @@ impl<S: TransactionalStore> Rebuild<S> {
     /// there, promotes the instance and sets the checkpoint, in one transaction.
     pub(crate) async fn swap(mut self, worker: &Worker<S>, checkpoint: u64) -> Swap<S> {
         let promoted = async {
-            let mut tx = worker.store.begin_transaction().await?;
+            let mut tx = worker.store.begin().await?;
             let current = Checkpoint {
                 name: &worker.name,
                 at: checkpoint,

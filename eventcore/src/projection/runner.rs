@@ -14,7 +14,7 @@ use super::process::{Checkpoint, Halt, Worker};
 use super::rebuild::{Rebuild, RebuildReport, Step, Swap};
 use super::status::{ProjectionMetrics, ProjectionState, ProjectionStatus};
 use crate::error::StoreError;
-use crate::transaction::TransactionalStore;
+use crate::transaction::{RuntimeStore, TransactionalStore};
 
 /// What can go wrong running projections.
 #[derive(Debug, thiserror::Error)]
@@ -56,27 +56,27 @@ pub enum ProjectionError {
 
 type Boxed<S> = Box<dyn Projection<<S as TransactionalStore>::Transaction>>;
 
-enum Control<S: TransactionalStore> {
+enum Control<S: RuntimeStore> {
     Rebuild(
         Boxed<S>,
         oneshot::Sender<Result<RebuildReport, ProjectionError>>,
     ),
 }
 
-struct Entry<S: TransactionalStore> {
+struct Entry<S: RuntimeStore> {
     name: String,
     projection: Boxed<S>,
     options: ProjectionOptions,
 }
 
 /// Runs projections side by side, each in its own task with its own checkpoint.
-pub struct ProjectionRunner<S: TransactionalStore> {
+pub struct ProjectionRunner<S: RuntimeStore> {
     store: S,
     entries: Vec<Entry<S>>,
     metrics: Option<Arc<dyn ProjectionMetrics>>,
 }
 
-impl<S: TransactionalStore> std::fmt::Debug for ProjectionRunner<S> {
+impl<S: RuntimeStore> std::fmt::Debug for ProjectionRunner<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.entries.iter().map(|e| e.name.as_str()).collect();
         f.debug_struct("ProjectionRunner")
@@ -85,7 +85,7 @@ impl<S: TransactionalStore> std::fmt::Debug for ProjectionRunner<S> {
     }
 }
 
-impl<S: TransactionalStore> ProjectionRunner<S> {
+impl<S: RuntimeStore> ProjectionRunner<S> {
     /// A runner over `store`'s log and transactions.
     pub fn new(store: S) -> Self {
         Self {
@@ -154,7 +154,7 @@ impl<S: TransactionalStore> ProjectionRunner<S> {
     }
 }
 
-struct Running<S: TransactionalStore> {
+struct Running<S: RuntimeStore> {
     status: watch::Receiver<ProjectionStatus>,
     control: mpsc::Sender<Control<S>>,
     task: JoinHandle<()>,
@@ -162,12 +162,12 @@ struct Running<S: TransactionalStore> {
 
 /// Started projections: their status, rebuilds, and shutdown. Dropping it stops them after
 /// their current batch, without waiting; [`shutdown`](Self::shutdown) also waits.
-pub struct RunningProjections<S: TransactionalStore> {
+pub struct RunningProjections<S: RuntimeStore> {
     shutdown: watch::Sender<bool>,
     running: HashMap<String, Running<S>>,
 }
 
-impl<S: TransactionalStore> std::fmt::Debug for RunningProjections<S> {
+impl<S: RuntimeStore> std::fmt::Debug for RunningProjections<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningProjections")
             .field("projections", &self.statuses())
@@ -175,7 +175,7 @@ impl<S: TransactionalStore> std::fmt::Debug for RunningProjections<S> {
     }
 }
 
-impl<S: TransactionalStore> RunningProjections<S> {
+impl<S: RuntimeStore> RunningProjections<S> {
     fn get(&self, name: &str) -> Result<&Running<S>, ProjectionError> {
         self.running
             .get(name)
@@ -280,7 +280,7 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// One projection's task.
-async fn run<S: TransactionalStore>(
+async fn run<S: RuntimeStore>(
     worker: Worker<S>,
     projection: Boxed<S>,
     options: ProjectionOptions,
@@ -306,7 +306,7 @@ async fn run<S: TransactionalStore>(
     worker.update(|s| s.state = state);
 }
 
-async fn follow<S: TransactionalStore>(
+async fn follow<S: RuntimeStore>(
     worker: &Worker<S>,
     mut live: Boxed<S>,
     options: ProjectionOptions,

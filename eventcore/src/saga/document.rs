@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Saga;
 use super::reaction::{End, Reaction, Step};
-use crate::stored::unix_micros;
+use crate::backend::unix_micros;
 
 /// Where an instance is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,7 +406,7 @@ impl<S: Saga> Document<S> {
     pub(crate) fn deadline_due(&self, name: &str) -> Option<SystemTime> {
         self.deadlines
             .get(name)
-            .map(|&due| crate::stored::from_unix_micros(due))
+            .map(|&due| crate::backend::from_unix_micros(due))
     }
 
     /// Removes the deadline `name` as it fires; `false` if the instance no longer has it.

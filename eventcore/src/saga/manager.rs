@@ -25,7 +25,7 @@ use crate::projection::{
     ErrorPolicy, Projection, ProjectionError, ProjectionOptions, ProjectionRunner,
     RunningProjections,
 };
-use crate::transaction::{StoreTransaction, TransactionalStore};
+use crate::transaction::{RuntimeStore, RuntimeTransaction, StoreTransaction};
 use crate::upcast::Upcasters;
 
 /// How a saga manager runs.
@@ -110,7 +110,7 @@ pub enum SagaError {
 }
 
 /// Runs one saga type against a store and a command bus. Cloning gives another handle.
-pub struct SagaManager<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> {
+pub struct SagaManager<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> {
     saga: Arc<S>,
     store: T,
     bus: Arc<B>,
@@ -121,7 +121,7 @@ pub struct SagaManager<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>
     wake: Arc<Notify>,
 }
 
-impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> Clone for SagaManager<S, T, B> {
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Clone for SagaManager<S, T, B> {
     fn clone(&self) -> Self {
         Self {
             saga: self.saga.clone(),
@@ -136,9 +136,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> Clone for SagaMa
     }
 }
 
-impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> std::fmt::Debug
-    for SagaManager<S, T, B>
-{
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> std::fmt::Debug for SagaManager<S, T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SagaManager")
             .field("saga", &S::TYPE)
@@ -167,7 +165,7 @@ struct DeadlinePayload {
     name: String,
 }
 
-impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// A manager with default options, the system clock and no injected faults.
     pub fn new(saga: S, store: T, bus: B) -> Self {
         Self {
@@ -225,7 +223,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         tx: &mut T::Transaction,
         id: &str,
     ) -> Result<(Document<S>, u64), SagaError> {
-        match tx.load_saga(S::TYPE, id).await? {
+        match tx.saga(S::TYPE, id).await? {
             None => Ok((Document::default(), 0)),
             Some(record) => Ok((parse(&record)?, record.version)),
         }
@@ -315,7 +313,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     /// # Errors
     /// Store, decoding and saga failures; nothing is recorded then.
     pub async fn deliver(&self, event: &RecordedEvent) -> Result<(), SagaError> {
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         self.handle_in(&mut tx, std::slice::from_ref(event)).await?;
         tx.commit().await?;
         self.wake.notify_one();
@@ -334,7 +332,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         let Some(last) = events.last() else {
             return Ok(0);
         };
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         let at = Checkpoint {
             name: &consumer,
             at: from - 1,
@@ -402,7 +400,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
         // record cannot send it too, so an outcome (even a refusal) is never overtaken by a
         // second send that nobody records.
         document.claim(&name, later(self.clock.now(), self.options.step_lease));
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         self.save(
             &mut tx,
             id,
@@ -430,7 +428,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                 .await
             {
                 Err(SagaError::Store(StoreError::SagaConflict { .. })) => {
-                    let mut tx = self.store.begin_transaction().await?;
+                    let mut tx = self.store.begin().await?;
                     claimed = self.load(&mut tx, id).await?;
                 }
                 other => return other,
@@ -484,7 +482,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
                 }
             }
         };
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         self.save(&mut tx, id, &document, version, changes).await?;
         self.faults.check("dispatch:before-commit")?;
         tx.commit().await?;
@@ -522,7 +520,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     /// Fires one deadline; `false` if it was fired or cancelled meanwhile.
     async fn fire(&self, deadline: &DeadlineRecord) -> Result<bool, SagaError> {
         let id = &deadline.saga_id;
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         if !tx.cancel_deadline(&deadline.deadline_id).await? {
             return Ok(false); // fired or cancelled meanwhile
         }
@@ -588,7 +586,7 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> SagaManager<S, T
     /// # Errors
     /// Store failures; an unreadable record.
     pub async fn retry(&self, id: &str) -> Result<bool, SagaError> {
-        let mut tx = self.store.begin_transaction().await?;
+        let mut tx = self.store.begin().await?;
         let (mut document, version) = self.load(&mut tx, id).await?;
         if version == 0 || !document.unpark(self.clock.now()) {
             return Ok(false);
@@ -669,10 +667,10 @@ fn parse<S: Saga>(record: &SagaRecord) -> Result<Document<S>, SagaError> {
 }
 
 /// The manager as a projection of the log.
-struct Events<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>>(SagaManager<S, T, B>);
+struct Events<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>>(SagaManager<S, T, B>);
 
 #[async_trait]
-impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> Projection<T::Transaction>
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Projection<T::Transaction>
     for Events<S, T, B>
 {
     async fn apply(
@@ -691,13 +689,13 @@ impl<S: Saga, T: TransactionalStore, B: CommandBus<S::Command>> Projection<T::Tr
 }
 
 /// A started [`SagaManager`].
-pub struct SagaHandle<T: TransactionalStore> {
+pub struct SagaHandle<T: RuntimeStore> {
     projections: RunningProjections<T>,
     shutdown: watch::Sender<bool>,
     dispatcher: JoinHandle<()>,
 }
 
-impl<T: TransactionalStore> std::fmt::Debug for SagaHandle<T> {
+impl<T: RuntimeStore> std::fmt::Debug for SagaHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SagaHandle")
             .field("projections", &self.projections)
@@ -705,7 +703,7 @@ impl<T: TransactionalStore> std::fmt::Debug for SagaHandle<T> {
     }
 }
 
-impl<T: TransactionalStore> SagaHandle<T> {
+impl<T: RuntimeStore> SagaHandle<T> {
     /// The event projection (status, lag, `wait_until`).
     pub fn events(&self) -> &RunningProjections<T> {
         &self.projections

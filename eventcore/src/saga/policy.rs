@@ -45,7 +45,7 @@ impl<P: Policy> Saga for PolicySaga<P> {
 
     fn correlate(&self, event: &P::Event, envelope: &RecordedEvent) -> Option<String> {
         // An event that asks for nothing creates no instance.
-        (!self.policy.react(event).is_empty()).then(|| envelope.event_id.0.to_string())
+        (!self.policy.react(event).is_empty()).then(|| envelope.event_id.to_string())
     }
 
     fn on_event(&self, _state: &(), event: &P::Event) -> Result<Reaction<Self>, Self::Error> {

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use super::Saga;
 use super::document::{Document, Phase, StepRecord};
-use crate::stored::from_unix_micros;
+use crate::backend::from_unix_micros;
 
 /// One saga instance as operator queries return it.
 #[derive(Clone, Debug)]

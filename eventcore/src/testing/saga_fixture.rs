@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::backend::RecordedEventExt;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;
 use crate::saga::document::{AfterFailure, Document};
@@ -77,10 +78,10 @@ impl<S: Saga> SagaFixture<S> {
                 .deadlines
                 .iter()
                 .map(|(name, at)| (*at, name.clone()))
-                .filter(|(at, _)| crate::stored::from_unix_micros(*at) <= until)
+                .filter(|(at, _)| crate::backend::from_unix_micros(*at) <= until)
                 .min();
             let Some((at, name)) = due else { break };
-            self.now = self.now.max(crate::stored::from_unix_micros(at));
+            self.now = self.now.max(crate::backend::from_unix_micros(at));
             self.document.take_deadline(&name);
             let reaction = self
                 .saga
@@ -172,7 +173,7 @@ impl<S: Saga> SagaFixture<S> {
             .deadlines
             .iter()
             .map(|(name, at)| {
-                let due = crate::stored::from_unix_micros(*at);
+                let due = crate::backend::from_unix_micros(*at);
                 (
                     name.clone(),
                     due.duration_since(self.now).unwrap_or_default(),

@@ -24,7 +24,7 @@ pub async fn repository_commands_are_idempotent_by_command_id<S: EventStore + Cl
     let first = repo.execute(add.clone()).await.expect("first send");
     assert_eq!(
         first[0].metadata.causation_id,
-        Some(add.command_id.0),
+        Some(add.command_id.as_uuid()),
         "causation is the command"
     );
     repo.execute(CounterCommand::add(&id, 1)).await.unwrap();

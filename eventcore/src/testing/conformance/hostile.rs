@@ -198,7 +198,7 @@ where
         let request = AppendRequest::new()
             .stream(a.clone(), ExpectedVersion::NoStream, events(0))
             .stream(b.clone(), ExpectedVersion::NoStream, events(1_000_000));
-        let mut tx = store.begin_transaction().await.expect("begin");
+        let mut tx = store.begin().await.expect("begin");
         let outcome = drop_after_pendings(tx.append(request), pendings).await;
         let expect_stored = match outcome {
             Some(result) => {

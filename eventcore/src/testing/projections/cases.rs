@@ -11,7 +11,7 @@ use crate::projection::{
 };
 use crate::store::{AppendRequest, EventAppender, EventReader};
 use crate::testing::conformance::{fresh_stream, numbered};
-use crate::transaction::{StoreTransaction, TransactionalStore};
+use crate::transaction::{RuntimeStore, StoreTransaction, TransactionalStore};
 use crate::version::ExpectedVersion;
 
 const LIVE: &str = "per_stream";
@@ -26,7 +26,7 @@ fn options(policy: ErrorPolicy) -> ProjectionOptions {
 /// Creates (empties) the table `model`.
 async fn create<H: ModelHarness>(harness: &Arc<H>, model: &str) {
     let store = harness.store();
-    let mut tx = store.begin_transaction().await.expect("begin");
+    let mut tx = store.begin().await.expect("begin");
     harness.create(&mut tx, model).await.expect("create model");
     tx.commit().await.expect("commit");
 }
@@ -101,14 +101,14 @@ fn start<H: ModelHarness>(
         .expect("start")
 }
 
-async fn caught_up<S: TransactionalStore>(running: &RunningProjections<S>, position: u64) {
+async fn caught_up<S: RuntimeStore>(running: &RunningProjections<S>, position: u64) {
     tokio::time::timeout(WAIT, running.wait_until(LIVE, position))
         .await
         .expect("projection reaches the position in time")
         .expect("projection reaches the position");
 }
 
-async fn wait_status<S: TransactionalStore>(
+async fn wait_status<S: RuntimeStore>(
     running: &RunningProjections<S>,
     what: &str,
     check: impl Fn(&ProjectionStatus) -> bool,

@@ -8,7 +8,7 @@ use crate::event::NewEvent;
 use crate::id::StreamId;
 use crate::projection::{Projection, ProjectionOptions, ProjectionRunner};
 use crate::store::{AppendRequest, EventAppender, EventReader};
-use crate::transaction::TransactionalStore;
+use crate::transaction::RuntimeStore;
 use crate::version::ExpectedVersion;
 
 /// Streams in the seeded log; each gets 100 events per 100,000.
@@ -57,7 +57,7 @@ pub async fn read_all_rate<S: EventReader>(store: &S, batch: usize, expected: u6
 
 /// Runs `projection` (named `name`, batches of `batch`) from an empty checkpoint to the log's
 /// head; returns events per second over `total` events.
-pub async fn catchup_rate<S: TransactionalStore>(
+pub async fn catchup_rate<S: RuntimeStore>(
     store: &S,
     name: &str,
     projection: impl Projection<S::Transaction>,

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use crate::error::BoxError;
 use crate::store::EventAppender;
-use crate::transaction::TransactionalStore;
+use crate::transaction::{RuntimeStore, TransactionalStore};
 
 pub use cases::*;
 pub use counting::{Counting, FailPlan, Gate};
@@ -29,7 +29,7 @@ pub type Model = BTreeMap<String, (u64, u64)>;
 #[async_trait]
 pub trait ModelHarness: Send + Sync + 'static {
     /// The store (empty when the harness is made).
-    type Store: TransactionalStore + EventAppender;
+    type Store: RuntimeStore + EventAppender;
 
     /// The store under test.
     fn store(&self) -> Self::Store;

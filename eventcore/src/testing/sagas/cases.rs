@@ -13,11 +13,11 @@ use crate::saga::{
     SagaManager, SagaOptions, SagaView, StepStatus,
 };
 use crate::store::EventStore;
-use crate::transaction::TransactionalStore;
+use crate::transaction::RuntimeStore;
 
 /// What the suite runs against.
-pub trait SagaStore: TransactionalStore + EventStore {}
-impl<T: TransactionalStore + EventStore> SagaStore for T {}
+pub trait SagaStore: RuntimeStore + EventStore {}
+impl<T: RuntimeStore + EventStore> SagaStore for T {}
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -628,7 +628,7 @@ pub async fn policies_turn_events_into_commands<T: SagaStore>(store: T) {
     let policy = SagaManager::new(PolicySaga::new(Audit), store.clone(), bus)
         .with_clock(clock.clone())
         .with_options(options());
-    let instance = requested.event_id.0.to_string();
+    let instance = requested.event_id.to_string();
     drive(&policy, &clock, std::slice::from_ref(&instance), terminal).await;
     policy.deliver(&requested).await.expect("repeat");
     assert_eq!(policy.dispatch_pending(10).await.expect("steps"), 0);

@@ -9,7 +9,7 @@ use serde_json::value::to_raw_value;
 use crate::durable::{DeadlineRecord, SagaRecord};
 use crate::error::StoreError;
 use crate::id::EventId;
-use crate::transaction::{StoreTransaction, TransactionalStore};
+use crate::transaction::{RuntimeStore, RuntimeTransaction, StoreTransaction};
 
 /// Writes a saga record (with a stale save refused), three deadlines (one cancelled, twice) and
 /// an inbox entry (recorded twice) in one transaction of `store`, then checks them through the
@@ -23,14 +23,14 @@ pub async fn runtime_records_persist_for_another_handle<S, F, Fut>(
     reopen: F,
 ) -> (S, EventId)
 where
-    S: TransactionalStore,
+    S: RuntimeStore,
     F: FnOnce(S) -> Fut,
     Fut: Future<Output = S>,
 {
     let due = SystemTime::now() - Duration::from_secs(1);
     let later = SystemTime::now() + Duration::from_secs(3600);
     let event_id = EventId::new_random();
-    let mut tx = store.begin_transaction().await.expect("begin");
+    let mut tx = store.begin().await.expect("begin");
     let record = SagaRecord {
         saga_type: "order".into(),
         saga_id: "o-1".into(),

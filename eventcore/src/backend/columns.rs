@@ -1,6 +1,5 @@
-//! Helpers for backends that store envelopes in columns: timestamps as Unix microseconds,
-//! metadata as optional JSON text, and the checks that turn columns back into events and
-//! snapshots, the same way in every backend.
+//! Envelopes in columns: timestamps as Unix microseconds, metadata as optional JSON text, and
+//! the checks that turn columns back into events and snapshots, the same way in every backend.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +13,7 @@ use crate::snapshot::Snapshot;
 /// Microseconds since the Unix epoch (negative before it; saturating far outside).
 ///
 /// ```
-/// use eventcore::stored::{from_unix_micros, unix_micros};
+/// use eventcore::backend::{from_unix_micros, unix_micros};
 /// let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
 /// assert_eq!(unix_micros(t), 1_500_000);
 /// assert_eq!(from_unix_micros(unix_micros(t)), t);
@@ -149,7 +148,7 @@ impl EventColumns {
             return Err(bad("global position below 1".into()));
         }
         Ok(RecordedEvent {
-            event_id: EventId(event_id),
+            event_id: EventId::from(event_id),
             stream_version: stream_version as u64,
             global_position: position as u64,
             schema_version: u32::try_from(schema_version)
@@ -231,74 +230,5 @@ pub fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64)
         saga_id: saga_id.to_owned(),
         expected,
         actual,
-    }
-}
-
-/// What a backend's transaction tracks to keep the promise that a cancelled or aborted
-/// operation never commits: wrap every operation in [`run`](Self::run) and check
-/// [`commit_allowed`](Self::commit_allowed) before committing.
-///
-/// An operation whose future is dropped midway (under a timeout, say) may or may not have
-/// taken effect inside the transaction; from then on every operation and the commit report
-/// [`AbortReason::Cancelled`](crate::AbortReason::Cancelled).
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use eventcore::stored::TxGuard;
-/// use eventcore::{AbortReason, StoreError};
-///
-/// let mut guard = TxGuard::default();
-/// assert_eq!(guard.run(async { Ok::<_, StoreError>(5) }).await.unwrap(), 5);
-/// {
-///     // Polled once and dropped: the operation was cancelled midway.
-///     let op = guard.run(std::future::pending::<Result<(), StoreError>>());
-///     let mut op = std::pin::pin!(op);
-///     assert!(futures::poll!(op.as_mut()).is_pending());
-/// }
-/// let refused = guard.commit_allowed().unwrap_err();
-/// assert!(matches!(refused, StoreError::TransactionAborted { reason: AbortReason::Cancelled }));
-/// # });
-/// ```
-#[derive(Debug, Default)]
-pub struct TxGuard {
-    in_flight: bool,
-    aborted: Option<crate::AbortReason>,
-}
-
-impl TxGuard {
-    /// Runs one operation of the transaction: refused if an earlier one was cancelled midway
-    /// or the transaction was aborted.
-    ///
-    /// # Errors
-    /// [`StoreError::TransactionAborted`], or the operation's own error.
-    pub async fn run<T, E: From<StoreError>>(
-        &mut self,
-        operation: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        self.commit_allowed()?;
-        self.in_flight = true;
-        let result = operation.await;
-        self.in_flight = false;
-        result
-    }
-
-    /// Marks the transaction aborted for `reason` and returns the error to report.
-    pub fn abort(&mut self, reason: crate::AbortReason) -> StoreError {
-        self.aborted = Some(reason);
-        StoreError::aborted(reason)
-    }
-
-    /// `Ok` when the transaction may go on and commit.
-    ///
-    /// # Errors
-    /// [`StoreError::TransactionAborted`] after a cancelled operation or an abort.
-    pub fn commit_allowed(&mut self) -> Result<(), StoreError> {
-        if self.in_flight {
-            self.aborted = Some(crate::AbortReason::Cancelled);
-        }
-        match self.aborted {
-            Some(reason) => Err(StoreError::aborted(reason)),
-            None => Ok(()),
-        }
     }
 }
