@@ -18,7 +18,8 @@ use crate::id::{CommandId, StreamId};
 /// - `handle` either returns the events the command causes (possibly none) or a typed domain
 ///   error, and never changes state itself.
 pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// The aggregate type name, the prefix of its stream ids (`order` gives `order-<id>`).
+    /// The aggregate type name, the prefix of its stream ids (`order` gives `order-<id>`) and
+    /// so their [category](StreamId::category). It must not contain `-`.
     const TYPE: &'static str;
     /// The schema version of the serialized state; bump it whenever the state's shape changes
     /// and older snapshots will be ignored.
@@ -39,6 +40,11 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     /// # Errors
     /// The domain error when the command breaks a rule.
     fn handle(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Whether `stream` is a stream of this aggregate type (`<TYPE>-<id>`).
+    fn owns(stream: &StreamId) -> bool {
+        stream.category() == Self::TYPE && stream.entity_id().is_some()
+    }
 
     /// The stream id of the instance with this id: `<TYPE>-<id>`.
     ///

@@ -14,7 +14,11 @@ pub struct SagaRecord {
     pub saga_type: String,
     /// The instance id (the correlation id taken from events).
     pub saga_id: String,
-    /// A short status for operator queries (`running`, `compensating`, `completed`, `failed`, ...).
+    /// A short status for operator queries, stored as given and matched exactly by
+    /// `sagas_with_status`. The saga manager writes the names of
+    /// [`SagaStatus`](crate::saga::SagaStatus) (`active`, `dispatching`, `compensating`,
+    /// `parked`, `completed`, `compensated`) and converts at this boundary; a backend treats it
+    /// as an opaque string.
     pub status: String,
     /// The serialized saga state.
     pub state: Box<RawValue>,

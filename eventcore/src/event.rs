@@ -215,6 +215,22 @@ impl RecordedEvent {
         Ok(self.with_event(event))
     }
 
+    /// The envelope of this record around an already decoded event, leaving the record as it
+    /// is (the payload is not copied).
+    pub fn to_envelope<E>(&self, event: E) -> Envelope<E> {
+        Envelope {
+            event,
+            event_id: self.event_id,
+            stream_id: self.stream_id.clone(),
+            stream_version: self.stream_version,
+            global_position: self.global_position,
+            event_type: self.event_type.clone(),
+            schema_version: self.schema_version,
+            recorded_at: self.recorded_at,
+            metadata: self.metadata.clone(),
+        }
+    }
+
     /// The envelope of this record around an already decoded event.
     pub fn with_event<E>(self, event: E) -> Envelope<E> {
         Envelope {

@@ -61,6 +61,30 @@ impl StreamId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The stream's category: the text before the first `-`, which for an aggregate's stream
+    /// (`<Aggregate::TYPE>-<id>`) is the aggregate type; the whole id when it has no `-`.
+    /// Event type names are namespaced by it: `Placed` in an `order-…` stream and `Placed` in
+    /// a `cart-…` stream are different events (`order.Placed`, `cart.Placed`).
+    ///
+    /// ```
+    /// use eventcore::StreamId;
+    /// let id = StreamId::new("order-7f3a-2b").unwrap();
+    /// assert_eq!(id.category(), "order");
+    /// assert_eq!(id.entity_id(), Some("7f3a-2b"));
+    /// assert_eq!(StreamId::new("settings").unwrap().entity_id(), None);
+    /// ```
+    pub fn category(&self) -> &str {
+        self.0
+            .split_once('-')
+            .map_or(&self.0, |(category, _)| category)
+    }
+
+    /// The id within the category: the text after the first `-` (the aggregate id of an
+    /// aggregate's stream); `None` when the stream id has no `-`.
+    pub fn entity_id(&self) -> Option<&str> {
+        self.0.split_once('-').map(|(_, id)| id)
+    }
 }
 
 impl<'de> Deserialize<'de> for StreamId {

@@ -67,6 +67,7 @@ mod process;
 mod rebuild;
 mod runner;
 mod status;
+mod typed;
 
 use async_trait::async_trait;
 
@@ -79,6 +80,7 @@ pub use rebuild::RebuildReport;
 pub(crate) use runner::panic_message;
 pub use runner::{ProjectionError, ProjectionRunner, RunningProjections};
 pub use status::{Failing, ProjectionMetrics, ProjectionState, ProjectionStatus, RebuildProgress};
+pub use typed::{AggregateProjection, EventOf, Typed, UndecodableEvent};
 
 /// A read model fed from the log. `Tx` is the store's transaction type; a projection whose
 /// model lives in the store's database writes through it.

@@ -2,37 +2,138 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::id::CommandId;
 use crate::repository::RepositoryError;
 
+/// An error kept as the [`source`](std::error::Error::source) of a [`DispatchError`].
+pub type DispatchCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a command was not executed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The manager records the error's message (`rejected: <reason>` or
+/// `transient failure: <reason>`) in the step's history and hands it to
+/// [`Saga::on_step_failed`](super::Saga::on_step_failed); the `source`, when there is one,
+/// is the error it came from, kept for code that inspects it (downcast it, or walk the
+/// chain). It is cheap to clone: the source is shared.
+///
+/// ```
+/// use eventcore::saga::DispatchError;
+///
+/// let refused = DispatchError::rejected("card declined");
+/// assert!(refused.is_permanent());
+/// assert_eq!(refused.to_string(), "rejected: card declined");
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "payment service timed out");
+/// let later = DispatchError::transient("payment service unreachable").with_source(io);
+/// assert!(!later.is_permanent());
+/// assert_eq!(later.reason(), "payment service unreachable");
+/// let source = std::error::Error::source(&later).expect("kept");
+/// assert_eq!(source.to_string(), "payment service timed out");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum DispatchError {
     /// The receiver refused it for good (a domain rule): retrying cannot help.
-    #[error("rejected: {0}")]
-    Rejected(String),
+    Rejected {
+        /// Why, in words.
+        reason: String,
+        /// The error behind it, if any.
+        source: Option<DispatchCause>,
+    },
     /// It may succeed later (a conflict, a timeout, an unavailable service).
-    #[error("transient failure: {0}")]
-    Transient(String),
+    Transient {
+        /// Why, in words.
+        reason: String,
+        /// The error behind it, if any.
+        source: Option<DispatchCause>,
+    },
 }
 
-impl<E: std::error::Error + 'static> From<RepositoryError<E>> for DispatchError {
+impl std::fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rejected { reason, .. } => write!(f, "rejected: {reason}"),
+            Self::Transient { reason, .. } => write!(f, "transient failure: {reason}"),
+        }
+    }
+}
+
+// By hand, not derived: the source is the shared error itself (so it downcasts to its own
+// type), not the `Arc` around it.
+impl std::error::Error for DispatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Rejected { source, .. } | Self::Transient { source, .. } => source
+                .as_deref()
+                .map(|source| source as &(dyn std::error::Error + 'static)),
+        }
+    }
+}
+
+impl DispatchError {
+    /// A refusal for good, for `reason`.
+    pub fn rejected(reason: impl std::fmt::Display) -> Self {
+        Self::Rejected {
+            reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// A failure that may pass, for `reason`.
+    pub fn transient(reason: impl std::fmt::Display) -> Self {
+        Self::Transient {
+            reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// The same error, caused by `source`.
+    pub fn with_source(self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let source: Option<DispatchCause> = Some(Arc::new(source));
+        match self {
+            Self::Rejected { reason, .. } => Self::Rejected { reason, source },
+            Self::Transient { reason, .. } => Self::Transient { reason, source },
+        }
+    }
+
+    /// Whether retrying cannot help ([`Rejected`](Self::Rejected)).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Rejected { .. })
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Rejected { reason, .. } | Self::Transient { reason, .. } => reason,
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<RepositoryError<E>> for DispatchError {
     /// Domain rejections, unusable input and permanent store errors (a corrupt record) are
     /// [`DispatchError::Rejected`]; conflicts and transient store failures are
-    /// [`DispatchError::Transient`].
+    /// [`DispatchError::Transient`]. The reason is the repository error's message and the
+    /// repository error is the source (downcast it to `RepositoryError<E>` to get at the
+    /// domain error).
     fn from(error: RepositoryError<E>) -> Self {
-        match error {
+        let permanent = match &error {
             RepositoryError::Domain(_)
             | RepositoryError::InvalidId(_)
             | RepositoryError::Decode { .. }
-            | RepositoryError::Encode(_) => Self::Rejected(error.to_string()),
-            RepositoryError::Store(ref store) if !store.is_transient() => {
-                Self::Rejected(error.to_string())
-            }
-            _ => Self::Transient(error.to_string()),
+            | RepositoryError::Encode(_) => true,
+            RepositoryError::Store(store) => !store.is_transient(),
+            _ => false,
+        };
+        let reason = error.to_string();
+        let source: Option<DispatchCause> = Some(Arc::new(error));
+        if permanent {
+            Self::Rejected { reason, source }
+        } else {
+            Self::Transient { reason, source }
         }
     }
 }
@@ -103,5 +204,57 @@ impl<C: Clone + Send + Sync + 'static> InProcessBus<C> {
 impl<C: Clone + Send + Sync + 'static> CommandBus<C> for InProcessBus<C> {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
         (self.route)(command.clone(), id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StoreError;
+
+    #[derive(Debug, PartialEq, thiserror::Error)]
+    #[error("insufficient funds")]
+    struct InsufficientFunds;
+
+    #[test]
+    fn a_domain_rejection_is_permanent_and_keeps_the_repository_error_as_its_source() {
+        let error = DispatchError::from(RepositoryError::Domain(InsufficientFunds));
+        assert!(error.is_permanent());
+        assert_eq!(
+            error.to_string(),
+            "rejected: command rejected: insufficient funds"
+        );
+        let source = std::error::Error::source(&error).expect("a source");
+        let repository = source
+            .downcast_ref::<RepositoryError<InsufficientFunds>>()
+            .expect("the repository error");
+        assert!(matches!(
+            repository,
+            RepositoryError::Domain(InsufficientFunds)
+        ));
+    }
+
+    #[test]
+    fn a_transient_store_failure_is_transient_with_its_source() {
+        let store = StoreError::backend("connection reset");
+        let error = DispatchError::from(RepositoryError::<InsufficientFunds>::Store(store));
+        assert!(!error.is_permanent());
+        assert!(matches!(
+            error,
+            DispatchError::Transient {
+                source: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(error.reason(), "store error");
+    }
+
+    #[test]
+    fn a_clone_shares_the_source() {
+        let error = DispatchError::rejected("card declined").with_source(InsufficientFunds);
+        let clone = error.clone();
+        assert_eq!(clone.to_string(), "rejected: card declined");
+        let source = std::error::Error::source(&clone).expect("a source");
+        assert_eq!(source.to_string(), "insufficient funds");
     }
 }

@@ -8,76 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Saga;
 use super::reaction::{End, Reaction, Step};
+use super::status::SagaStatus;
+use super::step::{Phase, StepKind, StepRecord, StepStatus};
 use crate::backend::unix_micros;
-
-/// Where an instance is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Reacting to events; steps may be pending.
-    Active,
-    /// Asked to complete; finishes once its pending steps have run.
-    Completing,
-    /// Undoing its completed steps.
-    Compensating,
-    /// Done.
-    Completed,
-    /// Undone.
-    Compensated,
-}
-
-impl Phase {
-    /// Whether nothing more will happen.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Compensated)
-    }
-}
-
-/// A forward step or the compensation of one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// A step the saga asked for.
-    Forward,
-    /// The undoing of a completed forward step.
-    Compensation,
-}
-
-/// Where a step is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    /// Not run yet (or being retried).
-    Pending,
-    /// Ran successfully.
-    Done,
-    /// Rejected, or out of retries.
-    Failed,
-    /// Never run: the saga compensated first.
-    Skipped,
-}
-
-/// One step of an instance, with its history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord<C> {
-    /// Its name (compensations: `undo:<name>`).
-    pub name: String,
-    /// Forward or compensation.
-    pub kind: StepKind,
-    /// The command.
-    pub command: C,
-    /// What undoes it (forward steps).
-    pub compensation: Option<C>,
-    /// Where it is.
-    pub status: StepStatus,
-    /// Failed attempts so far.
-    pub attempts: u32,
-    /// The last error.
-    pub last_error: Option<String>,
-    /// Not to be tried before this time (unix micros): after a failure, or while a dispatcher
-    /// holds it (sending it now).
-    pub not_before: i64,
-}
 
 /// The stored document of one instance.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,17 +76,23 @@ impl<S: Saga> Default for Document<S> {
 
 impl<S: Saga> Document<S> {
     /// The status stored beside the document, for operator queries and the dispatcher.
-    pub(crate) fn status(&self) -> &'static str {
+    pub(crate) fn saga_status(&self) -> SagaStatus {
         if self.parked.is_some() {
-            return "parked";
+            return SagaStatus::Parked;
         }
         match self.phase {
-            Phase::Completed => "completed",
-            Phase::Compensated => "compensated",
-            Phase::Compensating => "compensating",
-            Phase::Active | Phase::Completing if self.has_pending() => "dispatching",
-            Phase::Active | Phase::Completing => "active",
+            Phase::Completed => SagaStatus::Completed,
+            Phase::Compensated => SagaStatus::Compensated,
+            Phase::Compensating => SagaStatus::Compensating,
+            Phase::Active | Phase::Completing if self.has_pending() => SagaStatus::Dispatching,
+            Phase::Active | Phase::Completing => SagaStatus::Active,
         }
+    }
+
+    /// The stored name of [`saga_status`](Self::saga_status) (what the saga fixture shows).
+    #[cfg(feature = "testing")]
+    pub(crate) fn status(&self) -> &'static str {
+        self.saga_status().as_str()
     }
 
     fn has_pending(&self) -> bool {

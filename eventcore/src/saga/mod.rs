@@ -11,21 +11,30 @@
 //!   The event's id goes into the consumer inbox in the same transaction, so an event delivered
 //!   twice (or out of order, through [`SagaManager::deliver`]) has effect once.
 //! - **Deterministic command ids.** A step's command id is derived from the saga type, the
-//!   instance id and the step name, so dispatching it again after a crash carries the same id
-//!   and the receiving [`Repository`](crate::Repository) returns the first outcome instead of
-//!   acting twice.
+//!   instance id and the step name (the rule, and what it asks of step names, is on
+//!   [`Step`]), so dispatching it again after a crash carries the same id and the receiving
+//!   [`Repository`](crate::Repository) returns the first outcome instead of acting twice.
 //! - **Steps run in order, one at a time per saga.** A failing step is retried with backoff;
 //!   once it is rejected (or out of retries) the saga decides ([`Saga::on_step_failed`], by
 //!   default: compensate). Compensation runs the compensating commands of the completed steps in
 //!   reverse order, each retried likewise; a compensation that keeps failing **parks** the saga
-//!   (status `parked`, with the error), never marks it compensated.
+//!   ([`SagaStatus::Parked`], with the error), never marks it compensated.
 //!   [`SagaManager::retry`] sends a parked saga back to work.
 //! - **Durable deadlines** fire at or after their due time, across restarts, exactly once
 //!   (firing removes the deadline in the transaction that applies its reaction).
 //!
+//! Operators and callers see an instance as a [`SagaView`] with a typed [`SagaStatus`]:
+//! [`SagaManager::get`], [`SagaManager::list`] (by status), and
+//! [`SagaManager::wait_until_settled`], which returns once the instance is completed,
+//! compensated or parked (put a [`tokio::time::timeout`] around it).
+//!
 //! [`Policy`] is the choreography form: a stateless event handler that turns events into
 //! commands, with the same guarantees. Commands go through a [`CommandBus`]: in-process
 //! ([`InProcessBus`], routing to repositories) or through a broker.
+//!
+//! With the `testing` feature, `FaultInjector`, `CRASH_POINTS`, `NoFaults` and
+//! `SagaManager::with_faults` let the testing kit's crash simulation make the manager "crash"
+//! at every step boundary.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -92,22 +101,37 @@
 
 mod bus;
 mod clock;
+mod deadlines;
+mod dispatch;
 pub(crate) mod document;
+mod error;
 mod faults;
+mod intake;
 mod manager;
+mod operator;
+mod options;
 mod policy;
 mod reaction;
+mod record;
+mod status;
+mod step;
 mod view;
 
 use crate::event::{Event, RecordedEvent};
 
-pub use bus::{CommandBus, DispatchError, InProcessBus};
+pub use bus::{CommandBus, DispatchCause, DispatchError, InProcessBus};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use document::{Phase, StepKind, StepRecord, StepStatus};
-pub use faults::{CRASH_POINTS, FaultInjector, InjectedCrash, NoFaults};
-pub use manager::{SagaError, SagaHandle, SagaManager, SagaOptions};
+pub use error::SagaError;
+pub use faults::InjectedCrash;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use faults::{CRASH_POINTS, FaultInjector, NoFaults};
+pub use manager::{SagaHandle, SagaManager};
+pub use options::SagaOptions;
 pub use policy::{Policy, PolicySaga};
 pub use reaction::{End, Reaction, Step};
+pub use status::{ParseSagaStatusError, SagaStatus};
+pub use step::{Phase, StepKind, StepRecord, StepStatus};
 pub use view::SagaView;
 
 /// What saga states and commands must be: stored as JSON, cloned, shown in logs, shared

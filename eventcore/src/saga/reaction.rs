@@ -5,9 +5,56 @@ use std::time::Duration;
 use super::Saga;
 
 /// A command to run as a named step of a saga instance, with what undoes it.
+///
+/// # Step names make steps idempotent
+///
+/// The manager sends a step's command with a command id derived from the saga type
+/// ([`Saga::TYPE`]), the instance id and the step name, and from nothing else:
+///
+/// ```text
+/// instance   = UUIDv5(NAMESPACE_OID, "eventcore-saga/<Saga::TYPE>/<instance id>")
+/// command id = CommandId::derived(instance, <step name>)
+/// ```
+///
+/// ([`SagaManager::command_id`](super::SagaManager::command_id) computes it.) A step sent
+/// again (after a crash between sending it and recording the outcome, a timeout, a lapsed
+/// claim) carries the same id, so a receiver that remembers command ids (a
+/// [`Repository`](crate::Repository) does) returns the first outcome instead of acting twice.
+/// A compensation is the step `undo:<name>`, with an id of its own. The name is stored with
+/// the step when the reaction is saved, so every send of it uses the same name, even after
+/// the code that chose it changed. What this asks of you:
+///
+/// - **Names unique within an instance.** A reaction that reuses a name fails with
+///   [`SagaError::DuplicateStep`](super::SagaError::DuplicateStep); to run the same command
+///   twice, give the two steps two names (`charge-1`, `charge-2`).
+/// - **A stable `TYPE`.** The id is computed from the saga's current `TYPE` each time a step
+///   is sent (and records, deadlines and the checkpoint are keyed by it): renaming it orphans
+///   the running instances.
+/// - **A receiver that deduplicates by command id**, or a bus that hands the id on (see
+///   [`CommandBus`](super::CommandBus)).
+///
+/// ```
+/// use eventcore::saga::{InProcessBus, Reaction, Saga, SagaManager};
+/// # use eventcore::{Event, RecordedEvent};
+/// # #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)] enum E { A }
+/// # impl Event for E {}
+/// # struct Pay;
+/// # impl Saga for Pay {
+/// #     const TYPE: &'static str = "pay"; type State = (); type Event = E; type Command = u64;
+/// #     type Error = std::convert::Infallible;
+/// #     fn correlate(&self, _: &E, _: &RecordedEvent) -> Option<String> { None }
+/// #     fn on_event(&self, _: &(), _: &E) -> Result<Reaction<Self>, Self::Error> { Ok(Reaction::new()) }
+/// # }
+/// type Manager = SagaManager<Pay, eventcore::InMemoryEventStore, InProcessBus<u64>>;
+/// // The same instance and step: the same id, however often it is sent.
+/// assert_eq!(Manager::command_id("order-1", "charge"), Manager::command_id("order-1", "charge"));
+/// assert_ne!(Manager::command_id("order-1", "charge"), Manager::command_id("order-2", "charge"));
+/// assert_ne!(Manager::command_id("order-1", "charge"), Manager::command_id("order-1", "undo:charge"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step<C> {
-    /// Unique within the instance: it names the step in the history and derives the command id.
+    /// Unique within the instance: it names the step in the history and derives the command
+    /// id (see above).
     pub name: String,
     /// The command.
     pub command: C,

@@ -1,15 +1,20 @@
 //! The saga suite: the manager's guarantees (durable steps, compensation in reverse order,
 //! parking, deadlines across restarts, no second effect after a crash, duplicate and early
-//! deliveries, policies) and a seeded crash simulation, against any backend.
+//! deliveries, policies, waiting for an instance to settle) and a seeded crash simulation,
+//! against any backend.
 //! [`saga_tests!`](crate::saga_tests) writes one `#[tokio::test]` per function.
 
 mod cases;
+mod failures;
+mod harness;
 mod records;
 mod simulation;
 mod throughput;
 pub mod transfer;
 
 pub use cases::*;
+pub use failures::*;
+pub use harness::SagaStore;
 pub use records::runtime_records_persist_for_another_handle;
 pub use simulation::{SimulationReport, simulate, simulation_with_crashes_at_every_boundary};
 pub use throughput::{Throughput, throughput};
@@ -24,6 +29,8 @@ macro_rules! saga_tests {
         $crate::saga_tests!(@tests $store;
             completes_a_three_step_saga,
             runs_in_the_background,
+            waiting_returns_a_saga_once_it_completed,
+            waiting_returns_a_saga_once_it_compensated,
             two_managers_share_the_work,
             a_claimed_step_is_left_to_its_dispatcher,
             compensates_in_reverse_order,

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::Rng;
-use super::cases::{Accounts, SagaStore, drive, options, run_id};
+use super::harness::{Accounts, SagaStore, drive, options, run_id};
 use super::transfer::{
     Deliveries, Flaky, TransferEvent, TransferSaga, balance, counter_bus, fund, publish,
 };
 use crate::event::RecordedEvent;
 use crate::saga::{
-    CRASH_POINTS, FaultInjector, InjectedCrash, ManualClock, SagaError, SagaManager, StepKind,
-    StepStatus,
+    CRASH_POINTS, FaultInjector, InjectedCrash, ManualClock, SagaError, SagaManager, SagaStatus,
+    StepKind, StepStatus,
 };
 
 /// What a simulation did.
@@ -180,7 +180,7 @@ pub async fn simulate<T: SagaStore>(
     // Recovery: no more crashes or flaky sends; parked sagas are retried by an operator.
     faults.on.store(false, Ordering::Relaxed);
     flaky.store(false, Ordering::Relaxed);
-    for parked in manager.list("parked", 1000).await.expect("list") {
+    for parked in manager.list(SagaStatus::Parked, 1000).await.expect("list") {
         assert!(manager.retry(&parked.id).await.expect("retry"));
         report.unparked += 1;
     }
@@ -194,9 +194,9 @@ pub async fn simulate<T: SagaStore>(
     }
     for id in &ids {
         let view = manager.get(id).await.expect("get").expect("exists");
-        match view.status.as_str() {
-            "completed" => report.completed += 1,
-            "compensated" => report.compensated += 1,
+        match view.status {
+            SagaStatus::Completed => report.completed += 1,
+            SagaStatus::Compensated => report.compensated += 1,
             other => panic!("seed {seed}: saga {id} ended {other}: {view:?}"),
         }
         for step in view.steps.iter().filter(|s| s.status == StepStatus::Done) {

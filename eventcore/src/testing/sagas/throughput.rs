@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::cases::{Accounts, SagaStore, run_id};
+use super::harness::{Accounts, SagaStore, run_id};
 use super::transfer::{Deliveries, TransferSaga, counter_bus, fund, publish};
 use crate::repository::Repository;
-use crate::saga::{Saga, SagaManager, SagaOptions};
+use crate::saga::{Saga, SagaManager, SagaOptions, SagaStatus};
 use crate::testing::counter::{Counter, CounterCommand};
 
 /// A transfer's counters; each transfer has its own fee counter, so no aggregate is hot and
@@ -100,7 +100,7 @@ pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
         .expect("start");
     loop {
         let done = store
-            .sagas_with_status(TransferSaga::TYPE, "completed", n)
+            .sagas_with_status(TransferSaga::TYPE, SagaStatus::Completed.as_str(), n)
             .await
             .expect("count");
         if done.len() == n {

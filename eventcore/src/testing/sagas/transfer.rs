@@ -233,11 +233,11 @@ impl<C: Send + Sync + 'static, B: CommandBus<C>> CommandBus<C> for Flaky<B> {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
         let (fail, after) = self.roll();
         if fail && !after {
-            return Err(DispatchError::Transient("injected: unreachable".into()));
+            return Err(DispatchError::transient("injected: unreachable"));
         }
         let outcome = self.inner.dispatch(command, id).await;
         if fail {
-            return Err(DispatchError::Transient("injected: timed out".into()));
+            return Err(DispatchError::transient("injected: timed out"));
         }
         outcome
     }

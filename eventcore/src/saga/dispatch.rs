@@ -1,0 +1,163 @@
+//! Steps out: the dispatcher claims an instance's next pending step, sends its command with
+//! the step's command id, and records the outcome (done, retry later, decide, park).
+
+use futures::StreamExt;
+
+use super::Saga;
+use super::bus::{CommandBus, DispatchError};
+use super::document::{AfterFailure, DeadlineChanges, Document, later};
+use super::error::{SagaError, duplicate};
+use super::manager::SagaManager;
+use super::record::parse;
+use super::status::SagaStatus;
+use crate::durable::SagaRecord;
+use crate::error::StoreError;
+use crate::transaction::{RuntimeStore, StoreTransaction};
+
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
+    /// Runs the next step of every instance that has one due (up to `limit` instances per
+    /// status); returns how many steps had an outcome recorded.
+    ///
+    /// # Errors
+    /// Store failures and injected crashes. A step whose outcome could not be recorded runs
+    /// again later with the same command id.
+    ///
+    /// One instance's failure does not hold up the others: the first error is returned after
+    /// every instance had its turn (an injected crash ends the round at once).
+    pub async fn dispatch_pending(&self, limit: usize) -> Result<usize, SagaError> {
+        let (mut recorded, mut first_error) = (0, None);
+        for status in [SagaStatus::Dispatching, SagaStatus::Compensating] {
+            let records = self
+                .store
+                .sagas_with_status(S::TYPE, status.as_str(), limit)
+                .await?;
+            type Attempt<'a> =
+                futures::future::BoxFuture<'a, (&'a SagaRecord, Result<bool, SagaError>)>;
+            let attempts: Vec<Attempt<'_>> = records
+                .iter()
+                .map(|record| {
+                    Box::pin(async move { (record, self.dispatch_one(record).await) }) as _
+                })
+                .collect();
+            let mut outcomes =
+                futures::stream::iter(attempts).buffered(self.options.dispatch_concurrency.max(1));
+            while let Some((record, outcome)) = outcomes.next().await {
+                match outcome {
+                    Ok(true) => recorded += 1,
+                    Ok(false) => {}
+                    // Someone else changed the instance meanwhile: next round.
+                    Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
+                    Err(crash @ SagaError::Crash(_)) => return Err(crash),
+                    Err(error) => {
+                        tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(recorded), Err)
+    }
+
+    async fn dispatch_one(&self, record: &SagaRecord) -> Result<bool, SagaError> {
+        let id = &record.saga_id;
+        let mut document = parse::<S>(record)?;
+        let Some(step) = document.next_step(self.clock.now()) else {
+            return Ok(false);
+        };
+        let (name, command) = (step.name.clone(), step.command.clone());
+        // Claim the step first (a versioned save): a replica holding an older copy of the
+        // record cannot send it too, so an outcome (even a refusal) is never overtaken by a
+        // second send that nobody records.
+        document.claim(&name, later(self.clock.now(), self.options.step_lease));
+        let mut tx = self.store.begin().await?;
+        self.save(
+            &mut tx,
+            id,
+            &document,
+            record.version,
+            DeadlineChanges::default(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.committed();
+        self.faults.check("dispatch:before-send")?;
+        let outcome = self
+            .bus
+            .dispatch(&command, Self::command_id(id, &name))
+            .await;
+        self.faults.check("dispatch:after-send")?;
+
+        // The outcome goes onto the claimed record. If something changed it meanwhile (an
+        // event that compensates, say), the step is still pending and ours: record the
+        // outcome on the fresh record instead.
+        let mut claimed = (document, record.version + 1);
+        for _ in 0..3 {
+            let (document, version) = claimed;
+            match self
+                .record_outcome(id, &name, &outcome, document, version)
+                .await
+            {
+                Err(SagaError::Store(StoreError::SagaConflict { .. })) => {
+                    let mut tx = self.store.begin().await?;
+                    claimed = self.load(&mut tx, id).await?;
+                }
+                other => return other,
+            }
+        }
+        // Still racing: the claim lapses and the step is sent again (same command id).
+        Ok(false)
+    }
+
+    /// Records a step's outcome on `document` (at `version`); `false` if the step was not
+    /// pending any more (recorded already).
+    async fn record_outcome(
+        &self,
+        id: &str,
+        name: &str,
+        outcome: &Result<(), DispatchError>,
+        mut document: Document<S>,
+        version: u64,
+    ) -> Result<bool, SagaError> {
+        let now = self.clock.now();
+        let changes = match outcome {
+            Ok(()) => match document.step_done(name, now) {
+                Some(cancel) => DeadlineChanges {
+                    set: Vec::new(),
+                    cancel,
+                },
+                None => return Ok(false),
+            },
+            Err(error) => {
+                let permanent = error.is_permanent();
+                let message = error.to_string();
+                let retry = (
+                    self.options.step_retries,
+                    self.options.step_backoff,
+                    self.options.max_step_backoff,
+                );
+                match document.step_failed(name, &message, permanent, retry, now) {
+                    None => return Ok(false),
+                    Some(AfterFailure::Retry) => DeadlineChanges::default(),
+                    Some(AfterFailure::Parked) => {
+                        tracing::error!(saga = S::TYPE, %id, step = %name, error = %message, "saga parked");
+                        DeadlineChanges::default()
+                    }
+                    Some(AfterFailure::Decide) => {
+                        let reaction = self.saga.on_step_failed(&document.state, name, &message);
+                        let cause = format!("step {name} failed");
+                        document
+                            .react_to_failure(reaction, now, &cause)
+                            .map_err(duplicate(id))?
+                    }
+                }
+            }
+        };
+        let mut tx = self.store.begin().await?;
+        self.save(&mut tx, id, &document, version, changes).await?;
+        self.faults.check("dispatch:before-commit")?;
+        tx.commit().await?;
+        self.committed();
+        self.faults.check("dispatch:after-commit")?;
+        Ok(true)
+    }
+}

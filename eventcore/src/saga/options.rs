@@ -1,0 +1,46 @@
+//! How a saga manager runs: batch sizes, polling, retries, concurrency and leases.
+
+use std::time::Duration;
+
+use crate::projection::ErrorPolicy;
+
+/// How a saga manager runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SagaOptions {
+    /// Events per transaction.
+    pub batch_size: usize,
+    /// How often the dispatcher looks for steps to run and deadlines due (it is also woken
+    /// when this process handled events, or retried a parked saga), and how often
+    /// [`wait_until`](super::SagaManager::wait_until) reads the instance again when no commit
+    /// of this process woke it (a change made by another replica).
+    pub poll_interval: Duration,
+    /// Retries of a step after a transient failure, before it counts as failed.
+    pub step_retries: u32,
+    /// The first delay between step attempts; doubled per attempt.
+    pub step_backoff: Duration,
+    /// The longest delay between step attempts.
+    pub max_step_backoff: Duration,
+    /// How many instances' steps are dispatched at once (each instance still runs its own
+    /// steps one at a time).
+    pub dispatch_concurrency: usize,
+    /// How long a dispatcher holds a step it is sending: other dispatchers (replicas) leave it
+    /// alone meanwhile; if the sender dies, another sends it again after this.
+    pub step_lease: Duration,
+    /// What happens when handling an event fails (a saga error, an unreadable event).
+    pub events: ErrorPolicy,
+}
+
+impl Default for SagaOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            poll_interval: Duration::from_millis(100),
+            step_retries: 5,
+            step_backoff: Duration::from_millis(200),
+            max_step_backoff: Duration::from_secs(60),
+            dispatch_concurrency: 8,
+            step_lease: Duration::from_secs(30),
+            events: ErrorPolicy::stop_after(5),
+        }
+    }
+}

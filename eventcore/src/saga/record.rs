@@ -1,0 +1,81 @@
+//! A saga instance as stored: its document loaded from and saved to the store's saga record,
+//! with the deadline records a transition sets or cancels.
+
+use super::Saga;
+use super::bus::CommandBus;
+use super::document::{DeadlineChanges, Document};
+use super::error::{SagaError, record_error};
+use super::manager::SagaManager;
+use crate::durable::{DeadlineRecord, SagaRecord};
+use crate::transaction::{RuntimeStore, RuntimeTransaction};
+
+/// The stored deadline's payload: which deadline of the instance it is.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct DeadlinePayload {
+    pub(super) name: String,
+}
+
+impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
+    /// Instance `id`'s document and record version, read inside `tx` (a new instance:
+    /// the default document at version 0).
+    pub(super) async fn load(
+        &self,
+        tx: &mut T::Transaction,
+        id: &str,
+    ) -> Result<(Document<S>, u64), SagaError> {
+        match tx.saga(S::TYPE, id).await? {
+            None => Ok((Document::default(), 0)),
+            Some(record) => Ok((parse(&record)?, record.version)),
+        }
+    }
+
+    /// Saves `document` over the record at `version`, setting and cancelling the deadlines in
+    /// `changes`, inside `tx`.
+    pub(super) async fn save(
+        &self,
+        tx: &mut T::Transaction,
+        id: &str,
+        document: &Document<S>,
+        version: u64,
+        changes: DeadlineChanges,
+    ) -> Result<(), SagaError> {
+        // Sets first: a name both set and cancelled (a deadline in a reaction that also
+        // compensates) ends up cancelled, as in the document.
+        for (name, due_at) in changes.set {
+            let payload = serde_json::value::to_raw_value(&DeadlinePayload { name: name.clone() })
+                .map_err(|e| record_error(id, e))?;
+            let deadline = DeadlineRecord {
+                deadline_id: deadline_id::<S>(id, &name),
+                saga_type: S::TYPE.to_owned(),
+                saga_id: id.to_owned(),
+                due_at,
+                payload,
+            };
+            tx.schedule_deadline(&deadline).await?;
+        }
+        for name in &changes.cancel {
+            tx.cancel_deadline(&deadline_id::<S>(id, name)).await?;
+        }
+        let state = serde_json::value::to_raw_value(document).map_err(|e| record_error(id, e))?;
+        let record = SagaRecord {
+            saga_type: S::TYPE.to_owned(),
+            saga_id: id.to_owned(),
+            status: document.saga_status().as_str().to_owned(),
+            state,
+            version,
+            updated_at: self.clock.now(),
+        };
+        tx.save_saga(&record, version).await?;
+        Ok(())
+    }
+}
+
+/// The id of deadline `name` of instance `id`.
+fn deadline_id<S: Saga>(id: &str, name: &str) -> String {
+    format!("{}/{id}/{name}", S::TYPE)
+}
+
+/// The document stored in `record`.
+pub(super) fn parse<S: Saga>(record: &SagaRecord) -> Result<Document<S>, SagaError> {
+    serde_json::from_str(record.state.get()).map_err(|e| record_error(&record.saga_id, e))
+}
