@@ -5,6 +5,11 @@
 //! durable deadlines and a consumer inbox in the same schema, all joinable in one
 //! [`PgTransaction`] with the caller's own SQL.
 //!
+//! The examples on this crate's pages use the sample aggregate `eventcore::testing::counter`,
+//! which comes with eventcore's `testing` feature (`eventcore = { ..., features = ["testing"] }`
+//! among your dev-dependencies); your own aggregates need no feature. The walk-through in the
+//! workspace's `docs/guide.md` builds an application of its own from scratch.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -69,6 +74,19 @@
 //! of its own outside the caller's pool, so subscribers in other processes wake too. The subscription's
 //! fallback poll covers lost notifications and transactions that hold the reader back.
 //!
+//! A process that only writes (or must not hold the extra connection) turns this off with
+//! [`PgEventStore::builder`]: with [`notifications(false)`](PgEventStoreBuilder::notifications)
+//! the store neither `LISTEN`s nor `NOTIFY`s. Its appends still wake its own subscribers at
+//! once; its subscribers see other processes' appends at their fallback poll.
+//!
+//! ```no_run
+//! # async fn demo(pool: sqlx::PgPool) -> Result<(), eventcore::StoreError> {
+//! use eventcore_postgres::PgEventStore;
+//!
+//! let store = PgEventStore::builder(pool).schema("shop").notifications(false).build().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Projections and sagas
 //! [`PgTransaction`] is the store's [`StoreTransaction`](eventcore::StoreTransaction) and
 //! [`PgEventStore`] its [`TransactionalStore`](eventcore::TransactionalStore): projection
@@ -85,6 +103,7 @@
 //! `JSON` (verbatim text, queryable with `->>`).
 
 mod append;
+mod builder;
 mod migrate;
 mod notify;
 mod projection;
@@ -97,6 +116,7 @@ mod sql;
 mod store;
 mod transaction;
 
+pub use builder::PgEventStoreBuilder;
 pub use snapshot::PgSnapshotStore;
 /// The `sqlx` this crate is built with, for your own SQL in a transaction
 /// ([`PgTransaction::connection`]): use `eventcore_postgres::sqlx` rather than a `sqlx` dependency of your

@@ -5,6 +5,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use eventcore::StoreError;
+use eventcore::backoff::Backoff;
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,7 +58,8 @@ pub(crate) async fn spawn_listener(
         .await
         .map_err(StoreError::backend)?;
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(50);
+        let backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+        let mut failures = 0;
         loop {
             // `try_recv` reports a lost connection as `Ok(None)` (it reconnects on the next
             // call): notifications may have been missed then, so that wakes subscribers too.
@@ -69,15 +71,15 @@ pub(crate) async fn spawn_listener(
             head.send_modify(|_| {});
             drop(head);
             match received {
-                Ok(_) => backoff = Duration::from_millis(50),
+                Ok(_) => failures = 0,
                 Err(sqlx::Error::PoolClosed) => return,
                 Err(error) => {
                     tracing::warn!(%error, "LISTEN connection failed; retrying");
+                    failures += 1;
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(backoff.delay(failures)) => {}
                         _ = &mut shutdown => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }

@@ -5,27 +5,30 @@
 use async_trait::async_trait;
 use std::time::SystemTime;
 
-use eventcore::backend::{DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord};
+use eventcore::backend::{
+    DeadLetterColumns, DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord,
+};
 use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
 use sqlx::Row;
 
-use crate::rows::{from_micros, micros, to_i64};
+use crate::rows::{column, micros, to_i64};
 use crate::{PgEventStore, PgTransaction, runtime};
 
 fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, StoreError> {
-    Ok(DeadLetter {
-        consumer: row.try_get(0).map_err(StoreError::backend)?,
-        position: row.try_get::<i64, _>(1).map_err(StoreError::backend)? as u64,
-        event_id: EventId::from(
-            row.try_get::<uuid::Uuid, _>(2)
-                .map_err(StoreError::backend)?,
-        ),
-        event_type: row.try_get(3).map_err(StoreError::backend)?,
-        error: row.try_get(4).map_err(StoreError::backend)?,
-        attempts: u32::try_from(row.try_get::<i32, _>(5).map_err(StoreError::backend)?)
-            .unwrap_or(u32::MAX),
-        failed_at: from_micros(row.try_get(6).map_err(StoreError::backend)?),
-    })
+    let place = DeadLetterColumns::place(
+        &row.try_get::<String, _>(0).unwrap_or_default(),
+        row.try_get(1).unwrap_or_default(),
+    );
+    DeadLetterColumns {
+        consumer: column(row, 0, &place)?,
+        position: column(row, 1, &place)?,
+        event_id: column::<uuid::Uuid>(row, 2, &place)?.as_bytes().to_vec(),
+        event_type: column(row, 3, &place)?,
+        error: column(row, 4, &place)?,
+        attempts: i64::from(column::<i32>(row, 5, &place)?),
+        failed_at_micros: column(row, 6, &place)?,
+    }
+    .into_letter()
 }
 
 #[async_trait]

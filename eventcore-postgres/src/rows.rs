@@ -20,8 +20,7 @@ pub(crate) fn timestamp_sql(param: usize) -> String {
 }
 
 pub(crate) use eventcore::backend::{
-    from_unix_micros as from_micros, metadata_json, now_micros_precision as stored_now,
-    unix_micros as micros,
+    metadata_json, now_micros_precision as stored_now, unix_micros as micros,
 };
 
 /// A `u64` as PostgreSQL's `BIGINT`.
@@ -54,7 +53,11 @@ pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
 }
 
 /// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].
-fn column<'r, T>(row: &'r PgRow, index: usize, place: &RecordPlace) -> Result<T, StoreError>
+pub(crate) fn column<'r, T>(
+    row: &'r PgRow,
+    index: usize,
+    place: &RecordPlace,
+) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {

@@ -4,12 +4,11 @@
 
 use std::time::SystemTime;
 
-use eventcore::backend::{DeadlineRecord, SagaRecord};
+use eventcore::backend::{DeadlineColumns, DeadlineRecord, SagaColumns, SagaRecord};
 use eventcore::{EventId, StoreError};
-use serde_json::value::RawValue;
 use sqlx::{PgExecutor, Row};
 
-use crate::rows::{from_micros, micros, to_i64};
+use crate::rows::{column, micros, to_i64};
 use crate::runtime_sql::RuntimeSql;
 
 pub(crate) async fn checkpoint<'e>(
@@ -70,19 +69,19 @@ pub(crate) async fn save_checkpoint<'e>(
 }
 
 fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> {
-    let saga_type: String = row.try_get(0).map_err(StoreError::backend)?;
-    let saga_id: String = row.try_get(1).map_err(StoreError::backend)?;
-    let state: String = row.try_get(3).map_err(StoreError::backend)?;
-    let state = RawValue::from_string(state)
-        .map_err(|e| eventcore::backend::corrupt(&format!("saga {saga_type}/{saga_id}"), e))?;
-    Ok(SagaRecord {
-        status: row.try_get(2).map_err(StoreError::backend)?,
-        state,
-        version: row.try_get::<i64, _>(4).map_err(StoreError::backend)? as u64,
-        updated_at: from_micros(row.try_get(5).map_err(StoreError::backend)?),
-        saga_type,
-        saga_id,
-    })
+    let place = SagaColumns::place(
+        &row.try_get::<String, _>(0).unwrap_or_default(),
+        &row.try_get::<String, _>(1).unwrap_or_default(),
+    );
+    SagaColumns {
+        saga_type: column(row, 0, &place)?,
+        saga_id: column(row, 1, &place)?,
+        status: column(row, 2, &place)?,
+        state: column(row, 3, &place)?,
+        version: column(row, 4, &place)?,
+        updated_at_micros: column(row, 5, &place)?,
+    }
+    .into_record()
 }
 
 pub(crate) async fn saga<'e>(
@@ -214,14 +213,18 @@ pub(crate) async fn deadlines<'e>(
         .map_err(StoreError::backend)?;
     rows.iter()
         .map(|row| {
-            let payload: String = row.try_get(4).map_err(StoreError::backend)?;
-            Ok(DeadlineRecord {
-                deadline_id: row.try_get(0).map_err(StoreError::backend)?,
-                saga_type: row.try_get(1).map_err(StoreError::backend)?,
-                saga_id: row.try_get(2).map_err(StoreError::backend)?,
-                due_at: from_micros(row.try_get(3).map_err(StoreError::backend)?),
-                payload: RawValue::from_string(payload).map_err(StoreError::backend)?,
-            })
+            let place = SagaColumns::place(
+                &row.try_get::<String, _>(1).unwrap_or_default(),
+                &row.try_get::<String, _>(2).unwrap_or_default(),
+            );
+            DeadlineColumns {
+                deadline_id: column(row, 0, &place)?,
+                saga_type: column(row, 1, &place)?,
+                saga_id: column(row, 2, &place)?,
+                due_at_micros: column(row, 3, &place)?,
+                payload: column(row, 4, &place)?,
+            }
+            .into_record()
         })
         .collect()
 }

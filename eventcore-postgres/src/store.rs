@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
+use crate::builder::PgEventStoreBuilder;
 use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
@@ -26,7 +27,8 @@ pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 const MAX_ATTEMPTS: usize = 100;
 
 /// An [`EventStore`](eventcore::EventStore) on PostgreSQL. Cloning gives another handle to the
-/// same store (same pool, same listener).
+/// same store (same pool, same listener). [`builder`](Self::builder) sets more than the schema
+/// (for example no `LISTEN`/`NOTIFY` in a writer-only process).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), eventcore::StoreError> {
@@ -47,40 +49,65 @@ pub(crate) struct Inner {
     pub(crate) schema: Schema,
     pub(crate) sql: Sql,
     head: Arc<watch::Sender<u64>>,
-    notifier: mpsc::Sender<()>,
-    /// Dropping it stops the listener.
-    _listener: oneshot::Sender<()>,
+    /// Sends the NOTIFYs (none with notifications off).
+    notifier: Option<mpsc::Sender<()>>,
+    /// Dropping it stops the listener (none with notifications off).
+    _listener: Option<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for PgEventStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgEventStore")
             .field("schema", &self.inner.schema.name())
+            .field("notifications", &self.notifications())
             .finish()
     }
 }
 
 impl PgEventStore {
-    /// A store in the `public` schema of `pool`'s database. Starts listening for appends from
-    /// other processes; does not migrate (call [`migrate`](Self::migrate)).
+    /// A store in the `public` schema of `pool`'s database, with notifications on (see
+    /// [`PgEventStoreBuilder::notifications`]). Does not migrate (call
+    /// [`migrate`](Self::migrate)).
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the listener cannot connect.
     pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
-        Self::with_schema(pool, "public").await
+        Self::open(pool, "public", true).await
     }
 
-    /// A store whose tables live in `schema` (created by [`migrate`](Self::migrate)).
+    /// A store whose tables live in `schema` (created by [`migrate`](Self::migrate)), with
+    /// notifications on.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for an empty, over-long or NUL-bearing schema name;
     /// [`StoreError::Backend`] when the listener cannot connect.
     pub async fn with_schema(pool: PgPool, schema: &str) -> Result<Self, StoreError> {
+        Self::open(pool, schema, true).await
+    }
+
+    /// A builder for a store on `pool` with other options: its schema, and whether it
+    /// `LISTEN`s and `NOTIFY`s.
+    pub fn builder(pool: PgPool) -> PgEventStoreBuilder {
+        PgEventStoreBuilder::new(pool)
+    }
+
+    /// The store in `schema`, listening and notifying if `notifications`.
+    pub(crate) async fn open(
+        pool: PgPool,
+        schema: &str,
+        notifications: bool,
+    ) -> Result<Self, StoreError> {
         let schema = Schema::new(schema)?;
         let head = Arc::new(watch::Sender::new(0));
-        let (stop, stopped) = oneshot::channel();
-        notify::spawn_listener(&pool, &schema.channel(), Arc::downgrade(&head), stopped).await?;
-        let notifier = notify::spawn_notifier(pool.clone(), schema.channel());
+        let (notifier, listener) = if notifications {
+            let (stop, stopped) = oneshot::channel();
+            notify::spawn_listener(&pool, &schema.channel(), Arc::downgrade(&head), stopped)
+                .await?;
+            let notifier = notify::spawn_notifier(pool.clone(), schema.channel());
+            (Some(notifier), Some(stop))
+        } else {
+            (None, None)
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 sql: Sql::new(&schema),
@@ -88,9 +115,15 @@ impl PgEventStore {
                 schema,
                 head,
                 notifier,
-                _listener: stop,
+                _listener: listener,
             }),
         })
+    }
+
+    /// Whether this store `LISTEN`s for other processes' appends and `NOTIFY`s them of its
+    /// own (see [`PgEventStoreBuilder::notifications`]).
+    pub fn notifications(&self) -> bool {
+        self.inner.notifier.is_some()
     }
 
     /// Creates the schema if needed and applies every embedded migration not applied yet
@@ -153,15 +186,17 @@ impl PgEventStore {
         Ok(PgTransaction::new(tx, self.clone()))
     }
 
-    /// Wakes local subscribers and (coalesced) other processes after a commit. Always wakes,
-    /// unlike [`eventcore::backend::publish_head`]: a transaction with a lower id than the published
-    /// head may be what was holding readers back, so its commit matters even though its
-    /// positions are lower.
+    /// Wakes local subscribers and (coalesced; with notifications on) other processes after a
+    /// commit. Always wakes, unlike [`eventcore::backend::publish_head`]: a transaction with a
+    /// lower id than the published head may be what was holding readers back, so its commit
+    /// matters even though its positions are lower.
     pub(crate) fn committed(&self, last_position: u64) {
         self.inner
             .head
             .send_modify(|head| *head = (*head).max(last_position));
-        let _ = self.inner.notifier.try_send(());
+        if let Some(notifier) = &self.inner.notifier {
+            let _ = notifier.try_send(());
+        }
     }
 
     async fn append_once(&self, request: &AppendRequest) -> Result<Vec<RecordedEvent>, Failure> {

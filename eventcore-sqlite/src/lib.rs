@@ -5,6 +5,11 @@
 //! state, durable deadlines and a consumer inbox in one SQLite database (a file, or memory),
 //! with no server.
 //!
+//! The examples on this crate's pages use the sample aggregate `eventcore::testing::counter`,
+//! which comes with eventcore's `testing` feature (`eventcore = { ..., features = ["testing"] }`
+//! among your dev-dependencies); your own aggregates need no feature. The walk-through in the
+//! workspace's `docs/guide.md` builds an application of its own from scratch.
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;

@@ -5,11 +5,13 @@
 use async_trait::async_trait;
 use std::time::SystemTime;
 
-use eventcore::backend::{DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord};
+use eventcore::backend::{
+    DeadLetterColumns, DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord,
+};
 use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
 use sqlx::{Row, SqliteExecutor};
 
-use crate::rows::{from_micros, micros, to_i64};
+use crate::rows::{column, micros, to_i64};
 use crate::{SqliteEventStore, SqliteTransaction, runtime};
 
 async fn record_dead_letter<'e>(
@@ -35,27 +37,20 @@ async fn record_dead_letter<'e>(
 }
 
 fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
-    let id: Vec<u8> = row.try_get(2).map_err(StoreError::backend)?;
-    let consumer: String = row.try_get(0).map_err(StoreError::backend)?;
-    let position: i64 = row.try_get(1).map_err(StoreError::backend)?;
-    let event_id = uuid::Uuid::from_slice(&id).map_err(|e| {
-        eventcore::backend::RecordPlace {
-            stream: format!("dead letter of {consumer}"),
-            version: 0,
-            position,
-        }
-        .corrupt(e)
-    })?;
-    Ok(DeadLetter {
-        consumer,
-        position: position as u64,
-        event_id: EventId::from(event_id),
-        event_type: row.try_get(3).map_err(StoreError::backend)?,
-        error: row.try_get(4).map_err(StoreError::backend)?,
-        attempts: u32::try_from(row.try_get::<i64, _>(5).map_err(StoreError::backend)?)
-            .unwrap_or(u32::MAX),
-        failed_at: from_micros(row.try_get(6).map_err(StoreError::backend)?),
-    })
+    let place = DeadLetterColumns::place(
+        &row.try_get::<String, _>(0).unwrap_or_default(),
+        row.try_get(1).unwrap_or_default(),
+    );
+    DeadLetterColumns {
+        consumer: column(row, 0, &place)?,
+        position: column(row, 1, &place)?,
+        event_id: column(row, 2, &place)?,
+        event_type: column(row, 3, &place)?,
+        error: column(row, 4, &place)?,
+        attempts: column(row, 5, &place)?,
+        failed_at_micros: column(row, 6, &place)?,
+    }
+    .into_letter()
 }
 
 #[async_trait]

@@ -10,8 +10,7 @@ pub(crate) const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_ve
      schema_version, recorded_at, metadata, payload";
 
 pub(crate) use eventcore::backend::{
-    from_unix_micros as from_micros, metadata_json, now_micros_precision as stored_now,
-    unix_micros as micros,
+    metadata_json, now_micros_precision as stored_now, unix_micros as micros,
 };
 
 /// A stored event from its row; a row that cannot be read back (tampered with outside the
@@ -40,7 +39,11 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreErro
 }
 
 /// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].
-fn column<'r, T>(row: &'r SqliteRow, index: usize, place: &RecordPlace) -> Result<T, StoreError>
+pub(crate) fn column<'r, T>(
+    row: &'r SqliteRow,
+    index: usize,
+    place: &RecordPlace,
+) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {

@@ -75,14 +75,32 @@ impl SqliteEventStore {
     /// # Errors
     /// [`StoreError::Backend`] when the file cannot be opened or migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
+        let store = Self::connect_with(Self::options(path)).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The options [`open`](Self::open) uses for the file at `path` (created if missing, WAL,
+    /// `synchronous = FULL`), to adjust and pass to [`connect_with`](Self::connect_with):
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
+    ///
+    /// let path = std::env::temp_dir().join(format!("eventcore-doc-{}.db", uuid::Uuid::new_v4()));
+    /// let options = SqliteEventStore::options(&path).synchronous(SqliteSynchronous::Normal);
+    /// let store = SqliteEventStore::connect_with(options).await.unwrap();
+    /// store.migrate().await.unwrap();
+    /// # drop(store);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # });
+    /// ```
+    pub fn options(path: impl AsRef<Path>) -> SqliteConnectOptions {
+        SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-        let store = Self::connect_with(options).await?;
-        store.migrate().await?;
-        Ok(store)
+            .synchronous(SqliteSynchronous::Full)
     }
 
     /// Opens a private in-memory database (gone when the last handle is dropped), migrated.

@@ -113,7 +113,7 @@ pub enum CodecError {
         event_type: String,
     },
     /// The payload is not valid JSON for the event type.
-    #[error("malformed payload for event type {event_type}")]
+    #[error("malformed payload for event type {event_type}: {source}")]
     MalformedPayload {
         /// The stored type name.
         event_type: String,

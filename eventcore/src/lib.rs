@@ -119,15 +119,24 @@
 //! deadlines; **policies** are their stateless, choreographed form.
 //!
 //! ## Feature flags
-//! - `testing`: [`testing::AggregateFixture`] (given/when/then), [`testing::SagaFixture`],
-//!   [`testing::counter`] (a small sample aggregate) and the suites every backend passes:
-//!   [`testing::conformance`], [`testing::projections`] and [`testing::sagas`].
-
+// Links to the `testing` module only where it exists (without the feature, plain names).
+#![cfg_attr(
+    feature = "testing",
+    doc = "- `testing`: [`testing::AggregateFixture`] (given/when/then), [`testing::SagaFixture`],
+  [`testing::counter`] (a small sample aggregate) and the suites every backend passes:
+  [`testing::conformance`], [`testing::projections`] and [`testing::sagas`]."
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "- `testing`: `testing::AggregateFixture` (given/when/then), `testing::SagaFixture`,
+  `testing::counter` (a small sample aggregate) and the suites every backend passes:
+  `testing::conformance`, `testing::projections` and `testing::sagas`."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
 pub mod backend;
-mod backoff;
+pub mod backoff;
 pub mod codec;
 mod durable;
 mod error;
@@ -162,7 +171,9 @@ pub use id::{
 };
 pub use memory::{InMemoryEventStore, InMemorySnapshotStore};
 pub use memory_runtime::InMemoryTransaction;
-pub use repository::{Loaded, Repository, RepositoryError, RetryPolicy, SnapshotPolicy};
+pub use repository::{
+    Loaded, Repository, RepositoryError, RepositoryObserver, RetryPolicy, SnapshotPolicy,
+};
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use store::{AppendRequest, EventAppender, EventReader, EventStore, StreamAppend};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};

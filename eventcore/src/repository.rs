@@ -1,10 +1,11 @@
 //! The repository: load an aggregate, handle a command, append with optimistic concurrency.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+mod locks;
+mod observer;
+mod policy;
+
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
@@ -16,66 +17,12 @@ use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::{AppendRequest, EventStore};
 use crate::upcast::Upcasters;
 use crate::version::{Conflict, ExpectedVersion};
+use observer::Report;
+
+pub use observer::RepositoryObserver;
+pub use policy::{RetryPolicy, SnapshotPolicy};
 
 const READ_BATCH: usize = 1024;
-
-/// How often a conflicting append is retried (after reloading the aggregate).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (at least 1).
-    pub max_attempts: u32,
-    /// Wait before the second attempt; doubled each further attempt, with jitter.
-    pub initial_backoff: Duration,
-    /// The longest wait between attempts.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(200),
-        }
-    }
-}
-
-impl RetryPolicy {
-    fn backoff(&self, attempt: u32) -> Duration {
-        let capped = crate::backoff::exponential(self.initial_backoff, self.max_backoff, attempt);
-        // Jitter in [50%, 100%] so that racing writers spread out: a randomly keyed hash of
-        // the attempt and the time (std's per-process random keys; no extra dependency).
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u32(attempt);
-        hasher.write_u128(
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
-        capped / 2 + capped.mul_f64(fraction)
-    }
-}
-
-/// When the repository writes a snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum SnapshotPolicy {
-    /// Never (loads replay the whole stream).
-    #[default]
-    Never,
-    /// Whenever an append crosses a multiple of this many events.
-    EveryNEvents(u64),
-}
-
-impl SnapshotPolicy {
-    fn due(self, before: u64, after: u64) -> bool {
-        match self {
-            Self::Never => false,
-            Self::EveryNEvents(0) => false,
-            Self::EveryNEvents(n) => before / n < after / n,
-        }
-    }
-}
 
 /// What a repository operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +36,7 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
     InvalidId(#[from] InputError),
     /// A stored event of the aggregate cannot be decoded.
     #[error(
-        "event at version {version} (position {position}) of stream {stream} cannot be decoded"
+        "event at version {version} (position {position}) of stream {stream} cannot be decoded: {source}"
     )]
     Decode {
         /// The aggregate's stream.
@@ -103,10 +50,10 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
         source: CodecError,
     },
     /// A new event cannot be encoded.
-    #[error("event cannot be encoded")]
+    #[error("event cannot be encoded: {0}")]
     Encode(#[source] CodecError),
     /// Other writers kept winning: the append still conflicted after every retry.
-    #[error("conflict persisted after {attempts} attempts")]
+    #[error("conflict persisted after {attempts} attempts: {last}")]
     RetriesExhausted {
         /// Attempts made.
         attempts: u32,
@@ -115,7 +62,7 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
         last: Conflict,
     },
     /// The store failed.
-    #[error("store error")]
+    #[error("store error: {0}")]
     Store(#[source] StoreError),
 }
 
@@ -130,21 +77,13 @@ pub struct Loaded<A> {
     pub version: u64,
 }
 
-type InstanceLock = Arc<tokio::sync::Mutex<()>>;
-type LockMap = HashMap<StreamId, Weak<tokio::sync::Mutex<()>>>;
-
-/// Per-instance locks, held weakly so idle instances cost nothing once swept; the number is
-/// the map size at which the next sweep happens.
-#[derive(Default)]
-struct Locks {
-    map: Mutex<(LockMap, usize)>,
-}
-
 /// Loads aggregates of type `A`, runs their commands and appends the results.
 ///
-/// Within one repository, commands for the same instance are serialised (they never race each
-/// other into conflicts); between processes, optimistic concurrency with bounded retry applies.
-/// Cloning gives another handle sharing the same locks.
+/// Commands for the same instance are serialised across every repository in the process, however
+/// many were built (a fresh `Repository` per request is as good as a shared one): within a
+/// process they never race each other into conflicts. Between processes, optimistic concurrency
+/// with bounded retry ([`RetryPolicy`]) applies; a [`RepositoryObserver`] sees the conflicts,
+/// retries and commits. Building a repository is cheap; cloning gives another handle.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -169,7 +108,8 @@ pub struct Repository<A> {
     snapshot_policy: SnapshotPolicy,
     upcasters: Arc<Upcasters>,
     retry: RetryPolicy,
-    locks: Arc<Locks>,
+    observer: Option<Arc<dyn RepositoryObserver>>,
+    locks: Arc<locks::Locks>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -181,6 +121,7 @@ impl<A> Clone for Repository<A> {
             snapshot_policy: self.snapshot_policy,
             upcasters: self.upcasters.clone(),
             retry: self.retry,
+            observer: self.observer.clone(),
             locks: self.locks.clone(),
             _aggregate: PhantomData,
         }
@@ -194,6 +135,7 @@ impl<A> std::fmt::Debug for Repository<A> {
             .field("snapshot_policy", &self.snapshot_policy)
             .field("upcasters", &self.upcasters)
             .field("retry", &self.retry)
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -214,7 +156,8 @@ impl<A: Aggregate> Repository<A> {
             snapshot_policy: SnapshotPolicy::Never,
             upcasters: Arc::new(Upcasters::new()),
             retry: RetryPolicy::default(),
-            locks: Arc::default(),
+            observer: None,
+            locks: locks::process(),
             _aggregate: PhantomData,
         }
     }
@@ -230,15 +173,32 @@ impl<A: Aggregate> Repository<A> {
         self
     }
 
-    /// Applies `upcasters` to stored events on read.
-    pub fn with_upcasters(mut self, upcasters: Arc<Upcasters>) -> Self {
-        self.upcasters = upcasters;
+    /// Applies `upcasters` to stored events on read (an [`Upcasters`] or a shared
+    /// `Arc<Upcasters>`).
+    pub fn with_upcasters(mut self, upcasters: impl Into<Arc<Upcasters>>) -> Self {
+        self.upcasters = upcasters.into();
         self
     }
 
     /// Retries conflicting appends under `retry`.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Tells `observer` about every conflict, retry, exhausted retry and commit (they are
+    /// logged with `tracing` too, observer or not). Pass an `Arc` to share one observer
+    /// between repositories.
+    pub fn with_observer(mut self, observer: impl RepositoryObserver) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Serialises commands with its own locks instead of the process's, as a repository in
+    /// another process would: for tests that race repositories into real conflicts.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn with_own_locks(mut self) -> Self {
+        self.locks = Arc::new(locks::Locks::new());
         self
     }
 
@@ -338,7 +298,7 @@ impl<A: Aggregate> Repository<A> {
         metadata: Metadata,
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let stream = A::stream_id(command.aggregate_id())?;
-        let lock = self.lock_for(&stream);
+        let lock = self.locks.lock_for(&stream);
         let _guard = lock.lock().await;
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = Metadata {
@@ -348,15 +308,12 @@ impl<A: Aggregate> Repository<A> {
                 .or(Some(command.command_id().as_uuid())),
             ..metadata
         };
+        let report = Report(self.observer.as_deref());
+        let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(previous) = self
-                .store
-                .event_by_id(first_id)
-                .await
-                .map_err(RepositoryError::Store)?
-            {
+            if let Some(previous) = self.event_by_id(first_id).await? {
                 return self.already_committed(&command, previous).await;
             }
             let Loaded {
@@ -373,6 +330,7 @@ impl<A: Aggregate> Repository<A> {
                 AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
             match self.store.append(request).await {
                 Ok(recorded) => {
+                    report.committed(&stream, attempt, recorded.len());
                     for event in &events {
                         state.apply(event);
                     }
@@ -386,23 +344,22 @@ impl<A: Aggregate> Repository<A> {
                         .map(|(record, event)| record.with_event(event))
                         .collect());
                 }
-                Err(StoreError::Conflict(conflict)) => {
-                    if attempt >= self.retry.max_attempts.max(1) {
-                        // The winner may have been this very command, sent by another process.
-                        if let Some(previous) = self
-                            .store
-                            .event_by_id(first_id)
-                            .await
-                            .map_err(RepositoryError::Store)?
-                        {
-                            return self.already_committed(&command, previous).await;
-                        }
-                        return Err(RepositoryError::RetriesExhausted {
-                            attempts: attempt,
-                            last: conflict,
-                        });
+                Err(StoreError::Conflict(conflict)) if attempt >= max_attempts => {
+                    report.conflict(&stream, attempt, &conflict, None);
+                    // The winner may have been this very command, sent by another process.
+                    if let Some(previous) = self.event_by_id(first_id).await? {
+                        return self.already_committed(&command, previous).await;
                     }
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    report.exhausted(&stream, attempt, &conflict);
+                    return Err(RepositoryError::RetriesExhausted {
+                        attempts: attempt,
+                        last: conflict,
+                    });
+                }
+                Err(StoreError::Conflict(conflict)) => {
+                    let delay = self.retry.backoff.delay(attempt);
+                    report.conflict(&stream, attempt, &conflict, Some(delay));
+                    tokio::time::sleep(delay).await;
                 }
                 // Another process committed this very command meanwhile (the store may name
                 // any of its event ids): the next round finds its events and returns them.
@@ -413,6 +370,13 @@ impl<A: Aggregate> Repository<A> {
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }
+    }
+
+    async fn event_by_id(&self, id: EventId) -> Result<Option<RecordedEvent>, A> {
+        self.store
+            .event_by_id(id)
+            .await
+            .map_err(RepositoryError::Store)
     }
 
     /// The events a previously handled command committed, starting at its first event.
@@ -463,25 +427,6 @@ impl<A: Aggregate> Repository<A> {
         if let Err(error) = snapshots.save_snapshot(snapshot).await {
             tracing::warn!(%stream, %error, "snapshot not saved");
         }
-    }
-
-    fn lock_for(&self, stream: &StreamId) -> InstanceLock {
-        let mut guard = self
-            .locks
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (locks, sweep_at) = &mut *guard;
-        if let Some(lock) = locks.get(stream).and_then(Weak::upgrade) {
-            return lock;
-        }
-        if locks.len() >= (*sweep_at).max(1024) {
-            locks.retain(|_, lock| lock.strong_count() > 0);
-            *sweep_at = locks.len() * 2;
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(stream.clone(), Arc::downgrade(&lock));
-        lock
     }
 
     /// The store this repository writes to.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use eventcore::saga::Phase;
+use eventcore::saga::{Phase, SagaStatus};
 use eventcore::testing::SagaFixture;
 use eventcore::testing::sagas::transfer::{CONFIRM_WITHIN, Move, TransferEvent, TransferSaga};
 
@@ -40,7 +40,7 @@ fn a_request_plans_two_steps_and_a_deadline() {
         fixture.deadlines(),
         [("confirm".to_owned(), CONFIRM_WITHIN)]
     );
-    assert_eq!(fixture.status(), "dispatching");
+    assert_eq!(fixture.status(), SagaStatus::Dispatching);
     assert!(fixture.state().requested);
 }
 
@@ -56,7 +56,7 @@ fn confirmation_adds_the_fee_and_completes_after_the_steps() {
     assert_eq!(fixture.commands(), [mv("fees", true, 2)]);
     assert_eq!(fixture.phase(), Phase::Completing);
     fixture.step_succeeds("fee");
-    assert_eq!(fixture.status(), "completed");
+    assert_eq!(fixture.status(), SagaStatus::Completed);
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn a_rejected_step_compensates_the_completed_ones_in_reverse() {
     fixture.given(&[requested(1)]);
     fixture.step_succeeds("withdraw");
     fixture.step_fails("deposit", "account closed");
-    assert_eq!(fixture.status(), "compensating");
+    assert_eq!(fixture.status(), SagaStatus::Compensating);
     assert_eq!(
         fixture.commands(),
         [mv("a", true, 30)],
@@ -90,7 +90,7 @@ fn a_rejected_step_compensates_the_completed_ones_in_reverse() {
         "compensating cancels deadlines"
     );
     fixture.step_succeeds("undo:withdraw");
-    assert_eq!(fixture.status(), "compensated");
+    assert_eq!(fixture.status(), SagaStatus::Compensated);
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn a_missed_deadline_compensates_after_the_step_in_flight() {
     fixture.given(&[requested(1)]);
     fixture.step_succeeds("withdraw");
     fixture.advance(Duration::from_secs(29));
-    assert_eq!(fixture.status(), "dispatching", "not due yet");
+    assert_eq!(fixture.status(), SagaStatus::Dispatching, "not due yet");
     fixture.advance(Duration::from_secs(2));
     assert_eq!(fixture.phase(), Phase::Compensating);
     // The deposit may already have been sent: it runs, then both are undone, newest first.
@@ -109,7 +109,7 @@ fn a_missed_deadline_compensates_after_the_step_in_flight() {
     fixture
         .step_succeeds("undo:deposit")
         .step_succeeds("undo:withdraw");
-    assert_eq!(fixture.status(), "compensated");
+    assert_eq!(fixture.status(), SagaStatus::Compensated);
 }
 
 mod properties {

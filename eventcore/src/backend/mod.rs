@@ -16,10 +16,12 @@
 //!   becomes ([`RecordedEventExt::from_new`]);
 //! - [`TxGuard`], which makes a transaction refuse to commit after a cancelled operation;
 //! - [`publish_head`] for a backend's head watch, [`supersedes`] for snapshot replacement;
-//! - the runtime records ([`SagaRecord`], [`DeadlineRecord`]).
+//! - the runtime records ([`SagaRecord`], [`DeadlineRecord`]) and their column checks
+//!   ([`SagaColumns`], [`DeadlineColumns`], [`DeadLetterColumns`]).
 
 mod columns;
 mod guard;
+mod records;
 
 use std::time::SystemTime;
 
@@ -29,6 +31,7 @@ pub use crate::store::publish_head;
 pub use crate::transaction::{RuntimeStore, RuntimeTransaction};
 pub use columns::*;
 pub use guard::TxGuard;
+pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns};
 
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;

@@ -62,6 +62,8 @@
 //! # });
 //! ```
 
+mod error;
+mod follow;
 mod policy;
 mod process;
 mod rebuild;
@@ -74,11 +76,12 @@ use async_trait::async_trait;
 use crate::error::BoxError;
 use crate::event::RecordedEvent;
 
+pub use error::ProjectionError;
+pub(crate) use follow::panic_message;
 pub use policy::{ErrorPolicy, Exhausted, ProjectionOptions};
 pub(crate) use process::{Checkpoint, moved};
 pub use rebuild::RebuildReport;
-pub(crate) use runner::panic_message;
-pub use runner::{ProjectionError, ProjectionRunner, RunningProjections};
+pub use runner::{ProjectionRunner, RunningProjections};
 pub use status::{Failing, ProjectionMetrics, ProjectionState, ProjectionStatus, RebuildProgress};
 pub use typed::{AggregateProjection, EventOf, Typed, UndecodableEvent};
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 /// What to do with an event once its retries are used up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exhausted {
@@ -11,16 +13,14 @@ pub enum Exhausted {
     Stop,
 }
 
-/// Retries with exponential backoff, then [`Exhausted`]. Store failures (the database is
+/// Retries with exponential [`Backoff`], then [`Exhausted`]. Store failures (the database is
 /// unreachable, a commit failed) are always retried, since they say nothing about the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorPolicy {
     /// Retries after the first failed attempt; `None` retries forever.
     pub retries: Option<u32>,
-    /// The first delay; each retry doubles it.
-    pub backoff: Duration,
-    /// The longest delay.
-    pub max_backoff: Duration,
+    /// The wait after each failed attempt (from 100 ms, doubling up to 30 s, unless changed).
+    pub backoff: Backoff,
     /// What happens after the last retry.
     pub exhausted: Exhausted,
 }
@@ -46,19 +46,14 @@ impl ErrorPolicy {
     pub fn stop_after(retries: u32) -> Self {
         Self {
             retries: Some(retries),
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(30),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30)),
             exhausted: Exhausted::Stop,
         }
     }
 
-    /// The same policy with other delays.
-    pub fn with_backoff(self, backoff: Duration, max_backoff: Duration) -> Self {
-        Self {
-            backoff,
-            max_backoff,
-            ..self
-        }
+    /// The same policy with other waits.
+    pub fn with_backoff(self, backoff: Backoff) -> Self {
+        Self { backoff, ..self }
     }
 
     /// The policy a rebuild runs under: the same retries (5 if unlimited), then it stops.
@@ -77,7 +72,7 @@ impl ErrorPolicy {
 
     /// The delay after the `failures`-th failed attempt (1-based).
     pub(crate) fn delay(&self, failures: u32) -> Duration {
-        crate::backoff::exponential(self.backoff, self.max_backoff, failures)
+        self.backoff.delay(failures)
     }
 }
 
@@ -124,8 +119,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = ErrorPolicy::stop_after(10)
-            .with_backoff(Duration::from_millis(10), Duration::from_millis(50));
+        let policy = ErrorPolicy::stop_after(10).with_backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        ));
         let delays: Vec<_> = (1..=5).map(|n| policy.delay(n).as_millis()).collect();
         assert_eq!(delays, [10, 20, 40, 50, 50]);
         assert_eq!(policy.delay(u32::MAX), Duration::from_millis(50));

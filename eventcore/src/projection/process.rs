@@ -1,11 +1,12 @@
 //! Applying a batch: one transaction with the checkpoint; on failure, event by event under the
 //! projection's error policy.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
 
 use super::Projection;
+use super::error::Cause;
 use super::policy::{ErrorPolicy, Exhausted};
 use super::status::{Failing, ProjectionMetrics, ProjectionStatus};
 use crate::error::{BoxError, StoreError};
@@ -17,8 +18,13 @@ use crate::transaction::{
 /// Why processing ended early.
 #[derive(Debug)]
 pub(crate) enum Halt {
-    /// The policy stopped the projection before the event at `position`.
-    Stopped { position: u64, error: String },
+    /// The policy stopped the projection before the event at `position`, on `error` (in
+    /// words; `cause` is the error itself).
+    Stopped {
+        position: u64,
+        error: String,
+        cause: Option<Cause>,
+    },
     /// Shutdown was requested while waiting to retry.
     ShutDown,
     /// Another runner of the same projection (a replica) moved the checkpoint to this
@@ -78,6 +84,8 @@ pub(crate) struct Worker<S: RuntimeStore> {
     pub(crate) status: watch::Sender<ProjectionStatus>,
     pub(crate) metrics: Option<Arc<dyn ProjectionMetrics>>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The error the live instance stopped on, for whoever waits on the projection.
+    pub(crate) stopped_by: Arc<OnceLock<Cause>>,
 }
 
 type Dyn<S> = dyn Projection<<S as TransactionalStore>::Transaction>;
@@ -209,21 +217,22 @@ impl<S: RuntimeStore> Worker<S> {
             failures += 1;
             let message = error.to_string();
             tracing::warn!(projection = %self.name, position, attempt = failures, error = %message, "projection failed on an event");
-            if matches!(error, AttemptError::Projection(_)) {
+            if let AttemptError::Projection(cause) = error {
                 rejections += 1;
-            }
-            if matches!(error, AttemptError::Projection(_)) && policy.is_exhausted(rejections) {
-                return match policy.exhausted {
-                    Exhausted::Stop => Err(Halt::Stopped {
-                        position,
-                        error: message,
-                    }),
-                    Exhausted::DeadLetter => {
-                        let letter = DeadLetter::new(&self.name, event, message, rejections);
-                        self.dead_letter(&letter, checkpoint).await?;
-                        Ok(false)
-                    }
-                };
+                if policy.is_exhausted(rejections) {
+                    return match policy.exhausted {
+                        Exhausted::Stop => Err(Halt::Stopped {
+                            position,
+                            error: message,
+                            cause: Some(Cause::from(cause)),
+                        }),
+                        Exhausted::DeadLetter => {
+                            let letter = DeadLetter::new(&self.name, event, message, rejections);
+                            self.dead_letter(&letter, checkpoint).await?;
+                            Ok(false)
+                        }
+                    };
+                }
             }
             if live {
                 self.update(|s| {

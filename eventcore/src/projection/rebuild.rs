@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::Projection;
+use super::error::{Cause, ProjectionError};
 use super::process::{Checkpoint, Halt, Worker, moved};
-use super::runner::ProjectionError;
 use super::status::RebuildProgress;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
@@ -70,10 +70,7 @@ impl<S: RuntimeStore> Rebuild<S> {
             projection
                 .prepare(&mut tx)
                 .await
-                .map_err(|e| ProjectionError::Rebuild {
-                    name: worker.name.clone(),
-                    error: e.to_string(),
-                })?;
+                .map_err(|e| ProjectionError::rebuild(&worker.name, Cause::from(e)))?;
             tx.commit().await?;
             Ok::<_, ProjectionError>(())
         }
@@ -148,10 +145,7 @@ impl<S: RuntimeStore> Rebuild<S> {
             self.projection
                 .promote(&mut tx)
                 .await
-                .map_err(|e| ProjectionError::Rebuild {
-                    name: worker.name.clone(),
-                    error: e.to_string(),
-                })?;
+                .map_err(|e| ProjectionError::rebuild(&worker.name, Cause::from(e)))?;
             tx.save_checkpoint(&worker.name, checkpoint).await?;
             tx.commit().await?;
             Ok::<_, ProjectionError>(None)

@@ -1,67 +1,19 @@
 //! The runner: one task per projection, catching up from its checkpoint and following the log.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::Projection;
+use super::error::{Cause, ProjectionError};
+use super::follow::{Boxed, Control, run};
 use super::policy::ProjectionOptions;
-use super::process::{Checkpoint, Halt, Worker};
-use super::rebuild::{Rebuild, RebuildReport, Step, Swap};
+use super::process::Worker;
+use super::rebuild::RebuildReport;
 use super::status::{ProjectionMetrics, ProjectionState, ProjectionStatus};
-use crate::error::StoreError;
-use crate::transaction::{RuntimeStore, TransactionalStore};
-
-/// What can go wrong running projections.
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectionError {
-    /// No projection has that name.
-    #[error("no projection named {0:?}")]
-    Unknown(String),
-    /// Two projections were given the same name (they would share a checkpoint).
-    #[error("two projections are named {0:?}")]
-    DuplicateName(String),
-    /// The projection stopped under its error policy.
-    #[error("projection {name:?} stopped before position {position}: {error}")]
-    Stopped {
-        /// The projection.
-        name: String,
-        /// The event it stopped before.
-        position: u64,
-        /// The last error.
-        error: String,
-    },
-    /// The projection is shut down (or its task ended).
-    #[error("projection {0:?} is not running")]
-    NotRunning(String),
-    /// A rebuild could not be prepared, replayed or swapped in; the live projection goes on.
-    #[error("rebuild of {name:?} failed: {error}")]
-    Rebuild {
-        /// The projection.
-        name: String,
-        /// Why.
-        error: String,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A projection's task panicked.
-    #[error("projection task panicked: {0}")]
-    Panicked(String),
-}
-
-type Boxed<S> = Box<dyn Projection<<S as TransactionalStore>::Transaction>>;
-
-enum Control<S: RuntimeStore> {
-    Rebuild(
-        Boxed<S>,
-        oneshot::Sender<Result<RebuildReport, ProjectionError>>,
-    ),
-}
+use crate::transaction::RuntimeStore;
 
 struct Entry<S: RuntimeStore> {
     name: String,
@@ -132,6 +84,7 @@ impl<S: RuntimeStore> ProjectionRunner<S> {
         for entry in self.entries {
             let (status, status_rx) = watch::channel(ProjectionStatus::new(&entry.name));
             let (control, control_rx) = mpsc::channel(4);
+            let stopped_by = Arc::new(OnceLock::new());
             let worker = Worker {
                 store: self.store.clone(),
                 name: entry.name.clone(),
@@ -139,6 +92,7 @@ impl<S: RuntimeStore> ProjectionRunner<S> {
                 status,
                 metrics: self.metrics.clone(),
                 shutdown: shutdown.subscribe(),
+                stopped_by: stopped_by.clone(),
             };
             let task = tokio::spawn(run(worker, entry.projection, entry.options, control_rx));
             running.insert(
@@ -147,6 +101,7 @@ impl<S: RuntimeStore> ProjectionRunner<S> {
                     status: status_rx,
                     control,
                     task,
+                    stopped_by,
                 },
             );
         }
@@ -158,6 +113,8 @@ struct Running<S: RuntimeStore> {
     status: watch::Receiver<ProjectionStatus>,
     control: mpsc::Sender<Control<S>>,
     task: JoinHandle<()>,
+    /// The error the projection stopped on (set before the status says stopped).
+    stopped_by: Arc<OnceLock<Cause>>,
 }
 
 /// Started projections: their status, rebuilds, and shutdown. Dropping it stops them after
@@ -204,7 +161,8 @@ impl<S: RuntimeStore> RunningProjections<S> {
     /// # Errors
     /// [`ProjectionError::Stopped`] or [`ProjectionError::NotRunning`] if it never will.
     pub async fn wait_until(&self, name: &str, position: u64) -> Result<(), ProjectionError> {
-        let mut status = self.get(name)?.status.clone();
+        let running = self.get(name)?;
+        let mut status = running.status.clone();
         let reached = status
             .wait_for(|s| s.checkpoint >= position || s.state != ProjectionState::Running)
             .await
@@ -216,6 +174,7 @@ impl<S: RuntimeStore> RunningProjections<S> {
                 name: name.to_owned(),
                 position,
                 error,
+                source: running.stopped_by.get().cloned(),
             }),
             _ => Err(ProjectionError::NotRunning(name.to_owned())),
         }
@@ -266,154 +225,6 @@ impl<S: RuntimeStore> RunningProjections<S> {
         for (_, running) in self.running {
             running.task.abort();
             let _ = running.task.await;
-        }
-    }
-}
-
-/// The text of a panic's payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_owned())
-}
-
-/// One projection's task.
-async fn run<S: RuntimeStore>(
-    worker: Worker<S>,
-    projection: Boxed<S>,
-    options: ProjectionOptions,
-    control: mpsc::Receiver<Control<S>>,
-) {
-    let outcome = AssertUnwindSafe(follow(&worker, projection, options, control))
-        .catch_unwind()
-        .await;
-    let state = match outcome {
-        Ok(Ok(()) | Err(Halt::ShutDown | Halt::Moved(_))) => ProjectionState::ShutDown,
-        Ok(Err(Halt::Stopped { position, error })) => {
-            tracing::error!(projection = %worker.name, position, %error, "projection stopped");
-            ProjectionState::Stopped { position, error }
-        }
-        Err(panic) => {
-            // The open batch transaction was dropped (rolled back) while unwinding.
-            let position = worker.status.borrow().checkpoint + 1;
-            let error = format!("the projection panicked: {}", panic_message(&*panic));
-            tracing::error!(projection = %worker.name, position, %error, "projection stopped");
-            ProjectionState::Stopped { position, error }
-        }
-    };
-    worker.update(|s| s.state = state);
-}
-
-async fn follow<S: RuntimeStore>(
-    worker: &Worker<S>,
-    mut live: Boxed<S>,
-    options: ProjectionOptions,
-    mut control: mpsc::Receiver<Control<S>>,
-) -> Result<(), Halt> {
-    let batch_size = options.batch_size.max(1);
-    let mut checkpoint = worker
-        .retry_store(|| worker.store.load_checkpoint(&worker.name))
-        .await?
-        .unwrap_or(0);
-    worker.update(|s| s.checkpoint = checkpoint);
-    let mut wake = worker.store.head_watch();
-    let mut shutdown = worker.shutdown.clone();
-    let mut rebuild: Option<Rebuild<S>> = None;
-    let mut message = None;
-    let mut control_open = true;
-    loop {
-        // A dropped handle counts as a shutdown request.
-        if *shutdown.borrow() || shutdown.has_changed().is_err() {
-            if let Some(rebuild) = rebuild.take() {
-                rebuild.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
-            }
-            return Ok(());
-        }
-        if let Some(Control::Rebuild(fresh, reply)) =
-            message.take().or_else(|| control.try_recv().ok())
-        {
-            if rebuild.is_some() {
-                let error = ProjectionError::Rebuild {
-                    name: worker.name.clone(),
-                    error: "a rebuild is already running".into(),
-                };
-                let _ = reply.send(Err(error));
-            } else {
-                rebuild = Rebuild::start(worker, fresh, reply).await?;
-            }
-        }
-        wake.borrow_and_update();
-        let from = checkpoint + 1;
-        let events = worker
-            .retry_store(|| worker.store.read_all(from, batch_size))
-            .await?;
-        if let Some(last) = events.last().map(|e| e.global_position) {
-            let current = Checkpoint {
-                name: &worker.name,
-                at: checkpoint,
-            };
-            match worker.process(live.as_mut(), &events, Some(current)).await {
-                Ok(_) => checkpoint = last,
-                Err(Halt::Moved(position)) => {
-                    // A replica applied these; go on from where it got to.
-                    tracing::debug!(projection = %worker.name, position, "checkpoint moved by another runner");
-                    checkpoint = position;
-                    worker.update(|s| s.checkpoint = position);
-                    continue;
-                }
-                Err(halt) => {
-                    if let Some(rebuild) = rebuild.take() {
-                        rebuild.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
-                    }
-                    return Err(halt);
-                }
-            }
-            let head = worker
-                .retry_store(|| worker.store.head_position())
-                .await?
-                .max(last);
-            worker.update(|s| s.head = head);
-            tracing::debug!(projection = %worker.name, checkpoint, lag = head - last, "batch committed");
-        }
-        if let Some(mut current) = rebuild.take() {
-            match current.step(worker, batch_size, checkpoint).await {
-                Ok(Step::Continue) => rebuild = Some(current),
-                Ok(Step::CaughtUp) => match current.swap(worker, checkpoint).await {
-                    Swap::Promoted(promoted) => live = promoted,
-                    Swap::Behind(current, position) => {
-                        // A replica moved the live checkpoint on: catch the rebuild up first.
-                        checkpoint = position;
-                        rebuild = Some(current);
-                    }
-                    Swap::Failed => {}
-                },
-                Err(Halt::Stopped { position, error }) => {
-                    let error = ProjectionError::Stopped {
-                        name: worker.name.clone(),
-                        position,
-                        error,
-                    };
-                    current.fail(worker, error);
-                }
-                Err(Halt::ShutDown | Halt::Moved(_)) => {
-                    current.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
-                    return Ok(());
-                }
-            }
-            continue;
-        }
-        if events.len() < batch_size {
-            // Caught up: wait for an append, a message, shutdown, or the fallback poll.
-            tokio::select! {
-                () = crate::subscription::wait(&mut wake, options.fallback_poll) => {}
-                received = control.recv(), if control_open => {
-                    control_open = received.is_some();
-                    message = received;
-                }
-                _ = shutdown.changed() => {}
-            }
         }
     }
 }

@@ -99,7 +99,9 @@ pub trait AggregateProjection<Tx: Send>: Send + 'static {
 /// A stored event of a typed projection's aggregate that does not decode as its event type (an
 /// unknown type name, a malformed payload, a missing upcaster).
 #[derive(Debug, thiserror::Error)]
-#[error("event at version {version} (position {position}) of stream {stream} cannot be decoded")]
+#[error(
+    "event at version {version} (position {position}) of stream {stream} cannot be decoded: {source}"
+)]
 pub struct UndecodableEvent {
     /// The event's stream.
     pub stream: StreamId,
@@ -132,7 +134,8 @@ impl<P, Tx> Typed<P, Tx> {
         }
     }
 
-    /// Lifts events stored under older schema versions with `upcasters` before decoding.
+    /// Lifts events stored under older schema versions with `upcasters` (an [`Upcasters`] or
+    /// a shared `Arc<Upcasters>`) before decoding.
     pub fn with_upcasters(mut self, upcasters: impl Into<Arc<Upcasters>>) -> Self {
         self.upcasters = upcasters.into();
         self

@@ -1,10 +1,18 @@
-//! The repository's unit tests: retries, serialisation per instance, re-sent commands.
+//! The repository's unit tests: retries, serialisation per instance, re-sent commands and
+//! what errors say; what it reports (observer, tracing) is in `observed`.
+
+mod observed;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::*;
+use crate::backoff::Backoff;
 use crate::testing::counter::{Counter, CounterCommand, CounterError};
 use crate::{EventAppender, InMemoryEventStore};
+use observed::Recorder;
 
 type AppendHook = Box<
     dyn Fn(
@@ -64,21 +72,45 @@ impl EventAppender for Hooked {
     }
 }
 
+/// The conflict a losing append reports.
+fn lost(request: &AppendRequest) -> StoreError {
+    Conflict {
+        stream: request.streams[0].stream.clone(),
+        expected: request.streams[0].expected,
+        actual: 99,
+    }
+    .into()
+}
+
 /// A store whose appends always lose the race.
 fn always_conflicting() -> Hooked {
+    conflicting_first(u32::MAX)
+}
+
+/// A store whose first `losses` appends lose the race; later ones go through.
+fn conflicting_first(losses: u32) -> Hooked {
+    let appends = AtomicU32::new(0);
     Hooked(
         InMemoryEventStore::new(),
-        Box::new(|_, request| {
+        Box::new(move |inner, request| {
+            let lose = appends.fetch_add(1, Ordering::SeqCst) < losses;
             Box::pin(async move {
-                Err(Conflict {
-                    stream: request.streams[0].stream.clone(),
-                    expected: request.streams[0].expected,
-                    actual: 99,
+                if lose {
+                    Err(lost(&request))
+                } else {
+                    inner.append(request).await
                 }
-                .into())
             })
         }),
     )
+}
+
+/// Quick retries.
+fn retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        backoff: Backoff::new(Duration::from_micros(10), Duration::from_micros(50)),
+    }
 }
 
 /// Emits two events per command (the counter emits one).
@@ -148,12 +180,7 @@ async fn a_command_committed_meanwhile_elsewhere_returns_its_events_whichever_id
 
 #[tokio::test]
 async fn persistent_conflicts_end_in_retries_exhausted() {
-    let retry = RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_micros(10),
-        max_backoff: Duration::from_micros(50),
-    };
-    let repo = Repository::<Counter>::new(always_conflicting()).with_retry(retry);
+    let repo = Repository::<Counter>::new(always_conflicting()).with_retry(retry(3));
     match repo.execute(CounterCommand::add("c", 1)).await {
         Err(RepositoryError::RetriesExhausted { attempts: 3, last }) => {
             assert_eq!(last.actual, 99)
@@ -183,6 +210,41 @@ async fn commands_for_one_instance_are_serialised_within_a_repository() {
     }
     let loaded = repo.load("hot").await.unwrap();
     assert_eq!((loaded.state.total, loaded.version), (64, 64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_for_one_instance_are_serialised_across_independently_built_repositories() {
+    // Two repositories built apart (as two request handlers would), over one store, with a
+    // single attempt allowed: any conflict between them would surface as an error.
+    let store = InMemoryEventStore::new();
+    let recorder = Arc::new(Recorder::default());
+    let build = || {
+        Repository::<Counter>::new(store.clone())
+            .with_retry(retry(1))
+            .with_observer(recorder.clone())
+    };
+    let (first, second) = (build(), build());
+    let id = format!("hot-{}", uuid::Uuid::new_v4());
+    let tasks: Vec<_> = (0..64)
+        .map(|n| {
+            let repo = if n % 2 == 0 { &first } else { &second }.clone();
+            let id = id.clone();
+            tokio::spawn(async move { repo.execute(CounterCommand::add(id, 1)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("no conflict between repositories of one process");
+    }
+    let loaded = first.load(&id).await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (64, 64));
+    let calls = recorder.calls();
+    assert_eq!(calls.len(), 64);
+    assert!(
+        calls.iter().all(|call| call.ends_with("by attempt 1")),
+        "{calls:?}"
+    );
 }
 
 #[tokio::test]
@@ -231,11 +293,67 @@ fn snapshot_policy_fires_when_an_append_crosses_a_multiple() {
 fn backoff_grows_and_stays_capped() {
     let retry = RetryPolicy {
         max_attempts: 10,
-        initial_backoff: Duration::from_millis(2),
-        max_backoff: Duration::from_millis(20),
+        backoff: Backoff::new(Duration::from_millis(2), Duration::from_millis(20)).with_jitter(),
     };
-    let first = retry.backoff(1);
+    let first = retry.backoff.delay(1);
     assert!(first >= Duration::from_millis(1) && first <= Duration::from_millis(2));
-    let late = retry.backoff(30);
+    let late = retry.backoff.delay(30);
     assert!(late >= Duration::from_millis(10) && late <= Duration::from_millis(20));
+}
+
+#[test]
+fn the_default_retry_policy_keeps_its_attempts_and_jittered_waits() {
+    let default = RetryPolicy::default();
+    assert_eq!(default.max_attempts, 8);
+    assert_eq!(
+        default.backoff,
+        Backoff::new(Duration::from_millis(1), Duration::from_millis(200)).with_jitter()
+    );
+}
+
+#[test]
+fn errors_that_wrap_a_cause_show_its_text_and_keep_it_as_the_source() {
+    use std::error::Error as _;
+    type E = RepositoryError<CounterError>;
+    let store = E::Store(StoreError::backend("connection refused"));
+    assert_eq!(
+        store.to_string(),
+        "store error: backend error: connection refused"
+    );
+    assert!(store.source().is_some());
+    let encode = E::Encode(CodecError::Unencodable {
+        reason: "not an enum".into(),
+    });
+    assert_eq!(
+        encode.to_string(),
+        "event cannot be encoded: event cannot be encoded: not an enum"
+    );
+    assert!(encode.source().is_some());
+    let stream = Counter::stream_id("c").unwrap();
+    let exhausted = E::RetriesExhausted {
+        attempts: 2,
+        last: Conflict {
+            stream: stream.clone(),
+            expected: ExpectedVersion::Exact(1),
+            actual: 2,
+        },
+    };
+    assert_eq!(
+        exhausted.to_string(),
+        "conflict persisted after 2 attempts: version conflict on stream counter-c: expected version 1, actual version 2"
+    );
+    let decode = E::Decode {
+        stream,
+        version: 3,
+        position: 7,
+        source: CodecError::UnknownEventType {
+            event_type: "Gone".into(),
+        },
+    };
+    assert!(
+        decode
+            .to_string()
+            .ends_with("cannot be decoded: unknown event type Gone")
+    );
+    assert!(decode.source().is_some());
 }

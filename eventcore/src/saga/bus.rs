@@ -246,7 +246,10 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(error.reason(), "store error");
+        assert_eq!(
+            error.reason(),
+            "store error: backend error: connection reset"
+        );
     }
 
     #[test]

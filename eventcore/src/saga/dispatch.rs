@@ -130,11 +130,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             Err(error) => {
                 let permanent = error.is_permanent();
                 let message = error.to_string();
-                let retry = (
-                    self.options.step_retries,
-                    self.options.step_backoff,
-                    self.options.max_step_backoff,
-                );
+                let retry = (self.options.step_retries, self.options.step_backoff);
                 match document.step_failed(name, &message, permanent, retry, now) {
                     None => return Ok(false),
                     Some(AfterFailure::Retry) => DeadlineChanges::default(),

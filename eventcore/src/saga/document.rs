@@ -11,6 +11,7 @@ use super::reaction::{End, Reaction, Step};
 use super::status::SagaStatus;
 use super::step::{Phase, StepKind, StepRecord, StepStatus};
 use crate::backend::unix_micros;
+use crate::backoff::Backoff;
 
 /// The stored document of one instance.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -87,12 +88,6 @@ impl<S: Saga> Document<S> {
             Phase::Active | Phase::Completing if self.has_pending() => SagaStatus::Dispatching,
             Phase::Active | Phase::Completing => SagaStatus::Active,
         }
-    }
-
-    /// The stored name of [`saga_status`](Self::saga_status) (what the saga fixture shows).
-    #[cfg(feature = "testing")]
-    pub(crate) fn status(&self) -> &'static str {
-        self.saga_status().as_str()
     }
 
     fn has_pending(&self) -> bool {
@@ -287,24 +282,23 @@ impl<S: Saga> Document<S> {
     }
 
     /// Records a failed attempt of step `name`. `permanent` failures, and transient ones past
-    /// `retries`, fail the step; otherwise it waits `backoff` (doubling per attempt, at most
-    /// `max_backoff`). `None` if it was not pending.
+    /// `retries`, fail the step; otherwise it waits as `backoff` says for its attempt. `None`
+    /// if it was not pending.
     pub(crate) fn step_failed(
         &mut self,
         name: &str,
         error: &str,
         permanent: bool,
-        retry: (u32, Duration, Duration),
+        (retries, backoff): (u32, Backoff),
         now: SystemTime,
     ) -> Option<AfterFailure> {
-        let (retries, backoff, max_backoff) = retry;
         let step = self.pending_mut(name)?;
         step.attempts += 1;
         step.last_error = Some(error.to_owned());
         let attempts = step.attempts;
         let kind = step.kind;
         if !permanent && attempts <= retries {
-            let delay = crate::backoff::exponential(backoff, max_backoff, attempts);
+            let delay = backoff.delay(attempts);
             step.not_before = unix_micros(later(now, delay));
             self.note(
                 now,

@@ -13,7 +13,7 @@ pub enum SagaError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An event of a type the saga knows could not be decoded.
-    #[error("event at position {position} cannot be decoded")]
+    #[error("event at position {position} cannot be decoded: {source}")]
     Decode {
         /// Its position.
         position: u64,

@@ -99,9 +99,10 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         self
     }
 
-    /// Lifts events stored under older schema versions with `upcasters`.
-    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
-        self.upcasters = Arc::new(upcasters);
+    /// Lifts events stored under older schema versions with `upcasters` (an [`Upcasters`]
+    /// or a shared `Arc<Upcasters>`).
+    pub fn with_upcasters(mut self, upcasters: impl Into<Arc<Upcasters>>) -> Self {
+        self.upcasters = upcasters.into();
         self
     }
 

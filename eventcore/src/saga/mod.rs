@@ -39,7 +39,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::time::Duration;
-//! use eventcore::saga::{Reaction, Saga, Step};
+//! use eventcore::saga::{Reaction, Saga, SagaStatus, Step};
 //! use eventcore::testing::SagaFixture;
 //! use eventcore::{Event, RecordedEvent};
 //! use serde::{Deserialize, Serialize};
@@ -93,9 +93,9 @@
 //! fixture.step_succeeds("reserve");
 //! fixture.advance(Duration::from_secs(901)); // no payment in time
 //! assert_eq!(fixture.commands(), [ShopCommand::Release("o-1".into())]);
-//! assert_eq!(fixture.status(), "compensating");
+//! assert_eq!(fixture.status(), SagaStatus::Compensating);
 //! fixture.step_succeeds("undo:reserve");
-//! assert_eq!(fixture.status(), "compensated");
+//! assert_eq!(fixture.status(), SagaStatus::Compensated);
 //! # });
 //! ```
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::projection::ErrorPolicy;
 
 /// How a saga manager runs.
@@ -16,10 +17,8 @@ pub struct SagaOptions {
     pub poll_interval: Duration,
     /// Retries of a step after a transient failure, before it counts as failed.
     pub step_retries: u32,
-    /// The first delay between step attempts; doubled per attempt.
-    pub step_backoff: Duration,
-    /// The longest delay between step attempts.
-    pub max_step_backoff: Duration,
+    /// The wait after each transient failure of a step (measured by the manager's clock).
+    pub step_backoff: Backoff,
     /// How many instances' steps are dispatched at once (each instance still runs its own
     /// steps one at a time).
     pub dispatch_concurrency: usize,
@@ -31,13 +30,15 @@ pub struct SagaOptions {
 }
 
 impl Default for SagaOptions {
+    /// Batches of 100, a 100 ms poll, 5 step retries waiting from 200 ms doubling up to 60 s,
+    /// 8 instances dispatched at once, 30 s step leases, and [`ErrorPolicy::stop_after`] 5
+    /// retries for events.
     fn default() -> Self {
         Self {
             batch_size: 100,
             poll_interval: Duration::from_millis(100),
             step_retries: 5,
-            step_backoff: Duration::from_millis(200),
-            max_step_backoff: Duration::from_secs(60),
+            step_backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(60)),
             dispatch_concurrency: 8,
             step_lease: Duration::from_secs(30),
             events: ErrorPolicy::stop_after(5),

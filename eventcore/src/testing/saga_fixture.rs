@@ -4,10 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use crate::backend::RecordedEventExt;
+use crate::backoff::Backoff;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;
 use crate::saga::document::{AfterFailure, Document};
-use crate::saga::{Phase, Saga, StepStatus};
+use crate::saga::{Phase, Saga, SagaStatus, StepStatus};
 
 /// Drives one saga instance through its decisions, in memory. Steps are not run: the test
 /// says how each ended ([`step_succeeds`](Self::step_succeeds),
@@ -110,7 +111,7 @@ impl<S: Saga> SagaFixture<S> {
             name,
             error,
             true,
-            (0, Duration::ZERO, Duration::ZERO),
+            (0, Backoff::new(Duration::ZERO, Duration::ZERO)),
             self.now,
         );
         assert!(outcome.is_some(), "step {name} is not pending");
@@ -156,9 +157,10 @@ impl<S: Saga> SagaFixture<S> {
         &self.document.state
     }
 
-    /// The instance's status, as the manager would store it.
-    pub fn status(&self) -> &'static str {
-        self.document.status()
+    /// The instance's status, as the manager would store it (and
+    /// [`SagaView::status`](crate::saga::SagaView::status) would show it).
+    pub fn status(&self) -> SagaStatus {
+        self.document.saga_status()
     }
 
     /// The instance's phase.

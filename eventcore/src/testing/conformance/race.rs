@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use crate::backoff::Backoff;
 use crate::testing::counter::{Counter, CounterCommand};
 use crate::{
     AppendRequest, EventId, EventReaderExt, EventStore, ExpectedVersion, Repository, RetryPolicy,
@@ -79,12 +80,13 @@ pub async fn concurrent_appends_with_retry_yield_contiguous_versions<
     let id = uuid::Uuid::new_v4().to_string();
     let retry = RetryPolicy {
         max_attempts: 1000,
-        initial_backoff: Duration::from_micros(100),
-        max_backoff: Duration::from_millis(5),
+        backoff: Backoff::new(Duration::from_micros(100), Duration::from_millis(5)).with_jitter(),
     };
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let repo = Repository::<Counter>::new(backend.events.clone()).with_retry(retry);
+        let repo = Repository::<Counter>::new(backend.events.clone())
+            .with_retry(retry)
+            .with_own_locks();
         let id = id.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..10 {

@@ -1,30 +1,35 @@
-//! The suite's test functions.
+//! The suite's test functions (the failure policies' are in `failures`), and the helpers
+//! they share.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{Counting, Model, ModelHarness};
+use crate::backoff::Backoff;
 use crate::projection::{
-    ErrorPolicy, ProjectionError, ProjectionOptions, ProjectionRunner, ProjectionState,
-    ProjectionStatus, RunningProjections,
+    ErrorPolicy, ProjectionError, ProjectionOptions, ProjectionRunner, ProjectionStatus,
+    RunningProjections,
 };
 use crate::store::{AppendRequest, EventAppender, EventReader};
 use crate::testing::conformance::{fresh_stream, numbered};
 use crate::transaction::{RuntimeStore, StoreTransaction, TransactionalStore};
 use crate::version::ExpectedVersion;
 
-const LIVE: &str = "per_stream";
-const WAIT: Duration = Duration::from_secs(30);
+pub(super) const LIVE: &str = "per_stream";
+pub(super) const WAIT: Duration = Duration::from_secs(30);
 
-fn options(policy: ErrorPolicy) -> ProjectionOptions {
+pub(super) fn options(policy: ErrorPolicy) -> ProjectionOptions {
     ProjectionOptions::default()
         .with_batch_size(7)
-        .with_policy(policy.with_backoff(Duration::from_millis(1), Duration::from_millis(5)))
+        .with_policy(policy.with_backoff(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        )))
 }
 
 /// Creates (empties) the table `model`.
-async fn create<H: ModelHarness>(harness: &Arc<H>, model: &str) {
+pub(super) async fn create<H: ModelHarness>(harness: &Arc<H>, model: &str) {
     let store = harness.store();
     let mut tx = store.begin().await.expect("begin");
     harness.create(&mut tx, model).await.expect("create model");
@@ -33,7 +38,7 @@ async fn create<H: ModelHarness>(harness: &Arc<H>, model: &str) {
 
 /// Appends `rounds` single-event appends to each of `streams` new streams (round-robin);
 /// returns the position of the last one.
-async fn append<S: EventAppender>(store: &S, streams: usize, rounds: u64) -> u64 {
+pub(super) async fn append<S: EventAppender>(store: &S, streams: usize, rounds: u64) -> u64 {
     let ids: Vec<_> = (0..streams).map(|_| fresh_stream("proj")).collect();
     let mut last = 0;
     for n in 0..rounds {
@@ -49,7 +54,7 @@ async fn append<S: EventAppender>(store: &S, streams: usize, rounds: u64) -> u64
 
 /// The model the log up to `through` implies: what an exact projection must hold. (Readers
 /// of some backends see a commit a little later: it waits for `through` to be visible.)
-async fn truth<S: EventReader>(store: &S, through: u64) -> Model {
+pub(super) async fn truth<S: EventReader>(store: &S, through: u64) -> Model {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut model = Model::new();
     let mut next = 1;
@@ -76,21 +81,24 @@ async fn truth<S: EventReader>(store: &S, through: u64) -> Model {
 }
 
 /// The events up to `through`, once all are visible.
-async fn visible<S: EventReader>(store: &S, through: u64) -> Vec<crate::event::RecordedEvent> {
+pub(super) async fn visible<S: EventReader>(
+    store: &S,
+    through: u64,
+) -> Vec<crate::event::RecordedEvent> {
     crate::testing::conformance::wait_until_visible(store, through).await;
     store.read_all(1, 10_000).await.expect("read_all")
 }
 
 /// The position of the `index`-th event (0-based) of the log up to `through`.
-async fn nth_position<S: EventReader>(store: &S, through: u64, index: usize) -> u64 {
+pub(super) async fn nth_position<S: EventReader>(store: &S, through: u64, index: usize) -> u64 {
     visible(store, through).await[index].global_position
 }
 
-async fn read<H: ModelHarness>(harness: &H, model: &str) -> Model {
+pub(super) async fn read<H: ModelHarness>(harness: &H, model: &str) -> Model {
     harness.read(model).await.expect("read model")
 }
 
-fn start<H: ModelHarness>(
+pub(super) fn start<H: ModelHarness>(
     harness: &Arc<H>,
     projection: Counting<H>,
     policy: ErrorPolicy,
@@ -101,14 +109,14 @@ fn start<H: ModelHarness>(
         .expect("start")
 }
 
-async fn caught_up<S: RuntimeStore>(running: &RunningProjections<S>, position: u64) {
+pub(super) async fn caught_up<S: RuntimeStore>(running: &RunningProjections<S>, position: u64) {
     tokio::time::timeout(WAIT, running.wait_until(LIVE, position))
         .await
         .expect("projection reaches the position in time")
         .expect("projection reaches the position");
 }
 
-async fn wait_status<S: RuntimeStore>(
+pub(super) async fn wait_status<S: RuntimeStore>(
     running: &RunningProjections<S>,
     what: &str,
     check: impl Fn(&ProjectionStatus) -> bool,
@@ -312,128 +320,6 @@ pub async fn two_runners_apply_each_event_once<H: ModelHarness>(harness: Arc<H>)
     assert_eq!(processed, 120, "between them, each event once");
     first.shutdown().await.expect("shutdown");
     second.shutdown().await.expect("shutdown");
-}
-
-/// A failure that clears within the retries leaves no trace but the count of attempts.
-pub async fn retries_a_transient_failure<H: ModelHarness>(harness: Arc<H>) {
-    let store = harness.store();
-    create(&harness, LIVE).await;
-    let last = append(&store, 2, 5).await;
-    let projection = Counting::new(&harness, LIVE);
-    let position = nth_position(&store, last, 3).await;
-    projection.fails.fail(position, 2);
-    let running = start(&harness, projection, ErrorPolicy::stop_after(3));
-    caught_up(&running, last).await;
-    assert_eq!(read(&*harness, LIVE).await, truth(&store, last).await);
-    let status = running.status(LIVE).expect("status");
-    assert_eq!((status.dead_lettered, status.failing), (0, None));
-    assert!(
-        store
-            .dead_letters(LIVE, 10)
-            .await
-            .expect("dead letters")
-            .is_empty()
-    );
-    running.shutdown().await.expect("shutdown");
-}
-
-/// A poison event goes to the dead letters, with its error; the rest is projected.
-pub async fn dead_letters_a_poison_event<H: ModelHarness>(harness: Arc<H>) {
-    let store = harness.store();
-    create(&harness, LIVE).await;
-    let last = append(&store, 2, 5).await;
-    let projection = Counting::new(&harness, LIVE);
-    let poison = visible(&store, last).await[4].clone();
-    projection.fails.fail(poison.global_position, u32::MAX);
-    let running = start(&harness, projection, ErrorPolicy::dead_letter_after(2));
-    caught_up(&running, last).await;
-    let mut expected = truth(&store, last).await;
-    let entry = expected.get_mut(poison.stream_id.as_str()).expect("stream");
-    entry.0 -= 1;
-    assert_eq!(
-        read(&*harness, LIVE).await,
-        expected,
-        "all but the poison event"
-    );
-    let letters = store.dead_letters(LIVE, 10).await.expect("dead letters");
-    assert_eq!(letters.len(), 1, "{letters:?}");
-    assert_eq!(letters[0].position, poison.global_position);
-    assert_eq!(letters[0].event_id, poison.event_id);
-    assert_eq!(letters[0].attempts, 3);
-    assert!(
-        letters[0].error.contains("injected failure"),
-        "{}",
-        letters[0].error
-    );
-    assert_eq!(running.status(LIVE).expect("status").dead_lettered, 1);
-    running.shutdown().await.expect("shutdown");
-}
-
-/// The stop policy halts before the poison event, visibly; a healed restart goes on from there.
-pub async fn stops_before_a_poison_event<H: ModelHarness>(harness: Arc<H>) {
-    let store = harness.store();
-    create(&harness, LIVE).await;
-    let head = append(&store, 2, 5).await;
-    let projection = Counting::new(&harness, LIVE);
-    let events = visible(&store, head).await;
-    let poison = events[6].global_position;
-    projection.fails.fail(poison, u32::MAX);
-    let running = start(&harness, projection, ErrorPolicy::stop_after(1));
-    let error = tokio::time::timeout(WAIT, running.wait_until(LIVE, head))
-        .await
-        .expect("in time")
-        .expect_err("the projection stops");
-    assert!(
-        matches!(&error, ProjectionError::Stopped { position, .. } if *position == poison),
-        "{error}"
-    );
-    let status = running.status(LIVE).expect("status");
-    assert!(matches!(status.state, ProjectionState::Stopped { .. }));
-    assert_eq!(
-        status.checkpoint, events[5].global_position,
-        "stopped just before"
-    );
-    let model = read(&*harness, LIVE).await;
-    assert_eq!(model.values().map(|(n, _)| n).sum::<u64>(), 6, "{model:?}");
-    running.shutdown().await.expect("shutdown");
-
-    let running = start(
-        &harness,
-        Counting::new(&harness, LIVE),
-        ErrorPolicy::stop_after(1),
-    );
-    caught_up(&running, head).await;
-    assert_eq!(read(&*harness, LIVE).await, truth(&store, head).await);
-    running.shutdown().await.expect("shutdown");
-}
-
-/// Retrying forever shows the failing event in the status, and moves on once it heals.
-pub async fn retrying_forever_is_visible_and_recovers<H: ModelHarness>(harness: Arc<H>) {
-    let store = harness.store();
-    create(&harness, LIVE).await;
-    let last = append(&store, 1, 4).await;
-    let projection = Counting::new(&harness, LIVE);
-    let fails = projection.fails.clone();
-    let poison = nth_position(&store, last, 2).await;
-    fails.fail(poison, u32::MAX);
-    let running = start(&harness, projection, ErrorPolicy::retry_forever());
-    let status = wait_status(&running, "a visible failure", |s| {
-        s.failing.as_ref().is_some_and(|f| f.attempts >= 3)
-    })
-    .await;
-    let failing = status.failing.expect("failing");
-    assert_eq!(failing.position, poison);
-    assert!(
-        failing.error.contains("injected failure"),
-        "{}",
-        failing.error
-    );
-    assert!(status.checkpoint < poison);
-    fails.heal();
-    caught_up(&running, last).await;
-    assert_eq!(read(&*harness, LIVE).await, truth(&store, last).await);
-    assert_eq!(running.status(LIVE).expect("status").failing, None);
-    running.shutdown().await.expect("shutdown");
 }
 
 /// A rebuild replays beside the live model while writers append, reports progress, and swaps

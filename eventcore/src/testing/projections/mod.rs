@@ -10,6 +10,7 @@
 mod cases;
 pub mod catchup;
 mod counting;
+mod failures;
 
 use std::collections::BTreeMap;
 
@@ -19,8 +20,16 @@ use crate::error::BoxError;
 use crate::store::EventAppender;
 use crate::transaction::{RuntimeStore, TransactionalStore};
 
-pub use cases::*;
+pub use cases::{
+    abort_mid_batch_then_restart_equals_a_fresh_rebuild, catches_up_then_follows_live,
+    concurrent_writers_lose_nothing, rebuild_swaps_in_while_live, resumes_from_its_checkpoint,
+    runs_several_projections_side_by_side, two_runners_apply_each_event_once,
+};
 pub use counting::{Counting, FailPlan, Gate};
+pub use failures::{
+    dead_letters_a_poison_event, retries_a_transient_failure,
+    retrying_forever_is_visible_and_recovers, stops_before_a_poison_event,
+};
 
 /// A read model: per stream, how many events were applied and the last position applied.
 pub type Model = BTreeMap<String, (u64, u64)>;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::transfer::{Deliveries, Move, TransferEvent, TransferSaga, counter_bus};
+use crate::backoff::Backoff;
 use crate::saga::{
     CommandBus, ManualClock, Saga, SagaManager, SagaOptions, SagaStatus, SagaView, StepStatus,
 };
@@ -20,8 +21,7 @@ pub(super) const WAIT: Duration = Duration::from_secs(30);
 pub(super) fn options() -> SagaOptions {
     SagaOptions {
         step_retries: 2,
-        step_backoff: Duration::from_secs(1),
-        max_step_backoff: Duration::from_secs(4),
+        step_backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(4)),
         poll_interval: Duration::from_millis(10),
         // One at a time, so a seeded simulation replays the same schedule on every backend.
         dispatch_concurrency: 1,

@@ -1,0 +1,292 @@
+//! One projection's task: it resumes from the checkpoint, applies the log batch by batch to the
+//! live instance, replays a rebuild beside it and swaps it in, and waits for news when caught
+//! up; how it ends shows in the status.
+
+use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Projection;
+use super::error::ProjectionError;
+use super::policy::ProjectionOptions;
+use super::process::{Checkpoint, Halt, Worker};
+use super::rebuild::{Rebuild, RebuildReport, Step, Swap};
+use super::status::ProjectionState;
+use crate::transaction::{RuntimeStore, TransactionalStore};
+
+/// A projection instance, boxed.
+pub(super) type Boxed<S> = Box<dyn Projection<<S as TransactionalStore>::Transaction>>;
+
+/// What [`RunningProjections`](super::RunningProjections) asks of a projection's task.
+pub(super) enum Control<S: RuntimeStore> {
+    /// Rebuild into this fresh instance and reply when it is live (or failed).
+    Rebuild(
+        Boxed<S>,
+        oneshot::Sender<Result<RebuildReport, ProjectionError>>,
+    ),
+}
+
+/// The text of a panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// One projection's task, start to end: follows the log until shutdown or a stop (or a panic),
+/// then shows in the status how it ended.
+pub(super) async fn run<S: RuntimeStore>(
+    worker: Worker<S>,
+    projection: Boxed<S>,
+    options: ProjectionOptions,
+    control: mpsc::Receiver<Control<S>>,
+) {
+    let outcome = AssertUnwindSafe(follow(&worker, projection, options, control))
+        .catch_unwind()
+        .await;
+    let state = match outcome {
+        Ok(Ok(()) | Err(Halt::ShutDown | Halt::Moved(_))) => ProjectionState::ShutDown,
+        Ok(Err(Halt::Stopped {
+            position,
+            error,
+            cause,
+        })) => {
+            tracing::error!(projection = %worker.name, position, %error, "projection stopped");
+            if let Some(cause) = cause {
+                // Set before the status says stopped, so that a waiter woken by it finds it.
+                let _ = worker.stopped_by.set(cause);
+            }
+            ProjectionState::Stopped { position, error }
+        }
+        Err(panic) => {
+            // The open batch transaction was dropped (rolled back) while unwinding.
+            let position = worker.status.borrow().checkpoint + 1;
+            let error = format!("the projection panicked: {}", panic_message(&*panic));
+            tracing::error!(projection = %worker.name, position, %error, "projection stopped");
+            ProjectionState::Stopped { position, error }
+        }
+    };
+    worker.update(|s| s.state = state);
+}
+
+/// Follows the log from the stored checkpoint until shutdown (`Ok`) or a halt.
+async fn follow<S: RuntimeStore>(
+    worker: &Worker<S>,
+    live: Boxed<S>,
+    options: ProjectionOptions,
+    control: mpsc::Receiver<Control<S>>,
+) -> Result<(), Halt> {
+    let checkpoint = worker
+        .retry_store(|| worker.store.load_checkpoint(&worker.name))
+        .await?
+        .unwrap_or(0);
+    worker.update(|s| s.checkpoint = checkpoint);
+    let follower = Follower {
+        worker,
+        live,
+        checkpoint,
+        batch_size: options.batch_size.max(1),
+        fallback_poll: options.fallback_poll,
+        rebuild: None,
+        control,
+        control_open: true,
+        message: None,
+        wake: worker.store.head_watch(),
+        shutdown: worker.shutdown.clone(),
+    };
+    follower.run().await
+}
+
+/// Where one projection's task stands.
+struct Follower<'w, S: RuntimeStore> {
+    worker: &'w Worker<S>,
+    /// The instance the checkpoint belongs to.
+    live: Boxed<S>,
+    /// The position of the last event the live instance applied.
+    checkpoint: u64,
+    batch_size: usize,
+    fallback_poll: Duration,
+    /// A rebuild replaying beside the live instance.
+    rebuild: Option<Rebuild<S>>,
+    control: mpsc::Receiver<Control<S>>,
+    /// Whether `control` can still deliver (every handle may have gone).
+    control_open: bool,
+    /// A message received while waiting, not acted on yet.
+    message: Option<Control<S>>,
+    /// Changes when the log's head may have moved.
+    wake: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl<S: RuntimeStore> Follower<'_, S> {
+    /// Until shutdown or a halt: act on control messages, apply the next batch, advance a
+    /// rebuild, and wait for news once caught up.
+    async fn run(mut self) -> Result<(), Halt> {
+        loop {
+            if self.shutdown_requested() {
+                self.abandon_rebuild();
+                return Ok(());
+            }
+            self.act_on_control().await?;
+            self.wake.borrow_and_update();
+            let read = match self.apply_next_batch().await {
+                Ok(Some(read)) => read,
+                // A replica moved the checkpoint: read on from there.
+                Ok(None) => continue,
+                Err(halt) => {
+                    self.abandon_rebuild();
+                    return Err(halt);
+                }
+            };
+            if self.rebuild.is_some() {
+                // A rebuild interleaves with the live batches and never waits.
+                if self.advance_rebuild().await.is_break() {
+                    return Ok(());
+                }
+                continue;
+            }
+            if read < self.batch_size {
+                self.wait_for_news().await;
+            }
+        }
+    }
+
+    /// Whether shutdown was asked for (a dropped handle counts as a request).
+    fn shutdown_requested(&self) -> bool {
+        *self.shutdown.borrow() || self.shutdown.has_changed().is_err()
+    }
+
+    /// Tells the caller of a rebuild in progress that it will not finish.
+    fn abandon_rebuild(&mut self) {
+        if let Some(rebuild) = self.rebuild.take() {
+            let error = ProjectionError::NotRunning(self.worker.name.clone());
+            rebuild.fail(self.worker, error);
+        }
+    }
+
+    /// Acts on a control message, if one came: starts a rebuild, one at a time.
+    async fn act_on_control(&mut self) -> Result<(), Halt> {
+        let message = self.message.take().or_else(|| self.control.try_recv().ok());
+        let Some(Control::Rebuild(fresh, reply)) = message else {
+            return Ok(());
+        };
+        if self.rebuild.is_some() {
+            let error = ProjectionError::Rebuild {
+                name: self.worker.name.clone(),
+                error: "a rebuild is already running".into(),
+                source: None,
+            };
+            let _ = reply.send(Err(error));
+        } else {
+            self.rebuild = Rebuild::start(self.worker, fresh, reply).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the batch after the checkpoint and applies it to the live instance, committing the
+    /// checkpoint with it. How many events it read, or `None` if a replica had moved the
+    /// checkpoint (nothing was applied).
+    async fn apply_next_batch(&mut self) -> Result<Option<usize>, Halt> {
+        let worker = self.worker;
+        let (from, batch_size) = (self.checkpoint + 1, self.batch_size);
+        let events = worker
+            .retry_store(|| worker.store.read_all(from, batch_size))
+            .await?;
+        let Some(last) = events.last().map(|e| e.global_position) else {
+            return Ok(Some(0));
+        };
+        let current = Checkpoint {
+            name: &worker.name,
+            at: self.checkpoint,
+        };
+        match worker
+            .process(self.live.as_mut(), &events, Some(current))
+            .await
+        {
+            Ok(_) => self.checkpoint = last,
+            Err(Halt::Moved(position)) => {
+                tracing::debug!(projection = %worker.name, position, "checkpoint moved by another runner");
+                self.checkpoint = position;
+                worker.update(|s| s.checkpoint = position);
+                return Ok(None);
+            }
+            Err(halt) => return Err(halt),
+        }
+        self.show_lag(last).await?;
+        Ok(Some(events.len()))
+    }
+
+    /// Reads the head and shows how far the checkpoint (`last`) is behind it.
+    async fn show_lag(&mut self, last: u64) -> Result<(), Halt> {
+        let worker = self.worker;
+        let head = worker
+            .retry_store(|| worker.store.head_position())
+            .await?
+            .max(last);
+        worker.update(|s| s.head = head);
+        tracing::debug!(projection = %worker.name, checkpoint = self.checkpoint, lag = head - last, "batch committed");
+        Ok(())
+    }
+
+    /// Replays the rebuild's next batch, or swaps it in once it caught up with the live
+    /// checkpoint. A rebuild that stops fails alone (the live instance goes on); `Break` when
+    /// shutdown interrupted it.
+    async fn advance_rebuild(&mut self) -> ControlFlow<()> {
+        let Some(mut rebuild) = self.rebuild.take() else {
+            return ControlFlow::Continue(());
+        };
+        let worker = self.worker;
+        match rebuild.step(worker, self.batch_size, self.checkpoint).await {
+            Ok(Step::Continue) => self.rebuild = Some(rebuild),
+            Ok(Step::CaughtUp) => self.swap_in(rebuild).await,
+            Err(Halt::Stopped {
+                position,
+                error,
+                cause,
+            }) => {
+                let error = ProjectionError::Stopped {
+                    name: worker.name.clone(),
+                    position,
+                    error,
+                    source: cause,
+                };
+                rebuild.fail(worker, error);
+            }
+            Err(Halt::ShutDown | Halt::Moved(_)) => {
+                rebuild.fail(worker, ProjectionError::NotRunning(worker.name.clone()));
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Makes a caught-up rebuild the live instance, unless a replica moved the live checkpoint
+    /// on meanwhile (then the rebuild catches up first).
+    async fn swap_in(&mut self, rebuild: Rebuild<S>) {
+        match rebuild.swap(self.worker, self.checkpoint).await {
+            Swap::Promoted(promoted) => self.live = promoted,
+            Swap::Behind(rebuild, position) => {
+                self.checkpoint = position;
+                self.rebuild = Some(rebuild);
+            }
+            Swap::Failed => {}
+        }
+    }
+
+    /// Caught up: waits for an append, a control message, shutdown, or the fallback poll.
+    async fn wait_for_news(&mut self) {
+        tokio::select! {
+            () = crate::subscription::wait(&mut self.wake, self.fallback_poll) => {}
+            received = self.control.recv(), if self.control_open => {
+                self.control_open = received.is_some();
+                self.message = received;
+            }
+            _ = self.shutdown.changed() => {}
+        }
+    }
+}
