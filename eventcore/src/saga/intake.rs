@@ -23,6 +23,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         self.faults.check("event:before-apply")?;
         let consumer = self.consumer();
         for event in events {
+            if !S::CATEGORIES.is_empty() && !S::CATEGORIES.contains(&event.stream_id.category()) {
+                continue;
+            }
             let typed = match event.decode::<S::Event>(&self.upcasters) {
                 Ok(typed) => typed,
                 Err(CodecError::UnknownEventType { .. }) => continue,

@@ -155,6 +155,12 @@ pub trait Saga: Send + Sync + Sized + 'static {
     type State: Message + Default;
     /// The events it reacts to (other event types in the log are skipped).
     type Event: Event;
+    /// The stream categories (aggregate types, see
+    /// [`StreamId::category`](crate::StreamId::category)) whose events it reads; events of
+    /// other streams are skipped without being decoded, so an event type of another aggregate
+    /// that happens to share a variant name with [`Self::Event`] never reaches the saga. Empty
+    /// (the default): every stream.
+    const CATEGORIES: &'static [&'static str] = &[];
     /// The commands it sends (stored until dispatched, so serializable).
     type Command: Message;
     /// Its own failures (handled by the manager's error policy).

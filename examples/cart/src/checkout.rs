@@ -42,7 +42,8 @@ pub struct CheckoutSaga;
 impl Saga for CheckoutSaga {
     const TYPE: &'static str = "checkout";
     type State = CheckoutState;
-    type Event = CartEvent; // events of other types in the log are skipped
+    type Event = CartEvent;
+    const CATEGORIES: &'static [&'static str] = &["cart"]; // other streams are skipped unread
     type Command = CheckoutCommand;
     type Error = std::convert::Infallible;
 
