@@ -64,6 +64,7 @@ pub(crate) struct Sql {
     pub(crate) event_by_id: String,
     pub(crate) head: String,
     pub(crate) find_ids: String,
+    pub(crate) read_for_command: String,
     pub(crate) load_snapshot: String,
     pub(crate) save_snapshot: String,
     /// The runtime records' statements.
@@ -135,6 +136,18 @@ impl Sql {
                                   ORDER BY global_position DESC LIMIT 1), 0)"
             ),
             find_ids: format!("SELECT event_id FROM {events} WHERE event_id = ANY($1) LIMIT 1"),
+            // A command's probe (`$3`, its first derived event id; NULL for none) and its
+            // stream from version `$2`, in one round trip: the probe's row first (`k` = 0),
+            // then the stream's rows in version order.
+            read_for_command: format!(
+                "SELECT * FROM (
+                     SELECT {EVENT_COLUMNS}, 0 AS k FROM {events} WHERE event_id = $3
+                     UNION ALL
+                     SELECT {EVENT_COLUMNS}, 1 AS k FROM {events}
+                     WHERE stream_id = $1 AND stream_version >= $2
+                 ) r
+                 ORDER BY r.k, r.stream_version"
+            ),
             load_snapshot: format!(
                 "SELECT version, schema_version, state::TEXT FROM {snapshots} WHERE stream_id = $1"
             ),

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use eventcore::backend::{read_start, sql_limit};
 use eventcore::{
-    AppendRequest, EventAppender, EventId, EventReader, RecordedEvent, StoreError, StreamId,
+    AppendRequest, CommandRead, EventAppender, EventId, EventReader, RecordedEvent, StoreError,
+    StreamId,
 };
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
@@ -25,6 +26,9 @@ pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /// Attempts at an append that keeps racing other writers before giving up.
 const MAX_ATTEMPTS: usize = 100;
+
+/// The column of `Sql::read_for_command` that tells the probed row (0) from the stream's (1).
+const PROBE_COLUMN: usize = 9;
 
 /// An [`EventStore`](eventcore::EventStore) on PostgreSQL. Cloning gives another handle to the
 /// same store (same pool, same listener). [`builder`](Self::builder) sets more than the schema
@@ -311,6 +315,39 @@ impl EventReader for PgEventStore {
             .as_ref()
             .map(event_from_row)
             .transpose()
+    }
+
+    async fn read_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<CommandRead, StoreError> {
+        let Some(from_version) = read_start(from_version)? else {
+            return Ok(CommandRead::default()); // beyond any stored version
+        };
+        let rows = sqlx::query(&self.inner.sql.read_for_command)
+            .bind(stream.as_str())
+            .bind(from_version)
+            .bind(probe.map(|id| id.as_uuid()))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        let mut read = CommandRead::default();
+        read.events.reserve(rows.len());
+        for row in &rows {
+            let probed = row
+                .try_get::<i32, _>(PROBE_COLUMN)
+                .map_err(StoreError::backend)?
+                == 0;
+            let event = event_from_row(row)?;
+            if probed {
+                read.handled = Some(event);
+                return Ok(read);
+            }
+            read.events.push(event);
+        }
+        Ok(read)
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

@@ -175,7 +175,7 @@ pub use repository::{
     Loaded, Repository, RepositoryError, RepositoryObserver, RetryPolicy, SnapshotPolicy,
 };
 pub use snapshot::{Snapshot, SnapshotStore};
-pub use store::{AppendRequest, EventAppender, EventReader, EventStore, StreamAppend};
+pub use store::{AppendRequest, CommandRead, EventAppender, EventReader, EventStore, StreamAppend};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 pub use upcast::Upcasters;

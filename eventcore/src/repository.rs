@@ -22,7 +22,11 @@ use observer::Report;
 pub use observer::RepositoryObserver;
 pub use policy::{RetryPolicy, SnapshotPolicy};
 
-const READ_BATCH: usize = 1024;
+/// What [`Repository::load_for`] found.
+enum Load<A> {
+    Loaded(Loaded<A>),
+    Handled(RecordedEvent),
+}
 
 /// What a repository operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -212,29 +216,35 @@ impl<A: Aggregate> Repository<A> {
     }
 
     async fn load_stream(&self, stream: StreamId) -> Result<Loaded<A>, A> {
-        let (mut state, mut version) = self.snapshot_of(&stream).await?.unwrap_or_default();
-        loop {
-            let batch = self
-                .store
-                .read_stream(&stream, version + 1, READ_BATCH)
-                .await
-                .map_err(RepositoryError::Store)?;
-            let full = batch.len() == READ_BATCH;
-            crate::backend::check_contiguous(&batch, version + 1)
-                .map_err(RepositoryError::Store)?;
-            for record in &batch {
-                state.apply(&self.decode(record)?);
-                version = record.stream_version;
-            }
-            if !full {
-                break;
-            }
+        match self.load_for(stream, None).await? {
+            Load::Loaded(loaded) => Ok(loaded),
+            Load::Handled(_) => unreachable!("no probe was given"),
         }
-        Ok(Loaded {
+    }
+
+    /// Loads the instance behind `stream` (snapshot, then the events after it, in one read),
+    /// unless `probe` is stored: then the command it belongs to was handled before.
+    async fn load_for(&self, stream: StreamId, probe: Option<EventId>) -> Result<Load<A>, A> {
+        let (mut state, mut version) = self.snapshot_of(&stream).await?.unwrap_or_default();
+        let read = self
+            .store
+            .read_for_command(&stream, version + 1, probe)
+            .await
+            .map_err(RepositoryError::Store)?;
+        if let Some(handled) = read.handled {
+            return Ok(Load::Handled(handled));
+        }
+        crate::backend::check_contiguous(&read.events, version + 1)
+            .map_err(RepositoryError::Store)?;
+        for record in &read.events {
+            state.apply(&self.decode(record)?);
+            version = record.stream_version;
+        }
+        Ok(Load::Loaded(Loaded {
             stream,
             state,
             version,
-        })
+        }))
     }
 
     async fn snapshot_of(&self, stream: &StreamId) -> Result<Option<(A, u64)>, A> {
@@ -313,14 +323,16 @@ impl<A: Aggregate> Repository<A> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(previous) = self.event_by_id(first_id).await? {
-                return self.already_committed(&command, previous).await;
-            }
             let Loaded {
                 stream,
                 mut state,
                 version,
-            } = self.load_stream(stream.clone()).await?;
+            } = match self.load_for(stream.clone(), Some(first_id)).await? {
+                Load::Loaded(loaded) => loaded,
+                Load::Handled(previous) => {
+                    return self.already_committed(&command, previous).await;
+                }
+            };
             let events = state.handle(&command).map_err(RepositoryError::Domain)?;
             if events.is_empty() {
                 return Ok(Vec::new());

@@ -261,6 +261,45 @@ pub trait EventReader: Send + Sync {
     /// Backend failures.
     async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError>;
 
+    /// What a command needs before it decides, read together: whether `probe` (the command's
+    /// first derived event id, if given) is stored — then the command was handled before, and
+    /// [`CommandRead::handled`] is that event — and otherwise every event of `stream` from
+    /// `from_version` on, in version order. Backends that can answer both in one round trip
+    /// (PostgreSQL) override the default, which is [`event_by_id`](Self::event_by_id) and then
+    /// [`read_stream`](Self::read_stream) in pages.
+    ///
+    /// # Errors
+    /// As [`read_stream`](Self::read_stream).
+    async fn read_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<CommandRead, StoreError> {
+        if let Some(probe) = probe {
+            if let Some(handled) = self.event_by_id(probe).await? {
+                return Ok(CommandRead {
+                    handled: Some(handled),
+                    events: Vec::new(),
+                });
+            }
+        }
+        const PAGE: usize = 1024;
+        let mut events: Vec<RecordedEvent> = Vec::new();
+        loop {
+            let from = events.last().map_or(from_version, |e| e.stream_version + 1);
+            let page = self.read_stream(stream, from, PAGE).await?;
+            let full = page.len() == PAGE;
+            events.extend(page);
+            if !full {
+                return Ok(CommandRead {
+                    handled: None,
+                    events,
+                });
+            }
+        }
+    }
+
     /// The highest global position visible to [`read_all`](Self::read_all); 0 when empty.
     ///
     /// # Errors
@@ -269,6 +308,16 @@ pub trait EventReader: Send + Sync {
 
     /// A receiver that is notified when new events may have become visible.
     fn head_watch(&self) -> watch::Receiver<u64>;
+}
+
+/// What [`EventReader::read_for_command`] found.
+#[derive(Clone, Debug, Default)]
+pub struct CommandRead {
+    /// The probed event, when stored (the command was handled before; `events` may then be
+    /// empty).
+    pub handled: Option<RecordedEvent>,
+    /// The stream's events from the asked version on, in version order.
+    pub events: Vec<RecordedEvent>,
 }
 
 /// Publishes `position` as the new head on a backend's head watch, never moving it backwards
@@ -335,6 +384,15 @@ impl<T: EventReader + ?Sized> EventReader for Arc<T> {
 
     async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
         (**self).event_by_id(event_id).await
+    }
+
+    async fn read_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<CommandRead, StoreError> {
+        (**self).read_for_command(stream, from_version, probe).await
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

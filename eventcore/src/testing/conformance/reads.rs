@@ -199,3 +199,45 @@ pub async fn hostile_stream_ids_round_trip_verbatim<S: EventStore + Clone + 'sta
     assert!(StreamId::new("x".repeat(crate::MAX_STREAM_ID_BYTES + 1)).is_err());
     assert!(StreamId::new("nul\0inside").is_err());
 }
+
+/// `read_for_command` answers what a command needs in one go: the probed event when it is
+/// stored, otherwise the whole stream from the asked version (also past a page of 1,024).
+pub async fn read_for_command_finds_a_handled_command_or_reads_the_stream<
+    S: EventStore + Clone + 'static,
+>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("for-command");
+    let recorded = store
+        .append(AppendRequest::single(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            (1..=1_100).map(numbered).collect(),
+        ))
+        .await
+        .unwrap();
+    let unknown = EventId::new_random();
+    for probe in [None, Some(unknown)] {
+        let read = store.read_for_command(&stream, 3, probe).await.unwrap();
+        assert!(read.handled.is_none(), "{probe:?} is not stored");
+        let versions: Vec<u64> = read.events.iter().map(|e| e.stream_version).collect();
+        assert_eq!(
+            versions,
+            (3..=1_100).collect::<Vec<_>>(),
+            "the stream from version 3"
+        );
+    }
+    let probe = recorded[41].event_id;
+    let read = store
+        .read_for_command(&stream, 1, Some(probe))
+        .await
+        .unwrap();
+    let handled = read.handled.expect("the probed event is stored");
+    assert_eq!((handled.event_id, handled.stream_version), (probe, 42));
+    let empty = store
+        .read_for_command(&fresh_stream("none"), 1, Some(unknown))
+        .await
+        .unwrap();
+    assert!(empty.handled.is_none() && empty.events.is_empty());
+}

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::harness::{
-    Accounts, SagaStore, WAIT, confirmed, drive, manager, named, run_id, started, step_names,
-    terminal,
+    Accounts, SagaStore, WAIT, assert_fee_failed_and_compensated, confirmed, drive, manager,
+    run_id, started, terminal,
 };
 use super::transfer::{CONFIRM_WITHIN, TransferSaga, balance, fund, publish};
 use crate::saga::{FaultInjector, InjectedCrash, ManualClock, Phase, Saga, SagaStatus, StepStatus};
@@ -23,18 +23,7 @@ pub async fn compensates_in_reverse_order<T: SagaStore>(store: T) {
     let (manager, _) = manager(&store, &clock);
     drive(&manager, &clock, std::slice::from_ref(&id), terminal).await;
     let view = manager.get(&id).await.expect("get").expect("exists");
-    assert_eq!(view.status, SagaStatus::Compensated);
-    use StepStatus::{Done, Failed};
-    assert_eq!(
-        step_names(&view),
-        named(&[
-            ("withdraw", Done),
-            ("deposit", Done),
-            ("fee", Failed),
-            ("undo:deposit", Done),
-            ("undo:withdraw", Done),
-        ])
-    );
+    assert_fee_failed_and_compensated(&view);
     let fee = &view.steps[2];
     assert!(
         fee.last_error

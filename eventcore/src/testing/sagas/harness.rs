@@ -158,3 +158,21 @@ pub(super) fn step_names<S: Saga>(view: &SagaView<S>) -> Vec<(String, StepStatus
 pub(super) fn named(steps: &[(&str, StepStatus)]) -> Vec<(String, StepStatus)> {
     steps.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect()
 }
+
+/// The transfer with a rejected fee ended compensated: both moves done, the fee failed, and
+/// both moves undone in reverse order.
+#[track_caller]
+pub(super) fn assert_fee_failed_and_compensated(view: &SagaView<TransferSaga>) {
+    use StepStatus::{Done, Failed};
+    assert_eq!(view.status, crate::saga::SagaStatus::Compensated);
+    assert_eq!(
+        step_names(view),
+        named(&[
+            ("withdraw", Done),
+            ("deposit", Done),
+            ("fee", Failed),
+            ("undo:deposit", Done),
+            ("undo:withdraw", Done),
+        ])
+    );
+}
