@@ -246,6 +246,7 @@ async fn main() {
         schemas: Vec::new(),
     };
     println!("eventcore-postgres benchmark (raw = plain sqlx INSERT of the same rows)");
+    let commands_only = std::env::args().any(|a| a == "--commands-only");
 
     // Appends.
     for (name, writers, per_writer, batch) in [
@@ -259,6 +260,9 @@ async fn main() {
             100,
         ),
     ] {
+        if commands_only {
+            break;
+        }
         let store = bench.store("ours").await;
         let schema = bench.raw().await;
         // Paired rounds: ours and raw back to back, so drift on the machine hits both; the

@@ -43,6 +43,7 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
 
     /// Whether `stream` is a stream of this aggregate type (`<TYPE>-<id>`).
     fn owns(stream: &StreamId) -> bool {
+        const { assert_type_name(Self::TYPE) };
         stream.category() == Self::TYPE && stream.entity_id().is_some()
     }
 
@@ -51,12 +52,29 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     /// # Errors
     /// [`InputError`] for an empty id, one too long for a stream id, or one containing NUL.
     fn stream_id(id: &str) -> Result<StreamId, InputError> {
+        const { assert_type_name(Self::TYPE) };
         if id.is_empty() {
             return Err(InputError::EmptyId {
                 what: "aggregate id",
             });
         }
         StreamId::new(format!("{}-{}", Self::TYPE, id))
+    }
+}
+
+/// Fails the build of a program whose aggregate `TYPE` is empty or contains `-` (the
+/// separator of a stream id's category: `order-line` would read as category `order`, and its
+/// typed consumers would silently see none of its events).
+const fn assert_type_name(name: &str) {
+    let bytes = name.as_bytes();
+    assert!(!bytes.is_empty(), "Aggregate::TYPE must not be empty");
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(
+            bytes[i] != b'-',
+            "Aggregate::TYPE must not contain '-': it separates a stream id's category from the id"
+        );
+        i += 1;
     }
 }
 

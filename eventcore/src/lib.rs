@@ -46,12 +46,22 @@
 //!     fn command_id(&self) -> CommandId { self.id }
 //! }
 //!
-//! #[derive(Debug, thiserror::Error)]
-//! pub enum AccountError {
-//!     #[error("account is not open")] NotOpen,
-//!     #[error("insufficient funds: balance {balance}, asked {asked}")]
-//!     InsufficientFunds { balance: u64, asked: u64 },
+//! /// A domain error: any `std::error::Error + Send + Sync` (derive it with `thiserror` if you
+//! /// use it; written out here).
+//! #[derive(Debug)]
+//! pub enum AccountError { NotOpen, InsufficientFunds { balance: u64, asked: u64 } }
+//!
+//! impl std::fmt::Display for AccountError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         match self {
+//!             Self::NotOpen => f.write_str("account is not open"),
+//!             Self::InsufficientFunds { balance, asked } => {
+//!                 write!(f, "insufficient funds: balance {balance}, asked {asked}")
+//!             }
+//!         }
+//!     }
 //! }
+//! impl std::error::Error for AccountError {}
 //!
 //! impl Aggregate for Account {
 //!     const TYPE: &'static str = "account";
@@ -155,6 +165,7 @@ mod upcast;
 mod version;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 /// The attribute every `impl` of this crate's async traits needs (`Projection`, `CommandBus`,
@@ -177,6 +188,10 @@ pub use repository::{
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use store::{AppendRequest, CommandRead, EventAppender, EventReader, EventStore, StreamAppend};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
+/// The bound of [`projection::ProjectionRunner`] and [`saga::SagaManager`]: a store that keeps
+/// their records beside the log. Every backend implements it; name it in your own generic
+/// code that starts runtimes (its methods are for backends, see [`backend`]).
+pub use transaction::RuntimeStore;
 pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 pub use upcast::Upcasters;
 pub use version::{Conflict, ExpectedVersion};

@@ -59,3 +59,70 @@ async fn events_of_other_categories_are_skipped_even_when_their_type_names_match
     assert!(manager.get("counter-1").await.unwrap().is_some());
     assert!(manager.get("basket-1").await.unwrap().is_none());
 }
+
+/// Reads every stream (no `CATEGORIES`), like `CountersOnly` otherwise.
+struct EveryStream;
+
+impl Saga for EveryStream {
+    const TYPE: &'static str = "every-stream";
+    type State = ();
+    type Event = CounterEvent;
+    type Command = ();
+    type Error = std::convert::Infallible;
+
+    fn correlate(&self, _: &CounterEvent, envelope: &RecordedEvent) -> Option<String> {
+        Some(envelope.stream_id.to_string())
+    }
+
+    fn on_event(&self, _: &(), _: &CounterEvent) -> Result<Reaction<Self>, Self::Error> {
+        Ok(Reaction::new().complete())
+    }
+}
+
+#[tokio::test]
+async fn waiting_on_a_started_saga_returns_the_error_when_its_intake_stopped() {
+    use eventcore::projection::{ErrorPolicy, ProjectionError};
+    use eventcore::saga::{SagaError, SagaOptions};
+
+    let store = InMemoryEventStore::new();
+    // Another aggregate's `Added`, which this saga (reading every stream) cannot decode.
+    let foreign = NewEvent::raw(
+        "Added",
+        2,
+        serde_json::value::to_raw_value(&serde_json::json!({ "sku": "mug" })).unwrap(),
+    );
+    let stream = StreamId::new("basket-1").unwrap();
+    store
+        .append(AppendRequest::single(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![foreign],
+        ))
+        .await
+        .unwrap();
+    let options = SagaOptions {
+        events: ErrorPolicy::stop_after(0),
+        ..SagaOptions::default()
+    };
+    let bus = InProcessBus::new(|(), _| async { Ok(()) });
+    let handle = SagaManager::new(EveryStream, store, bus)
+        .with_options(options)
+        .start()
+        .unwrap();
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        handle.wait_until_settled("counter-1"),
+    )
+    .await
+    .expect("the wait ends instead of hanging");
+    match waited {
+        Err(SagaError::Projection(ProjectionError::Stopped {
+            position, error, ..
+        })) => {
+            assert_eq!(position, 1);
+            assert!(error.contains("Added"), "the cause is named: {error}");
+        }
+        other => panic!("expected the intake's stop, got {other:?}"),
+    }
+    handle.shutdown().await.unwrap();
+}

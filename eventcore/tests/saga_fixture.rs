@@ -191,3 +191,12 @@ mod properties {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "step deposit is not the next step to run")]
+fn steps_can_only_be_reported_in_the_order_the_manager_runs_them() {
+    let mut fixture = SagaFixture::new(TransferSaga);
+    fixture.given(&[requested(1)]);
+    // "withdraw" runs first; the manager never sends "deposit" before it has.
+    fixture.step_succeeds("deposit");
+}

@@ -32,7 +32,7 @@
 //! #[derive(Clone, Default)]
 //! struct TypeCounts(Arc<Mutex<std::collections::BTreeMap<String, u64>>>);
 //!
-//! #[async_trait::async_trait]
+//! #[eventcore::async_trait]
 //! impl Projection<InMemoryTransaction> for TypeCounts {
 //!     async fn apply(&mut self, _tx: &mut InMemoryTransaction, events: &[RecordedEvent]) -> Result<(), BoxError> {
 //!         let mut counts = self.0.lock().unwrap();

@@ -128,7 +128,11 @@ impl<E: std::error::Error + Send + Sync + 'static> From<RepositoryError<E>> for 
             RepositoryError::Store(store) => !store.is_transient(),
             _ => false,
         };
-        let reason = error.to_string();
+        // A domain rejection reads as the rule that was broken, without a second prefix.
+        let reason = match &error {
+            RepositoryError::Domain(domain) => domain.to_string(),
+            other => other.to_string(),
+        };
         let source: Option<DispatchCause> = Some(Arc::new(error));
         if permanent {
             Self::Rejected { reason, source }
@@ -220,10 +224,7 @@ mod tests {
     fn a_domain_rejection_is_permanent_and_keeps_the_repository_error_as_its_source() {
         let error = DispatchError::from(RepositoryError::Domain(InsufficientFunds));
         assert!(error.is_permanent());
-        assert_eq!(
-            error.to_string(),
-            "rejected: command rejected: insufficient funds"
-        );
+        assert_eq!(error.to_string(), "rejected: insufficient funds");
         let source = std::error::Error::source(&error).expect("a source");
         let repository = source
             .downcast_ref::<RepositoryError<InsufficientFunds>>()

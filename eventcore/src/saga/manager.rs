@@ -16,12 +16,13 @@ use super::clock::{Clock, SystemClock};
 use super::error::SagaError;
 use super::faults::{FaultInjector, NoFaults};
 use super::options::SagaOptions;
+use super::view::SagaView;
 use crate::error::BoxError;
 use crate::event::RecordedEvent;
 use crate::id::CommandId;
 use crate::projection::{
-    Projection, ProjectionError, ProjectionOptions, ProjectionRunner, ProjectionStatus,
-    RunningProjections,
+    Projection, ProjectionError, ProjectionOptions, ProjectionRunner, ProjectionState,
+    ProjectionStatus, RunningProjections,
 };
 use crate::transaction::RuntimeStore;
 use crate::upcast::Upcasters;
@@ -223,6 +224,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Projection<T::Transact
     }
 }
 
+/// How often a handle's waits look at the event intake's status, at most.
+const INTAKE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A started [`SagaManager`]: its tasks, and the manager for queries while they run.
 pub struct SagaHandle<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> {
     manager: SagaManager<S, T, B>,
@@ -251,6 +255,54 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaHandle<S, T, B> {
     /// The event projection (status, lag, `wait_until`).
     pub fn events(&self) -> &RunningProjections<T> {
         &self.projections
+    }
+
+    /// As [`SagaManager::wait_until_settled`], but also returns (with the error) once this
+    /// manager's event intake has stopped: a saga whose events cannot be read any more (an
+    /// event that does not decode, say) will never settle, and waiting would hang.
+    ///
+    /// # Errors
+    /// [`SagaError::Projection`] with [`ProjectionError::Stopped`] when the intake stopped;
+    /// store failures.
+    pub async fn wait_until_settled(&self, id: &str) -> Result<SagaView<S>, SagaError> {
+        self.wait_until(id, |view| view.status.is_settled()).await
+    }
+
+    /// As [`SagaManager::wait_until`], but also returns (with the error) once this manager's
+    /// event intake has stopped.
+    ///
+    /// # Errors
+    /// As [`wait_until_settled`](Self::wait_until_settled).
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        done: impl FnMut(&SagaView<S>) -> bool,
+    ) -> Result<SagaView<S>, SagaError> {
+        tokio::select! {
+            view = self.manager.wait_until(id, done) => view,
+            stopped = self.intake_stopped() => Err(stopped),
+        }
+    }
+
+    /// Resolves once the event intake has stopped (under its error policy, or shut down).
+    async fn intake_stopped(&self) -> SagaError {
+        let name = self.manager.consumer();
+        loop {
+            match self.projections.status(&name).map(|status| status.state) {
+                Some(ProjectionState::Running) => {}
+                Some(ProjectionState::Stopped { position, error }) => {
+                    return ProjectionError::Stopped {
+                        name,
+                        position,
+                        error,
+                        source: None,
+                    }
+                    .into();
+                }
+                _ => return ProjectionError::NotRunning(name).into(),
+            }
+            tokio::time::sleep(self.manager.options.poll_interval.min(INTAKE_CHECK)).await;
+        }
     }
 
     /// Stops handling events (after the current batch) and dispatching (after the current

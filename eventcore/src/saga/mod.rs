@@ -26,7 +26,7 @@
 //! Operators and callers see an instance as a [`SagaView`] with a typed [`SagaStatus`]:
 //! [`SagaManager::get`], [`SagaManager::list`] (by status), and
 //! [`SagaManager::wait_until_settled`], which returns once the instance is completed,
-//! compensated or parked (put a [`tokio::time::timeout`] around it).
+//! compensated or parked (put a `tokio::time::timeout` around it).
 //!
 //! [`Policy`] is the choreography form: a stateless event handler that turns events into
 //! commands, with the same guarantees. Commands go through a [`CommandBus`]: in-process

@@ -79,7 +79,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     ///
     /// An instance that does not exist yet (its first event not handled yet) is waited for.
     /// There is no built-in time limit: put one around the call with
-    /// [`tokio::time::timeout`] (a mistyped id, or a saga waiting on an event that never
+    /// `tokio::time::timeout` (a mistyped id, or a saga waiting on an event that never
     /// comes, would otherwise wait forever). Dropping the future stops waiting and changes
     /// nothing.
     ///
@@ -157,7 +157,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// true (a step done, a terminal status), not a passing one.
     ///
     /// As for [`wait_until_settled`](Self::wait_until_settled): no built-in time limit (use
-    /// [`tokio::time::timeout`]), and something must move the saga on.
+    /// `tokio::time::timeout`), and something must move the saga on.
     ///
     /// # Errors
     /// Store failures and an unreadable record, as [`get`](Self::get) returns them; waiting

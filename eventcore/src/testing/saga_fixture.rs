@@ -41,6 +41,7 @@ impl<S: Saga> SagaFixture<S> {
     }
 
     /// Feeds `events` in order (the saga must correlate each with some instance).
+    #[track_caller]
     pub fn given(&mut self, events: &[S::Event]) -> &mut Self {
         for event in events {
             self.when(event);
@@ -48,7 +49,8 @@ impl<S: Saga> SagaFixture<S> {
         self
     }
 
-    /// Feeds one event.
+    /// Feeds one event (the saga must correlate it with some instance).
+    #[track_caller]
     pub fn when(&mut self, event: &S::Event) -> &mut Self {
         self.position += 1;
         let new = NewEvent::from_event(event).expect("event encodes");
@@ -96,8 +98,23 @@ impl<S: Saga> SagaFixture<S> {
         self
     }
 
-    /// Reports that step `name` ran.
+    /// Panics unless `name` is the step the manager would send next (steps run one at a time,
+    /// in order).
+    #[track_caller]
+    fn assert_next(&self, name: &str) {
+        let next = self.next_step();
+        assert!(
+            next == Some(name),
+            "step {name} is not the next step to run (next: {next:?}; pending commands: {:?})",
+            self.commands()
+        );
+    }
+
+    /// Reports that step `name` ran. It must be the next step (see
+    /// [`next_step`](Self::next_step)): steps run one at a time, in order.
+    #[track_caller]
     pub fn step_succeeds(&mut self, name: &str) -> &mut Self {
+        self.assert_next(name);
         assert!(
             self.document.step_done(name, self.now).is_some(),
             "step {name} is not pending"
@@ -105,8 +122,12 @@ impl<S: Saga> SagaFixture<S> {
         self
     }
 
-    /// Reports that step `name` was rejected with `error`.
+    /// Reports that step `name` was rejected with `error` (the text `on_step_failed` gets: in
+    /// production the rejection's message, e.g. the aggregate's domain error). It must be the
+    /// next step.
+    #[track_caller]
     pub fn step_fails(&mut self, name: &str, error: &str) -> &mut Self {
+        self.assert_next(name);
         let outcome = self.document.step_failed(
             name,
             error,

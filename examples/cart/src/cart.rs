@@ -1,11 +1,11 @@
 //! The cart aggregate: items go in and out until the cart is checked out.
 
+// guide:start events
 use std::collections::BTreeMap;
 
 use eventcore::{Aggregate, Command, CommandId, Event};
 use serde::{Deserialize, Serialize};
 
-// guide:start events
 /// What happens to a cart. Each variant's name is stored as the event type, its fields as the
 /// JSON payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,10 @@
 //! The checkout saga: a checked-out cart reserves its items, then charges the order; a declined
 //! charge releases the reservation again (compensation).
 
+// guide:start saga
 use std::collections::BTreeMap;
 
-use eventcore::saga::{DispatchError, InProcessBus, Reaction, Saga, Step};
+use eventcore::saga::{InProcessBus, Reaction, Saga, Step};
 use eventcore::{RecordedEvent, Repository};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,6 @@ use crate::warehouse::{Warehouse, WarehouseAction, WarehouseCommand};
 /// The one warehouse of the walk-through.
 pub const WAREHOUSE: &str = "main";
 
-// guide:start saga
 /// What the saga asks other aggregates to do. Stored until sent, so serializable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CheckoutCommand {
@@ -125,7 +125,7 @@ pub fn bus(
                     payments.execute(Charge { order, id, cents }).await?;
                 }
             }
-            Ok::<(), DispatchError>(())
+            Ok(())
         }
     })
 }

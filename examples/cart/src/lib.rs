@@ -13,6 +13,7 @@ pub mod payments;
 pub mod totals;
 pub mod warehouse;
 
+// guide:start run
 use std::path::Path;
 use std::time::Duration;
 
@@ -37,7 +38,6 @@ pub struct Outcome {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-// guide:start run
 /// Opens (or creates) the database at `path`, then: stocks the warehouse, fills two carts and
 /// checks them out; the small one is paid, the large one is declined and its reservation
 /// released.
@@ -90,11 +90,8 @@ pub async fn run(path: &Path) -> Result<Outcome, BoxError> {
     // Wait for both checkouts to end, and for the read model to catch up with the log.
     let mut checkouts = Vec::new();
     for order in ["small", "large"] {
-        let ended = tokio::time::timeout(
-            Duration::from_secs(30),
-            sagas.manager().wait_until_settled(order),
-        )
-        .await??;
+        let ended = tokio::time::timeout(Duration::from_secs(30), sagas.wait_until_settled(order))
+            .await??;
         checkouts.push((order.to_owned(), ended.status.to_string()));
     }
     projections

@@ -1,5 +1,6 @@
 //! The payments aggregate: one charge per order, declined above a card's limit.
 
+// guide:start payments
 use eventcore::{Aggregate, Command, CommandId, Event};
 use serde::{Deserialize, Serialize};
 
@@ -76,3 +77,4 @@ impl Aggregate for Payment {
         }])
     }
 }
+// guide:end payments

@@ -1,6 +1,7 @@
 //! A read model in its own SQL table, `cart_totals`, updated in the same transaction as the
 //! projection's checkpoint (so exactly once, even across crashes).
 
+// guide:start table
 use eventcore::projection::{AggregateProjection, EventOf};
 use eventcore::{BoxError, Envelope};
 use eventcore_sqlite::sqlx::{self, SqlitePool};
@@ -8,7 +9,6 @@ use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
 
 use crate::cart::{Cart, CartEvent};
 
-// guide:start table
 /// Creates the read model's table (idempotent: run it at every start, before the runner).
 pub async fn create_table(store: &SqliteEventStore) -> Result<(), eventcore::StoreError> {
     let mut tx = store.begin().await?;

@@ -1,5 +1,6 @@
 //! The warehouse aggregate: stock per SKU, reserved for orders and released again.
 
+// guide:start warehouse
 use std::collections::BTreeMap;
 
 use eventcore::{Aggregate, Command, CommandId, Event};
@@ -137,3 +138,4 @@ impl Aggregate for Warehouse {
         }
     }
 }
+// guide:end warehouse

@@ -1,13 +1,13 @@
 //! The guide's fixture tests: the cart aggregate given/when/then, and the checkout saga step by
 //! step, without a store.
 
+// guide:start aggregate-fixture
 use std::collections::BTreeMap;
 
 use cart::cart::{Cart, CartAction, CartCommand, CartError, CartEvent};
 use cart::checkout::{CheckoutCommand, CheckoutSaga};
 use eventcore::testing::{AggregateFixture, SagaFixture};
 
-// guide:start aggregate-fixture
 #[test]
 fn checking_out_lists_the_lines_and_the_total() {
     let added = CartEvent::ItemAdded {
