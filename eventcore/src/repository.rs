@@ -22,6 +22,12 @@ use observer::Report;
 pub use observer::RepositoryObserver;
 pub use policy::{RetryPolicy, SnapshotPolicy};
 
+/// A key no other repository in the process has.
+fn next_cache_key() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What [`Repository::load_for`] found.
 enum Load<A> {
     Loaded(Loaded<A>),
@@ -114,6 +120,8 @@ pub struct Repository<A> {
     retry: RetryPolicy,
     observer: Option<Arc<dyn RepositoryObserver>>,
     locks: Arc<locks::Locks>,
+    /// Tags the states this repository (and its clones) cache in the stream locks.
+    cache_key: u64,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -127,6 +135,7 @@ impl<A> Clone for Repository<A> {
             retry: self.retry,
             observer: self.observer.clone(),
             locks: self.locks.clone(),
+            cache_key: self.cache_key,
             _aggregate: PhantomData,
         }
     }
@@ -162,6 +171,7 @@ impl<A: Aggregate> Repository<A> {
             retry: RetryPolicy::default(),
             observer: None,
             locks: locks::process(),
+            cache_key: next_cache_key(),
             _aggregate: PhantomData,
         }
     }
@@ -309,7 +319,7 @@ impl<A: Aggregate> Repository<A> {
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let stream = A::stream_id(command.aggregate_id())?;
         let lock = self.locks.lock_for(&stream);
-        let _guard = lock.lock().await;
+        let mut slot = lock.lock().await;
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = Metadata {
             causation_id: Some(command.command_id().as_uuid()),
@@ -323,20 +333,39 @@ impl<A: Aggregate> Repository<A> {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let cached = slot.take::<A>(self.cache_key);
+            let probed = cached.is_none();
             let Loaded {
                 stream,
                 mut state,
                 version,
-            } = match self.load_for(stream.clone(), Some(first_id)).await? {
-                Load::Loaded(loaded) => loaded,
-                Load::Handled(previous) => {
-                    return self.already_committed(&command, previous).await;
+            } = match cached {
+                // A hot aggregate: the state this repository committed last is still here (the
+                // append below conflicts if another process moved the stream since, and a
+                // re-sent command collides with its own event ids).
+                Some((state, version)) => Loaded {
+                    stream: stream.clone(),
+                    state,
+                    version,
+                },
+                None => match self.load_for(stream.clone(), Some(first_id)).await? {
+                    Load::Loaded(loaded) => loaded,
+                    Load::Handled(previous) => {
+                        return self.already_committed(&command, previous).await;
+                    }
+                },
+            };
+            let events = match state.handle(&command) {
+                Ok(events) if !events.is_empty() => events,
+                // A cached state may be stale (another process appended) and was not probed
+                // (a re-sent command gets its first outcome): a refusal or a no-op is decided
+                // again on a fresh read.
+                _ if !probed => continue,
+                outcome => {
+                    slot.put(self.cache_key, state, version);
+                    return outcome.map(|_| Vec::new()).map_err(RepositoryError::Domain);
                 }
             };
-            let events = state.handle(&command).map_err(RepositoryError::Domain)?;
-            if events.is_empty() {
-                return Ok(Vec::new());
-            }
             let new_events = encode::<A>(&command, &stream, &events, &metadata)?;
             let request =
                 AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
@@ -350,6 +379,7 @@ impl<A: Aggregate> Repository<A> {
                     if self.snapshot_policy.due(version, new_version) {
                         self.save_snapshot(&stream, &state, new_version).await;
                     }
+                    slot.put(self.cache_key, state, new_version);
                     return Ok(recorded
                         .into_iter()
                         .zip(events)

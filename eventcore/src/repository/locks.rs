@@ -10,7 +10,46 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use crate::id::StreamId;
 
 /// The lock a command holds on its stream while it loads, decides and appends.
-pub(super) type InstanceLock = Arc<tokio::sync::Mutex<()>>;
+pub(super) type InstanceLock = Arc<tokio::sync::Mutex<Slot>>;
+
+/// What a stream's lock guards: the state a repository last committed for it, while commands
+/// keep the lock alive (a hot aggregate). Tagged with the repository it belongs to (its store,
+/// upcasters and aggregate type), so that no other repository ever folds on it.
+#[derive(Default)]
+pub(super) struct Slot {
+    cached: Option<Cached>,
+}
+
+struct Cached {
+    owner: u64,
+    version: u64,
+    state: Box<dyn std::any::Any + Send>,
+}
+
+impl Slot {
+    /// Takes the cached state of repository `owner`, if it has one (of type `A`).
+    pub(super) fn take<A: 'static>(&mut self, owner: u64) -> Option<(A, u64)> {
+        let cached = self.cached.take()?;
+        if cached.owner != owner {
+            return None;
+        }
+        let version = cached.version;
+        cached
+            .state
+            .downcast::<A>()
+            .ok()
+            .map(|state| (*state, version))
+    }
+
+    /// Keeps `state` at `version` for the next command of repository `owner`.
+    pub(super) fn put<A: Send + 'static>(&mut self, owner: u64, state: A, version: u64) {
+        self.cached = Some(Cached {
+            owner,
+            version,
+            state: Box::new(state),
+        });
+    }
+}
 
 /// Independent parts of the registry, so that commands for different streams rarely wait
 /// for the same map.
@@ -23,7 +62,7 @@ const MIN_SWEEP: usize = 64;
 /// Locks of one shard, held weakly so that idle instances cost nothing once swept.
 #[derive(Default)]
 struct Shard {
-    locks: HashMap<StreamId, Weak<tokio::sync::Mutex<()>>>,
+    locks: HashMap<StreamId, Weak<tokio::sync::Mutex<Slot>>>,
     sweep_at: usize,
 }
 
@@ -67,7 +106,7 @@ impl Locks {
             shard.locks.retain(|_, lock| lock.strong_count() > 0);
             shard.sweep_at = shard.locks.len() * 2;
         }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let lock = Arc::new(tokio::sync::Mutex::new(Slot::default()));
         shard.locks.insert(stream.clone(), Arc::downgrade(&lock));
         lock
     }

@@ -1,6 +1,7 @@
 //! The repository's unit tests: retries, serialisation per instance, re-sent commands and
 //! what errors say; what it reports (observer, tracing) is in `observed`.
 
+mod cached;
 mod observed;
 
 use std::sync::atomic::{AtomicU32, Ordering};
