@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::backend::{EventColumns, RecordPlace};
+use eventcore::backend::{EventColumns, FoldColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -13,6 +13,30 @@ pub(crate) const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, st
      CASE WHEN isfinite(recorded_at) AND recorded_at < TIMESTAMPTZ '200000-01-01 00:00:00+00' \
           THEN (EXTRACT(EPOCH FROM recorded_at) * 1000000)::BIGINT END, \
      metadata::TEXT, payload::TEXT";
+
+/// The columns [`fold_event_from_row`] reads, in order: what folding an aggregate needs.
+pub(crate) const FOLD_COLUMNS: &str =
+    "stream_version, global_position, event_type, schema_version, payload::TEXT";
+
+/// A stored event as folding needs it ([`FOLD_COLUMNS`]); `stream` names it in errors.
+pub(crate) fn fold_event_from_row(
+    row: &PgRow,
+    stream: &eventcore::StreamId,
+) -> Result<eventcore::FoldEvent, StoreError> {
+    let place = RecordPlace {
+        stream: stream.to_string(),
+        version: row.try_get(0).unwrap_or_default(),
+        position: row.try_get(1).unwrap_or_default(),
+    };
+    FoldColumns {
+        stream_version: column(row, 0, &place)?,
+        position: column(row, 1, &place)?,
+        event_type: column(row, 2, &place)?,
+        schema_version: i64::from(column::<i32>(row, 3, &place)?),
+        payload: column(row, 4, &place)?,
+    }
+    .into_fold(stream)
+}
 
 /// SQL turning a bound microsecond count into a `TIMESTAMPTZ`.
 pub(crate) fn timestamp_sql(param: usize) -> String {

@@ -1,6 +1,6 @@
 //! The SQL text of the hot operations, built once per store for its schema.
 
-use crate::rows::{EVENT_COLUMNS, timestamp_sql};
+use crate::rows::{EVENT_COLUMNS, FOLD_COLUMNS, timestamp_sql};
 use crate::runtime_sql::RuntimeSql;
 use crate::schema::Schema;
 
@@ -141,9 +141,10 @@ impl Sql {
             // then the stream's rows in version order.
             read_for_command: format!(
                 "SELECT * FROM (
-                     SELECT {EVENT_COLUMNS}, 0 AS k FROM {events} WHERE event_id = $3
+                     SELECT {FOLD_COLUMNS}, 0 AS k FROM {events}
+                     WHERE event_id = $3 AND stream_id = $1
                      UNION ALL
-                     SELECT {EVENT_COLUMNS}, 1 AS k FROM {events}
+                     SELECT {FOLD_COLUMNS}, 1 AS k FROM {events}
                      WHERE stream_id = $1 AND stream_version >= $2
                  ) r
                  ORDER BY r.k, r.stream_version"

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
 use crate::builder::PgEventStoreBuilder;
-use crate::rows::event_from_row;
+use crate::rows::{event_from_row, fold_event_from_row};
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
 use crate::sql::Sql;
@@ -28,7 +28,7 @@ pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 const MAX_ATTEMPTS: usize = 100;
 
 /// The column of `Sql::read_for_command` that tells the probed row (0) from the stream's (1).
-const PROBE_COLUMN: usize = 9;
+const PROBE_COLUMN: usize = 5;
 
 /// An [`EventStore`](eventcore::EventStore) on PostgreSQL. Cloning gives another handle to the
 /// same store (same pool, same listener). [`builder`](Self::builder) sets more than the schema
@@ -336,13 +336,14 @@ impl EventReader for PgEventStore {
         let mut read = CommandRead::default();
         read.events.reserve(rows.len());
         for row in &rows {
-            let probed = row
+            let event = fold_event_from_row(row, stream)?;
+            if row
                 .try_get::<i32, _>(PROBE_COLUMN)
                 .map_err(StoreError::backend)?
-                == 0;
-            let event = event_from_row(row)?;
-            if probed {
-                read.handled = Some(event);
+                == 0
+            {
+                read.handled_at = Some(event.stream_version);
+                read.events.clear();
                 return Ok(read);
             }
             read.events.push(event);

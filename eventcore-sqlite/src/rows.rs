@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::backend::{EventColumns, RecordPlace};
+use eventcore::backend::{EventColumns, FoldColumns, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -36,6 +36,30 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreErro
         payload: column(row, 8, &place)?,
     }
     .into_recorded()
+}
+
+/// The columns [`fold_event_from_row`] reads, in order: what folding an aggregate needs.
+pub(crate) const FOLD_COLUMNS: &str =
+    "stream_version, position, event_type, schema_version, payload";
+
+/// A stored event as folding needs it ([`FOLD_COLUMNS`]); `stream` names it in errors.
+pub(crate) fn fold_event_from_row(
+    row: &SqliteRow,
+    stream: &eventcore::StreamId,
+) -> Result<eventcore::FoldEvent, StoreError> {
+    let place = RecordPlace {
+        stream: stream.to_string(),
+        version: row.try_get(0).unwrap_or_default(),
+        position: row.try_get(1).unwrap_or_default(),
+    };
+    FoldColumns {
+        stream_version: column(row, 0, &place)?,
+        position: column(row, 1, &place)?,
+        event_type: column(row, 2, &place)?,
+        schema_version: column(row, 3, &place)?,
+        payload: column(row, 4, &place)?,
+    }
+    .into_fold(stream)
 }
 
 /// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].

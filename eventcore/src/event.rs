@@ -177,33 +177,12 @@ impl RecordedEvent {
     /// Any [`CodecError`]: unknown type, malformed payload, a newer schema than `E` knows, or a
     /// missing or failing upcaster.
     pub fn decode<E: Event>(&self, upcasters: &Upcasters) -> Result<E, CodecError> {
-        let current = E::schema_version(&self.event_type);
-        if self.schema_version == current {
-            return E::decode(&self.event_type, self.payload.get());
-        }
-        if self.schema_version > current {
-            // A type `E` does not know at all is reported as unknown, not as too new.
-            if let Err(unknown @ CodecError::UnknownEventType { .. }) =
-                E::decode(&self.event_type, self.payload.get())
-            {
-                return Err(unknown);
-            }
-            return Err(CodecError::NewerSchema {
-                event_type: self.event_type.clone(),
-                stored: self.schema_version,
-                supported: current,
-            });
-        }
-        let value: serde_json::Value =
-            serde_json::from_str(self.payload.get()).map_err(|source| {
-                CodecError::MalformedPayload {
-                    event_type: self.event_type.clone(),
-                    source,
-                }
-            })?;
-        let lifted = upcasters.upcast(&self.event_type, self.schema_version, current, value)?;
-        let text = lifted.to_string();
-        E::decode(&self.event_type, &text)
+        decode_stored(
+            &self.event_type,
+            self.schema_version,
+            self.payload.get(),
+            upcasters,
+        )
     }
 
     /// Decodes into a typed [`Envelope`].
@@ -243,6 +222,81 @@ impl RecordedEvent {
             schema_version: self.schema_version,
             recorded_at: self.recorded_at,
             metadata: self.metadata,
+        }
+    }
+}
+
+/// Decodes a stored payload as `E`, lifting older schema versions with `upcasters` first
+/// (one parse of the payload when it is at the current schema version).
+pub(crate) fn decode_stored<E: Event>(
+    event_type: &str,
+    schema_version: u32,
+    payload: &str,
+    upcasters: &Upcasters,
+) -> Result<E, CodecError> {
+    let current = E::schema_version(event_type);
+    if schema_version == current {
+        return E::decode(event_type, payload);
+    }
+    if schema_version > current {
+        // A type `E` does not know at all is reported as unknown, not as too new.
+        if let Err(unknown @ CodecError::UnknownEventType { .. }) = E::decode(event_type, payload) {
+            return Err(unknown);
+        }
+        return Err(CodecError::NewerSchema {
+            event_type: event_type.to_owned(),
+            stored: schema_version,
+            supported: current,
+        });
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(payload).map_err(|source| CodecError::MalformedPayload {
+            event_type: event_type.to_owned(),
+            source,
+        })?;
+    let lifted = upcasters.upcast(event_type, schema_version, current, value)?;
+    E::decode(event_type, &lifted.to_string())
+}
+
+/// A stored event as folding it into an aggregate needs it: its place and its payload text
+/// (read without the rest of the envelope, and decoded once, straight from the text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoldEvent {
+    /// Its version within the stream.
+    pub stream_version: u64,
+    /// Its position in the whole log.
+    pub global_position: u64,
+    /// Its type name.
+    pub event_type: String,
+    /// The schema version its payload was written with.
+    pub schema_version: u32,
+    /// Its JSON payload, as stored.
+    pub payload: String,
+}
+
+impl FoldEvent {
+    /// Decodes the payload as `E`, as [`RecordedEvent::decode`] does.
+    ///
+    /// # Errors
+    /// As [`RecordedEvent::decode`].
+    pub fn decode<E: Event>(&self, upcasters: &Upcasters) -> Result<E, CodecError> {
+        decode_stored(
+            &self.event_type,
+            self.schema_version,
+            &self.payload,
+            upcasters,
+        )
+    }
+}
+
+impl From<RecordedEvent> for FoldEvent {
+    fn from(event: RecordedEvent) -> Self {
+        Self {
+            stream_version: event.stream_version,
+            global_position: event.global_position,
+            event_type: event.event_type,
+            schema_version: event.schema_version,
+            payload: String::from(Box::<str>::from(event.payload)),
         }
     }
 }

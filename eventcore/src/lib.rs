@@ -175,7 +175,7 @@ pub use async_trait::async_trait;
 
 pub use aggregate::{Aggregate, Command};
 pub use error::{AbortReason, BoxError, CodecError, InputError, StoreError};
-pub use event::{Envelope, Event, Metadata, NewEvent, RecordedEvent};
+pub use event::{Envelope, Event, FoldEvent, Metadata, NewEvent, RecordedEvent};
 pub use id::{
     CommandId, EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES, MAX_STREAM_ID_BYTES, MAX_STREAMS_PER_APPEND, StreamId,

@@ -31,7 +31,8 @@ fn next_cache_key() -> u64 {
 /// What [`Repository::load_for`] found.
 enum Load<A> {
     Loaded(Loaded<A>),
-    Handled(RecordedEvent),
+    /// The command was handled before: its first event is at this version.
+    Handled(u64),
 }
 
 /// What a repository operation can fail with.
@@ -241,13 +242,30 @@ impl<A: Aggregate> Repository<A> {
             .read_for_command(&stream, version + 1, probe)
             .await
             .map_err(RepositoryError::Store)?;
-        if let Some(handled) = read.handled {
-            return Ok(Load::Handled(handled));
+        if let Some(version) = read.handled_at {
+            return Ok(Load::Handled(version));
         }
-        crate::backend::check_contiguous(&read.events, version + 1)
-            .map_err(RepositoryError::Store)?;
-        for record in &read.events {
-            state.apply(&self.decode(record)?);
+        for (record, expected) in read.events.iter().zip(version + 1..) {
+            if record.stream_version != expected {
+                return Err(RepositoryError::Store(StoreError::Corrupt {
+                    stream: stream.to_string(),
+                    version: record.stream_version,
+                    position: record.global_position,
+                    reason: format!(
+                        "stream versions are not contiguous: expected version {expected}"
+                    ),
+                }));
+            }
+            let event =
+                record
+                    .decode(&self.upcasters)
+                    .map_err(|source| RepositoryError::Decode {
+                        stream: stream.clone(),
+                        version: record.stream_version,
+                        position: record.global_position,
+                        source,
+                    })?;
+            state.apply(&event);
             version = record.stream_version;
         }
         Ok(Load::Loaded(Loaded {
@@ -350,8 +368,10 @@ impl<A: Aggregate> Repository<A> {
                 },
                 None => match self.load_for(stream.clone(), Some(first_id)).await? {
                     Load::Loaded(loaded) => loaded,
-                    Load::Handled(previous) => {
-                        return self.already_committed(&command, previous).await;
+                    Load::Handled(first_version) => {
+                        return self
+                            .already_committed(&command, &stream, first_version)
+                            .await;
                     }
                 },
             };
@@ -390,7 +410,10 @@ impl<A: Aggregate> Repository<A> {
                     report.conflict(&stream, attempt, &conflict, None);
                     // The winner may have been this very command, sent by another process.
                     if let Some(previous) = self.event_by_id(first_id).await? {
-                        return self.already_committed(&command, previous).await;
+                        let first_version = previous.stream_version;
+                        return self
+                            .already_committed(&command, &stream, first_version)
+                            .await;
                     }
                     report.exhausted(&stream, attempt, &conflict);
                     return Err(RepositoryError::RetriesExhausted {
@@ -425,21 +448,18 @@ impl<A: Aggregate> Repository<A> {
     async fn already_committed(
         &self,
         command: &A::Command,
-        first: RecordedEvent,
+        stream: &StreamId,
+        first_version: u64,
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let records = self
             .store
-            .read_stream(
-                &first.stream_id,
-                first.stream_version,
-                crate::MAX_EVENTS_PER_APPEND,
-            )
+            .read_stream(stream, first_version, crate::MAX_EVENTS_PER_APPEND)
             .await
             .map_err(RepositoryError::Store)?;
         let mut envelopes = Vec::new();
         for (index, record) in records.into_iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            if record.event_id != EventId::derived(command.command_id(), &first.stream_id, index) {
+            if record.event_id != EventId::derived(command.command_id(), stream, index) {
                 break;
             }
             let event = self.decode(&record)?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{InputError, StoreError};
-use crate::event::{NewEvent, RecordedEvent};
+use crate::event::{FoldEvent, NewEvent, RecordedEvent};
 use crate::id::{
     EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
     MAX_STREAMS_PER_APPEND, StreamId, validate_text,
@@ -262,11 +262,12 @@ pub trait EventReader: Send + Sync {
     async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError>;
 
     /// What a command needs before it decides, read together: whether `probe` (the command's
-    /// first derived event id, if given) is stored — then the command was handled before, and
-    /// [`CommandRead::handled`] is that event — and otherwise every event of `stream` from
-    /// `from_version` on, in version order. Backends that can answer both in one round trip
-    /// (PostgreSQL) override the default, which is [`event_by_id`](Self::event_by_id) and then
-    /// [`read_stream`](Self::read_stream) in pages.
+    /// first derived event id, if given) is stored in `stream` — then the command was handled
+    /// before, and [`CommandRead::handled_at`] is that event's version — and otherwise the
+    /// events of `stream` from `from_version` on, in version order, with just what folding
+    /// needs ([`FoldEvent`]). Backends that can answer both in one round trip, reading only
+    /// those columns (PostgreSQL), override the default, which is
+    /// [`event_by_id`](Self::event_by_id) and then [`read_stream`](Self::read_stream) in pages.
     ///
     /// # Errors
     /// As [`read_stream`](Self::read_stream).
@@ -279,21 +280,21 @@ pub trait EventReader: Send + Sync {
         if let Some(probe) = probe {
             if let Some(handled) = self.event_by_id(probe).await? {
                 return Ok(CommandRead {
-                    handled: Some(handled),
+                    handled_at: Some(handled.stream_version),
                     events: Vec::new(),
                 });
             }
         }
         const PAGE: usize = 1024;
-        let mut events: Vec<RecordedEvent> = Vec::new();
+        let mut events: Vec<FoldEvent> = Vec::new();
         loop {
             let from = events.last().map_or(from_version, |e| e.stream_version + 1);
             let page = self.read_stream(stream, from, PAGE).await?;
             let full = page.len() == PAGE;
-            events.extend(page);
+            events.extend(page.into_iter().map(FoldEvent::from));
             if !full {
                 return Ok(CommandRead {
-                    handled: None,
+                    handled_at: None,
                     events,
                 });
             }
@@ -313,11 +314,11 @@ pub trait EventReader: Send + Sync {
 /// What [`EventReader::read_for_command`] found.
 #[derive(Clone, Debug, Default)]
 pub struct CommandRead {
-    /// The probed event, when stored (the command was handled before; `events` may then be
-    /// empty).
-    pub handled: Option<RecordedEvent>,
+    /// The stream version of the probed event, when stored (the command was handled before;
+    /// `events` may then be empty).
+    pub handled_at: Option<u64>,
     /// The stream's events from the asked version on, in version order.
-    pub events: Vec<RecordedEvent>,
+    pub events: Vec<FoldEvent>,
 }
 
 /// Publishes `position` as the new head on a backend's head watch, never moving it backwards

@@ -232,3 +232,52 @@ pub fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64)
         actual,
     }
 }
+
+/// The columns of a stored event that folding reads ([`FoldEvent`](crate::FoldEvent)), as a
+/// backend reads them.
+#[derive(Debug)]
+pub struct FoldColumns {
+    /// Stream version.
+    pub stream_version: i64,
+    /// Global position.
+    pub position: i64,
+    /// Event type.
+    pub event_type: String,
+    /// Schema version.
+    pub schema_version: i64,
+    /// Payload JSON text.
+    pub payload: String,
+}
+
+impl FoldColumns {
+    /// Checks the numbers and builds the event; `stream` names it in errors.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a version or position below 1 or a schema version out of
+    /// range.
+    pub fn into_fold(self, stream: &StreamId) -> Result<crate::FoldEvent, StoreError> {
+        let place = RecordPlace {
+            stream: stream.to_string(),
+            version: self.stream_version,
+            position: self.position,
+        };
+        let positive = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0);
+        Ok(crate::FoldEvent {
+            stream_version: positive(self.stream_version)
+                .ok_or_else(|| place.corrupt("stream version below 1"))?,
+            global_position: positive(self.position)
+                .ok_or_else(|| place.corrupt("global position below 1"))?,
+            schema_version: u32::try_from(self.schema_version)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| {
+                    place.corrupt(format!(
+                        "schema version {} out of range",
+                        self.schema_version
+                    ))
+                })?,
+            event_type: self.event_type,
+            payload: self.payload,
+        })
+    }
+}
