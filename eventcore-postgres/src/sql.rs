@@ -139,15 +139,15 @@ impl Sql {
             // A command's probe (`$3`, its first derived event id; NULL for none) and its
             // stream from version `$2`, in one round trip: the probe's row first (`k` = 0),
             // then the stream's rows in version order.
+            // No outer ORDER BY (a sort of the whole stream): each branch comes ordered by its
+            // index scan, and the client puts the branches together by `k`.
             read_for_command: format!(
-                "SELECT * FROM (
-                     SELECT {FOLD_COLUMNS}, 0 AS k FROM {events}
-                     WHERE event_id = $3 AND stream_id = $1
-                     UNION ALL
-                     SELECT {FOLD_COLUMNS}, 1 AS k FROM {events}
-                     WHERE stream_id = $1 AND stream_version >= $2
-                 ) r
-                 ORDER BY r.k, r.stream_version"
+                "(SELECT {FOLD_COLUMNS}, 0 AS k FROM {events}
+                  WHERE event_id = $3 AND stream_id = $1)
+                 UNION ALL
+                 (SELECT {FOLD_COLUMNS}, 1 AS k FROM {events}
+                  WHERE stream_id = $1 AND stream_version >= $2
+                  ORDER BY stream_version)"
             ),
             load_snapshot: format!(
                 "SELECT version, schema_version, state::TEXT FROM {snapshots} WHERE stream_id = $1"

@@ -337,16 +337,17 @@ impl EventReader for PgEventStore {
         read.events.reserve(rows.len());
         for row in &rows {
             let event = fold_event_from_row(row, stream)?;
-            if row
-                .try_get::<i32, _>(PROBE_COLUMN)
-                .map_err(StoreError::backend)?
-                == 0
-            {
+            if row.try_get::<i32, _>(PROBE_COLUMN).map_err(StoreError::backend)? == 0 {
                 read.handled_at = Some(event.stream_version);
                 read.events.clear();
                 return Ok(read);
             }
             read.events.push(event);
+        }
+        // SQL does not promise the branches' order across a UNION ALL; in practice it is kept,
+        // and checking costs one pass.
+        if !read.events.is_sorted_by_key(|e| e.stream_version) {
+            read.events.sort_unstable_by_key(|e| e.stream_version);
         }
         Ok(read)
     }
