@@ -75,7 +75,7 @@ impl RuntimeTransaction for PgTransaction {
             .bind(micros(letter.failed_at))
             .execute(&mut *self.tx);
         self.guard
-            .run(async { insert.await.map_err(StoreError::backend) })
+            .run_statement(async { insert.await.map_err(StoreError::backend) })
             .await?;
         Ok(())
     }

@@ -337,7 +337,11 @@ impl EventReader for PgEventStore {
         read.events.reserve(rows.len());
         for row in &rows {
             let event = fold_event_from_row(row, stream)?;
-            if row.try_get::<i32, _>(PROBE_COLUMN).map_err(StoreError::backend)? == 0 {
+            if row
+                .try_get::<i32, _>(PROBE_COLUMN)
+                .map_err(StoreError::backend)?
+                == 0
+            {
                 read.handled_at = Some(event.stream_version);
                 read.events.clear();
                 return Ok(read);

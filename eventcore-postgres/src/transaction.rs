@@ -38,6 +38,8 @@ pub struct PgTransaction {
     appended: u64,
     last_position: u64,
     pub(crate) guard: TxGuard,
+    /// The caller ran SQL of their own: commit checks the transaction is still alive.
+    own_sql: bool,
 }
 
 impl std::fmt::Debug for PgTransaction {
@@ -56,6 +58,7 @@ impl PgTransaction {
             appended: 0,
             last_position: 0,
             guard: TxGuard::default(),
+            own_sql: false,
         }
     }
 
@@ -64,8 +67,13 @@ impl PgTransaction {
         &self.store
     }
 
-    /// The transaction's connection, for the caller's own SQL.
+    /// The transaction's connection, for the caller's own SQL. If a statement of yours fails,
+    /// PostgreSQL aborts the whole transaction: [`commit`](Self::commit) then reports
+    /// [`StoreError::TransactionAborted`] ([`AbortReason::StatementFailed`]) rather than
+    /// seeming to succeed. (Cancelling your own statements midway is yours to handle: roll
+    /// the transaction back.)
     pub fn connection(&mut self) -> &mut PgConnection {
+        self.own_sql = true;
         &mut self.tx
     }
 
@@ -109,7 +117,7 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.guard
-            .run(snapshot::save_on(
+            .run_statement(snapshot::save_on(
                 &mut *self.tx,
                 &self.store.inner.sql.save_snapshot,
                 snapshot,
@@ -125,7 +133,7 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         self.guard
-            .run(runtime::lock_checkpoint(
+            .run_statement(runtime::lock_checkpoint(
                 &mut self.tx,
                 &self.store.inner.sql.runtime,
                 name,
@@ -139,7 +147,7 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError> {
         self.guard
-            .run(runtime::save_checkpoint(
+            .run_statement(runtime::save_checkpoint(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 name,
@@ -158,7 +166,7 @@ impl PgTransaction {
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
         self.guard
-            .run(runtime::saga(
+            .run_statement(runtime::saga(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 saga_type,
@@ -178,7 +186,7 @@ impl PgTransaction {
         expected_version: u64,
     ) -> Result<u64, StoreError> {
         self.guard
-            .run(runtime::save_saga(
+            .run_statement(runtime::save_saga(
                 &mut self.tx,
                 &self.store.inner.sql.runtime,
                 record,
@@ -193,7 +201,7 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn schedule_deadline(&mut self, deadline: &DeadlineRecord) -> Result<(), StoreError> {
         self.guard
-            .run(runtime::schedule_deadline(
+            .run_statement(runtime::schedule_deadline(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 deadline,
@@ -207,7 +215,7 @@ impl PgTransaction {
     /// Backend failures.
     pub async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
         self.guard
-            .run(runtime::cancel_deadline(
+            .run_statement(runtime::cancel_deadline(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 deadline_id,
@@ -226,7 +234,7 @@ impl PgTransaction {
         event_id: EventId,
     ) -> Result<bool, StoreError> {
         self.guard
-            .run(runtime::record_processed(
+            .run_statement(runtime::record_processed(
                 &mut *self.tx,
                 &self.store.inner.sql.runtime,
                 consumer,
@@ -244,8 +252,20 @@ impl PgTransaction {
     /// unknown (appends are then safe to retry with the same event ids: a duplicate is
     /// reported as such).
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.own_sql {
+            // After a failed statement `COMMIT` would roll back and report success; any
+            // statement fails in that state (SQLSTATE 25P02), so one tells.
+            if let Err(sqlx::Error::Database(db)) =
+                sqlx::query("SELECT 1").execute(&mut *self.tx).await
+            {
+                if db.code().as_deref() == Some("25P02") {
+                    self.guard.abort(AbortReason::StatementFailed);
+                }
+            }
+        }
         if let Err(error) = self.guard.commit_allowed() {
-            self.tx.rollback().await.map_err(StoreError::backend)?;
+            // The rollback's own failure would hide why: the connection is discarded anyway.
+            let _ = self.tx.rollback().await;
             return Err(error);
         }
         self.tx.commit().await.map_err(StoreError::backend)?;

@@ -173,16 +173,22 @@ async fn an_any_append_as_a_transactions_first_write_never_falls_behind_a_writer
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%{}%'",
         store.schema()
     );
-    for _ in 0..200 {
+    let mut seen_waiting = false;
+    for _ in 0..400 {
         let n: i64 = sqlx::query_scalar(&waiting)
             .fetch_one(store.pool())
             .await
             .unwrap();
         if n > 0 {
+            seen_waiting = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert!(
+        seen_waiting,
+        "the waiter's append waits for the stream's lock"
+    );
     // The holder writes now (its transaction id is newer than any the waiter took so far)
     // and commits first.
     holder.append(one(&s, 2)).await.unwrap();
@@ -202,5 +208,46 @@ async fn an_any_append_as_a_transactions_first_write_never_falls_behind_a_writer
         versions,
         [2, 1],
         "the holder's event first, then the waiter's"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_statement_of_the_callers_makes_commit_report_the_aborted_transaction() {
+    let store = common::fresh_store(2).await;
+    let s = stream("failed-sql");
+    let mut tx = store.begin().await.unwrap();
+    tx.append(one(&s, 1)).await.unwrap();
+    // The caller's own statement fails (and the caller carries on, as with a caught error).
+    let failed = sqlx::query("SELECT 1 / 0").execute(tx.connection()).await;
+    assert!(failed.is_err());
+    let commit = tx.commit().await;
+    assert!(
+        matches!(
+            commit,
+            Err(StoreError::TransactionAborted {
+                reason: AbortReason::StatementFailed
+            })
+        ),
+        "commit must not seem to succeed: {commit:?}"
+    );
+    assert_eq!(store.stream_version(&s).await.unwrap(), 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn appends_cancelled_midway_occur_and_poison_their_transactions() {
+    let backend = eventcore::testing::conformance::Backend::new(
+        common::fresh_store(4).await,
+        std::sync::Arc::new(eventcore_postgres::PgSnapshotStore::new(
+            common::fresh_store(1).await,
+        )),
+    );
+    let cancelled =
+        eventcore::testing::conformance::a_cancelled_append_poisons_its_transaction_and_stores_nothing(
+            &backend,
+        )
+        .await;
+    assert!(
+        cancelled > 0,
+        "some appends were dropped midway (the case under test)"
     );
 }

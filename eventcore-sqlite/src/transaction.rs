@@ -190,7 +190,8 @@ impl SqliteTransaction {
     /// backend failures, after which nothing was committed.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         if let Err(error) = self.guard.commit_allowed() {
-            self.tx.rollback().await.map_err(StoreError::backend)?;
+            // The rollback's own failure would hide why: the connection is discarded anyway.
+            let _ = self.tx.rollback().await;
             return Err(error);
         }
         self.tx.commit().await.map_err(StoreError::backend)?;

@@ -104,3 +104,24 @@ async fn a_stream_with_a_gap_in_its_versions_is_corrupt_on_load() {
         other => panic!("expected Corrupt, got {:?}", other.map(|l| l.version)),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_cancelled_midway_occur_and_poison_their_transactions() {
+    let path = std::env::temp_dir().join(format!("eventcore-cancel-{}.db", uuid::Uuid::new_v4()));
+    let store = SqliteEventStore::open(&path).await.unwrap();
+    let backend = eventcore::testing::conformance::Backend::new(
+        store.clone(),
+        std::sync::Arc::new(store.snapshots()),
+    );
+    let cancelled =
+        eventcore::testing::conformance::a_cancelled_append_poisons_its_transaction_and_stores_nothing(
+            &backend,
+        )
+        .await;
+    assert!(
+        cancelled > 0,
+        "some appends were dropped midway (the case under test)"
+    );
+    drop((backend, store));
+    let _ = std::fs::remove_file(&path);
+}

@@ -241,6 +241,10 @@ pub enum AbortReason {
     /// example two transactions appending to the same streams in opposite orders).
     #[error("it deadlocked with a concurrent transaction")]
     Deadlock,
+    /// A statement in it failed, which (on PostgreSQL) aborts the whole transaction: every
+    /// later statement fails and a commit would roll back.
+    #[error("a statement in it failed")]
+    StatementFailed,
 }
 
 impl StoreError {

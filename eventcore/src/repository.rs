@@ -60,9 +60,9 @@ pub enum RepositoryError<E: std::error::Error + 'static> {
         #[source]
         source: CodecError,
     },
-    /// A new event cannot be encoded.
-    #[error("event cannot be encoded: {0}")]
-    Encode(#[source] CodecError),
+    /// A new event cannot be encoded (the codec's error says so, and why).
+    #[error(transparent)]
+    Encode(CodecError),
     /// Other writers kept winning: the append still conflicted after every retry.
     #[error("conflict persisted after {attempts} attempts: {last}")]
     RetriesExhausted {
@@ -192,6 +192,7 @@ impl<A: Aggregate> Repository<A> {
     /// `Arc<Upcasters>`).
     pub fn with_upcasters(mut self, upcasters: impl Into<Arc<Upcasters>>) -> Self {
         self.upcasters = upcasters.into();
+        self.cache_key = next_cache_key(); // states folded with other upcasters are not ours
         self
     }
 
@@ -349,8 +350,15 @@ impl<A: Aggregate> Repository<A> {
         let report = Report(self.observer.as_deref());
         let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 0;
+        // Set when a decision made on the cached state is dropped for a fresh read: that read
+        // is part of the same attempt (nothing contended), not a retry.
+        let mut reload = false;
+        // A duplicate of this command's ids is read back once; a second one is an error.
+        let mut duplicate_seen = false;
         loop {
-            attempt += 1;
+            if !std::mem::take(&mut reload) {
+                attempt += 1;
+            }
             let cached = slot.take::<A>(self.cache_key);
             let probed = cached.is_none();
             let Loaded {
@@ -380,7 +388,10 @@ impl<A: Aggregate> Repository<A> {
                 // A cached state may be stale (another process appended) and was not probed
                 // (a re-sent command gets its first outcome): a refusal or a no-op is decided
                 // again on a fresh read.
-                _ if !probed => continue,
+                _ if !probed => {
+                    reload = true;
+                    continue;
+                }
                 outcome => {
                     slot.put(self.cache_key, state, version);
                     return outcome.map(|_| Vec::new()).map_err(RepositoryError::Domain);
@@ -406,6 +417,9 @@ impl<A: Aggregate> Repository<A> {
                         .map(|(record, event)| record.with_event(event))
                         .collect());
                 }
+                // The cached state was stale (another process appended): read it fresh, in
+                // the same attempt.
+                Err(StoreError::Conflict(_)) if !probed => reload = true,
                 Err(StoreError::Conflict(conflict)) if attempt >= max_attempts => {
                     report.conflict(&stream, attempt, &conflict, None);
                     // The winner may have been this very command, sent by another process.
@@ -429,9 +443,14 @@ impl<A: Aggregate> Repository<A> {
                 // Another process committed this very command meanwhile (the store may name
                 // any of its event ids): the next round finds its events and returns them.
                 Err(StoreError::DuplicateEventId { event_id })
-                    if (0..events.len()).any(|index| {
-                        EventId::derived(command.command_id(), &stream, index as u32) == event_id
-                    }) => {}
+                    if !std::mem::replace(&mut duplicate_seen, true)
+                        && (0..events.len()).any(|index| {
+                            EventId::derived(command.command_id(), &stream, index as u32)
+                                == event_id
+                        }) =>
+                {
+                    reload = true;
+                }
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }

@@ -265,8 +265,8 @@ pub trait EventReader: Send + Sync {
     /// first derived event id, if given) is stored in `stream` — then the command was handled
     /// before, and [`CommandRead::handled_at`] is that event's version — and otherwise the
     /// events of `stream` from `from_version` on, in version order, with just what folding
-    /// needs ([`FoldEvent`]). Backends that can answer both in one round trip, reading only
-    /// those columns (PostgreSQL), override the default, which is
+    /// needs ([`FoldEvent`]). Backends that can answer both in one statement, reading only
+    /// those columns (PostgreSQL, SQLite), override the default, which is
     /// [`event_by_id`](Self::event_by_id) and then [`read_stream`](Self::read_stream) in pages.
     ///
     /// # Errors
@@ -278,11 +278,14 @@ pub trait EventReader: Send + Sync {
         probe: Option<EventId>,
     ) -> Result<CommandRead, StoreError> {
         if let Some(probe) = probe {
-            if let Some(handled) = self.event_by_id(probe).await? {
-                return Ok(CommandRead {
-                    handled_at: Some(handled.stream_version),
-                    events: Vec::new(),
-                });
+            match self.event_by_id(probe).await? {
+                Some(handled) if handled.stream_id == *stream => {
+                    return Ok(CommandRead {
+                        handled_at: Some(handled.stream_version),
+                        events: Vec::new(),
+                    });
+                }
+                _ => {}
             }
         }
         const PAGE: usize = 1024;

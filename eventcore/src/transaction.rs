@@ -57,10 +57,12 @@ impl DeadLetter {
 ///
 /// # Contract
 /// - Everything done through the transaction commits together, or nothing does.
-/// - An operation whose future is dropped before it completes (a timeout, a cancelled task)
-///   poisons the transaction: every later operation and [`commit`](Self::commit) fail with
-///   [`StoreError::TransactionAborted`] ([`AbortReason::Cancelled`](crate::AbortReason)), and
-///   nothing of the transaction is stored.
+/// - An operation of this trait whose future is dropped before it completes (a timeout, a
+///   cancelled task) poisons the transaction: every later operation and
+///   [`commit`](Self::commit) fail with [`StoreError::TransactionAborted`]
+///   ([`AbortReason::Cancelled`](crate::AbortReason)), and nothing of the transaction is
+///   stored. SQL you run yourself through the backend's connection is yours to guard: if you
+///   cancel it midway, roll the transaction back.
 /// - [`StoreError::TransactionAborted`] from any operation means the same: start over in a
 ///   new transaction.
 #[async_trait]

@@ -165,26 +165,6 @@ impl EventColumns {
     }
 }
 
-/// Checks that `records`, read from one stream from version `from`, carry contiguous
-/// versions `from, from + 1, ...`: a gap means rows were deleted or renumbered outside the
-/// library, and a state folded over them would silently be wrong.
-///
-/// # Errors
-/// [`StoreError::Corrupt`] naming the first record out of sequence.
-pub fn check_contiguous(records: &[RecordedEvent], from: u64) -> Result<(), StoreError> {
-    for (record, expected) in records.iter().zip(from..) {
-        if record.stream_version != expected {
-            return Err(StoreError::Corrupt {
-                stream: record.stream_id.to_string(),
-                version: record.stream_version,
-                position: record.global_position,
-                reason: format!("stream versions are not contiguous: expected version {expected}"),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// A stored snapshot from its columns.
 ///
 /// # Errors

@@ -50,6 +50,25 @@ impl TxGuard {
         result
     }
 
+    /// Runs one statement of a transaction that a failed statement aborts (PostgreSQL: after an
+    /// error every later statement fails, and `COMMIT` quietly rolls back): as
+    /// [`run`](Self::run), and a backend error also marks the transaction aborted
+    /// ([`AbortReason::StatementFailed`](crate::AbortReason::StatementFailed)), so that its
+    /// commit reports it instead of seeming to succeed.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn run_statement<T>(
+        &mut self,
+        operation: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let result = self.run(operation).await;
+        if let Err(StoreError::Backend { .. }) = result {
+            self.aborted = Some(crate::AbortReason::StatementFailed);
+        }
+        result
+    }
+
     /// Marks the transaction aborted for `reason` and returns the error to report.
     pub fn abort(&mut self, reason: crate::AbortReason) -> StoreError {
         self.aborted = Some(reason);

@@ -10,7 +10,7 @@
 //! the same:
 //!
 //! - column conversions and checks ([`EventColumns`], [`RecordPlace`], [`unix_micros`],
-//!   [`metadata_json`], [`read_start`], [`check_contiguous`]) so that a row reads back, or is
+//!   [`metadata_json`], [`read_start`], [`FoldColumns`]) so that a row reads back, or is
 //!   [`StoreError::Corrupt`](crate::StoreError::Corrupt), identically everywhere;
 //! - the version check of one stream of an append ([`StreamAppendExt`]) and the record it
 //!   becomes ([`RecordedEventExt::from_new`]);

@@ -29,7 +29,8 @@ pub type EventOf<A> = <A as Aggregate>::Event;
 /// use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 /// use eventcore::{BoxError, Envelope, EventReader, InMemoryEventStore, InMemoryTransaction, Repository};
 ///
-/// /// Sums what was added to every counter.
+/// /// Sums what was added to every counter (in memory: at least once; a model in the store's
+/// /// database, written through `tx`, is exactly once).
 /// #[derive(Clone, Default)]
 /// struct Added(std::sync::Arc<std::sync::atomic::AtomicU64>);
 ///

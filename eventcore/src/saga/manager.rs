@@ -276,11 +276,16 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaHandle<S, T, B> {
     pub async fn wait_until(
         &self,
         id: &str,
-        done: impl FnMut(&SagaView<S>) -> bool,
+        mut done: impl FnMut(&SagaView<S>) -> bool,
     ) -> Result<SagaView<S>, SagaError> {
-        tokio::select! {
-            view = self.manager.wait_until(id, done) => view,
-            stopped = self.intake_stopped() => Err(stopped),
+        let stopped = tokio::select! {
+            view = self.manager.wait_until(id, &mut done) => return view,
+            stopped = self.intake_stopped() => stopped,
+        };
+        // The saga may have got where it was waited for before the intake stopped.
+        match self.manager.get(id).await? {
+            Some(view) if done(&view) => Ok(view),
+            _ => Err(stopped),
         }
     }
 

@@ -81,6 +81,7 @@ impl Command for CartCommand {
 pub enum CartError {
     AlreadyCheckedOut,
     Empty,
+    PriceChanged { sku: String, was: u64 },
     NotInCart(String),
     ZeroQuantity,
 }
@@ -90,6 +91,9 @@ impl std::fmt::Display for CartError {
         match self {
             Self::AlreadyCheckedOut => f.write_str("the cart is checked out already"),
             Self::Empty => f.write_str("an empty cart cannot be checked out"),
+            Self::PriceChanged { sku, was } => {
+                write!(f, "{sku} is in the cart at {was} cents; remove it first")
+            }
             Self::NotInCart(sku) => write!(f, "{sku} is not in the cart"),
             Self::ZeroQuantity => f.write_str("quantity must be at least 1"),
         }
@@ -146,6 +150,19 @@ impl Aggregate for Cart {
         }
         match &command.action {
             CartAction::Add { quantity: 0, .. } => Err(CartError::ZeroQuantity),
+            CartAction::Add {
+                sku, unit_cents, ..
+            } if self
+                .lines
+                .get(sku)
+                .is_some_and(|(_, was)| was != unit_cents) =>
+            {
+                let was = self.lines[sku].1;
+                Err(CartError::PriceChanged {
+                    sku: sku.clone(),
+                    was,
+                })
+            }
             CartAction::Add {
                 sku,
                 quantity,

@@ -140,3 +140,27 @@ async fn an_append_by_another_writer_is_noticed_and_the_state_reloaded() {
     let loaded = repo.load("cached-3").await.unwrap();
     assert_eq!((loaded.state.total, loaded.version), (0, 3));
 }
+
+#[tokio::test]
+async fn a_stale_cached_state_is_reread_in_the_same_attempt() {
+    let (repo, store, _hot) = hot("cached-4");
+    let repo = repo.with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    });
+    repo.execute(CounterCommand::add("cached-4", 1))
+        .await
+        .unwrap();
+    let other = Repository::<Counter>::new(store.clone()).with_own_locks();
+    other
+        .execute(CounterCommand::add("cached-4", 1))
+        .await
+        .unwrap();
+    // With one attempt allowed, the stale cache must not cost it: the conflict it causes is
+    // not contention, and the fresh read belongs to the same attempt.
+    repo.execute(CounterCommand::add("cached-4", 1))
+        .await
+        .expect("no retry needed for a stale cache");
+    let loaded = repo.load("cached-4").await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (3, 3));
+}

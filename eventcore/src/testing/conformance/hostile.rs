@@ -184,8 +184,11 @@ pub async fn drop_after_pendings<F: Future>(operation: F, pendings: usize) -> Op
 /// An append inside a transaction whose future is dropped midway poisons the transaction: the
 /// next operation and the commit report [`AbortReason::Cancelled`], and nothing of the
 /// transaction (not even the chunks or streams the append had written) is stored. An append
-/// that completed commits whole.
-pub async fn a_cancelled_append_poisons_its_transaction_and_stores_nothing<S>(backend: &Backend<S>)
+/// that completed commits whole. Returns how many of its appends were cancelled midway (a
+/// backend whose appends take several round trips should see some: its own tests assert it).
+pub async fn a_cancelled_append_poisons_its_transaction_and_stores_nothing<S>(
+    backend: &Backend<S>,
+) -> usize
 where
     S: EventStore + TransactionalStore + Clone + 'static,
 {
@@ -241,4 +244,5 @@ where
         }
     }
     tracing::debug!(cancelled, "appends cancelled midway");
+    cancelled
 }
