@@ -40,6 +40,42 @@ impl StoreTransaction for PgTransaction {
         PgTransaction::append(self, request).await
     }
 
+    async fn read_stream(
+        &mut self,
+        stream: &eventcore::StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<eventcore::RecordedEvent>, StoreError> {
+        let store = self.store().clone(); // the statement outlives the borrow of `self`
+        self.guard
+            .run_statement(crate::rows::read_stream(
+                &mut *self.tx,
+                &store.inner.sql.read_stream,
+                stream,
+                from_version,
+                max_count,
+            ))
+            .await
+    }
+
+    async fn read_for_command(
+        &mut self,
+        stream: &eventcore::StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<eventcore::CommandRead, StoreError> {
+        let store = self.store().clone(); // the statement outlives the borrow of `self`
+        self.guard
+            .run_statement(crate::rows::read_for_command(
+                &mut *self.tx,
+                &store.inner.sql.read_for_command,
+                stream,
+                from_version,
+                probe,
+            ))
+            .await
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         PgTransaction::checkpoint(self, name).await
     }

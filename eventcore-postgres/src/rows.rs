@@ -93,3 +93,52 @@ where
     row.try_get(index)
         .map_err(|e| place.corrupt(format!("column {index}: {e}")))
 }
+
+/// See [`EventReader::read_for_command`](eventcore::EventReader::read_for_command): `sql` is
+/// the store's `read_for_command` statement (the probe's row marked `k` = 0 in column 5).
+pub(crate) async fn read_for_command<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    sql: &str,
+    stream: &eventcore::StreamId,
+    from_version: u64,
+    probe: Option<eventcore::EventId>,
+) -> Result<eventcore::CommandRead, StoreError> {
+    let Some(from_version) = eventcore::backend::read_start(from_version)? else {
+        return Ok(eventcore::CommandRead::default()); // beyond any stored version
+    };
+    let rows = sqlx::query(sql)
+        .bind(stream.as_str())
+        .bind(from_version)
+        .bind(probe.map(|id| id.as_uuid()))
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::backend)?;
+    eventcore::backend::command_read(rows.iter().map(|row| {
+        let probed = row.try_get::<i32, _>(5).map_err(StoreError::backend)? == 0;
+        Ok((fold_event_from_row(row, stream)?, probed))
+    }))
+}
+
+/// See [`EventReader::read_stream`](eventcore::EventReader::read_stream): `sql` is the store's
+/// `read_stream` statement.
+pub(crate) async fn read_stream<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    sql: &str,
+    stream: &eventcore::StreamId,
+    from_version: u64,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let Some(from_version) = eventcore::backend::read_start(from_version)? else {
+        return Ok(Vec::new()); // beyond any stored version
+    };
+    sqlx::query(sql)
+        .bind(stream.as_str())
+        .bind(from_version)
+        .bind(eventcore::backend::sql_limit(max_count))
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::backend)?
+        .iter()
+        .map(event_from_row)
+        .collect()
+}

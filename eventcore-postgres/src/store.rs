@@ -8,12 +8,12 @@ use eventcore::{
     AppendRequest, CommandRead, EventAppender, EventId, EventReader, RecordedEvent, StoreError,
     StreamId,
 };
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
 use crate::builder::PgEventStoreBuilder;
-use crate::rows::{event_from_row, fold_event_from_row};
+use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
 use crate::sql::Sql;
@@ -26,9 +26,6 @@ pub(crate) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /// Attempts at an append that keeps racing other writers before giving up.
 const MAX_ATTEMPTS: usize = 100;
-
-/// The column of `Sql::read_for_command` that tells the probed row (0) from the stream's (1).
-const PROBE_COLUMN: usize = 5;
 
 /// An [`EventStore`](eventcore::EventStore) on PostgreSQL. Cloning gives another handle to the
 /// same store (same pool, same listener). [`builder`](Self::builder) sets more than the schema
@@ -262,19 +259,8 @@ impl EventReader for PgEventStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let Some(from_version) = read_start(from_version)? else {
-            return Ok(Vec::new()); // beyond any stored version
-        };
-        sqlx::query(&self.inner.sql.read_stream)
-            .bind(stream.as_str())
-            .bind(from_version)
-            .bind(sql_limit(max_count))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(StoreError::backend)?
-            .iter()
-            .map(event_from_row)
-            .collect()
+        let sql = &self.inner.sql.read_stream;
+        crate::rows::read_stream(&self.inner.pool, sql, stream, from_version, max_count).await
     }
 
     async fn read_all(
@@ -323,37 +309,14 @@ impl EventReader for PgEventStore {
         from_version: u64,
         probe: Option<EventId>,
     ) -> Result<CommandRead, StoreError> {
-        let Some(from_version) = read_start(from_version)? else {
-            return Ok(CommandRead::default()); // beyond any stored version
-        };
-        let rows = sqlx::query(&self.inner.sql.read_for_command)
-            .bind(stream.as_str())
-            .bind(from_version)
-            .bind(probe.map(|id| id.as_uuid()))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let mut read = CommandRead::default();
-        read.events.reserve(rows.len());
-        for row in &rows {
-            let event = fold_event_from_row(row, stream)?;
-            if row
-                .try_get::<i32, _>(PROBE_COLUMN)
-                .map_err(StoreError::backend)?
-                == 0
-            {
-                read.handled_at = Some(event.stream_version);
-                read.events.clear();
-                return Ok(read);
-            }
-            read.events.push(event);
-        }
-        // SQL does not promise the branches' order across a UNION ALL; in practice it is kept,
-        // and checking costs one pass.
-        if !read.events.is_sorted_by_key(|e| e.stream_version) {
-            read.events.sort_unstable_by_key(|e| e.stream_version);
-        }
-        Ok(read)
+        crate::rows::read_for_command(
+            &self.inner.pool,
+            &self.inner.sql.read_for_command,
+            stream,
+            from_version,
+            probe,
+        )
+        .await
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

@@ -65,6 +65,7 @@
 mod append;
 mod migrate;
 mod projection;
+mod reads;
 mod rows;
 mod runtime;
 mod snapshot;

@@ -62,6 +62,38 @@ impl StoreTransaction for SqliteTransaction {
         SqliteTransaction::append(self, request).await
     }
 
+    async fn read_stream(
+        &mut self,
+        stream: &eventcore::StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<eventcore::RecordedEvent>, StoreError> {
+        self.guard
+            .run(crate::reads::read_stream(
+                &mut *self.tx,
+                stream,
+                from_version,
+                max_count,
+            ))
+            .await
+    }
+
+    async fn read_for_command(
+        &mut self,
+        stream: &eventcore::StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<eventcore::CommandRead, StoreError> {
+        self.guard
+            .run(crate::reads::read_for_command(
+                &mut *self.tx,
+                stream,
+                from_version,
+                probe,
+            ))
+            .await
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         SqliteTransaction::checkpoint(self, name).await
     }

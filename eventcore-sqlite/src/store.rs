@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::append::{self, Failure};
 use crate::migrate;
-use crate::rows::{EVENT_COLUMNS, FOLD_COLUMNS, event_from_row, fold_event_from_row};
+use crate::rows::{EVENT_COLUMNS, event_from_row};
 use crate::snapshot::SqliteSnapshotStore;
 use crate::transaction::SqliteTransaction;
 
@@ -289,23 +289,7 @@ impl EventReader for SqliteEventStore {
         from_version: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let Some(from_version) = read_start(from_version)? else {
-            return Ok(Vec::new()); // beyond any stored version
-        };
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM eventcore_events \
-             WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
-        );
-        sqlx::query(&sql)
-            .bind(stream.as_str())
-            .bind(from_version)
-            .bind(sql_limit(max_count))
-            .fetch_all(&self.inner.reader)
-            .await
-            .map_err(StoreError::backend)?
-            .iter()
-            .map(event_from_row)
-            .collect()
+        crate::reads::read_stream(&self.inner.reader, stream, from_version, max_count).await
     }
 
     async fn read_all(
@@ -359,39 +343,7 @@ impl EventReader for SqliteEventStore {
         from_version: u64,
         probe: Option<EventId>,
     ) -> Result<CommandRead, StoreError> {
-        let Some(from_version) = read_start(from_version)? else {
-            return Ok(CommandRead::default()); // beyond any stored version
-        };
-        // The probe's row first (k = 0), then the stream's in version order: one statement.
-        let sql = format!(
-            "SELECT {FOLD_COLUMNS}, 0 AS k FROM eventcore_events
-             WHERE event_id = ?3 AND stream_id = ?1
-             UNION ALL
-             SELECT {FOLD_COLUMNS}, 1 AS k FROM eventcore_events
-             WHERE stream_id = ?1 AND stream_version >= ?2
-             ORDER BY k, stream_version"
-        );
-        let probe = probe.map(|id| *id.as_bytes());
-        let rows = sqlx::query(&sql)
-            .bind(stream.as_str())
-            .bind(from_version)
-            .bind(probe.as_ref().map(|bytes| bytes.as_slice()))
-            .fetch_all(&self.inner.reader)
-            .await
-            .map_err(StoreError::backend)?;
-        let mut read = CommandRead::default();
-        read.events.reserve(rows.len());
-        for row in &rows {
-            let event = fold_event_from_row(row, stream)?;
-            if sqlx::Row::try_get::<i64, _>(row, 5).map_err(StoreError::backend)? == 0 {
-                return Ok(CommandRead {
-                    handled_at: Some(event.stream_version),
-                    events: Vec::new(),
-                });
-            }
-            read.events.push(event);
-        }
-        Ok(read)
+        crate::reads::read_for_command(&self.inner.reader, stream, from_version, probe).await
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

@@ -166,6 +166,18 @@ impl Log {
         Ok(recorded)
     }
 
+    /// The committed events of `stream`, in version order.
+    pub(crate) fn stream<'a>(
+        &'a self,
+        stream: &StreamId,
+    ) -> impl Iterator<Item = &'a RecordedEvent> + 'a {
+        self.streams
+            .get(stream)
+            .into_iter()
+            .flatten()
+            .map(|&index| &self.events[index])
+    }
+
     /// Adds records placed by [`Log::place`] (with no other change in between).
     pub(crate) fn push(&mut self, records: impl IntoIterator<Item = RecordedEvent>) {
         for record in records {

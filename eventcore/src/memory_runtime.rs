@@ -140,6 +140,52 @@ impl StoreTransaction for InMemoryTransaction {
         Ok(recorded)
     }
 
+    async fn read_stream(
+        &mut self,
+        stream: &crate::StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version == 0 {
+            return Err(crate::InputError::ZeroVersion.into());
+        }
+        let log = self.store.read();
+        let pending = self.events.iter().filter(|e| &e.stream_id == stream);
+        Ok(log
+            .stream(stream)
+            .chain(pending)
+            .filter(|e| e.stream_version >= from_version)
+            .take(max_count)
+            .cloned()
+            .collect())
+    }
+
+    async fn read_for_command(
+        &mut self,
+        stream: &crate::StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<crate::CommandRead, StoreError> {
+        if from_version == 0 {
+            return Err(crate::InputError::ZeroVersion.into());
+        }
+        let log = self.store.read();
+        let committed = log.stream(stream);
+        let pending = self.events.iter().filter(|e| &e.stream_id == stream);
+        let mut read = crate::CommandRead::default();
+        for event in committed.chain(pending) {
+            if Some(event.event_id) == probe {
+                read.handled_at = Some(event.stream_version);
+                read.events.clear();
+                return Ok(read);
+            }
+            if event.stream_version >= from_version {
+                read.events.push(crate::FoldEvent::from(event.clone()));
+            }
+        }
+        Ok(read)
+    }
+
     async fn checkpoint(&mut self, name: &str) -> Result<Option<u64>, StoreError> {
         if let Some(&position) = self.pending.checkpoints.get(name) {
             return Ok(Some(position));

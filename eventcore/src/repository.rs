@@ -1,5 +1,6 @@
 //! The repository: load an aggregate, handle a command, append with optimistic concurrency.
 
+mod in_transaction;
 mod locks;
 mod observer;
 mod policy;
@@ -237,7 +238,7 @@ impl<A: Aggregate> Repository<A> {
     /// Loads the instance behind `stream` (snapshot, then the events after it, in one read),
     /// unless `probe` is stored: then the command it belongs to was handled before.
     async fn load_for(&self, stream: StreamId, probe: Option<EventId>) -> Result<Load<A>, A> {
-        let (mut state, mut version) = self.snapshot_of(&stream).await?.unwrap_or_default();
+        let (state, version) = self.snapshot_of(&stream).await?.unwrap_or_default();
         let read = self
             .store
             .read_for_command(&stream, version + 1, probe)
@@ -246,7 +247,20 @@ impl<A: Aggregate> Repository<A> {
         if let Some(version) = read.handled_at {
             return Ok(Load::Handled(version));
         }
-        for (record, expected) in read.events.iter().zip(version + 1..) {
+        self.fold(stream, state, version, &read.events)
+            .map(Load::Loaded)
+    }
+
+    /// Folds `events` (read from version `version + 1`) into `state`, checking that their
+    /// versions are contiguous.
+    fn fold(
+        &self,
+        stream: StreamId,
+        mut state: A,
+        mut version: u64,
+        events: &[crate::FoldEvent],
+    ) -> Result<Loaded<A>, A> {
+        for (record, expected) in events.iter().zip(version + 1..) {
             if record.stream_version != expected {
                 return Err(RepositoryError::Store(StoreError::Corrupt {
                     stream: stream.to_string(),
@@ -269,11 +283,11 @@ impl<A: Aggregate> Repository<A> {
             state.apply(&event);
             version = record.stream_version;
         }
-        Ok(Load::Loaded(Loaded {
+        Ok(Loaded {
             stream,
             state,
             version,
-        }))
+        })
     }
 
     async fn snapshot_of(&self, stream: &StreamId) -> Result<Option<(A, u64)>, A> {
@@ -340,13 +354,7 @@ impl<A: Aggregate> Repository<A> {
         let lock = self.locks.lock_for(&stream);
         let mut slot = lock.lock().await;
         let first_id = EventId::derived(command.command_id(), &stream, 0);
-        let metadata = Metadata {
-            causation_id: Some(command.command_id().as_uuid()),
-            correlation_id: metadata
-                .correlation_id
-                .or(Some(command.command_id().as_uuid())),
-            ..metadata
-        };
+        let metadata = command_metadata::<A>(&command, metadata);
         let report = Report(self.observer.as_deref());
         let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 0;
@@ -475,6 +483,17 @@ impl<A: Aggregate> Repository<A> {
             .read_stream(stream, first_version, crate::MAX_EVENTS_PER_APPEND)
             .await
             .map_err(RepositoryError::Store)?;
+        self.first_outcome(command, stream, records)
+    }
+
+    /// The envelopes of a previously handled command's events: `records` from its first
+    /// event on, as long as their ids are the command's.
+    fn first_outcome(
+        &self,
+        command: &A::Command,
+        stream: &StreamId,
+        records: Vec<RecordedEvent>,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
         let mut envelopes = Vec::new();
         for (index, record) in records.into_iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
@@ -513,6 +532,17 @@ impl<A: Aggregate> Repository<A> {
     /// The store this repository writes to.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
+    }
+}
+
+/// `metadata` with the causation id set to the command id (and the correlation id too, when
+/// it has none).
+fn command_metadata<A: Aggregate>(command: &A::Command, metadata: Metadata) -> Metadata {
+    let id = command.command_id().as_uuid();
+    Metadata {
+        causation_id: Some(id),
+        correlation_id: metadata.correlation_id.or(Some(id)),
+        ..metadata
     }
 }
 

@@ -78,6 +78,34 @@ pub trait StoreTransaction: Send + 'static {
     /// [`StoreError::TransactionAborted`].
     async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// [`EventReader::read_stream`](crate::EventReader::read_stream) as this transaction sees
+    /// the log: committed events and its own appends.
+    ///
+    /// # Errors
+    /// As [`EventReader::read_stream`](crate::EventReader::read_stream), plus
+    /// [`StoreError::TransactionAborted`].
+    async fn read_stream(
+        &mut self,
+        stream: &crate::StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// [`EventReader::read_for_command`](crate::EventReader::read_for_command) as this
+    /// transaction sees the log: committed events and its own appends. What
+    /// [`Repository::execute_in`](crate::Repository::execute_in) loads a command's aggregate
+    /// with.
+    ///
+    /// # Errors
+    /// As [`EventReader::read_for_command`](crate::EventReader::read_for_command), plus
+    /// [`StoreError::TransactionAborted`].
+    async fn read_for_command(
+        &mut self,
+        stream: &crate::StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+    ) -> Result<crate::CommandRead, StoreError>;
+
     /// The checkpoint named `name`, held for this transaction: no other transaction can move
     /// it before this one ends (or, on backends that check at commit, this one's commit fails
     /// if another did). Runners of the same projection rely on it to never both apply a batch.

@@ -261,3 +261,29 @@ impl FoldColumns {
         })
     }
 }
+
+/// A [`CommandRead`](crate::CommandRead) from the rows of a one-statement command read, each
+/// a stream event or (`true`) the probed event, in any order: the probe wins; otherwise the
+/// stream's events in version order.
+///
+/// # Errors
+/// The first row's error.
+pub fn command_read(
+    rows: impl IntoIterator<Item = Result<(crate::FoldEvent, bool), StoreError>>,
+) -> Result<crate::CommandRead, StoreError> {
+    let mut read = crate::CommandRead::default();
+    for row in rows {
+        let (event, probed) = row?;
+        if probed {
+            return Ok(crate::CommandRead {
+                handled_at: Some(event.stream_version),
+                events: Vec::new(),
+            });
+        }
+        read.events.push(event);
+    }
+    if !read.events.is_sorted_by_key(|e| e.stream_version) {
+        read.events.sort_unstable_by_key(|e| e.stream_version);
+    }
+    Ok(read)
+}

@@ -41,6 +41,11 @@ impl Slot {
             .map(|state| (*state, version))
     }
 
+    /// Forgets any cached state (the stream is about to change in a way no cache follows).
+    pub(super) fn clear(&mut self) {
+        self.cached = None;
+    }
+
     /// Keeps `state` at `version` for the next command of repository `owner`.
     pub(super) fn put<A: Send + 'static>(&mut self, owner: u64, state: A, version: u64) {
         self.cached = Some(Cached {

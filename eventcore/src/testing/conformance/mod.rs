@@ -32,6 +32,7 @@ use crate::store::EventStore;
 mod atomicity;
 mod domain;
 mod hostile;
+mod in_transaction;
 mod race;
 mod reads;
 mod subscribe;
@@ -40,6 +41,7 @@ mod versions;
 pub use atomicity::*;
 pub use domain::*;
 pub use hostile::*;
+pub use in_transaction::*;
 pub use race::*;
 pub use reads::*;
 pub use subscribe::*;
@@ -134,6 +136,7 @@ macro_rules! conformance_tests {
             an_append_naming_too_many_streams_is_refused,
             snapshot_schema_versions_round_trip_in_full,
             a_cancelled_append_poisons_its_transaction_and_stores_nothing,
+            commands_execute_inside_a_transaction_with_its_other_writes,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

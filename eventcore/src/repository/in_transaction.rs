@@ -1,0 +1,116 @@
+//! [`Repository::execute_in`]: a command whose events commit with the rest of a transaction
+//! (a consumer's inbox record and read-model rows, a saga step's outcome).
+
+use super::{
+    Aggregate, AppendRequest, Command, Envelope, EventId, ExpectedVersion, Metadata, Repository,
+    RepositoryError, Result, StoreError, command_metadata, encode,
+};
+use crate::transaction::StoreTransaction;
+
+impl<A: Aggregate> Repository<A> {
+    /// Handles `command` like [`execute_with`](Self::execute_with), but reads and appends
+    /// inside `tx`: its events commit (or roll back) with everything else `tx` holds, such as
+    /// the inbox record of the message that carried the command. The aggregate is loaded as
+    /// `tx` sees it (its own earlier appends included), so several commands on one instance in
+    /// one transaction build on each other.
+    ///
+    /// A command already handled (committed, or earlier in this transaction) returns the
+    /// events it appended then. Snapshots are neither read nor written (the transaction may
+    /// yet roll back), and the repository's cached state of the stream is dropped.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use eventcore::testing::counter::{Counter, CounterCommand};
+    /// use eventcore::{EventId, InMemoryEventStore, Metadata, Repository, StoreTransaction, TransactionalStore};
+    ///
+    /// let store = InMemoryEventStore::new();
+    /// let counters = Repository::<Counter>::new(store.clone());
+    /// let message = EventId::new_random(); // the message that carried both commands
+    /// let mut tx = store.begin().await.unwrap();
+    /// if tx.record_processed("billing", message).await.unwrap() {
+    ///     counters.execute_in(&mut tx, CounterCommand::add("c", 2), Metadata::default()).await.unwrap();
+    ///     counters.execute_in(&mut tx, CounterCommand::subtract("c", 1), Metadata::default()).await.unwrap();
+    /// }
+    /// tx.commit().await.unwrap();
+    /// assert_eq!(counters.load("c").await.unwrap().state.total, 1);
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// As [`execute_with`](Self::execute_with). [`RepositoryError::RetriesExhausted`] inside a
+    /// transaction usually means it started writing before another transaction appended to
+    /// the stream: run the whole transaction again. [`StoreError::TransactionAborted`] (in
+    /// [`RepositoryError::Store`]) always means that.
+    pub async fn execute_in<Tx: StoreTransaction>(
+        &self,
+        tx: &mut Tx,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
+        let stream = A::stream_id(command.aggregate_id())?;
+        let lock = self.locks.lock_for(&stream);
+        let mut slot = lock.lock().await;
+        slot.clear();
+        let first_id = EventId::derived(command.command_id(), &stream, 0);
+        let metadata = command_metadata::<A>(&command, metadata);
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut duplicate_seen = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Everything through `tx` (no snapshot: the snapshot store may not see, or may wait
+            // for, what the transaction holds).
+            let read = tx
+                .read_for_command(&stream, 1, Some(first_id))
+                .await
+                .map_err(RepositoryError::Store)?;
+            if let Some(first_version) = read.handled_at {
+                let records = tx
+                    .read_stream(&stream, first_version, crate::MAX_EVENTS_PER_APPEND)
+                    .await
+                    .map_err(RepositoryError::Store)?;
+                return self.first_outcome(&command, &stream, records);
+            }
+            let loaded = self.fold(stream.clone(), A::default(), 0, &read.events)?;
+            let events = loaded
+                .state
+                .handle(&command)
+                .map_err(RepositoryError::Domain)?;
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let new_events = encode::<A>(&command, &stream, &events, &metadata)?;
+            let request = AppendRequest::single(
+                stream.clone(),
+                ExpectedVersion::Exact(loaded.version),
+                new_events,
+            );
+            match tx.append(request).await {
+                Ok(recorded) => {
+                    return Ok(recorded
+                        .into_iter()
+                        .zip(events)
+                        .map(|(record, event)| record.with_event(event))
+                        .collect());
+                }
+                Err(StoreError::Conflict(conflict)) if attempt >= max_attempts => {
+                    return Err(RepositoryError::RetriesExhausted {
+                        attempts: attempt,
+                        last: conflict,
+                    });
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tokio::time::sleep(self.retry.backoff.delay(attempt)).await;
+                }
+                // Committed meanwhile by another process: the next read finds it.
+                Err(StoreError::DuplicateEventId { event_id })
+                    if !std::mem::replace(&mut duplicate_seen, true)
+                        && (0..events.len()).any(|index| {
+                            EventId::derived(command.command_id(), &stream, index as u32)
+                                == event_id
+                        }) => {}
+                Err(error) => return Err(RepositoryError::Store(error)),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Commands executed inside a caller's transaction: their events commit with its other writes.
+
+use crate::testing::counter::{Counter, CounterCommand, CounterError};
+use crate::{
+    EventId, EventStore, Metadata, Repository, RepositoryError, StoreTransaction,
+    TransactionalStore,
+};
+
+use super::Backend;
+
+/// `Repository::execute_in`: commands on one instance in one transaction build on each other
+/// and commit with its other writes (an inbox record); a rolled-back transaction leaves
+/// nothing; a re-sent command returns its first outcome; a refused one writes nothing and the
+/// transaction goes on.
+pub async fn commands_execute_inside_a_transaction_with_its_other_writes<S>(backend: &Backend<S>)
+where
+    S: EventStore + TransactionalStore + Clone + 'static,
+{
+    let store = &backend.events;
+    let repo = Repository::<Counter>::new(store.clone());
+    let id = format!("in-tx-{}", uuid::Uuid::new_v4());
+    let consumer = format!("consumer-{id}");
+    let add = CounterCommand::add(&id, 5);
+
+    // Rolled back: nothing of it stays.
+    let mut tx = store.begin().await.expect("begin");
+    repo.execute_in(&mut tx, add.clone(), Metadata::default())
+        .await
+        .expect("executes");
+    drop(tx);
+    assert_eq!(repo.load(&id).await.unwrap().version, 0, "rolled back");
+
+    let message = EventId::new_random();
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.record_processed(&consumer, message).await.unwrap());
+    let first = repo
+        .execute_in(&mut tx, add.clone(), Metadata::default())
+        .await
+        .expect("executes");
+    let second = repo
+        .execute_in(
+            &mut tx,
+            CounterCommand::subtract(&id, 3),
+            Metadata::default(),
+        )
+        .await
+        .expect("sees the first command's uncommitted event");
+    assert_eq!((first[0].stream_version, second[0].stream_version), (1, 2));
+    let refused = repo
+        .execute_in(
+            &mut tx,
+            CounterCommand::subtract(&id, 10),
+            Metadata::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(RepositoryError::Domain(CounterError::WouldGoNegative {
+                total: 2,
+                ..
+            }))
+        ),
+        "refused on the transaction's state: {refused:?}"
+    );
+    tx.commit().await.expect("commits everything together");
+    let loaded = repo.load(&id).await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (2, 2));
+
+    // The same message again: the inbox says so; the same command again: its first outcome.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(!tx.record_processed(&consumer, message).await.unwrap());
+    let again = repo
+        .execute_in(&mut tx, add, Metadata::default())
+        .await
+        .expect("the first outcome");
+    assert_eq!(again[0].event_id, first[0].event_id);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        repo.load(&id).await.unwrap().version,
+        2,
+        "nothing applied twice"
+    );
+}
