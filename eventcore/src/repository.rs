@@ -1,5 +1,7 @@
 //! The repository: load an aggregate, handle a command, append with optimistic concurrency.
 
+mod error;
+mod events;
 mod in_transaction;
 mod locks;
 mod observer;
@@ -11,15 +13,17 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use crate::aggregate::{Aggregate, Command};
-use crate::error::{CodecError, InputError, StoreError};
+use crate::error::StoreError;
 use crate::event::{Envelope, Metadata, NewEvent, RecordedEvent};
 use crate::id::{EventId, StreamId};
 use crate::snapshot::{Snapshot, SnapshotStore};
 use crate::store::{AppendRequest, EventStore};
 use crate::upcast::Upcasters;
-use crate::version::{Conflict, ExpectedVersion};
+use crate::version::ExpectedVersion;
+use events::{command_metadata, encode};
 use observer::Report;
 
+pub use error::{Loaded, RepositoryError};
 pub use observer::RepositoryObserver;
 pub use policy::{RetryPolicy, SnapshotPolicy};
 
@@ -34,59 +38,6 @@ enum Load<A> {
     Loaded(Loaded<A>),
     /// The command was handled before: its first event is at this version.
     Handled(u64),
-}
-
-/// What a repository operation can fail with.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RepositoryError<E: std::error::Error + 'static> {
-    /// The aggregate rejected the command; nothing was written.
-    #[error("command rejected: {0}")]
-    Domain(#[source] E),
-    /// The aggregate id is not usable as (part of) a stream id.
-    #[error("invalid aggregate id: {0}")]
-    InvalidId(#[from] InputError),
-    /// A stored event of the aggregate cannot be decoded.
-    #[error(
-        "event at version {version} (position {position}) of stream {stream} cannot be decoded: {source}"
-    )]
-    Decode {
-        /// The aggregate's stream.
-        stream: StreamId,
-        /// The event's stream version.
-        version: u64,
-        /// The event's global position.
-        position: u64,
-        /// What went wrong.
-        #[source]
-        source: CodecError,
-    },
-    /// A new event cannot be encoded (the codec's error says so, and why).
-    #[error(transparent)]
-    Encode(CodecError),
-    /// Other writers kept winning: the append still conflicted after every retry.
-    #[error("conflict persisted after {attempts} attempts: {last}")]
-    RetriesExhausted {
-        /// Attempts made.
-        attempts: u32,
-        /// The last conflict.
-        #[source]
-        last: Conflict,
-    },
-    /// The store failed.
-    #[error("store error: {0}")]
-    Store(#[source] StoreError),
-}
-
-/// A loaded aggregate: its state and the stream version it reflects.
-#[derive(Debug, Clone)]
-pub struct Loaded<A> {
-    /// The aggregate's stream.
-    pub stream: StreamId,
-    /// The state after every event up to `version`.
-    pub state: A,
-    /// The stream version (0 = no events).
-    pub version: u64,
 }
 
 /// Loads aggregates of type `A`, runs their commands and appends the results.
@@ -533,38 +484,6 @@ impl<A: Aggregate> Repository<A> {
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
-}
-
-/// `metadata` with the causation id set to the command id (and the correlation id too, when
-/// it has none).
-fn command_metadata<A: Aggregate>(command: &A::Command, metadata: Metadata) -> Metadata {
-    let id = command.command_id().as_uuid();
-    Metadata {
-        causation_id: Some(id),
-        correlation_id: metadata.correlation_id.or(Some(id)),
-        ..metadata
-    }
-}
-
-/// The stored form of a command's events: ids derived from the command id, stream and index
-/// (so a re-sent command collides with its first commit), and the given metadata.
-fn encode<A: Aggregate>(
-    command: &A::Command,
-    stream: &StreamId,
-    events: &[A::Event],
-    metadata: &Metadata,
-) -> Result<Vec<NewEvent>, A> {
-    events
-        .iter()
-        .zip(0u32..)
-        .map(|(event, index)| {
-            NewEvent::from_event(event).map(|e| {
-                e.with_id(EventId::derived(command.command_id(), stream, index))
-                    .with_metadata(metadata.clone())
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(RepositoryError::Encode)
 }
 
 #[cfg(test)]

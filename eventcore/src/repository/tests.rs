@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::backoff::Backoff;
 use crate::testing::counter::{Counter, CounterCommand, CounterError};
+use crate::{CodecError, Conflict, InputError};
 use crate::{EventAppender, InMemoryEventStore};
 use observed::Recorder;
 
