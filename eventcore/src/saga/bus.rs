@@ -113,6 +113,21 @@ impl DispatchError {
     }
 }
 
+impl DispatchError {
+    /// A store failure: transient if [`StoreError::is_transient`](crate::StoreError::is_transient)
+    /// says so, otherwise a rejection.
+    pub fn from_store(error: crate::StoreError) -> Self {
+        let transient = error.is_transient();
+        let reason = error.to_string();
+        let source: Option<DispatchCause> = Some(Arc::new(error));
+        if transient {
+            Self::Transient { reason, source }
+        } else {
+            Self::Rejected { reason, source }
+        }
+    }
+}
+
 impl<E: std::error::Error + Send + Sync + 'static> From<RepositoryError<E>> for DispatchError {
     /// Domain rejections, unusable input and permanent store errors (a corrupt record) are
     /// [`DispatchError::Rejected`]; conflicts and transient store failures are
@@ -150,6 +165,14 @@ impl<E: std::error::Error + Send + Sync + 'static> From<RepositoryError<E>> for 
 pub trait CommandBus<C>: Send + Sync + 'static {
     /// Executes (or delivers) `command`.
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError>;
+
+    /// The in-transaction form of this bus, when its commands go to aggregates in the saga's
+    /// own store ([`LocalBus`](super::LocalBus)): the manager then runs each step inside the
+    /// transaction that records its outcome. `None` (the default): steps are claimed, sent,
+    /// and their outcomes recorded after.
+    fn local(&self) -> Option<&dyn super::LocalDispatch<C>> {
+        None
+    }
 }
 
 type Route<C> = dyn Fn(C, CommandId) -> Pin<Box<dyn Future<Output = Result<(), DispatchError>> + Send>>

@@ -7,6 +7,7 @@ use super::Saga;
 use super::bus::{CommandBus, DispatchError};
 use super::document::{AfterFailure, DeadlineChanges, Document, later};
 use super::error::{SagaError, duplicate};
+use super::local::LocalDispatch;
 use super::manager::SagaManager;
 use super::record::parse;
 use super::status::SagaStatus;
@@ -59,6 +60,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     }
 
     async fn dispatch_one(&self, record: &SagaRecord) -> Result<bool, SagaError> {
+        if let Some(local) = self.bus.local() {
+            return self.dispatch_local(record, local).await;
+        }
         let id = &record.saga_id;
         let mut document = parse::<S>(record)?;
         let Some(step) = document.next_step(self.clock.now()) else {
@@ -118,21 +122,42 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         mut document: Document<S>,
         version: u64,
     ) -> Result<bool, SagaError> {
+        let Some(changes) = self.outcome_changes(id, name, outcome, &mut document)? else {
+            return Ok(false);
+        };
+        let mut tx = self.store.begin().await?;
+        self.save(&mut tx, id, &document, version, changes).await?;
+        self.faults.check("dispatch:before-commit")?;
+        tx.commit().await?;
+        self.committed();
+        self.faults.check("dispatch:after-commit")?;
+        Ok(true)
+    }
+
+    /// Puts a step's outcome on `document`; the deadline changes it brings, or `None` if the
+    /// step was not pending any more (recorded already).
+    fn outcome_changes(
+        &self,
+        id: &str,
+        name: &str,
+        outcome: &Result<(), DispatchError>,
+        document: &mut Document<S>,
+    ) -> Result<Option<DeadlineChanges>, SagaError> {
         let now = self.clock.now();
-        let changes = match outcome {
+        Ok(Some(match outcome {
             Ok(()) => match document.step_done(name, now) {
                 Some(cancel) => DeadlineChanges {
                     set: Vec::new(),
                     cancel,
                 },
-                None => return Ok(false),
+                None => return Ok(None),
             },
             Err(error) => {
                 let permanent = error.is_permanent();
                 let message = error.to_string();
                 let retry = (self.options.step_retries, self.options.step_backoff);
                 match document.step_failed(name, &message, permanent, retry, now) {
-                    None => return Ok(false),
+                    None => return Ok(None),
                     Some(AfterFailure::Retry) => DeadlineChanges::default(),
                     Some(AfterFailure::Parked) => {
                         tracing::error!(saga = S::TYPE, %id, step = %name, error = %message, "saga parked");
@@ -147,8 +172,40 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                     }
                 }
             }
-        };
+        }))
+    }
+
+    /// Runs the instance's next step inside the transaction that records its outcome (a bus
+    /// whose commands go to this store): one commit for the command's events, the outcome and
+    /// the saga record. A replica doing the same loses on the record's version and rolls back
+    /// whole. A failed command wrote nothing: its transaction is rolled back and the failure
+    /// recorded in one of its own.
+    async fn dispatch_local(
+        &self,
+        record: &SagaRecord,
+        local: &dyn LocalDispatch<S::Command>,
+    ) -> Result<bool, SagaError> {
+        let id = &record.saga_id;
         let mut tx = self.store.begin().await?;
+        let (mut document, version) = self.load(&mut tx, id).await?;
+        let Some(step) = document.next_step(self.clock.now()) else {
+            return Ok(false);
+        };
+        let (name, command) = (step.name.clone(), step.command.clone());
+        self.faults.check("dispatch:before-send")?;
+        let outcome = local
+            .execute_in(&mut tx, &command, Self::command_id(id, &name))
+            .await;
+        self.faults.check("dispatch:after-send")?;
+        if outcome.is_err() {
+            drop(tx);
+            return self
+                .record_outcome(id, &name, &outcome, document, version)
+                .await;
+        }
+        let Some(changes) = self.outcome_changes(id, &name, &outcome, &mut document)? else {
+            return Ok(false);
+        };
         self.save(&mut tx, id, &document, version, changes).await?;
         self.faults.check("dispatch:before-commit")?;
         tx.commit().await?;

@@ -107,6 +107,7 @@ pub(crate) mod document;
 mod error;
 mod faults;
 mod intake;
+mod local;
 mod manager;
 mod operator;
 mod options;
@@ -126,6 +127,7 @@ pub use faults::InjectedCrash;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use faults::{CRASH_POINTS, FaultInjector, NoFaults};
+pub use local::{LocalBus, LocalCommands, LocalDispatch};
 pub use manager::{SagaHandle, SagaManager};
 pub use options::SagaOptions;
 pub use policy::{Policy, PolicySaga};

@@ -45,6 +45,49 @@ pub async fn completes_a_three_step_saga<T: SagaStore>(store: T) {
     assert!(completed.iter().any(|v| v.id == id));
 }
 
+/// With a bus whose commands go to the saga's own store, each step's command, its outcome and
+/// the saga record commit together: one commit per step (no claim), each command once.
+pub async fn local_steps_commit_with_the_saga_record<T: SagaStore>(store: T) {
+    let (run, clock) = (run_id(), ManualClock::default());
+    let id = format!("{run}-local");
+    let accounts = Accounts::new(&run, "local");
+    fund(&store, &accounts.from, 100).await;
+    publish(&store, &id, &accounts.request(&id, 30, 1)).await;
+    publish(&store, &id, &confirmed(&id)).await;
+    let deliveries = Arc::new(Deliveries::default());
+    let bus = super::transfer::local_counter_bus(store.clone(), deliveries.clone());
+    let manager = SagaManager::new(TransferSaga, store.clone(), bus)
+        .with_clock(clock.clone())
+        .with_options(options());
+    // The instance as its events left it (log readers may see them a little after appending).
+    let before = loop {
+        manager.process_events(10).await.expect("events");
+        if let Some(view) = manager.get(&id).await.expect("get") {
+            if !view.steps.is_empty() {
+                break view.version;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    drive(&manager, &clock, std::slice::from_ref(&id), terminal).await;
+    let view = manager.get(&id).await.expect("get").expect("exists");
+    assert_eq!(view.status, SagaStatus::Completed);
+    assert_eq!(
+        view.version - before,
+        3,
+        "one saga-record save per step: the command, its outcome and the record in one commit"
+    );
+    assert_eq!(
+        deliveries
+            .reached
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    assert_eq!(balance(&store, &accounts.from).await, (70, 2));
+    assert_eq!(balance(&store, &accounts.to).await, (30, 1));
+    assert_eq!(balance(&store, &accounts.fees).await, (1, 1));
+}
+
 /// The started manager (projection + dispatcher tasks) runs sagas on its own.
 pub async fn runs_in_the_background<T: SagaStore>(store: T) {
     let run = run_id();

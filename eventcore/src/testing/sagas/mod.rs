@@ -16,7 +16,10 @@ pub use cases::*;
 pub use failures::*;
 pub use harness::SagaStore;
 pub use records::runtime_records_persist_for_another_handle;
-pub use simulation::{SimulationReport, simulate, simulation_with_crashes_at_every_boundary};
+pub use simulation::{
+    SimulationReport, simulate, simulate_local, simulation_with_crashes_at_every_boundary,
+    simulation_with_crashes_at_every_boundary_with_local_steps,
+};
 pub use throughput::{Throughput, throughput};
 
 pub use super::rng::Rng;
@@ -40,6 +43,8 @@ macro_rules! saga_tests {
             duplicate_and_early_deliveries_have_one_effect,
             policies_turn_events_into_commands,
             simulation_with_crashes_at_every_boundary,
+            simulation_with_crashes_at_every_boundary_with_local_steps,
+            local_steps_commit_with_the_saga_record,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

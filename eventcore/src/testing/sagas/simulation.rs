@@ -11,9 +11,11 @@ use std::time::{Duration, SystemTime};
 use super::Rng;
 use super::harness::{Accounts, SagaStore, drive, options, run_id};
 use super::transfer::{
-    Deliveries, Flaky, TransferEvent, TransferSaga, balance, counter_bus, fund, publish,
+    Deliveries, Flaky, Move, TransferEvent, TransferSaga, balance, counter_bus, fund,
+    local_counter_bus, publish,
 };
 use crate::event::RecordedEvent;
+use crate::saga::CommandBus;
 use crate::saga::{
     CRASH_POINTS, FaultInjector, InjectedCrash, ManualClock, SagaError, SagaManager, SagaStatus,
     StepKind, StepStatus,
@@ -96,6 +98,34 @@ pub async fn simulate<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
+    let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
+    let inner = counter_bus(store.clone(), Arc::clone(&deliveries));
+    let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
+    run(store, seed, sagas, steps, bus, flaky, deliveries).await
+}
+
+/// [`simulate`] with steps executed in the saga's own transactions ([`local_counter_bus`]).
+pub async fn simulate_local<T: SagaStore>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+) -> SimulationReport {
+    let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
+    let inner = local_counter_bus(store.clone(), Arc::clone(&deliveries));
+    let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
+    run(store, seed, sagas, steps, bus, flaky, deliveries).await
+}
+
+async fn run<T: SagaStore, B: CommandBus<Move>>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+    bus: B,
+    flaky: Arc<AtomicBool>,
+    deliveries: Arc<Deliveries>,
+) -> SimulationReport {
     let run = format!("sim{seed}-{}", run_id());
     let mut rng = Rng::new(seed);
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
@@ -105,14 +135,6 @@ pub async fn simulate<T: SagaStore>(
         on: AtomicBool::new(true),
         crashes: Mutex::default(),
     });
-    let flaky = Arc::new(AtomicBool::new(true));
-    let deliveries = Arc::new(Deliveries::default());
-    let bus = Flaky::new(
-        counter_bus(store.clone(), deliveries.clone()),
-        seed ^ 0xB05,
-        0.1,
-        flaky.clone(),
-    );
     let manager = SagaManager::new(TransferSaga, store.clone(), bus)
         .with_clock(clock.clone())
         .with_faults(faults.clone())
@@ -234,6 +256,19 @@ pub async fn simulation_with_crashes_at_every_boundary<T: SagaStore>(store: T) {
     for seed in 1..=4 {
         total.merge(simulate(&store, seed, 10, 300).await);
     }
+    check_simulation(&total, "sent steps");
+}
+
+/// The same with steps executed in the saga's own transactions (one commit per step).
+pub async fn simulation_with_crashes_at_every_boundary_with_local_steps<T: SagaStore>(store: T) {
+    let mut total = SimulationReport::default();
+    for seed in 11..=14 {
+        total.merge(simulate_local(&store, seed, 10, 300).await);
+    }
+    check_simulation(&total, "local steps");
+}
+
+fn check_simulation(total: &SimulationReport, kind: &str) {
     for point in CRASH_POINTS {
         assert!(
             total.crashes.get(point).copied().unwrap_or(0) > 0,
@@ -243,7 +278,7 @@ pub async fn simulation_with_crashes_at_every_boundary<T: SagaStore>(store: T) {
     assert_eq!(total.completed + total.compensated, total.sagas);
     let crashes: u32 = total.crashes.values().sum();
     println!(
-        "saga simulation: {} seeds, {} sagas ({} completed, {} compensated, {} unparked), \
+        "saga simulation ({kind}): {} seeds, {} sagas ({} completed, {} compensated, {} unparked), \
          {} crashes over {} boundaries {:?}, {} redeliveries",
         total.seeds,
         total.sagas,

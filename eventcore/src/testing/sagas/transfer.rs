@@ -195,6 +195,52 @@ pub fn counter_bus<T: EventStore + Clone + 'static>(
     })
 }
 
+/// Applies [`Move`]s to counters inside the saga's transaction
+/// ([`Repository::execute_in`](crate::Repository::execute_in)).
+pub struct CounterCommands {
+    counters: Repository<Counter>,
+    deliveries: Arc<Deliveries>,
+}
+
+#[async_trait]
+impl<Tx: crate::StoreTransaction> crate::saga::LocalCommands<Move, Tx> for CounterCommands {
+    async fn execute(
+        &self,
+        tx: &mut Tx,
+        command: &Move,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        self.deliveries.reached.fetch_add(1, Ordering::Relaxed);
+        let action = if command.add {
+            CounterAction::Add(command.amount)
+        } else {
+            CounterAction::Subtract(command.amount)
+        };
+        let command = CounterCommand::new(command.counter.clone(), action).with_id(id);
+        self.counters
+            .execute_in(tx, command, crate::Metadata::default())
+            .await
+            .map(drop)
+            .map_err(DispatchError::from)
+    }
+}
+
+/// A bus that applies [`Move`]s to counters in `store` inside the saga's own transactions (one
+/// commit per step).
+pub fn local_counter_bus<T: crate::TransactionalStore + EventStore>(
+    store: T,
+    deliveries: Arc<Deliveries>,
+) -> crate::saga::LocalBus<T, CounterCommands> {
+    let counters = Repository::<Counter>::new(store.clone());
+    crate::saga::LocalBus::new(
+        store,
+        CounterCommands {
+            counters,
+            deliveries,
+        },
+    )
+}
+
 /// A bus that sometimes fails transiently, before or after passing the command on (a timeout
 /// after the receiver acted), as the seed decides.
 pub struct Flaky<B> {
@@ -236,6 +282,35 @@ impl<C: Send + Sync + 'static, B: CommandBus<C>> CommandBus<C> for Flaky<B> {
             return Err(DispatchError::transient("injected: unreachable"));
         }
         let outcome = self.inner.dispatch(command, id).await;
+        if fail {
+            return Err(DispatchError::transient("injected: timed out"));
+        }
+        outcome
+    }
+
+    fn local(&self) -> Option<&dyn crate::saga::LocalDispatch<C>> {
+        self.inner
+            .local()
+            .map(|_| self as &dyn crate::saga::LocalDispatch<C>)
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync + 'static, B: CommandBus<C>> crate::saga::LocalDispatch<C> for Flaky<B> {
+    async fn execute_in(
+        &self,
+        tx: &mut (dyn std::any::Any + Send),
+        command: &C,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        let (fail, after) = self.roll();
+        if fail && !after {
+            return Err(DispatchError::transient("injected: unreachable"));
+        }
+        let Some(inner) = self.inner.local() else {
+            return Err(DispatchError::rejected("the inner bus is not local"));
+        };
+        let outcome = inner.execute_in(tx, command, id).await;
         if fail {
             return Err(DispatchError::transient("injected: timed out"));
         }
