@@ -30,6 +30,12 @@ async fn main() {
         t.raw_per_second,
         t.sagas_per_second / t.raw_per_second
     );
+    println!(
+        "local steps    {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}",
+        t.local_sagas_per_second,
+        t.raw_per_second,
+        t.local_sagas_per_second / t.raw_per_second
+    );
     sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await

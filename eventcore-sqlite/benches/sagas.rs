@@ -20,5 +20,11 @@ async fn main() {
         t.raw_per_second,
         t.sagas_per_second / t.raw_per_second
     );
+    println!(
+        "local steps    {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}",
+        t.local_sagas_per_second,
+        t.raw_per_second,
+        t.local_sagas_per_second / t.raw_per_second
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::harness::{Accounts, SagaStore, run_id};
-use super::transfer::{Deliveries, TransferSaga, counter_bus, fund, publish};
+use super::transfer::{Deliveries, TransferSaga, counter_bus, fund, local_counter_bus, publish};
 use crate::repository::Repository;
-use crate::saga::{Saga, SagaManager, SagaOptions, SagaStatus};
+use crate::saga::CommandBus;
+use crate::saga::{SagaManager, SagaOptions, SagaStatus};
 use crate::testing::counter::{Counter, CounterCommand};
 
 /// A transfer's counters; each transfer has its own fee counter, so no aggregate is hot and
@@ -30,6 +31,10 @@ pub struct Throughput {
     pub sagas_per_second: f64,
     /// Transfers per second executed as three plain repository commands.
     pub raw_per_second: f64,
+    /// Sagas completed per second by the manager with steps executed in the saga's own
+    /// transactions ([`local_counter_bus`](super::transfer::local_counter_bus)): one commit
+    /// per step.
+    pub local_sagas_per_second: f64,
 }
 
 /// Runs `n` transfers both ways on `store` (their events are seeded first, untimed).
@@ -39,7 +44,8 @@ pub struct Throughput {
 pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
     let run = run_id();
     let ids: Vec<String> = (0..n).map(|i| format!("{run}-b{i}")).collect();
-    for id in &ids {
+    let local_ids: Vec<String> = (0..n).map(|i| format!("{run}-l{i}")).collect();
+    for id in ids.iter().chain(&local_ids) {
         let accounts = accounts(&run, id);
         fund(&store, &accounts.from, 100).await;
         fund(&store, &format!("{}-raw", accounts.from), 100).await;
@@ -89,6 +95,25 @@ pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
     let raw_per_second = n as f64 / start.elapsed().as_secs_f64();
 
     let bus = counter_bus(store.clone(), Arc::new(Deliveries::default()));
+    let sagas_per_second = run_sagas(&store, bus, n, &ids).await;
+    let bus = local_counter_bus(store.clone(), Arc::new(Deliveries::default()));
+    let local_sagas_per_second = run_sagas(&store, bus, n, &local_ids).await;
+    Throughput {
+        sagas: n,
+        sagas_per_second,
+        raw_per_second,
+        local_sagas_per_second,
+    }
+}
+
+/// Starts a manager over `bus` and times it until the sagas `ids` (their events stored) have
+/// completed; sagas per second.
+async fn run_sagas<T: SagaStore, B: CommandBus<super::transfer::Move>>(
+    store: &T,
+    bus: B,
+    n: usize,
+    ids: &[String],
+) -> f64 {
     let options = SagaOptions {
         poll_interval: Duration::from_millis(5),
         ..SagaOptions::default()
@@ -98,26 +123,17 @@ pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
         .with_options(options)
         .start()
         .expect("start");
-    loop {
-        let done = store
-            .sagas_with_status(TransferSaga::TYPE, SagaStatus::Completed.as_str(), n)
-            .await
-            .expect("count");
-        if done.len() == n {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60 + n as u64 / 10),
-            "sagas stalled at {}",
-            done.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    for id in ids {
+        let view = tokio::time::timeout(
+            Duration::from_secs(60 + n as u64 / 10),
+            handle.wait_until_settled(id),
+        )
+        .await
+        .expect("sagas stalled")
+        .expect("wait");
+        assert_eq!(view.status, SagaStatus::Completed, "{id}");
     }
-    let sagas_per_second = n as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
     handle.shutdown().await.expect("shutdown");
-    Throughput {
-        sagas: n,
-        sagas_per_second,
-        raw_per_second,
-    }
+    rate
 }
