@@ -255,8 +255,12 @@ async fn long_stream(pool: &PgPool, store: &PgEventStore, size: u64, rounds: usi
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 4 } else { 1 };
+    // No ping per acquire, for both sides (`EC_BENCH_PING=1` puts it back): the repository
+    // retries a command once on a broken connection instead.
+    let ping = std::env::var("EC_BENCH_PING").is_ok_and(|v| v == "1");
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        .test_before_acquire(ping)
         .connect(&url())
         .await
         .unwrap();

@@ -314,6 +314,8 @@ impl<A: Aggregate> Repository<A> {
         let mut reload = false;
         // A duplicate of this command's ids is read back once; a second one is an error.
         let mut duplicate_seen = false;
+        // A backend failure (a broken connection) is retried once, at once.
+        let mut backend_retried = false;
         loop {
             if !std::mem::take(&mut reload) {
                 attempt += 1;
@@ -333,13 +335,22 @@ impl<A: Aggregate> Repository<A> {
                     state,
                     version,
                 },
-                None => match self.load_for(stream.clone(), Some(first_id)).await? {
-                    Load::Loaded(loaded) => loaded,
-                    Load::Handled(first_version) => {
+                None => match self.load_for(stream.clone(), Some(first_id)).await {
+                    Ok(Load::Loaded(loaded)) => loaded,
+                    Ok(Load::Handled(first_version)) => {
                         return self
                             .already_committed(&command, &stream, first_version)
                             .await;
                     }
+                    // A connection that broke since it was last used (pools need not ping
+                    // each connection they hand out): reading again is harmless.
+                    Err(RepositoryError::Store(StoreError::Backend { .. }))
+                        if !std::mem::replace(&mut backend_retried, true) =>
+                    {
+                        reload = true;
+                        continue;
+                    }
+                    Err(error) => return Err(error),
                 },
             };
             let events = match state.handle(&command) {
@@ -407,6 +418,13 @@ impl<A: Aggregate> Repository<A> {
                             EventId::derived(command.command_id(), &stream, index as u32)
                                 == event_id
                         }) =>
+                {
+                    reload = true;
+                }
+                // As for the read: and appending again is harmless too, as this command's
+                // event ids make a second copy a duplicate, read back as the first outcome.
+                Err(StoreError::Backend { .. })
+                    if !std::mem::replace(&mut backend_retried, true) =>
                 {
                     reload = true;
                 }

@@ -359,3 +359,55 @@ fn errors_that_wrap_a_cause_show_its_text_and_keep_it_as_the_source() {
     );
     assert!(decode.source().is_some());
 }
+
+#[tokio::test]
+async fn a_broken_connection_is_retried_once_and_a_lost_reply_is_not_applied_twice() {
+    // The first append commits, then its reply is lost (the connection broke): the retry
+    // reads the command's first event back and returns it.
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let store = Hooked(
+        InMemoryEventStore::new(),
+        Box::new(move |inner, request| {
+            let first = seen.fetch_add(1, Ordering::Relaxed) == 0;
+            Box::pin(async move {
+                let recorded = inner.append(request).await?;
+                if first {
+                    return Err(StoreError::backend("connection reset by peer"));
+                }
+                Ok(recorded)
+            })
+        }),
+    );
+    let inner = store.0.clone();
+    let repo = Repository::<Counter>::new(store);
+    let committed = repo
+        .execute(CounterCommand::add("flaky", 4))
+        .await
+        .expect("the first outcome, read back");
+    assert_eq!(committed[0].stream_version, 1);
+    let stream = Counter::stream_id("flaky").unwrap();
+    assert_eq!(
+        crate::EventReader::stream_version(&inner, &stream)
+            .await
+            .unwrap(),
+        1,
+        "applied once"
+    );
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1,
+        "the retry's read found the first commit: no second append"
+    );
+
+    // Failing every time: the second failure is the caller's.
+    let always = Hooked(
+        InMemoryEventStore::new(),
+        Box::new(|_, _| Box::pin(async { Err(StoreError::backend("down")) })),
+    );
+    let repo = Repository::<Counter>::new(always);
+    assert!(matches!(
+        repo.execute(CounterCommand::add("down", 1)).await,
+        Err(RepositoryError::Store(StoreError::Backend { .. }))
+    ));
+}
