@@ -2,6 +2,7 @@
 
 mod error;
 mod events;
+mod group;
 mod in_transaction;
 mod locks;
 mod observer;
@@ -302,8 +303,18 @@ impl<A: Aggregate> Repository<A> {
         metadata: Metadata,
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let stream = A::stream_id(command.aggregate_id())?;
-        let lock = self.locks.lock_for(&stream);
-        let mut slot = lock.lock().await;
+        self.execute_queued(stream, command, metadata).await
+    }
+
+    /// Handles one command while holding its stream's lock (see
+    /// [`execute_with`](Self::execute_with)).
+    async fn execute_locked(
+        &self,
+        slot: &mut locks::Slot,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = command_metadata::<A>(&command, metadata);
         let report = Report(self.observer.as_deref());

@@ -49,7 +49,7 @@ impl<A: Aggregate> Repository<A> {
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let stream = A::stream_id(command.aggregate_id())?;
         let lock = self.locks.lock_for(&stream);
-        let mut slot = lock.lock().await;
+        let mut slot = lock.slot.lock().await;
         slot.clear();
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = command_metadata::<A>(&command, metadata);

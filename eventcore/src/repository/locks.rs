@@ -9,8 +9,75 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 use crate::id::StreamId;
 
-/// The lock a command holds on its stream while it loads, decides and appends.
-pub(super) type InstanceLock = Arc<tokio::sync::Mutex<Slot>>;
+/// A stream's lock: what a command holds while it loads, decides and appends, and the queue
+/// of commands waiting for it (group commit: the holder may run the queued ones with its own).
+pub(super) type InstanceLock = Arc<StreamLock>;
+
+/// See [`InstanceLock`].
+#[derive(Default)]
+pub(super) struct StreamLock {
+    /// The lock itself, with what it guards.
+    pub(super) slot: Arc<tokio::sync::Mutex<Slot>>,
+    queue: Mutex<std::collections::VecDeque<Queued>>,
+}
+
+/// A command waiting for its stream, type-erased (the repository knows its type).
+struct Queued {
+    id: u64,
+    owner: u64,
+    entry: Box<dyn std::any::Any + Send>,
+}
+
+impl StreamLock {
+    /// Queues `entry` of repository `owner`; its id, to find it again.
+    pub(super) fn enqueue(&self, owner: u64, entry: Box<dyn std::any::Any + Send>) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(Queued { id, owner, entry });
+        id
+    }
+
+    /// How many commands wait in the queue.
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> usize {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// What the holder of the lock runs now for repository `owner`: the longest run of
+    /// `owner`'s commands at the front of the queue (at most `max`, in order), or, when the
+    /// front is another repository's, its own command `id` alone. Empty when `id` is no longer
+    /// queued (a previous holder ran it).
+    pub(super) fn take(
+        &self,
+        owner: u64,
+        id: u64,
+        max: usize,
+    ) -> Vec<Box<dyn std::any::Any + Send>> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let run = queue
+            .iter()
+            .take(max)
+            .take_while(|queued| queued.owner == owner)
+            .count();
+        if run > 0 {
+            return queue.drain(..run).map(|queued| queued.entry).collect();
+        }
+        match queue.iter().position(|queued| queued.id == id) {
+            Some(at) => queue
+                .remove(at)
+                .map(|queued| queued.entry)
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
 
 /// What a stream's lock guards: the state a repository last committed for it, while commands
 /// keep the lock alive (a hot aggregate). Tagged with the repository it belongs to (its store,
@@ -67,7 +134,7 @@ const MIN_SWEEP: usize = 64;
 /// Locks of one shard, held weakly so that idle instances cost nothing once swept.
 #[derive(Default)]
 struct Shard {
-    locks: HashMap<StreamId, Weak<tokio::sync::Mutex<Slot>>>,
+    locks: HashMap<StreamId, Weak<StreamLock>>,
     sweep_at: usize,
 }
 
@@ -111,7 +178,7 @@ impl Locks {
             shard.locks.retain(|_, lock| lock.strong_count() > 0);
             shard.sweep_at = shard.locks.len() * 2;
         }
-        let lock = Arc::new(tokio::sync::Mutex::new(Slot::default()));
+        let lock = Arc::new(StreamLock::default());
         shard.locks.insert(stream.clone(), Arc::downgrade(&lock));
         lock
     }

@@ -2,6 +2,7 @@
 //! what errors say; what it reports (observer, tracing) is in `observed`.
 
 mod cached;
+mod group;
 mod observed;
 
 use std::sync::atomic::{AtomicU32, Ordering};

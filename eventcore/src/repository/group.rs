@@ -1,0 +1,145 @@
+//! Group commit: commands queued for one hot instance are handled in order against one
+//! loaded state and committed as one append; each caller still gets its own result.
+
+use tokio::sync::oneshot;
+
+use super::events::{command_metadata, encode};
+use super::locks::Slot;
+use super::{
+    Aggregate, AppendRequest, Envelope, ExpectedVersion, Load, Metadata, Repository,
+    RepositoryError, Result, StoreError, StreamId,
+};
+
+/// The most commands one group append carries.
+const MAX_GROUP: usize = 64;
+
+/// A command waiting for its stream's lock, with where its result goes.
+struct Pending<A: Aggregate> {
+    command: A::Command,
+    metadata: Metadata,
+    reply: oneshot::Sender<Result<Vec<Envelope<A::Event>>, A>>,
+}
+
+impl<A: Aggregate> Repository<A> {
+    /// Queues the command on its stream and waits for the lock; the holder runs the commands
+    /// queued behind it together (its own included) or, alone, its own.
+    pub(super) async fn execute_queued(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> Result<Vec<Envelope<A::Event>>, A> {
+        let lock = self.locks.lock_for(&stream);
+        let (reply, mut answer) = oneshot::channel();
+        let pending = Pending::<A> {
+            command,
+            metadata,
+            reply,
+        };
+        let id = lock.enqueue(self.cache_key, Box::new(pending));
+        loop {
+            let slot = lock.slot.clone().lock_owned().await;
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(RepositoryError::Store(StoreError::backend(
+                        "the task running this command's group ended before answering",
+                    )));
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let mut group: Vec<Pending<A>> = lock
+                .take(self.cache_key, id, MAX_GROUP)
+                .into_iter()
+                .filter_map(|entry| entry.downcast::<Pending<A>>().ok().map(|p| *p))
+                .collect();
+            if group.len() == 1 {
+                // Alone: run it here (cancelled with its caller, like any command).
+                let Pending {
+                    command, metadata, ..
+                } = group.remove(0);
+                let mut slot = slot;
+                return self
+                    .execute_locked(&mut slot, stream, command, metadata)
+                    .await;
+            }
+            if !group.is_empty() {
+                // Several callers wait on this group: run it in a task of its own, so that one
+                // caller's cancellation cannot strand the others, and wait for our turn.
+                let (repo, stream) = (self.clone(), stream.clone());
+                tokio::spawn(async move {
+                    let mut slot = slot;
+                    repo.execute_group(&mut slot, stream, group).await;
+                });
+            }
+        }
+    }
+
+    /// Runs `group` (commands of one stream, in queue order) as one append when each of them
+    /// decides on the state to append events; anything else (a refusal, a no-op, a conflict, a
+    /// re-sent command) runs them one by one, each with the whole single-command path.
+    async fn execute_group(&self, slot: &mut Slot, stream: StreamId, group: Vec<Pending<A>>) {
+        let loaded = match slot.take::<A>(self.cache_key) {
+            Some(cached) => Some(cached),
+            None => match self.load_for(stream.clone(), None).await {
+                Ok(Load::Loaded(loaded)) => Some((loaded.state, loaded.version)),
+                _ => None,
+            },
+        };
+        let Some((mut state, version)) = loaded else {
+            return self.one_by_one(slot, stream, group).await;
+        };
+        let mut decided = Vec::with_capacity(group.len());
+        let mut new_events = Vec::new();
+        for pending in &group {
+            let Ok(events) = state.handle(&pending.command) else {
+                return self.one_by_one(slot, stream, group).await;
+            };
+            let metadata = command_metadata::<A>(&pending.command, pending.metadata.clone());
+            match encode::<A>(&pending.command, &stream, &events, &metadata) {
+                Ok(encoded) if !encoded.is_empty() => new_events.extend(encoded),
+                _ => return self.one_by_one(slot, stream, group).await,
+            }
+            for event in &events {
+                state.apply(event);
+            }
+            decided.push(events);
+        }
+        if new_events.len() > crate::MAX_EVENTS_PER_APPEND {
+            return self.one_by_one(slot, stream, group).await;
+        }
+        let count = new_events.len() as u64;
+        let request =
+            AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
+        let Ok(recorded) = self.store.append(request).await else {
+            return self.one_by_one(slot, stream, group).await;
+        };
+        let new_version = version + count;
+        if self.snapshot_policy.due(version, new_version) {
+            self.save_snapshot(&stream, &state, new_version).await;
+        }
+        slot.put(self.cache_key, state, new_version);
+        let report = super::observer::Report(self.observer.as_deref());
+        let mut recorded = recorded.into_iter();
+        for (pending, events) in group.into_iter().zip(decided) {
+            report.committed(&stream, 1, events.len());
+            let envelopes = recorded
+                .by_ref()
+                .take(events.len())
+                .zip(events)
+                .map(|(record, event)| record.with_event(event))
+                .collect();
+            let _ = pending.reply.send(Ok(envelopes));
+        }
+    }
+
+    /// Runs each command of `group` on its own, in order, answering each caller.
+    async fn one_by_one(&self, slot: &mut Slot, stream: StreamId, group: Vec<Pending<A>>) {
+        for pending in group {
+            let result = self
+                .execute_locked(slot, stream.clone(), pending.command, pending.metadata)
+                .await;
+            let _ = pending.reply.send(result);
+        }
+    }
+}
