@@ -48,13 +48,15 @@ impl<A: Aggregate> Repository<A> {
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            let mut group: Vec<Pending<A>> = lock
-                .take(self.cache_key, id, MAX_GROUP)
+            let taken = lock.take(self.cache_key, id, MAX_GROUP);
+            let alone = matches!(&taken[..], [(only, _)] if *only == id);
+            let mut group: Vec<Pending<A>> = taken
                 .into_iter()
-                .filter_map(|entry| entry.downcast::<Pending<A>>().ok().map(|p| *p))
+                .filter_map(|(_, entry)| entry.downcast::<Pending<A>>().ok().map(|p| *p))
                 .collect();
-            if group.len() == 1 {
-                // Alone: run it here (cancelled with its caller, like any command).
+            if alone && group.len() == 1 {
+                // Only our own command: run it here (cancelled with its caller, like any
+                // command).
                 let Pending {
                     command, metadata, ..
                 } = group.remove(0);

@@ -58,7 +58,7 @@ impl StreamLock {
         owner: u64,
         id: u64,
         max: usize,
-    ) -> Vec<Box<dyn std::any::Any + Send>> {
+    ) -> Vec<(u64, Box<dyn std::any::Any + Send>)> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let run = queue
             .iter()
@@ -66,12 +66,15 @@ impl StreamLock {
             .take_while(|queued| queued.owner == owner)
             .count();
         if run > 0 {
-            return queue.drain(..run).map(|queued| queued.entry).collect();
+            return queue
+                .drain(..run)
+                .map(|queued| (queued.id, queued.entry))
+                .collect();
         }
         match queue.iter().position(|queued| queued.id == id) {
             Some(at) => queue
                 .remove(at)
-                .map(|queued| queued.entry)
+                .map(|queued| (queued.id, queued.entry))
                 .into_iter()
                 .collect(),
             None => Vec::new(),
