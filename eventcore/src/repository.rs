@@ -290,6 +290,13 @@ impl<A: Aggregate> Repository<A> {
     /// it committed the first time; a command that was rejected, or caused no events, left no
     /// trace and is simply handled again.
     ///
+    /// Commands for one instance wait in a queue for its lock; the holder handles the commands
+    /// queued behind it against one state and commits them as one append (group commit), and
+    /// each caller gets its own outcome. A caller that stops waiting (its future dropped) once
+    /// its command was queued may still see the command executed, as a client that hangs up
+    /// after sending a request may: send it again with the same command id to learn the
+    /// outcome.
+    ///
     /// Every event carries `metadata`, with the causation id set to the command id (and the
     /// correlation id too, when `metadata` has none).
     ///
