@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::backend::{EventColumns, FoldColumns, RecordPlace};
+use eventcore::backend::{EventColumns, FoldColumns, Place, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -28,7 +28,7 @@ pub(crate) fn fold_event_from_row(
     row: &PgRow,
     stream: &eventcore::StreamId,
 ) -> Result<eventcore::FoldEvent, StoreError> {
-    let place = RecordPlace {
+    let place = || RecordPlace {
         stream: stream.to_string(),
         version: row.try_get(0).unwrap_or_default(),
         position: row.try_get(1).unwrap_or_default(),
@@ -60,7 +60,8 @@ pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
 /// A stored event from its row; a row that cannot be read back is [`StoreError::Corrupt`],
 /// naming its stream, version and position.
 pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let place = RecordPlace {
+    // Read leniently, only when an error needs to say where.
+    let place = || RecordPlace {
         stream: row.try_get(2).unwrap_or_default(),
         version: row.try_get(3).unwrap_or_default(),
         position: row.try_get(0).unwrap_or_default(),
@@ -74,7 +75,7 @@ pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         event_type: column(row, 4, &place)?,
         schema_version: i64::from(column::<i32>(row, 5, &place)?),
         recorded_at_micros: recorded_at
-            .ok_or_else(|| place.corrupt("recorded_at is not a time the library writes"))?,
+            .ok_or_else(|| place().corrupt("recorded_at is not a time the library writes"))?,
         metadata: column(row, 7, &place)?,
         payload: column(row, 8, &place)?,
     }
@@ -85,13 +86,13 @@ pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
 pub(crate) fn column<'r, T>(
     row: &'r PgRow,
     index: usize,
-    place: &RecordPlace,
+    place: &impl Place,
 ) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
     row.try_get(index)
-        .map_err(|e| place.corrupt(format!("column {index}: {e}")))
+        .map_err(|e| place.place().corrupt(format!("column {index}: {e}")))
 }
 
 /// See [`EventReader::read_for_command`](eventcore::EventReader::read_for_command): `sql` is

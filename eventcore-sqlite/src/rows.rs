@@ -1,6 +1,6 @@
 //! Conversions between rows and eventcore types.
 
-use eventcore::backend::{EventColumns, FoldColumns, RecordPlace};
+use eventcore::backend::{EventColumns, FoldColumns, Place, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -17,7 +17,8 @@ pub(crate) use eventcore::backend::{
 /// library: a BLOB or invalid UTF-8 in a text column, text in an integer column) is
 /// [`StoreError::Corrupt`], naming its stream, version and position.
 pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let place = RecordPlace {
+    // Read leniently, only when an error needs to say where.
+    let place = || RecordPlace {
         stream: row.try_get(2).unwrap_or_default(),
         version: row.try_get(3).unwrap_or_default(),
         position: row.try_get(0).unwrap_or_default(),
@@ -26,7 +27,7 @@ pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreErro
     EventColumns {
         position: column(row, 0, &place)?,
         event_id: uuid::Uuid::from_slice(&id)
-            .map_err(|e| place.corrupt(format!("event id: {e}")))?,
+            .map_err(|e| place().corrupt(format!("event id: {e}")))?,
         stream_id: column(row, 2, &place)?,
         stream_version: column(row, 3, &place)?,
         event_type: column(row, 4, &place)?,
@@ -47,7 +48,7 @@ pub(crate) fn fold_event_from_row(
     row: &SqliteRow,
     stream: &eventcore::StreamId,
 ) -> Result<eventcore::FoldEvent, StoreError> {
-    let place = RecordPlace {
+    let place = || RecordPlace {
         stream: stream.to_string(),
         version: row.try_get(0).unwrap_or_default(),
         position: row.try_get(1).unwrap_or_default(),
@@ -66,13 +67,13 @@ pub(crate) fn fold_event_from_row(
 pub(crate) fn column<'r, T>(
     row: &'r SqliteRow,
     index: usize,
-    place: &RecordPlace,
+    place: &impl Place,
 ) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
     row.try_get(index)
-        .map_err(|e| place.corrupt(format!("column {index}: {e}")))
+        .map_err(|e| place.place().corrupt(format!("column {index}: {e}")))
 }
 
 /// A `u64` as SQLite's `INTEGER`.

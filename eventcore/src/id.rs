@@ -57,6 +57,12 @@ impl StreamId {
         Ok(Self(id.into()))
     }
 
+    /// Validates and wraps borrowed text (one allocation, for the shared text).
+    pub(crate) fn from_text(id: &str) -> Result<Self, InputError> {
+        validate_text("stream id", id, MAX_STREAM_ID_BYTES)?;
+        Ok(Self(Arc::from(id)))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

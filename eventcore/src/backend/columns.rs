@@ -103,6 +103,25 @@ impl RecordPlace {
     }
 }
 
+/// Where a row's record sits, worked out only when an error needs it: a [`RecordPlace`], or a
+/// closure that reads one from the row.
+pub trait Place {
+    /// The place.
+    fn place(&self) -> RecordPlace;
+}
+
+impl Place for RecordPlace {
+    fn place(&self) -> RecordPlace {
+        self.clone()
+    }
+}
+
+impl<F: Fn() -> RecordPlace> Place for F {
+    fn place(&self) -> RecordPlace {
+        self()
+    }
+}
+
 /// The [`StoreError::Corrupt`] for a stored record outside the log (a snapshot, a saga record)
 /// of `stream`.
 pub fn corrupt(stream: &str, reason: impl std::fmt::Display) -> StoreError {
@@ -158,7 +177,7 @@ impl EventColumns {
             recorded_at: from_unix_micros(recorded_at_micros),
             metadata,
             payload: RawValue::from_string(payload).map_err(|e| bad(format!("payload: {e}")))?,
-            stream_id: StreamId::new(place.stream.clone())
+            stream_id: StreamId::from_text(&place.stream)
                 .map_err(|e| bad(format!("stream id: {e}")))?,
             event_type,
         })
