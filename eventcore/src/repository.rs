@@ -44,7 +44,8 @@ enum Load<A> {
 /// Loads aggregates of type `A`, runs their commands and appends the results.
 ///
 /// Commands for the same instance are serialised across every repository in the process, however
-/// many were built (a fresh `Repository` per request is as good as a shared one): within a
+/// many were built (a fresh `Repository` per request never races itself, though only clones of
+/// one repository share its cached state and group their queued commands): within a
 /// process they never race each other into conflicts. Between processes, optimistic concurrency
 /// with bounded retry ([`RetryPolicy`]) applies; a [`RepositoryObserver`] sees the conflicts,
 /// retries and commits. Building a repository is cheap; cloning gives another handle.
@@ -138,6 +139,7 @@ impl<A: Aggregate> Repository<A> {
     ) -> Self {
         self.snapshots = Some(snapshots);
         self.snapshot_policy = policy;
+        self.cache_key = next_cache_key(); // queued commands run with the holder's settings
         self
     }
 
@@ -152,6 +154,7 @@ impl<A: Aggregate> Repository<A> {
     /// Retries conflicting appends under `retry`.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self.cache_key = next_cache_key(); // queued commands run with the holder's settings
         self
     }
 
@@ -160,6 +163,7 @@ impl<A: Aggregate> Repository<A> {
     /// between repositories.
     pub fn with_observer(mut self, observer: impl RepositoryObserver) -> Self {
         self.observer = Some(Arc::new(observer));
+        self.cache_key = next_cache_key(); // queued commands run with the holder's settings
         self
     }
 

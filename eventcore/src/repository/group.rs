@@ -37,17 +37,20 @@ impl<A: Aggregate> Repository<A> {
             reply,
         };
         let id = lock.enqueue(self.cache_key, Box::new(pending));
+        // If this caller stops waiting while its command is still queued, the command leaves
+        // the queue with it (once taken into a group, it may still run).
+        let _withdraw = Withdraw { lock: &lock, id };
         loop {
-            let slot = lock.slot.clone().lock_owned().await;
-            match answer.try_recv() {
-                Ok(result) => return result,
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(RepositoryError::Store(StoreError::backend(
-                        "the task running this command's group ended before answering",
+            let slot = tokio::select! {
+                // An answer ready (a group ran this command) beats waiting for the lock again.
+                biased;
+                answered = &mut answer => {
+                    return answered.unwrap_or_else(|_| Err(RepositoryError::Store(
+                        StoreError::backend("the task running this command's group ended before answering"),
                     )));
                 }
-                Err(oneshot::error::TryRecvError::Empty) => {}
-            }
+                slot = lock.slot.clone().lock_owned() => slot,
+            };
             let taken = lock.take(self.cache_key, id, MAX_GROUP);
             let alone = matches!(&taken[..], [(only, _)] if *only == id);
             let mut group: Vec<Pending<A>> = taken
@@ -69,10 +72,11 @@ impl<A: Aggregate> Repository<A> {
                 // Several callers wait on this group: run it in a task of its own, so that one
                 // caller's cancellation cannot strand the others, and wait for our turn.
                 let (repo, stream) = (self.clone(), stream.clone());
-                tokio::spawn(async move {
+                let group_task = async move {
                     let mut slot = slot;
                     repo.execute_group(&mut slot, stream, group).await;
-                });
+                };
+                tokio::spawn(tracing::Instrument::in_current_span(group_task));
             }
         }
     }
@@ -94,7 +98,11 @@ impl<A: Aggregate> Repository<A> {
         let mut decided = Vec::with_capacity(group.len());
         let mut new_events = Vec::new();
         for pending in &group {
-            let Ok(events) = state.handle(&pending.command) else {
+            // A refusal, or a panic (answered to its own caller one by one), leaves the group.
+            let decided_one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                state.handle(&pending.command)
+            }));
+            let Ok(Ok(events)) = decided_one else {
                 return self.one_by_one(slot, stream, group).await;
             };
             let metadata = command_metadata::<A>(&pending.command, pending.metadata.clone());
@@ -102,8 +110,13 @@ impl<A: Aggregate> Repository<A> {
                 Ok(encoded) if !encoded.is_empty() => new_events.extend(encoded),
                 _ => return self.one_by_one(slot, stream, group).await,
             }
-            for event in &events {
-                state.apply(event);
+            let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for event in &events {
+                    state.apply(event);
+                }
+            }));
+            if applied.is_err() {
+                return self.one_by_one(slot, stream, group).await;
             }
             decided.push(events);
         }
@@ -135,13 +148,50 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Runs each command of `group` on its own, in order, answering each caller.
+    /// Runs each command of `group` on its own, in order, answering each caller: skipping
+    /// callers that stopped waiting, isolating a command that panics (its caller gets the
+    /// error), and, once the store has failed, answering the rest with that failure instead of
+    /// waiting on the store again for each.
     async fn one_by_one(&self, slot: &mut Slot, stream: StreamId, group: Vec<Pending<A>>) {
+        let mut failed: Option<String> = None;
         for pending in group {
-            let result = self
-                .execute_locked(slot, stream.clone(), pending.command, pending.metadata)
-                .await;
+            if pending.reply.is_closed() {
+                continue;
+            }
+            if let Some(reason) = &failed {
+                let error = StoreError::backend(format!(
+                    "not run: the store failed on an earlier command of its group: {reason}"
+                ));
+                let _ = pending.reply.send(Err(RepositoryError::Store(error)));
+                continue;
+            }
+            let run = self.execute_locked(slot, stream.clone(), pending.command, pending.metadata);
+            let result =
+                match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run)).await {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        let message = crate::projection::panic_message(&*panic);
+                        Err(RepositoryError::Store(StoreError::backend(format!(
+                            "the command panicked: {message}"
+                        ))))
+                    }
+                };
+            if let Err(RepositoryError::Store(error @ StoreError::Backend { .. })) = &result {
+                failed = Some(error.to_string());
+            }
             let _ = pending.reply.send(result);
         }
+    }
+}
+
+/// Takes a command out of its stream's queue when its caller stops waiting first.
+struct Withdraw<'a> {
+    lock: &'a super::locks::StreamLock,
+    id: u64,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.lock.withdraw(self.id);
     }
 }

@@ -16,7 +16,9 @@ impl<A: Aggregate> Repository<A> {
     ///
     /// A command already handled (committed, or earlier in this transaction) returns the
     /// events it appended then. Snapshots are neither read nor written (the transaction may
-    /// yet roll back), and the repository's cached state of the stream is dropped.
+    /// yet roll back). It does not wait for the stream's in-process lock (the transaction may
+    /// hold what a command holding it waits for), so it races other commands like another
+    /// process would: the version check decides, and a conflict is read again once at once.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -48,12 +50,12 @@ impl<A: Aggregate> Repository<A> {
         metadata: Metadata,
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let stream = A::stream_id(command.aggregate_id())?;
-        let lock = self.locks.lock_for(&stream);
-        let mut slot = lock.slot.lock().await;
-        slot.clear();
+        // No stream lock: `tx` may already hold the database resources a command holding that
+        // lock waits for (SQLite's writer, an advisory lock, a pool connection), and waiting
+        // here would close the circle. A cached state elsewhere stays safe: its next append's
+        // version check sees what this transaction commits.
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = command_metadata::<A>(&command, metadata);
-        let max_attempts = self.retry.max_attempts.max(1);
         let mut duplicate_seen = false;
         let mut attempt = 0;
         loop {
@@ -93,15 +95,16 @@ impl<A: Aggregate> Repository<A> {
                         .map(|(record, event)| record.with_event(event))
                         .collect());
                 }
-                Err(StoreError::Conflict(conflict)) if attempt >= max_attempts => {
+                // One fresh read at once (another transaction committed to the stream since this
+                // one read it); a second conflict means this transaction cannot append there
+                // (on PostgreSQL: it wrote before that other one committed): run it again.
+                Err(StoreError::Conflict(conflict)) if attempt >= 2 => {
                     return Err(RepositoryError::RetriesExhausted {
                         attempts: attempt,
                         last: conflict,
                     });
                 }
-                Err(StoreError::Conflict(_)) => {
-                    tokio::time::sleep(self.retry.backoff.delay(attempt)).await;
-                }
+                Err(StoreError::Conflict(_)) => {}
                 // Committed meanwhile by another process: the next read finds it.
                 Err(StoreError::DuplicateEventId { event_id })
                     if !std::mem::replace(&mut duplicate_seen, true)

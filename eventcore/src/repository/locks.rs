@@ -1,6 +1,6 @@
 //! The process-wide lock registry: one lock per stream, shared by every repository handle, so
 //! that commands for one instance never race each other into conflicts inside one process,
-//! however many `Repository` values were built (one per request is fine). A repository can be
+//! however many `Repository` values were built. A repository can be
 //! given a registry of its own to stand for another process (the conformance suite's races).
 
 use std::collections::HashMap;
@@ -38,6 +38,14 @@ impl StreamLock {
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(Queued { id, owner, entry });
         id
+    }
+
+    /// Removes command `id` if it still waits (its caller stopped waiting).
+    pub(super) fn withdraw(&self, id: u64) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = queue.iter().position(|queued| queued.id == id) {
+            queue.remove(at);
+        }
     }
 
     /// How many commands wait in the queue.
@@ -109,11 +117,6 @@ impl Slot {
             .downcast::<A>()
             .ok()
             .map(|state| (*state, version))
-    }
-
-    /// Forgets any cached state (the stream is about to change in a way no cache follows).
-    pub(super) fn clear(&mut self) {
-        self.cached = None;
     }
 
     /// Keeps `state` at `version` for the next command of repository `owner`.

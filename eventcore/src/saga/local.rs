@@ -15,7 +15,9 @@ use crate::transaction::{StoreTransaction, TransactionalStore};
 /// [`LocalBus`].
 ///
 /// # Contract
-/// Writes go through `tx` only. On `Ok`, what the command did commits with the saga's record;
+/// Writes go through `tx` only: a write through the store (or a plain `Repository::execute` on
+/// an aggregate this step also touches) can wait for what `tx` holds (on SQLite, the one
+/// writer) and stall until a timeout. On `Ok`, what the command did commits with the saga's record;
 /// on `Err`, the manager rolls `tx` back, so nothing of the command stays, and records the
 /// failure (retry, decide, park) in a transaction of its own.
 #[async_trait]
@@ -119,8 +121,11 @@ where
         id: CommandId,
     ) -> Result<(), DispatchError> {
         let Some(tx) = tx.downcast_mut::<S::Transaction>() else {
-            return Err(DispatchError::rejected(
-                "a LocalBus runs only in the transactions of the store it was built with",
+            // A wiring mistake, not the command's fault: transient, so the saga retries and
+            // then parks (visible) rather than compensating.
+            return Err(DispatchError::transient(
+                "a LocalBus runs only in transactions of its store's type: build it with the \
+                 saga manager's store",
             ));
         };
         self.commands.execute(tx, command, id).await

@@ -82,3 +82,41 @@ where
         "nothing applied twice"
     );
 }
+
+/// A transaction that runs commands while a plain command on the same instance waits for
+/// what the transaction holds (SQLite's writer, PostgreSQL's stream lock) never deadlocks with
+/// it: `execute_in` does not wait for the in-process lock the plain command holds.
+pub async fn commands_in_a_transaction_and_a_plain_command_on_one_instance_do_not_deadlock<S>(
+    backend: &Backend<S>,
+) where
+    S: EventStore + TransactionalStore + Clone + 'static,
+{
+    let store = backend.events.clone();
+    let repo = Repository::<Counter>::new(store.clone());
+    let id = format!("no-deadlock-{}", uuid::Uuid::new_v4());
+    let run = async {
+        let mut tx = store.begin().await.expect("begin");
+        repo.execute_in(&mut tx, CounterCommand::add(&id, 1), Metadata::default())
+            .await
+            .expect("first in the transaction");
+        let plain = tokio::spawn({
+            let (repo, id) = (repo.clone(), id.clone());
+            async move { repo.execute(CounterCommand::add(&id, 2)).await }
+        });
+        // Let the plain command take the instance's lock and wait for the store.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        repo.execute_in(&mut tx, CounterCommand::add(&id, 3), Metadata::default())
+            .await
+            .expect("second in the transaction, past the waiting plain command");
+        tx.commit().await.expect("commit");
+        plain
+            .await
+            .expect("task")
+            .expect("the plain command goes in after");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("no deadlock");
+    let loaded = repo.load(&id).await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (6, 3));
+}

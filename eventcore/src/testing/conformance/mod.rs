@@ -137,6 +137,7 @@ macro_rules! conformance_tests {
             snapshot_schema_versions_round_trip_in_full,
             a_cancelled_append_poisons_its_transaction_and_stores_nothing,
             commands_execute_inside_a_transaction_with_its_other_writes,
+            commands_in_a_transaction_and_a_plain_command_on_one_instance_do_not_deadlock,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
