@@ -8,12 +8,17 @@ use eventcore::{
     StreamId,
 };
 
-/// Completes one instance per counter stream it reads.
-struct CountersOnly;
+/// Completes one instance per stream it reads: counter streams only when `COUNTERS_ONLY`,
+/// every stream otherwise.
+struct Reads<const COUNTERS_ONLY: bool>;
 
-impl Saga for CountersOnly {
-    const TYPE: &'static str = "counters-only";
-    const CATEGORIES: &'static [&'static str] = &["counter"];
+impl<const COUNTERS_ONLY: bool> Saga for Reads<COUNTERS_ONLY> {
+    const TYPE: &'static str = if COUNTERS_ONLY {
+        "counters-only"
+    } else {
+        "every-stream"
+    };
+    const CATEGORIES: &'static [&'static str] = if COUNTERS_ONLY { &["counter"] } else { &[] };
     type State = ();
     type Event = CounterEvent;
     type Command = ();
@@ -51,32 +56,13 @@ async fn events_of_other_categories_are_skipped_even_when_their_type_names_match
             .unwrap();
     }
     let bus = InProcessBus::new(|(), _| async { Ok(()) });
-    let manager = SagaManager::new(CountersOnly, store, bus);
+    let manager = SagaManager::new(Reads::<true>, store, bus);
     assert_eq!(
         manager.process_events(10).await.expect("no decode error"),
         2
     );
     assert!(manager.get("counter-1").await.unwrap().is_some());
     assert!(manager.get("basket-1").await.unwrap().is_none());
-}
-
-/// Reads every stream (no `CATEGORIES`), like `CountersOnly` otherwise.
-struct EveryStream;
-
-impl Saga for EveryStream {
-    const TYPE: &'static str = "every-stream";
-    type State = ();
-    type Event = CounterEvent;
-    type Command = ();
-    type Error = std::convert::Infallible;
-
-    fn correlate(&self, _: &CounterEvent, envelope: &RecordedEvent) -> Option<String> {
-        Some(envelope.stream_id.to_string())
-    }
-
-    fn on_event(&self, _: &(), _: &CounterEvent) -> Result<Reaction<Self>, Self::Error> {
-        Ok(Reaction::new().complete())
-    }
 }
 
 #[tokio::test]
@@ -105,7 +91,7 @@ async fn waiting_on_a_started_saga_returns_the_error_when_its_intake_stopped() {
         ..SagaOptions::default()
     };
     let bus = InProcessBus::new(|(), _| async { Ok(()) });
-    let handle = SagaManager::new(EveryStream, store, bus)
+    let handle = SagaManager::new(Reads::<false>, store, bus)
         .with_options(options)
         .start()
         .unwrap();

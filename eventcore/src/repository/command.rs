@@ -1,6 +1,7 @@
 //! One command, under its stream's lock: load (or take the cached state), decide, append, with
 //! the retries a conflict, a re-sent command or a broken connection call for.
 
+use super::events::is_own_event_id;
 use super::locks::Slot;
 use super::observer::Report;
 use super::{
@@ -129,10 +130,7 @@ impl<A: Aggregate> Repository<A> {
                 // any of its event ids): the next round finds its events and returns them.
                 Err(StoreError::DuplicateEventId { event_id })
                     if !std::mem::replace(&mut duplicate_seen, true)
-                        && (0..events.len()).any(|index| {
-                            EventId::derived(command.command_id(), &stream, index as u32)
-                                == event_id
-                        }) =>
+                        && is_own_event_id::<A>(&command, &stream, events.len(), event_id) =>
                 {
                     reload = true;
                 }

@@ -34,3 +34,14 @@ pub(super) fn encode<A: Aggregate>(
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(RepositoryError::Encode)
 }
+
+/// Whether `event_id` is one of the first `count` event ids `command` derives for `stream`
+/// (a store reporting a duplicate may name any of them).
+pub(super) fn is_own_event_id<A: Aggregate>(
+    command: &A::Command,
+    stream: &StreamId,
+    count: usize,
+    event_id: EventId,
+) -> bool {
+    (0..count).any(|index| EventId::derived(command.command_id(), stream, index as u32) == event_id)
+}

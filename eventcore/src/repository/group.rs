@@ -30,6 +30,15 @@ impl<A: Aggregate> Repository<A> {
         metadata: Metadata,
     ) -> Result<Vec<Envelope<A::Event>>, A> {
         let lock = self.locks.lock_for(&stream);
+        // Uncontended (nobody holds the stream or waits for it): nothing to group with, so no
+        // queue entry and no reply channel; run at once.
+        if lock.queued() == 0 {
+            if let Ok(mut slot) = lock.slot.try_lock() {
+                return self
+                    .execute_locked(&mut slot, stream, command, metadata)
+                    .await;
+            }
+        }
         let (reply, mut answer) = oneshot::channel();
         let pending = Pending::<A> {
             command,

@@ -1,6 +1,7 @@
 //! [`Repository::execute_in`]: a command whose events commit with the rest of a transaction
 //! (a consumer's inbox record and read-model rows, a saga step's outcome).
 
+use super::events::is_own_event_id;
 use super::{
     Aggregate, AppendRequest, Command, Envelope, EventId, ExpectedVersion, Metadata, Repository,
     RepositoryError, Result, StoreError, command_metadata, encode,
@@ -108,10 +109,7 @@ impl<A: Aggregate> Repository<A> {
                 // Committed meanwhile by another process: the next read finds it.
                 Err(StoreError::DuplicateEventId { event_id })
                     if !std::mem::replace(&mut duplicate_seen, true)
-                        && (0..events.len()).any(|index| {
-                            EventId::derived(command.command_id(), &stream, index as u32)
-                                == event_id
-                        }) => {}
+                        && is_own_event_id::<A>(&command, &stream, events.len(), event_id) => {}
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }

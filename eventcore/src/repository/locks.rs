@@ -49,7 +49,6 @@ impl StreamLock {
     }
 
     /// How many commands wait in the queue.
-    #[cfg(test)]
     pub(super) fn queued(&self) -> usize {
         self.queue
             .lock()

@@ -125,8 +125,22 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         let Some(changes) = self.outcome_changes(id, name, outcome, &mut document)? else {
             return Ok(false);
         };
-        let mut tx = self.store.begin().await?;
-        self.save(&mut tx, id, &document, version, changes).await?;
+        let tx = self.store.begin().await?;
+        self.commit_outcome(tx, id, &document, version, changes)
+            .await
+    }
+
+    /// Saves `document` (at `version`) with `changes` in `tx` and commits: a step's outcome,
+    /// with whatever else `tx` holds (a local step's command).
+    async fn commit_outcome(
+        &self,
+        mut tx: T::Transaction,
+        id: &str,
+        document: &Document<S>,
+        version: u64,
+        changes: DeadlineChanges,
+    ) -> Result<bool, SagaError> {
+        self.save(&mut tx, id, document, version, changes).await?;
         self.faults.check("dispatch:before-commit")?;
         tx.commit().await?;
         self.committed();
@@ -206,11 +220,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         let Some(changes) = self.outcome_changes(id, &name, &outcome, &mut document)? else {
             return Ok(false);
         };
-        self.save(&mut tx, id, &document, version, changes).await?;
-        self.faults.check("dispatch:before-commit")?;
-        tx.commit().await?;
-        self.committed();
-        self.faults.check("dispatch:after-commit")?;
-        Ok(true)
+        self.commit_outcome(tx, id, &document, version, changes)
+            .await
     }
 }

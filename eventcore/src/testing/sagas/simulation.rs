@@ -98,10 +98,7 @@ pub async fn simulate<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
-    let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
-    let inner = counter_bus(store.clone(), Arc::clone(&deliveries));
-    let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
-    run(store, seed, sagas, steps, bus, flaky, deliveries).await
+    simulate_with(store, seed, sagas, steps, counter_bus).await
 }
 
 /// [`simulate`] with steps executed in the saga's own transactions ([`local_counter_bus`]).
@@ -111,8 +108,19 @@ pub async fn simulate_local<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
+    simulate_with(store, seed, sagas, steps, local_counter_bus).await
+}
+
+/// A seeded run over the bus `bus` builds (made flaky while the run injects failures).
+async fn simulate_with<T: SagaStore, B: CommandBus<Move>>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+    bus: impl FnOnce(T, Arc<Deliveries>) -> B,
+) -> SimulationReport {
     let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
-    let inner = local_counter_bus(store.clone(), Arc::clone(&deliveries));
+    let inner = bus(store.clone(), Arc::clone(&deliveries));
     let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
     run(store, seed, sagas, steps, bus, flaky, deliveries).await
 }
