@@ -1,5 +1,6 @@
 //! `cargo run -p cart`: the docs/guide.md walk-through on a fresh SQLite file.
 
+// guide:start main
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let dir = std::env::temp_dir().join(format!("eventcore-cart-{}", uuid::Uuid::new_v4()));
@@ -18,3 +19,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+// guide:end main
