@@ -27,6 +27,10 @@ pub(crate) enum Failure {
     /// The transaction was a deadlock victim or hit a serialization failure (under a stricter
     /// default isolation level): nothing was written, and only a fresh transaction can go on.
     Deadlock,
+    /// The transaction got its id before it wrote events, and events above its positions
+    /// were committed meanwhile (readers may have passed it): only a fresh transaction can
+    /// append.
+    Overtaken,
     /// Anything else.
     Store(StoreError),
 }
@@ -97,6 +101,55 @@ async fn insert_stream(
     index_base: u64,
     now: SystemTime,
 ) -> Result<Option<Vec<RecordedEvent>>, Failure> {
+    let mut inserted = run_insert(conn, sql, append, index_base, now, false).await?;
+    if let Inserted::Early = inserted {
+        // The transaction had an id before it took the gate (the statement took it): now
+        // that it holds it, see whether readers may have passed the id.
+        inserted = run_insert(conn, sql, append, index_base, now, true).await?;
+    }
+    let (first_position, first_version) = match inserted {
+        Inserted::Rows { position, version } => (position, version),
+        Inserted::Refused => return Ok(None),
+        Inserted::Early => return Err(Failure::Overtaken),
+    };
+    Ok(Some(
+        append
+            .events
+            .iter()
+            .zip(0u64..)
+            .map(|(event, i)| {
+                RecordedEvent::from_new(
+                    event.clone(),
+                    append.stream.clone(),
+                    first_version + i,
+                    first_position + i,
+                    now,
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// What one insert statement did.
+enum Inserted {
+    /// It inserted the events, the first at this position and version.
+    Rows { position: u64, version: u64 },
+    /// Its version or stream-order check failed.
+    Refused,
+    /// The transaction got its id before it held the gate, and readers may have passed it.
+    Early,
+}
+
+/// Runs the stream's insert statement; `gated`: the transaction took the store's write gate
+/// in an earlier statement.
+async fn run_insert(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    append: &StreamAppend,
+    index_base: u64,
+    now: SystemTime,
+    gated: bool,
+) -> Result<Inserted, Failure> {
     let (mode, exact) = mode(append.expected);
     let base = sqlx::query(if append.events.len() == 1 {
         &sql.insert_one
@@ -133,29 +186,25 @@ async fn insert_stream(
             .bind(metadata)
             .bind(payloads)
     };
-    let row = query.fetch_one(&mut *conn).await?;
+    let row = query.bind(gated).fetch_one(&mut *conn).await?;
     let (first_position, first_version, inserted): (Option<i64>, Option<i64>, i64) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    let (Some(first_position), Some(first_version)) = (first_position, first_version) else {
-        return Ok(None);
+    let (early, ok): (bool, bool) = (row.try_get(3)?, row.try_get(4)?);
+    if !ok {
+        return Ok(if early {
+            Inserted::Early
+        } else {
+            Inserted::Refused
+        });
+    }
+    let (Some(position), Some(version)) = (first_position, first_version) else {
+        return Ok(Inserted::Refused);
     };
     debug_assert_eq!(inserted as usize, append.events.len());
-    Ok(Some(
-        append
-            .events
-            .iter()
-            .zip(0u64..)
-            .map(|(event, i)| {
-                RecordedEvent::from_new(
-                    event.clone(),
-                    append.stream.clone(),
-                    first_version as u64 + i,
-                    first_position as u64 + i,
-                    now,
-                )
-            })
-            .collect(),
-    ))
+    Ok(Inserted::Rows {
+        position: position as u64,
+        version: version as u64,
+    })
 }
 
 /// Whether `request` is one stream with events: one insert statement, which takes the
@@ -233,7 +282,7 @@ async fn lock_streams(conn: &mut PgConnection, request: &AppendRequest) -> Resul
 /// transaction.
 pub(crate) fn is_retryable(failure: &Failure) -> bool {
     match failure {
-        Failure::Raced | Failure::Deadlock => true,
+        Failure::Raced | Failure::Deadlock | Failure::Overtaken => true,
         // The expectation holds by now: the transaction predates the stream's last writer
         // (its positions would fall below that writer's), so only a fresh one can append.
         Failure::Conflict(c) => c.expected.admits(c.actual),
@@ -287,6 +336,7 @@ impl Failure {
             Self::Store(error) => error,
             Self::Raced => StoreError::backend("a concurrent append kept taking the same versions"),
             Self::Deadlock => StoreError::aborted(eventcore::AbortReason::Deadlock),
+            Self::Overtaken => StoreError::aborted(eventcore::AbortReason::Overtaken),
             Self::Duplicate => StoreError::backend("event id unique constraint violated"),
         }
     }

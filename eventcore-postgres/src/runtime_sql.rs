@@ -3,7 +3,7 @@
 
 use crate::rows::timestamp_sql;
 use crate::schema::Schema;
-use crate::sql::SAFE_BOUND;
+use crate::sql::safe_bound;
 
 /// SQL for a `TIMESTAMPTZ` column as microseconds since the epoch.
 fn micros_of(column: &str) -> String {
@@ -110,7 +110,8 @@ impl RuntimeSql {
             ),
             count_events_through: format!(
                 "SELECT COUNT(*) FROM {events}
-                 WHERE global_position <= $1 AND global_position < {SAFE_BOUND}"
+                 WHERE global_position <= $1 AND global_position < {}",
+                safe_bound(schema)
             ),
         }
     }

@@ -53,6 +53,14 @@ impl Schema {
         &self.quoted
     }
 
+    /// The key of this store's write gate: a shared advisory lock (two-`INT` form, so it never
+    /// meets a stream lock's single `BIGINT` key) that every event-writing transaction takes
+    /// before it gets its id. Readers bound their reads by the gate holders' ids.
+    pub(crate) fn gate(&self) -> (i32, i32) {
+        let class = (fnv1a(&self.name) & 0x7fff_ffff) as i32;
+        (class, GATE_OBJECT)
+    }
+
     /// The LISTEN/NOTIFY channel of this schema's log. Channel names are limited to 63
     /// bytes, so a long schema name is replaced by a hash of it.
     pub(crate) fn channel(&self) -> String {
@@ -60,12 +68,18 @@ impl Schema {
         if plain.len() <= 63 {
             return plain;
         }
-        // FNV-1a: stable across processes and builds, unlike std's randomly keyed hasher.
-        let hash = self.name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("eventcore_events:{hash:016x}")
+        format!("eventcore_events:{:016x}", fnv1a(&self.name))
     }
+}
+
+/// The second half of every gate key ("ecgt").
+const GATE_OBJECT: i32 = 0x6563_6774;
+
+/// FNV-1a: stable across processes and builds, unlike std's randomly keyed hasher.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

@@ -7,10 +7,18 @@ use crate::schema::Schema;
 /// Bits of a global position that number the events within one transaction.
 pub(crate) const INDEX_BITS: u32 = 20;
 
-/// SQL for the upper bound (exclusive) of the positions a reader may return now: every
-/// transaction with an id below the oldest one still in flight has finished.
-pub(crate) const SAFE_BOUND: &str =
-    "(SELECT pg_snapshot_xmin(pg_current_snapshot())::TEXT::BIGINT << 20)";
+/// SQL for the upper bound (exclusive) of the positions a reader may return now, computed
+/// once per statement against the statement's own snapshot: below the oldest transaction
+/// that holds the store's write gate, or that the snapshot saw in flight and has finished
+/// since (migration 0005 explains the function). Transactions in flight that never took the
+/// gate (they write no events) do not hold it back.
+pub(crate) fn safe_bound(schema: &Schema) -> String {
+    let (class, object) = schema.gate();
+    format!(
+        "(SELECT {}.eventcore_read_bound(pg_current_snapshot(), {class}, {object}))",
+        schema.quoted()
+    )
+}
 
 /// SQL for the advisory-lock key of the stream named by the SQL expression `stream`.
 pub(crate) fn lock_key(stream: &str) -> String {
@@ -18,34 +26,60 @@ pub(crate) fn lock_key(stream: &str) -> String {
 }
 
 /// The stream's last version and position, and this transaction's position base, after taking
-/// the stream's exclusive advisory lock (so that a transaction that only checks the stream's
-/// version holds it still until it ends); parameter `$1` is the stream. The lock comes first
-/// in the select list (evaluated left to right), before the transaction id is assigned: a
-/// transaction whose first write this is cannot get an id older than a writer it waited for.
-fn current(events: &str) -> String {
+/// the store's write gate and the stream's exclusive advisory lock (so that a transaction that
+/// only checks the stream's version holds it still until it ends); parameter `$1` is the
+/// stream. The select list is evaluated left to right:
+/// - `early`: this is the transaction's first append (`$3` = 0 events appended before) and it
+///   already has an id (it wrote something else first), so it got that id without holding
+///   the gate, and readers may have passed it (see `GO`);
+/// - the gate, then the stream lock, before the transaction id is assigned: a transaction
+///   whose first write this is cannot get an id older than a writer it waited for, and
+///   readers see it in flight from before it has an id.
+fn current(events: &str, (class, object): (i32, i32)) -> String {
     let key = lock_key("$1");
     format!(
         "WITH last AS (
              SELECT stream_version AS v, global_position AS p FROM {events}
              WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
          ), cur AS (
-             SELECT pg_advisory_xact_lock({key})::TEXT AS locked,
+             SELECT ($3::BIGINT = 0 AND pg_current_xact_id_if_assigned() IS NOT NULL) AS early,
+                    pg_advisory_xact_lock_shared({class}, {object})::TEXT AS gated,
+                    pg_advisory_xact_lock({key})::TEXT AS locked,
                     COALESCE((SELECT v FROM last), 0) AS v,
                     COALESCE((SELECT p FROM last), 0) AS p,
                     pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
-         )"
+         ), go AS (
+             SELECT cur.*, {GO} AS ok FROM cur
+         )",
+        GO = go(events),
     )
 }
 
-/// Inserts only if the new positions follow the stream's last one (`$3` = events this
-/// transaction appended before) and the expected version (`$4` mode, `$5` exact) holds.
-const CHECK: &str = "WHERE cur.tx + $3::BIGINT + 1 > cur.p
-       AND CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN cur.v = 0
-                        WHEN 2 THEN cur.v > 0 ELSE cur.v = $5::BIGINT END";
+/// Whether an append may go ahead as far as readers are concerned. A transaction that got its
+/// id before taking the gate may append only once it holds the gate (`$11`: it took it in an
+/// earlier statement, which reported `early`) and no committed event lies above its first
+/// position: a reader that passed its id without seeing it in flight delivered such an
+/// event, and this statement's snapshot, taken after the gate, shows every event such a
+/// reader can have delivered.
+fn go(events: &str) -> String {
+    format!(
+        "(NOT cur.early OR ($11::BOOL AND cur.tx + 1 > COALESCE((
+             SELECT global_position FROM {events} ORDER BY global_position DESC LIMIT 1), 0)))"
+    )
+}
+
+/// Inserts only if readers allow it (`go.ok`), the new positions follow the stream's last one
+/// (`$3` = events this transaction appended before) and the expected version (`$4` mode, `$5`
+/// exact) holds.
+const CHECK: &str = "WHERE go.ok AND go.tx + $3::BIGINT + 1 > go.p
+       AND CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN go.v = 0
+                        WHEN 2 THEN go.v > 0 ELSE go.v = $5::BIGINT END";
 
 /// What an insert reports: its first position and version and how many rows it inserted
-/// (positions and versions of one insert are consecutive), as one row however many events.
-const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*) FROM inserted";
+/// (positions and versions of one insert are consecutive), as one row however many events;
+/// then whether it was early and whether readers allowed it.
+const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*),
+     (SELECT early FROM go), (SELECT ok FROM go) FROM inserted";
 
 /// Pre-built statements.
 ///
@@ -76,22 +110,24 @@ impl Sql {
         let events = schema.table("eventcore_events");
         let snapshots = schema.table("eventcore_snapshots");
         let recorded_at = timestamp_sql(2);
+        let safe_bound = safe_bound(schema);
         Self {
             // $1 stream, $2 recorded-at micros, $3 index base within the transaction,
             // $4 check mode (0 any, 1 no stream, 2 exists, 3 exact), $5 exact version,
-            // $6.. arrays of the events' columns.
+            // $6..$10 arrays of the events' columns, $11 whether the transaction took the gate in
+            // an earlier statement.
             insert: format!(
                 "{CURRENT}, inserted AS (
                  INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
                      event_type, schema_version, recorded_at, metadata, payload)
-                 SELECT cur.tx + $3::BIGINT + e.ord, e.id, $1, cur.v + e.ord, e.t, e.sv,
+                 SELECT go.tx + $3::BIGINT + e.ord, e.id, $1, go.v + e.ord, e.t, e.sv,
                         {recorded_at}, e.md::JSON, e.pl::JSON
-                 FROM cur, unnest($6::UUID[], $7::TEXT[], $8::INT[], $9::TEXT[], $10::TEXT[])
+                 FROM go, unnest($6::UUID[], $7::TEXT[], $8::INT[], $9::TEXT[], $10::TEXT[])
                       WITH ORDINALITY AS e(id, t, sv, md, pl, ord)
                  {CHECK}
                  RETURNING global_position, stream_version
                  ) {SUMMARY}",
-                CURRENT = current(&events),
+                CURRENT = current(&events, schema.gate()),
                 CHECK = CHECK,
             ),
             // The same for one event, with scalar parameters: no arrays to encode or unnest.
@@ -99,13 +135,13 @@ impl Sql {
                 "{CURRENT}, inserted AS (
                  INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
                      event_type, schema_version, recorded_at, metadata, payload)
-                 SELECT cur.tx + $3::BIGINT + 1, $6::UUID, $1, cur.v + 1, $7::TEXT, $8::INT,
+                 SELECT go.tx + $3::BIGINT + 1, $6::UUID, $1, go.v + 1, $7::TEXT, $8::INT,
                         {recorded_at}, $9::TEXT::JSON, $10::TEXT::JSON
-                 FROM cur
+                 FROM go
                  {CHECK}
                  RETURNING global_position, stream_version
                  ) {SUMMARY}",
-                CURRENT = current(&events),
+                CURRENT = current(&events, schema.gate()),
                 CHECK = CHECK,
             ),
             read_stream: format!(
@@ -122,7 +158,7 @@ impl Sql {
                      SELECT {EVENT_COLUMNS} FROM {events}
                      WHERE global_position >= $1 ORDER BY global_position LIMIT $2
                  ) page
-                 WHERE page.global_position < {SAFE_BOUND}
+                 WHERE page.global_position < {safe_bound}
                  ORDER BY page.global_position"
             ),
             stream_version: format!(
@@ -132,7 +168,7 @@ impl Sql {
             event_by_id: format!("SELECT {EVENT_COLUMNS} FROM {events} WHERE event_id = $1"),
             head: format!(
                 "SELECT COALESCE((SELECT global_position FROM {events}
-                                  WHERE global_position + 0 < {SAFE_BOUND}
+                                  WHERE global_position + 0 < {safe_bound}
                                   ORDER BY global_position DESC LIMIT 1), 0)"
             ),
             find_ids: format!("SELECT event_id FROM {events} WHERE event_id = ANY($1) LIMIT 1"),

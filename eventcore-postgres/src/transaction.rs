@@ -340,6 +340,9 @@ async fn append_in_savepoint(
             // This transaction holds locks the other one waits for (or its snapshot is
             // stale): retrying inside it would only deadlock again.
             Failure::Deadlock => return Err(AppendError::Aborted(AbortReason::Deadlock)),
+            // Its id is older than events readers may have passed: no append of this
+            // transaction can ever go in.
+            Failure::Overtaken => return Err(AppendError::Aborted(AbortReason::Overtaken)),
             failure => {
                 let error = append::into_store_error(failure, tx, sql, request).await;
                 return Err(AppendError::Failed(error));

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use eventcore::TransactionalStore;
 use eventcore::{
-    AppendRequest, EventAppender, EventReader, EventReaderExt, ExpectedVersion, StoreError,
-    StreamId,
+    AbortReason, AppendRequest, EventAppender, EventReader, EventReaderExt, ExpectedVersion,
+    StoreError, StreamId,
 };
 use eventcore_postgres::PgEventStore;
 use futures::StreamExt;
@@ -257,7 +257,7 @@ async fn another_process_is_woken_by_notify_and_its_subscriber_delivers() {
 }
 
 #[tokio::test]
-async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_it() {
+async fn a_transaction_that_wrote_before_events_committed_above_it_cannot_append_behind_them() {
     let store = common::fresh_store(5).await;
     let mut early = store.begin().await.unwrap();
     sqlx::query("SELECT pg_current_xact_id()")
@@ -272,27 +272,38 @@ async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_i
         ))
         .await
         .unwrap();
-    let result = early
-        .append(AppendRequest::single(
-            stream("race"),
-            ExpectedVersion::Any,
-            vec![event(2)],
-        ))
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::Conflict(ref c)) if c.actual == 1),
-        "{result:?}"
-    );
-    // Other streams are fine for the early transaction.
-    early
+    // Readers do not wait for a transaction that has written no events, so they may have
+    // passed this one's id already: its events would land behind them, on any stream.
+    for name in ["race", "other"] {
+        let result = early
+            .append(AppendRequest::single(
+                stream(name),
+                ExpectedVersion::Any,
+                vec![event(2)],
+            ))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(StoreError::TransactionAborted {
+                    reason: AbortReason::Overtaken
+                })
+            ),
+            "{name}: {result:?}"
+        );
+    }
+    assert!(early.commit().await.is_err(), "the transaction is poisoned");
+    // A fresh transaction appends, after the race.
+    let mut fresh = store.begin().await.unwrap();
+    fresh
         .append(AppendRequest::single(
             stream("other"),
             ExpectedVersion::NoStream,
             vec![event(3)],
         ))
         .await
-        .expect("a stream nobody wrote to since");
-    early.commit().await.unwrap();
+        .unwrap();
+    fresh.commit().await.unwrap();
     eventcore::testing::conformance::wait_until_visible(&store, raced[0].global_position).await;
     let all = store.read_all(1, 100).await.unwrap();
     let order: Vec<(String, u64)> = all
@@ -301,9 +312,30 @@ async fn a_transaction_older_than_the_streams_last_writer_cannot_append_behind_i
         .collect();
     assert_eq!(
         order,
-        [("other".to_owned(), 1), ("race".to_owned(), 1)],
+        [("race".to_owned(), 1), ("other".to_owned(), 1)],
         "global order by transaction"
     );
+}
+
+#[tokio::test]
+async fn a_transaction_that_wrote_first_appends_when_nothing_committed_above_it() {
+    let store = common::fresh_store(5).await;
+    let mut tx = store.begin().await.unwrap();
+    let before = store.head_position().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(tx.connection())
+        .await
+        .unwrap();
+    let recorded = tx
+        .append(AppendRequest::single(
+            stream("calm"),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .expect("no events above this transaction's id: nothing to refuse");
+    tx.commit().await.unwrap();
+    assert!(recorded[0].global_position > before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

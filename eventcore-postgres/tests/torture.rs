@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use eventcore::testing::Rng;
 use eventcore::{
-    AppendRequest, EventId, EventReader, EventReaderExt, ExpectedVersion, NewEvent, RecordedEvent,
-    StoreError, StreamId, SubscriptionOptions,
+    AbortReason, AppendRequest, EventId, EventReader, EventReaderExt, ExpectedVersion, NewEvent,
+    RecordedEvent, StoreError, StreamId, SubscriptionOptions,
 };
 use eventcore_postgres::PgEventStore;
 use futures::StreamExt;
@@ -52,8 +52,14 @@ async fn writer(store: PgEventStore, prefix: String, seed: u64) -> Outcome {
                 .await
             {
                 Ok(_) => {}
-                Err(StoreError::Conflict(_)) => {
-                    // Our transaction predates the stream's last writer: retry afresh.
+                Err(
+                    StoreError::Conflict(_)
+                    | StoreError::TransactionAborted {
+                        reason: AbortReason::Overtaken,
+                    },
+                ) => {
+                    // Our transaction predates the stream's last writer, or events readers
+                    // may have passed it by: retry afresh.
                     outcome.retried += 1;
                     tx.rollback().await.unwrap();
                     continue;

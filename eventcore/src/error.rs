@@ -245,6 +245,11 @@ pub enum AbortReason {
     /// later statement fails and a commit would roll back.
     #[error("a statement in it failed")]
     StatementFailed,
+    /// It wrote something else before its first append, and events were committed meanwhile
+    /// that log readers may already have passed it by (PostgreSQL: its events would land
+    /// below them). A transaction that appends before writing anything else never gets it.
+    #[error("it started writing before events that readers may have passed it by")]
+    Overtaken,
 }
 
 impl StoreError {
