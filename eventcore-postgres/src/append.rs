@@ -10,7 +10,7 @@ use eventcore::{
 use sqlx::{PgConnection, Row};
 
 use crate::rows::{metadata_json, micros, stored_now};
-use crate::sql::{INDEX_BITS, Sql, lock_key};
+use crate::sql::{GateMode, INDEX_BITS, Sql, lock_key};
 
 /// The most events one transaction may append (the index part of a global position).
 pub(crate) const MAX_EVENTS_PER_TRANSACTION: u64 = (1 << INDEX_BITS) - 1;
@@ -100,12 +100,13 @@ async fn insert_stream(
     append: &StreamAppend,
     index_base: u64,
     now: SystemTime,
+    gate: GateMode,
 ) -> Result<Option<Vec<RecordedEvent>>, Failure> {
-    let mut inserted = run_insert(conn, sql, append, index_base, now, false).await?;
+    let mut inserted = run_insert(conn, sql, append, index_base, now, gate).await?;
     if let Inserted::Early = inserted {
         // The transaction had an id before it took the gate (the statement took it): now
         // that it holds it, see whether readers may have passed the id.
-        inserted = run_insert(conn, sql, append, index_base, now, true).await?;
+        inserted = run_insert(conn, sql, append, index_base, now, GateMode::HeldAfterId).await?;
     }
     let (first_position, first_version) = match inserted {
         Inserted::Rows { position, version } => (position, version),
@@ -140,15 +141,14 @@ enum Inserted {
     Early,
 }
 
-/// Runs the stream's insert statement; `gated`: the transaction took the store's write gate
-/// in an earlier statement.
+/// Runs the stream's insert statement.
 async fn run_insert(
     conn: &mut PgConnection,
     sql: &Sql,
     append: &StreamAppend,
     index_base: u64,
     now: SystemTime,
-    gated: bool,
+    gate: GateMode,
 ) -> Result<Inserted, Failure> {
     let (mode, exact) = mode(append.expected);
     let base = sqlx::query(if append.events.len() == 1 {
@@ -186,7 +186,7 @@ async fn run_insert(
             .bind(metadata)
             .bind(payloads)
     };
-    let row = query.bind(gated).fetch_one(&mut *conn).await?;
+    let row = query.bind(gate as i32).fetch_one(&mut *conn).await?;
     let (first_position, first_version, inserted): (Option<i64>, Option<i64>, i64) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let (early, ok): (bool, bool) = (row.try_get(3)?, row.try_get(4)?);
@@ -220,6 +220,7 @@ pub(crate) async fn append_on(
     sql: &Sql,
     request: &AppendRequest,
     index_base: u64,
+    gate: GateMode,
 ) -> Result<Vec<RecordedEvent>, Failure> {
     let count = request.event_count() as u64;
     if index_base + count > MAX_EVENTS_PER_TRANSACTION {
@@ -242,7 +243,7 @@ pub(crate) async fn append_on(
             continue;
         }
         let base = index_base + recorded.len() as u64;
-        match insert_stream(conn, sql, append, base, now).await? {
+        match insert_stream(conn, sql, append, base, now, gate).await? {
             Some(records) => recorded.extend(records),
             None => {
                 let actual = version_of(conn, sql, &append.stream).await?;

@@ -103,6 +103,7 @@
 //! `JSON` (verbatim text, queryable with `->>`).
 
 mod append;
+mod bound;
 mod builder;
 mod migrate;
 mod notify;
@@ -116,6 +117,7 @@ mod sql;
 mod store;
 mod transaction;
 
+pub use bound::{BoundHolder, ReadBound};
 pub use builder::PgEventStoreBuilder;
 pub use snapshot::PgSnapshotStore;
 /// The `sqlx` this crate is built with, for your own SQL in a transaction

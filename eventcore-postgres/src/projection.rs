@@ -40,6 +40,10 @@ impl StoreTransaction for PgTransaction {
         PgTransaction::append(self, request).await
     }
 
+    async fn will_append(&mut self) -> Result<(), StoreError> {
+        PgTransaction::will_append(self).await
+    }
+
     async fn read_stream(
         &mut self,
         stream: &eventcore::StreamId,

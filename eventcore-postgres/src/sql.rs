@@ -20,6 +20,28 @@ pub(crate) fn safe_bound(schema: &Schema) -> String {
     )
 }
 
+/// What a transaction's earlier statements did about the store's write gate (parameter `$11`
+/// of the insert statements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GateMode {
+    /// Nothing known: the statement takes it and reports whether the id came first.
+    Unknown = 0,
+    /// An earlier statement took it, after the transaction had its id: check for overtaking.
+    HeldAfterId = 1,
+    /// It was taken before the transaction had an id
+    /// ([`will_append`](crate::PgTransaction::will_append)).
+    HeldBeforeId = 2,
+}
+
+/// SQL taking the store's write gate, reporting whether the transaction had no id before.
+pub(crate) fn take_gate(schema: &Schema) -> String {
+    let (class, object) = schema.gate();
+    format!(
+        "SELECT pg_current_xact_id_if_assigned() IS NULL,
+                pg_advisory_xact_lock_shared({class}, {object})::TEXT"
+    )
+}
+
 /// SQL for the advisory-lock key of the stream named by the SQL expression `stream`.
 pub(crate) fn lock_key(stream: &str) -> String {
     format!("hashtextextended('eventcore:' || {stream}, 0)")
@@ -29,9 +51,9 @@ pub(crate) fn lock_key(stream: &str) -> String {
 /// the store's write gate and the stream's exclusive advisory lock (so that a transaction that
 /// only checks the stream's version holds it still until it ends); parameter `$1` is the
 /// stream. The select list is evaluated left to right:
-/// - `early`: this is the transaction's first append (`$3` = 0 events appended before) and it
-///   already has an id (it wrote something else first), so it got that id without holding
-///   the gate, and readers may have passed it (see `GO`);
+/// - `early`: this is the transaction's first append (`$3` = 0 events appended before), it
+///   already has an id (it wrote something else first) and it did not take the gate before
+///   that (`$11` = 2, [`GateMode::HeldBeforeId`]), so readers may have passed it (see `GO`);
 /// - the gate, then the stream lock, before the transaction id is assigned: a transaction
 ///   whose first write this is cannot get an id older than a writer it waited for, and
 ///   readers see it in flight from before it has an id.
@@ -42,7 +64,8 @@ fn current(events: &str, (class, object): (i32, i32)) -> String {
              SELECT stream_version AS v, global_position AS p FROM {events}
              WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
          ), cur AS (
-             SELECT ($3::BIGINT = 0 AND pg_current_xact_id_if_assigned() IS NOT NULL) AS early,
+             SELECT ($11::INT <> 2 AND $3::BIGINT = 0
+                     AND pg_current_xact_id_if_assigned() IS NOT NULL) AS early,
                     pg_advisory_xact_lock_shared({class}, {object})::TEXT AS gated,
                     pg_advisory_xact_lock({key})::TEXT AS locked,
                     COALESCE((SELECT v FROM last), 0) AS v,
@@ -56,14 +79,14 @@ fn current(events: &str, (class, object): (i32, i32)) -> String {
 }
 
 /// Whether an append may go ahead as far as readers are concerned. A transaction that got its
-/// id before taking the gate may append only once it holds the gate (`$11`: it took it in an
-/// earlier statement, which reported `early`) and no committed event lies above its first
+/// id before taking the gate may append only once it holds the gate (`$11` = 1: it took it in
+/// an earlier statement, which reported `early`) and no committed event lies above its first
 /// position: a reader that passed its id without seeing it in flight delivered such an
 /// event, and this statement's snapshot, taken after the gate, shows every event such a
 /// reader can have delivered.
 fn go(events: &str) -> String {
     format!(
-        "(NOT cur.early OR ($11::BOOL AND cur.tx + 1 > COALESCE((
+        "(NOT cur.early OR ($11::INT = 1 AND cur.tx + 1 > COALESCE((
              SELECT global_position FROM {events} ORDER BY global_position DESC LIMIT 1), 0)))"
     )
 }
@@ -114,8 +137,7 @@ impl Sql {
         Self {
             // $1 stream, $2 recorded-at micros, $3 index base within the transaction,
             // $4 check mode (0 any, 1 no stream, 2 exists, 3 exact), $5 exact version,
-            // $6..$10 arrays of the events' columns, $11 whether the transaction took the gate in
-            // an earlier statement.
+            // $6..$10 arrays of the events' columns, $11 the `GateMode`.
             insert: format!(
                 "{CURRENT}, inserted AS (
                  INSERT INTO {events} (global_position, event_id, stream_id, stream_version,

@@ -16,7 +16,7 @@ use crate::builder::PgEventStoreBuilder;
 use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
-use crate::sql::Sql;
+use crate::sql::{GateMode, Sql};
 use crate::transaction::PgTransaction;
 use crate::{migrate, notify};
 
@@ -209,12 +209,14 @@ impl PgEventStore {
             .map_err(StoreError::backend)?;
         if append::is_one_statement(request) {
             // One statement, its own transaction.
-            return append::append_on(&mut conn, &self.inner.sql, request, 0).await;
+            return append::append_on(&mut conn, &self.inner.sql, request, 0, GateMode::Unknown)
+                .await;
         }
         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await
             .map_err(StoreError::backend)?;
-        let recorded = append::append_on(&mut tx, &self.inner.sql, request, 0).await?;
+        let recorded =
+            append::append_on(&mut tx, &self.inner.sql, request, 0, GateMode::Unknown).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(recorded)
     }

@@ -7,6 +7,7 @@ use eventcore::{AppendRequest, EventId, RecordedEvent, Snapshot, StoreError};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::append::Failure;
+use crate::sql::{GateMode, take_gate};
 use crate::{PgEventStore, append, runtime, snapshot};
 
 /// Attempts at an append that keeps racing other writers for the same versions.
@@ -40,6 +41,8 @@ pub struct PgTransaction {
     pub(crate) guard: TxGuard,
     /// The caller ran SQL of their own: commit checks the transaction is still alive.
     own_sql: bool,
+    /// What [`will_append`](Self::will_append) did.
+    gate: GateMode,
 }
 
 impl std::fmt::Debug for PgTransaction {
@@ -59,6 +62,7 @@ impl PgTransaction {
             last_position: 0,
             guard: TxGuard::default(),
             own_sql: false,
+            gate: GateMode::Unknown,
         }
     }
 
@@ -97,6 +101,7 @@ impl PgTransaction {
                 sql,
                 &request,
                 self.appended,
+                self.gate,
             ))
             .await;
         let recorded = match result {
@@ -109,6 +114,35 @@ impl PgTransaction {
             self.last_position = last.global_position;
         }
         Ok(recorded)
+    }
+
+    /// Declares that this transaction may append events, before it writes anything else: it
+    /// joins the store's writers now (log readers wait for it from here on, as for any
+    /// appending transaction), so that its appends cannot be refused with
+    /// [`AbortReason::Overtaken`] however long it writes other things first. See
+    /// [`StoreTransaction::will_append`](eventcore::StoreTransaction::will_append). Called
+    /// after the transaction wrote, it changes nothing.
+    ///
+    /// # Errors
+    /// Backend failures and [`StoreError::TransactionAborted`].
+    pub async fn will_append(&mut self) -> Result<(), StoreError> {
+        if self.gate == GateMode::HeldBeforeId {
+            return Ok(());
+        }
+        let sql = take_gate(&self.store.inner.schema);
+        let (before_id, _): (bool, String) = self
+            .guard
+            .run_statement(async {
+                sqlx::query_as(&sql)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(StoreError::backend)
+            })
+            .await?;
+        if before_id {
+            self.gate = GateMode::HeldBeforeId;
+        }
+        Ok(())
     }
 
     /// Saves a snapshot under the [`SnapshotStore`](eventcore::SnapshotStore) contract.
@@ -311,6 +345,7 @@ async fn append_in_savepoint(
     sql: &crate::sql::Sql,
     request: &AppendRequest,
     index_base: u64,
+    gate: GateMode,
 ) -> Result<Vec<RecordedEvent>, AppendError> {
     let mut attempt = 0;
     loop {
@@ -318,7 +353,7 @@ async fn append_in_savepoint(
         sqlx::query("SAVEPOINT eventcore_append")
             .execute(&mut *tx)
             .await?;
-        let failure = match append::append_on(tx, sql, request, index_base).await {
+        let failure = match append::append_on(tx, sql, request, index_base, gate).await {
             Ok(recorded) => {
                 sqlx::query("RELEASE SAVEPOINT eventcore_append")
                     .execute(&mut *tx)

@@ -78,6 +78,20 @@ pub trait StoreTransaction: Send + 'static {
     /// [`StoreError::TransactionAborted`].
     async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Declares that this transaction may append events, before it writes anything else (an
+    /// inbox record, a checkpoint, your own SQL). Call it first in a transaction that writes
+    /// before it appends. It changes nothing on backends that serialise writers; on
+    /// PostgreSQL the transaction joins the log's writers now, so log readers wait for it
+    /// from here on (as for any appending transaction), and its appends cannot be refused
+    /// with [`AbortReason::Overtaken`](crate::AbortReason::Overtaken), which a transaction
+    /// that wrote first gets once events from later transactions were committed.
+    ///
+    /// # Errors
+    /// Backend failures and [`StoreError::TransactionAborted`].
+    async fn will_append(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// [`EventReader::read_stream`](crate::EventReader::read_stream) as this transaction sees
     /// the log: committed events and its own appends.
     ///

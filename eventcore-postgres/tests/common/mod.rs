@@ -12,6 +12,13 @@ pub fn database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// The test database's name.
+pub fn database_name() -> String {
+    use sqlx::postgres::PgConnectOptions;
+    let options: PgConnectOptions = database_url().parse().expect("DATABASE_URL");
+    options.get_database().unwrap_or("postgres").to_owned()
+}
+
 /// A pool on the test database; panics (fails the test) when the server is not reachable.
 pub async fn pool(max_connections: u32) -> sqlx::PgPool {
     PgPoolOptions::new()

@@ -1,0 +1,203 @@
+//! Log readers wait only for transactions that append to the store's log: transactions that
+//! write anything else (in another database, in this one, in the store's own non-event
+//! tables) stay open for the whole run while writers append, and live readers keep up; an
+//! event-writing transaction held open still holds them back, and its events arrive in order
+//! once it commits.
+
+mod common;
+mod stress;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventcore::projection::{Projection, ProjectionOptions, ProjectionRunner};
+use eventcore::testing::conformance::numbered as event;
+use eventcore::{
+    AppendRequest, BoxError, EventAppender, EventReader, EventReaderExt, ExpectedVersion,
+    RecordedEvent, StreamId, SubscriptionOptions,
+};
+use eventcore_postgres::PgTransaction;
+use futures::StreamExt;
+use stress::{Config, Unrelated};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readers_keep_up_while_transactions_that_append_no_events_stay_open() {
+    let config = Config::from_env();
+    let store = common::fresh_store(config.writers as u32 + 8).await;
+    let unrelated = Unrelated::open(&store).await;
+    let report = stress::run(&store, &config, Some(&unrelated)).await;
+    unrelated.close().await;
+    report.print();
+    report.assert_no_reader_skipped_duplicated_or_reordered();
+    for reader in &report.readers {
+        assert!(
+            reader.lag_p99 < Duration::from_secs(1),
+            "{}: lag p99 {:?} with unrelated transactions open",
+            reader.name,
+            reader.lag_p99
+        );
+    }
+    assert!(
+        report.blamed_unrelated == 0,
+        "read_bound named an unrelated transaction {} times",
+        report.blamed_unrelated
+    );
+}
+
+/// The pid of the server process behind `tx`.
+async fn backend_pid(tx: &mut PgTransaction) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(tx.connection())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_event_writing_transaction_holds_readers_back_until_it_commits() {
+    let store = common::fresh_store(6).await;
+    let start = store.head_position().await.unwrap() + 1;
+    let mut live = store.subscribe_with(
+        start,
+        SubscriptionOptions {
+            batch_size: 10,
+            fallback_poll: Duration::from_millis(50),
+        },
+    );
+    let mut slow = store.begin().await.unwrap();
+    let pid = backend_pid(&mut slow).await;
+    let first = slow
+        .append(AppendRequest::single(
+            StreamId::new("slow-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let later = store
+        .append(AppendRequest::single(
+            StreamId::new("fast-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(2)],
+        ))
+        .await
+        .unwrap();
+    assert!(later[0].global_position > first[0].global_position);
+    // The later, committed event must wait for the open one below it.
+    let early = tokio::time::timeout(Duration::from_millis(1500), live.next()).await;
+    assert!(early.is_err(), "delivered past an open writer: {early:?}");
+    let bound = store.read_bound().await.unwrap();
+    assert!(bound.position <= first[0].global_position, "{bound:?}");
+    let holder = bound.held_by.expect("a holder");
+    assert_eq!(holder.pid, Some(pid), "{holder:?}");
+    assert_eq!(holder.state.as_deref(), Some("idle in transaction"));
+    assert!(holder.age.unwrap() >= Duration::from_secs(1), "{holder:?}");
+    slow.commit().await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("delivered once committed")
+            .unwrap()
+            .unwrap();
+        order.push(event.stream_id.to_string());
+    }
+    assert_eq!(order, ["slow-1", "fast-1"]);
+    let bound = store.read_bound().await.unwrap();
+    assert!(bound.position > later[0].global_position, "{bound:?}");
+}
+
+/// Collects the positions it applies.
+struct Positions(tokio::sync::mpsc::UnboundedSender<u64>);
+
+#[async_trait]
+impl Projection<PgTransaction> for Positions {
+    async fn apply(
+        &mut self,
+        _tx: &mut PgTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), BoxError> {
+        for event in events {
+            let _ = self.0.send(event.global_position);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_catches_up_while_an_unrelated_transaction_stays_open() {
+    let store = common::fresh_store(8).await;
+    let unrelated = Unrelated::open(&store).await;
+    let (sent, mut applied) = tokio::sync::mpsc::unbounded_channel();
+    let running = ProjectionRunner::new(store.clone())
+        .add("positions", Positions(sent), ProjectionOptions::default())
+        .start()
+        .unwrap();
+    let recorded = store
+        .append(AppendRequest::single(
+            StreamId::new("p-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(1), event(2)],
+        ))
+        .await
+        .unwrap();
+    let last = recorded[1].global_position;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        running.wait_until("positions", last),
+    )
+    .await
+    .expect("caught up with the unrelated transactions still open")
+    .unwrap();
+    let mut seen = Vec::new();
+    while let Ok(position) = applied.try_recv() {
+        seen.push(position);
+    }
+    assert_eq!(seen, [recorded[0].global_position, last]);
+    running.shutdown().await.unwrap();
+    unrelated.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_declares_it_will_append_may_write_first_and_is_waited_for() {
+    let store = common::fresh_store(6).await;
+    let start = store.head_position().await.unwrap() + 1;
+    let mut tx = store.begin().await.unwrap();
+    let pid = backend_pid(&mut tx).await;
+    tx.will_append().await.unwrap();
+    // Writes before its first append: an inbox record, say.
+    assert!(
+        tx.record_processed("consumer", eventcore::EventId::new_random())
+            .await
+            .unwrap()
+    );
+    let later = store
+        .append(AppendRequest::single(
+            StreamId::new("later-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let held = store.read_bound().await.unwrap();
+    assert_eq!(held.held_by.as_ref().and_then(|h| h.pid), Some(pid), "{held:?}");
+    assert!(held.position < later[0].global_position);
+    let mine = tx
+        .append(AppendRequest::single(
+            StreamId::new("mine-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(2)],
+        ))
+        .await
+        .expect("declared: never overtaken");
+    tx.commit().await.unwrap();
+    assert!(mine[0].global_position < later[0].global_position);
+    eventcore::testing::conformance::wait_until_visible(&store, later[0].global_position).await;
+    let order: Vec<String> = store
+        .read_all(start, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.stream_id.to_string())
+        .collect();
+    assert_eq!(order, ["mine-1", "later-1"]);
+}
