@@ -37,27 +37,32 @@
 //!
 //! Here the position is derived from the **writing transaction's id**:
 //! `global_position = (pg_current_xact_id() << 20) + index of the event in the transaction`.
-//! A reader only returns positions below `pg_snapshot_xmin(pg_current_snapshot()) << 20`, that
-//! is, written by transactions older than the oldest one still in flight. Every such
-//! transaction has finished, so no event can ever appear below that bound again: new
-//! transactions get higher ids, and in-flight ones have ids at or above the bound. The reader
-//! therefore never skips, and writers are not serialised behind any global lock: a
-//! single-stream append is one `INSERT ... SELECT` in its own transaction, served by the
-//! primary key and the `(stream_id, stream_version)` index; a multi-stream append runs one such
-//! statement per stream in one transaction. Each append also takes a per-stream advisory lock
-//! (exclusive to write, shared for a stream that is only version-checked, all in one sorted
-//! order), so a checked stream cannot change before the checking transaction commits and
-//! multi-stream appends cannot deadlock.
+//! A reader only returns positions below a *read bound*: the id of the oldest transaction that
+//! may still commit events below it. Every appending transaction takes the store's write gate
+//! (a shared advisory lock) before it gets its id, and the bound is the oldest gate holder the
+//! reader's snapshot saw in flight (or one that finished since that snapshot). New
+//! transactions get higher ids; in-flight writers hold the bound at their id. The reader
+//! therefore never skips, and a long transaction that appends no events (a batch update, a
+//! session idle in transaction, a write in another database) does not hold it back;
+//! [`PgEventStore::read_bound`] shows what does. Writers are not serialised behind any global
+//! lock: a single-stream append is one `INSERT ... SELECT` in its own transaction, served by
+//! the primary key and the `(stream_id, stream_version)` index; a multi-stream append runs one
+//! such statement per stream in one transaction. Each append also takes a per-stream advisory
+//! lock (exclusive to write, shared for a stream that is only version-checked, all in one
+//! sorted order), so a checked stream cannot change before the checking transaction commits
+//! and multi-stream appends cannot deadlock. A transaction that wrote something else before
+//! its first append is refused with [`AbortReason::Overtaken`](eventcore::AbortReason) if
+//! later transactions' events were committed meanwhile (readers may have passed it); call
+//! [`PgTransaction::will_append`] first to avoid that.
 //!
 //! Per-stream order is kept too: an append must produce positions above the stream's last
 //! one, which only fails for a transaction that obtained its id before another transaction
 //! appended to the same stream and committed; that append is rejected as a conflict (the
 //! store's own `append` retries it in a fresh transaction).
 //!
-//! **What it costs.** Visibility to log readers waits for the oldest transaction that holds an
-//! id, cluster-wide: a long-running writing transaction (a bulk update, a forgotten open
-//! session, an orphaned prepared transaction) delays every subscriber until it ends — delays,
-//! never skips. Stream reads (`read_stream`, loading aggregates) are not affected. Positions
+//! **What it costs.** Visibility to log readers waits for the oldest transaction still
+//! appending to this store: a long appending transaction delays every subscriber until it
+//! ends — delays, never skips. Stream reads (`read_stream`, loading aggregates) are not affected. Positions
 //! are not contiguous (they jump by the transaction id), one transaction may append at most
 //! 2^20 − 1 events, and transaction ids must stay below 2^43.
 //!

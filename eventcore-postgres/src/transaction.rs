@@ -17,22 +17,28 @@ const MAX_ATTEMPTS: usize = 100;
 /// [`commit`](Self::commit), or not at all (dropping it rolls back).
 ///
 /// Appends inside a transaction take their global positions from the transaction's id, so
-/// they become visible to log readers, in order, once it commits. An append takes its
-/// streams' locks before the transaction takes an id, so a transaction whose first write is
-/// an append never falls behind a writer it waited for.
+/// they become visible to log readers, in order, once it commits. An append joins the store's
+/// writers (its write gate) and takes its streams' locks before the transaction takes an id,
+/// so a transaction whose first write is an append never falls behind a writer it waited for,
+/// and log readers wait for it until it ends.
 ///
 /// When must a caller retry?
-/// - A transaction that already wrote (your own SQL, an earlier append) before another
-///   transaction appended to the same stream and committed cannot append to that stream after
-///   it: that append reports a [`StoreError::Conflict`] whose expectation admits the actual
-///   version (even `ExpectedVersion::Any`), which keeps every stream's versions in global
-///   order. The transaction may go on with other streams; to append to that stream, retry in a
-///   new transaction.
+/// - A transaction that wrote something (your own SQL, an inbox record, a checkpoint) before
+///   its first append got its id before it joined the writers, and log readers do not wait
+///   for such a transaction: if another transaction's events were committed meanwhile, its
+///   first append reports [`StoreError::TransactionAborted`] with [`AbortReason::Overtaken`].
+///   Call [`will_append`](Self::will_append) before the first write to rule that out.
+/// - A transaction that already appended, then appends to a stream that another transaction
+///   appended to and committed meanwhile, gets a [`StoreError::Conflict`] on that stream whose
+///   expectation admits the actual version (even `ExpectedVersion::Any`), which keeps every
+///   stream's versions in global order. The transaction may go on with other streams; to
+///   append to that stream, retry in a new transaction.
 /// - [`StoreError::TransactionAborted`]: roll back and run the whole transaction again. A
 ///   deadlock with another transaction ([`AbortReason::Deadlock`], e.g. two transactions
-///   appending to the same two streams in opposite orders) and an operation whose future was
-///   dropped midway ([`AbortReason::Cancelled`]) give it; from then on every operation and the
-///   commit report it, and nothing of the transaction is stored.
+///   appending to the same two streams in opposite orders), an operation whose future was
+///   dropped midway ([`AbortReason::Cancelled`]) and [`AbortReason::Overtaken`] give it; from
+///   then on every operation and the commit report it, and nothing of the transaction is
+///   stored.
 pub struct PgTransaction {
     pub(crate) tx: Transaction<'static, Postgres>,
     store: PgEventStore,
