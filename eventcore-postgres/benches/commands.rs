@@ -274,7 +274,17 @@ async fn main() {
         .await
         .unwrap();
     println!("eventcore-postgres command path (raw = SELECT payloads + decode, then INSERT)");
+    // `-- --only W1|W2|W3` runs one workload.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    let runs = |w: &str| only.as_deref().is_none_or(|o| o == w);
     for tasks in [1, 16] {
+        if !runs("W1") {
+            break;
+        }
         let per_task = if tasks == 1 { 600 } else { 100 } / scale;
         let mut rounds = Vec::new();
         for round in 0..5 {
@@ -297,9 +307,13 @@ async fn main() {
              ratio {ratio:.2}  client CPU {cpu:.0} µs/cmd (raw {raw_cpu:.0})"
         );
     }
-    hot(&repo, 16, 200 / scale).await;
+    if runs("W2") {
+        hot(&repo, 16, 200 / scale).await;
+    }
     for size in [1_000, 10_000] {
-        long_stream(&pool, &store, size, 9).await;
+        if runs("W3") {
+            long_stream(&pool, &store, size, 9).await;
+        }
     }
     for schema in schemas {
         sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))

@@ -177,13 +177,6 @@ fn report_paired(name: &str, rounds: &[(f64, f64)]) {
     );
 }
 
-fn report(name: &str, ours: f64, raw: f64) {
-    println!(
-        "{name:<44} {ours:>10.0} ev/s   raw {raw:>10.0} ev/s   ratio {:.2}",
-        ours / raw
-    );
-}
-
 async fn seed_counter(store: &PgEventStore, id: &str, events: u64) {
     let stream = <Counter as eventcore::Aggregate>::stream_id(id).unwrap();
     let mut version = 0;
@@ -232,6 +225,74 @@ async fn load_time(repo: &Repository<Counter>, id: &str, rounds: u32) -> Duratio
     start.elapsed() / rounds
 }
 
+/// A row of the raw read: the columns `read_all` reads, decoded into a tuple.
+type RawRow = (
+    i64,
+    uuid::Uuid,
+    String,
+    i64,
+    String,
+    i32,
+    f64,
+    Option<String>,
+    String,
+);
+
+/// Pages through `table` as a raw sqlx reader would: the same keyset query and columns as
+/// `read_all`, without the visibility bound; returns events per second.
+async fn raw_read_all(pool: &PgPool, table: &str, total: u64) -> f64 {
+    let start = Instant::now();
+    let (mut from, mut seen) = (1i64, 0u64);
+    let sql = format!(
+        "SELECT global_position, event_id, stream_id, stream_version, event_type,
+                schema_version, date_part('epoch', recorded_at), metadata::TEXT, payload::TEXT
+         FROM {table} WHERE global_position >= $1 ORDER BY global_position LIMIT 1000"
+    );
+    loop {
+        let page: Vec<RawRow> = sqlx::query_as(&sql)
+            .bind(from)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        from = last.0 + 1;
+        seen += page.len() as u64;
+        std::hint::black_box(&page);
+    }
+    assert_eq!(seen, total);
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `read_all` in pages of 1,000 beside the raw keyset read, paired rounds.
+async fn read_all_section(bench: &mut Bench, pool: &PgPool, scale: u64) {
+    let store = bench.store("read").await;
+    let total = 100_000 / scale;
+    for chunk in 0..total / 1000 {
+        let stream = StreamId::new(format!("r-{chunk}")).unwrap();
+        let events = (0..1000).map(|k| new_event(chunk * 1000 + k)).collect();
+        store
+            .append(AppendRequest::single(
+                stream,
+                ExpectedVersion::NoStream,
+                events,
+            ))
+            .await
+            .unwrap();
+    }
+    let table = format!("\"{}\".eventcore_events", store.schema());
+    let mut rounds = Vec::new();
+    for round in 0..9 {
+        if round % 2 == 0 {
+            let ours = catchup::read_all_rate(&store, 1000, total).await;
+            rounds.push((ours, raw_read_all(pool, &table, total).await));
+        } else {
+            let raw = raw_read_all(pool, &table, total).await;
+            rounds.push((catchup::read_all_rate(&store, 1000, total).await, raw));
+        }
+    }
+    report_paired("read_all, pages of 1,000", &rounds);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -247,6 +308,12 @@ async fn main() {
     };
     println!("eventcore-postgres benchmark (raw = plain sqlx INSERT of the same rows)");
     let commands_only = std::env::args().any(|a| a == "--commands-only");
+    let reads_only = std::env::args().any(|a| a == "--reads-only");
+    if reads_only {
+        read_all_section(&mut bench, &pool, scale).await;
+        bench.cleanup().await;
+        return;
+    }
 
     // Appends.
     for (name, writers, per_writer, batch) in [
@@ -336,43 +403,11 @@ async fn main() {
         raw_existing,
     );
 
-    // Read-all throughput.
-    let store = bench.store("read").await;
-    let total = 100_000 / scale;
-    for chunk in 0..total / 1000 {
-        let stream = StreamId::new(format!("r-{chunk}")).unwrap();
-        let events = (0..1000).map(|k| new_event(chunk * 1000 + k)).collect();
-        store
-            .append(AppendRequest::single(
-                stream,
-                ExpectedVersion::NoStream,
-                events,
-            ))
-            .await
-            .unwrap();
+    read_all_section(&mut bench, &pool, scale).await;
+    if reads_only {
+        bench.cleanup().await;
+        return;
     }
-    let read_rate = catchup::read_all_rate(&store, 1000, total).await;
-    let start = Instant::now();
-    let (mut from, mut seen) = (1i64, 0u64);
-    let table = format!("\"{}\".eventcore_events", store.schema());
-    loop {
-        type RawRow = (i64, uuid::Uuid, String, i64, String, i32, String);
-        let page: Vec<RawRow> = sqlx::query_as(&format!(
-            "SELECT global_position, event_id, stream_id, stream_version, event_type,
-                    schema_version, payload::TEXT
-             FROM {table} WHERE global_position >= $1 ORDER BY global_position LIMIT 1000"
-        ))
-        .bind(from)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let Some(last) = page.last() else { break };
-        from = last.0 + 1;
-        seen += page.len() as u64;
-    }
-    assert_eq!(seen, total);
-    let raw_read = total as f64 / start.elapsed().as_secs_f64();
-    report("read_all, pages of 1,000", read_rate, raw_read);
 
     // Aggregate load times, with and without a snapshot.
     let store = bench.store("load").await;

@@ -2,6 +2,7 @@
 
 use eventcore::backend::{EventColumns, FoldColumns, Place, RecordPlace};
 use eventcore::{RecordedEvent, StoreError};
+use futures::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -23,11 +24,12 @@ fn epoch_micros(seconds: f64) -> Option<i64> {
 pub(crate) const FOLD_COLUMNS: &str =
     "stream_version, global_position, event_type, schema_version, payload::TEXT";
 
-/// A stored event as folding needs it ([`FOLD_COLUMNS`]); `stream` names it in errors.
-pub(crate) fn fold_event_from_row(
-    row: &PgRow,
+/// A stored event as folding needs it ([`FOLD_COLUMNS`]), borrowed from its row; `stream`
+/// names it in errors.
+pub(crate) fn fold_event_from_row<'r>(
+    row: &'r PgRow,
     stream: &eventcore::StreamId,
-) -> Result<eventcore::FoldEvent, StoreError> {
+) -> Result<eventcore::FoldEventRef<'r>, StoreError> {
     let place = || RecordPlace {
         stream: stream.to_string(),
         version: row.try_get(0).unwrap_or_default(),
@@ -40,7 +42,7 @@ pub(crate) fn fold_event_from_row(
         schema_version: i64::from(column::<i32>(row, 3, &place)?),
         payload: column(row, 4, &place)?,
     }
-    .into_fold(stream)
+    .check(stream)
 }
 
 /// SQL turning a bound microsecond count into a `TIMESTAMPTZ`.
@@ -116,8 +118,39 @@ pub(crate) async fn read_for_command<'e>(
         .map_err(StoreError::backend)?;
     eventcore::backend::command_read(rows.iter().map(|row| {
         let probed = row.try_get::<i32, _>(5).map_err(StoreError::backend)? == 0;
-        Ok((fold_event_from_row(row, stream)?, probed))
+        Ok((fold_event_from_row(row, stream)?.to_owned(), probed))
     }))
+}
+
+/// See [`EventReader::fold_for_command`](eventcore::EventReader::fold_for_command), with the
+/// same statement as [`read_for_command`]: each row goes to `sink` as it arrives, borrowed.
+/// The probe's branch comes first, so a handled command stops the read at its first row.
+pub(crate) async fn fold_for_command<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    sql: &str,
+    stream: &eventcore::StreamId,
+    from_version: u64,
+    probe: Option<eventcore::EventId>,
+    sink: &mut dyn eventcore::FoldSink,
+) -> Result<Option<u64>, StoreError> {
+    let Some(from_version) = eventcore::backend::read_start(from_version)? else {
+        return Ok(None); // beyond any stored version
+    };
+    let mut rows = sqlx::query(sql)
+        .bind(stream.as_str())
+        .bind(from_version)
+        .bind(probe.map(|id| id.as_uuid()))
+        .fetch(executor);
+    while let Some(row) = rows.try_next().await.map_err(StoreError::backend)? {
+        let event = fold_event_from_row(&row, stream)?;
+        if row.try_get::<i32, _>(5).map_err(StoreError::backend)? == 0 {
+            return Ok(Some(event.stream_version));
+        }
+        if sink.event(event).is_break() {
+            return Ok(None);
+        }
+    }
+    Ok(None)
 }
 
 /// See [`EventReader::read_stream`](eventcore::EventReader::read_stream): `sql` is the store's

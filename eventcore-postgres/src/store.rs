@@ -8,6 +8,7 @@ use eventcore::{
     AppendRequest, CommandRead, EventAppender, EventId, EventReader, RecordedEvent, StoreError,
     StreamId,
 };
+use futures::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -273,15 +274,16 @@ impl EventReader for PgEventStore {
         let Some(from_position) = read_start(from_position)? else {
             return Ok(Vec::new()); // beyond any stored position
         };
-        sqlx::query(&self.inner.sql.read_all)
+        // Each row becomes an event as it arrives, while the server sends the next ones.
+        let mut rows = sqlx::query(&self.inner.sql.read_all)
             .bind(from_position)
             .bind(sql_limit(max_count))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(StoreError::backend)?
-            .iter()
-            .map(event_from_row)
-            .collect()
+            .fetch(&self.inner.pool);
+        let mut events = Vec::with_capacity(max_count.min(1024));
+        while let Some(row) = rows.try_next().await.map_err(StoreError::backend)? {
+            events.push(event_from_row(&row)?);
+        }
+        Ok(events)
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
@@ -317,6 +319,24 @@ impl EventReader for PgEventStore {
             stream,
             from_version,
             probe,
+        )
+        .await
+    }
+
+    async fn fold_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+        sink: &mut dyn eventcore::FoldSink,
+    ) -> Result<Option<u64>, StoreError> {
+        crate::rows::fold_for_command(
+            &self.inner.pool,
+            &self.inner.sql.read_for_command,
+            stream,
+            from_version,
+            probe,
+            sink,
         )
         .await
     }

@@ -179,7 +179,11 @@ async fn a_transaction_that_declares_it_will_append_may_write_first_and_is_waite
         .await
         .unwrap();
     let held = store.read_bound().await.unwrap();
-    assert_eq!(held.held_by.as_ref().and_then(|h| h.pid), Some(pid), "{held:?}");
+    assert_eq!(
+        held.held_by.as_ref().and_then(|h| h.pid),
+        Some(pid),
+        "{held:?}"
+    );
     assert!(held.position < later[0].global_position);
     let mine = tx
         .append(AppendRequest::single(

@@ -289,6 +289,61 @@ impl FoldEvent {
     }
 }
 
+impl FoldEvent {
+    /// The event borrowed.
+    pub fn as_ref(&self) -> FoldEventRef<'_> {
+        FoldEventRef {
+            stream_version: self.stream_version,
+            global_position: self.global_position,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: &self.payload,
+        }
+    }
+}
+
+/// A [`FoldEvent`] borrowed from where a backend read it (a row's buffer), handed to a
+/// [`FoldSink`](crate::FoldSink) while the rest of the stream is still arriving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoldEventRef<'a> {
+    /// Its version within the stream.
+    pub stream_version: u64,
+    /// Its position in the whole log.
+    pub global_position: u64,
+    /// Its type name.
+    pub event_type: &'a str,
+    /// The schema version its payload was written with.
+    pub schema_version: u32,
+    /// Its JSON payload, as stored.
+    pub payload: &'a str,
+}
+
+impl FoldEventRef<'_> {
+    /// Decodes the payload as `E`, as [`RecordedEvent::decode`] does.
+    ///
+    /// # Errors
+    /// As [`RecordedEvent::decode`].
+    pub fn decode<E: Event>(&self, upcasters: &Upcasters) -> Result<E, CodecError> {
+        decode_stored(
+            self.event_type,
+            self.schema_version,
+            self.payload,
+            upcasters,
+        )
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> FoldEvent {
+        FoldEvent {
+            stream_version: self.stream_version,
+            global_position: self.global_position,
+            event_type: self.event_type.to_owned(),
+            schema_version: self.schema_version,
+            payload: self.payload.to_owned(),
+        }
+    }
+}
+
 impl From<RecordedEvent> for FoldEvent {
     fn from(event: RecordedEvent) -> Self {
         Self {

@@ -175,7 +175,7 @@ pub use async_trait::async_trait;
 
 pub use aggregate::{Aggregate, Command};
 pub use error::{AbortReason, BoxError, CodecError, InputError, StoreError};
-pub use event::{Envelope, Event, FoldEvent, Metadata, NewEvent, RecordedEvent};
+pub use event::{Envelope, Event, FoldEvent, FoldEventRef, Metadata, NewEvent, RecordedEvent};
 pub use id::{
     CommandId, EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES, MAX_STREAM_ID_BYTES, MAX_STREAMS_PER_APPEND, StreamId,
@@ -186,7 +186,9 @@ pub use repository::{
     Loaded, Repository, RepositoryError, RepositoryObserver, RetryPolicy, SnapshotPolicy,
 };
 pub use snapshot::{Snapshot, SnapshotStore};
-pub use store::{AppendRequest, CommandRead, EventAppender, EventReader, EventStore, StreamAppend};
+pub use store::{
+    AppendRequest, CommandRead, EventAppender, EventReader, EventStore, FoldSink, StreamAppend,
+};
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 /// The bound of [`projection::ProjectionRunner`] and [`saga::SagaManager`]: a store that keeps
 /// their records beside the log. Every backend implements it; name it in your own generic

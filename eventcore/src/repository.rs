@@ -3,6 +3,7 @@
 mod command;
 mod error;
 mod events;
+mod folder;
 mod group;
 mod in_transaction;
 mod locks;
@@ -19,10 +20,11 @@ use crate::error::StoreError;
 use crate::event::{Envelope, Metadata, NewEvent, RecordedEvent};
 use crate::id::{EventId, StreamId};
 use crate::snapshot::{Snapshot, SnapshotStore};
-use crate::store::{AppendRequest, EventStore};
+use crate::store::{AppendRequest, EventStore, FoldSink};
 use crate::upcast::Upcasters;
 use crate::version::ExpectedVersion;
 use events::{command_metadata, encode};
+use folder::Folder;
 
 pub use error::{Loaded, RepositoryError};
 pub use observer::RepositoryObserver;
@@ -191,20 +193,21 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Loads the instance behind `stream` (snapshot, then the events after it, in one read),
-    /// unless `probe` is stored: then the command it belongs to was handled before.
+    /// Loads the instance behind `stream` (snapshot, then the events after it, in one read,
+    /// folded as they arrive), unless `probe` is stored: then the command it belongs to was
+    /// handled before.
     async fn load_for(&self, stream: StreamId, probe: Option<EventId>) -> Result<Load<A>, A> {
         let (state, version) = self.snapshot_of(&stream).await?.unwrap_or_default();
-        let read = self
+        let mut folder = Folder::new(stream.clone(), state, version, &self.upcasters);
+        let handled = self
             .store
-            .read_for_command(&stream, version + 1, probe)
+            .fold_for_command(&stream, version + 1, probe, &mut folder)
             .await
             .map_err(RepositoryError::Store)?;
-        if let Some(version) = read.handled_at {
+        if let Some(version) = handled {
             return Ok(Load::Handled(version));
         }
-        self.fold(stream, state, version, &read.events)
-            .map(Load::Loaded)
+        folder.finish().map(Load::Loaded)
     }
 
     /// Folds `events` (read from version `version + 1`) into `state`, checking that their
@@ -212,38 +215,17 @@ impl<A: Aggregate> Repository<A> {
     fn fold(
         &self,
         stream: StreamId,
-        mut state: A,
-        mut version: u64,
+        state: A,
+        version: u64,
         events: &[crate::FoldEvent],
     ) -> Result<Loaded<A>, A> {
-        for (record, expected) in events.iter().zip(version + 1..) {
-            if record.stream_version != expected {
-                return Err(RepositoryError::Store(StoreError::Corrupt {
-                    stream: stream.to_string(),
-                    version: record.stream_version,
-                    position: record.global_position,
-                    reason: format!(
-                        "stream versions are not contiguous: expected version {expected}"
-                    ),
-                }));
+        let mut folder = Folder::new(stream, state, version, &self.upcasters);
+        for event in events {
+            if folder.event(event.as_ref()).is_break() {
+                break;
             }
-            let event =
-                record
-                    .decode(&self.upcasters)
-                    .map_err(|source| RepositoryError::Decode {
-                        stream: stream.clone(),
-                        version: record.stream_version,
-                        position: record.global_position,
-                        source,
-                    })?;
-            state.apply(&event);
-            version = record.stream_version;
         }
-        Ok(Loaded {
-            stream,
-            state,
-            version,
-        })
+        folder.finish()
     }
 
     async fn snapshot_of(&self, stream: &StreamId) -> Result<Option<(A, u64)>, A> {

@@ -2,13 +2,14 @@
 //! together [`EventStore`].
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::error::{InputError, StoreError};
-use crate::event::{FoldEvent, NewEvent, RecordedEvent};
+use crate::event::{FoldEvent, FoldEventRef, NewEvent, RecordedEvent};
 use crate::id::{
     EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
     MAX_STREAMS_PER_APPEND, StreamId, validate_text,
@@ -304,6 +305,35 @@ pub trait EventReader: Send + Sync {
         }
     }
 
+    /// [`read_for_command`](Self::read_for_command), handing each event to `sink` as it is
+    /// read instead of collecting them: `Some(version)` when the probe is stored (the
+    /// command was handled; the sink may have received events, which are to be dropped),
+    /// `None` after the sink received the stream's events from `from_version` on, in version
+    /// order, or returned [`ControlFlow::Break`] (then the read stops). Backends that stream
+    /// rows (PostgreSQL) override the default, which calls `read_for_command`, so that a long
+    /// stream is folded while it is still arriving and no event is copied out of its row.
+    ///
+    /// # Errors
+    /// As [`read_for_command`](Self::read_for_command).
+    async fn fold_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+        sink: &mut dyn FoldSink,
+    ) -> Result<Option<u64>, StoreError> {
+        let read = self.read_for_command(stream, from_version, probe).await?;
+        if read.handled_at.is_some() {
+            return Ok(read.handled_at);
+        }
+        for event in &read.events {
+            if sink.event(event.as_ref()).is_break() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// The highest global position visible to [`read_all`](Self::read_all); 0 when empty.
     ///
     /// # Errors
@@ -312,6 +342,13 @@ pub trait EventReader: Send + Sync {
 
     /// A receiver that is notified when new events may have become visible.
     fn head_watch(&self) -> watch::Receiver<u64>;
+}
+
+/// Receives a stream's events one by one from [`EventReader::fold_for_command`].
+pub trait FoldSink: Send {
+    /// Takes the next event; [`ControlFlow::Break`] stops the read (the sink keeps its own
+    /// reason, a decoding error say).
+    fn event(&mut self, event: FoldEventRef<'_>) -> ControlFlow<()>;
 }
 
 /// What [`EventReader::read_for_command`] found.
@@ -397,6 +434,18 @@ impl<T: EventReader + ?Sized> EventReader for Arc<T> {
         probe: Option<EventId>,
     ) -> Result<CommandRead, StoreError> {
         (**self).read_for_command(stream, from_version, probe).await
+    }
+
+    async fn fold_for_command(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+        sink: &mut dyn FoldSink,
+    ) -> Result<Option<u64>, StoreError> {
+        (**self)
+            .fold_for_command(stream, from_version, probe, sink)
+            .await
     }
 
     async fn head_position(&self) -> Result<u64, StoreError> {

@@ -235,42 +235,42 @@ pub fn saga_conflict(saga_type: &str, saga_id: &str, expected: u64, actual: u64)
 /// The columns of a stored event that folding reads ([`FoldEvent`](crate::FoldEvent)), as a
 /// backend reads them.
 #[derive(Debug)]
-pub struct FoldColumns {
+pub struct FoldColumns<'a> {
     /// Stream version.
     pub stream_version: i64,
     /// Global position.
     pub position: i64,
     /// Event type.
-    pub event_type: String,
+    pub event_type: &'a str,
     /// Schema version.
     pub schema_version: i64,
     /// Payload JSON text.
-    pub payload: String,
+    pub payload: &'a str,
 }
 
-impl FoldColumns {
-    /// Checks the numbers and builds the event; `stream` names it in errors.
+impl<'a> FoldColumns<'a> {
+    /// Checks the numbers and borrows the event; `stream` names it in errors.
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a version or position below 1 or a schema version out of
     /// range.
-    pub fn into_fold(self, stream: &StreamId) -> Result<crate::FoldEvent, StoreError> {
-        let place = RecordPlace {
+    pub fn check(self, stream: &StreamId) -> Result<crate::FoldEventRef<'a>, StoreError> {
+        let place = || RecordPlace {
             stream: stream.to_string(),
             version: self.stream_version,
             position: self.position,
         };
         let positive = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0);
-        Ok(crate::FoldEvent {
+        Ok(crate::FoldEventRef {
             stream_version: positive(self.stream_version)
-                .ok_or_else(|| place.corrupt("stream version below 1"))?,
+                .ok_or_else(|| place().corrupt("stream version below 1"))?,
             global_position: positive(self.position)
-                .ok_or_else(|| place.corrupt("global position below 1"))?,
+                .ok_or_else(|| place().corrupt("global position below 1"))?,
             schema_version: u32::try_from(self.schema_version)
                 .ok()
                 .filter(|v| *v > 0)
                 .ok_or_else(|| {
-                    place.corrupt(format!(
+                    place().corrupt(format!(
                         "schema version {} out of range",
                         self.schema_version
                     ))
@@ -278,6 +278,14 @@ impl FoldColumns {
             event_type: self.event_type,
             payload: self.payload,
         })
+    }
+
+    /// Checks the numbers and builds an owned event; `stream` names it in errors.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn into_fold(self, stream: &StreamId) -> Result<crate::FoldEvent, StoreError> {
+        self.check(stream).map(|event| event.to_owned())
     }
 }
 

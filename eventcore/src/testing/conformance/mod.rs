@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             read_all_returns_global_order_from_position,
             event_by_id_finds_committed_events_only,
             read_for_command_finds_a_handled_command_or_reads_the_stream,
+            fold_for_command_hands_over_what_read_for_command_reads,
             payload_and_metadata_round_trip_verbatim,
             hostile_stream_ids_round_trip_verbatim,
             subscription_catches_up_then_follows_live,

@@ -244,3 +244,85 @@ pub async fn read_for_command_finds_a_handled_command_or_reads_the_stream<
         .unwrap();
     assert!(empty.handled_at.is_none() && empty.events.is_empty());
 }
+
+/// Collects what a fold receives, and can stop it after `stop_after` events.
+struct Collect {
+    events: Vec<crate::FoldEvent>,
+    stop_after: usize,
+}
+
+impl crate::FoldSink for Collect {
+    fn event(&mut self, event: crate::FoldEventRef<'_>) -> std::ops::ControlFlow<()> {
+        self.events.push(event.to_owned());
+        if self.events.len() >= self.stop_after {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+}
+
+/// `fold_for_command` hands the sink exactly what `read_for_command` returns, in order (also
+/// past a page of 1,024), reports a handled command, and stops when the sink says so.
+pub async fn fold_for_command_hands_over_what_read_for_command_reads<
+    S: EventStore + Clone + 'static,
+>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("fold");
+    let recorded = store
+        .append(AppendRequest::single(
+            stream.clone(),
+            ExpectedVersion::NoStream,
+            (1..=1_100).map(numbered).collect(),
+        ))
+        .await
+        .unwrap();
+    let mut sink = Collect {
+        events: Vec::new(),
+        stop_after: usize::MAX,
+    };
+    let handled = store
+        .fold_for_command(&stream, 3, Some(EventId::new_random()), &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(handled, None);
+    let read = store.read_for_command(&stream, 3, None).await.unwrap();
+    assert_eq!(
+        sink.events, read.events,
+        "the same events, in version order"
+    );
+    assert_eq!(sink.events.len(), 1_098);
+
+    let mut sink = Collect {
+        events: Vec::new(),
+        stop_after: usize::MAX,
+    };
+    let handled = store
+        .fold_for_command(&stream, 1, Some(recorded[41].event_id), &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(
+        handled,
+        Some(42),
+        "the probed event is stored, at version 42"
+    );
+
+    let mut sink = Collect {
+        events: Vec::new(),
+        stop_after: 5,
+    };
+    let handled = store
+        .fold_for_command(&stream, 1, None, &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(handled, None);
+    assert_eq!(
+        sink.events.len(),
+        5,
+        "the read stopped when the sink said so"
+    );
+    // The store is usable afterwards (a stopped read leaves no connection half-read).
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 1_100);
+}
