@@ -1,16 +1,15 @@
 //! Appending: each stream's events go in with one `INSERT ... SELECT` that checks the expected
 //! version and assigns positions from the transaction id in the same statement.
 
-use std::time::SystemTime;
-
-use eventcore::backend::{RecordedEventExt, StreamAppendExt};
+use eventcore::backend::StreamAppendExt;
 use eventcore::{
-    AppendRequest, Conflict, EventId, InputError, RecordedEvent, StoreError, StreamAppend, StreamId,
+    AppendRequest, Conflict, EventId, InputError, RecordedEvent, StoreError, StreamId,
 };
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
-use crate::rows::{metadata_json, micros, stored_now};
-use crate::sql::{GateMode, INDEX_BITS, Sql, lock_key};
+use crate::insert::{Placement, insert_stream};
+use crate::rows::stored_now;
+use crate::sql::{INDEX_BITS, Sql, lock_key};
 
 /// The most events one transaction may append (the index part of a global position).
 pub(crate) const MAX_EVENTS_PER_TRANSACTION: u64 = (1 << INDEX_BITS) - 1;
@@ -31,8 +30,21 @@ pub(crate) enum Failure {
     /// were committed meanwhile (readers may have passed it): only a fresh transaction can
     /// append.
     Overtaken,
+    /// In a caller's transaction: rows clashed with a unique index (a stored event id, or a
+    /// version taken by a concurrent append) and were skipped; the others may have gone in.
+    Clashed,
     /// Anything else.
     Store(StoreError),
+}
+
+impl Failure {
+    /// Whether the transaction can go on after it (no statement failed).
+    fn transaction_goes_on(&self) -> bool {
+        matches!(
+            self,
+            Self::Conflict(_) | Self::Clashed | Self::Raced | Self::Duplicate
+        )
+    }
 }
 
 impl From<sqlx::Error> for Failure {
@@ -63,16 +75,6 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn mode(expected: eventcore::ExpectedVersion) -> (i32, i64) {
-    use eventcore::ExpectedVersion::{Any, Exact, NoStream, StreamExists};
-    match expected {
-        Any => (0, 0),
-        NoStream => (1, 0),
-        StreamExists => (2, 0),
-        Exact(n) => (3, i64::try_from(n).unwrap_or(-1)),
-    }
-}
-
 /// The stream's current version.
 pub(crate) async fn version_of(
     conn: &mut PgConnection,
@@ -87,126 +89,6 @@ pub(crate) async fn version_of(
     Ok(version as u64)
 }
 
-/// A schema version as the `INT` column stores it ([`AppendRequest::validate`] refuses larger
-/// ones before any statement runs).
-fn schema_version(version: u32) -> Result<i32, StoreError> {
-    i32::try_from(version).map_err(|_| StoreError::backend("schema version exceeds INT"))
-}
-
-/// Inserts one stream's events if its check holds; `Ok(None)` when it does not.
-async fn insert_stream(
-    conn: &mut PgConnection,
-    sql: &Sql,
-    append: &StreamAppend,
-    index_base: u64,
-    now: SystemTime,
-    gate: GateMode,
-) -> Result<Option<Vec<RecordedEvent>>, Failure> {
-    let mut inserted = run_insert(conn, sql, append, index_base, now, gate).await?;
-    if let Inserted::Early = inserted {
-        // The transaction had an id before it took the gate (the statement took it): now
-        // that it holds it, see whether readers may have passed the id.
-        inserted = run_insert(conn, sql, append, index_base, now, GateMode::HeldAfterId).await?;
-    }
-    let (first_position, first_version) = match inserted {
-        Inserted::Rows { position, version } => (position, version),
-        Inserted::Refused => return Ok(None),
-        Inserted::Early => return Err(Failure::Overtaken),
-    };
-    Ok(Some(
-        append
-            .events
-            .iter()
-            .zip(0u64..)
-            .map(|(event, i)| {
-                RecordedEvent::from_new(
-                    event.clone(),
-                    append.stream.clone(),
-                    first_version + i,
-                    first_position + i,
-                    now,
-                )
-            })
-            .collect(),
-    ))
-}
-
-/// What one insert statement did.
-enum Inserted {
-    /// It inserted the events, the first at this position and version.
-    Rows { position: u64, version: u64 },
-    /// Its version or stream-order check failed.
-    Refused,
-    /// The transaction got its id before it held the gate, and readers may have passed it.
-    Early,
-}
-
-/// Runs the stream's insert statement.
-async fn run_insert(
-    conn: &mut PgConnection,
-    sql: &Sql,
-    append: &StreamAppend,
-    index_base: u64,
-    now: SystemTime,
-    gate: GateMode,
-) -> Result<Inserted, Failure> {
-    let (mode, exact) = mode(append.expected);
-    let base = sqlx::query(if append.events.len() == 1 {
-        &sql.insert_one
-    } else {
-        &sql.insert
-    })
-    .bind(append.stream.as_str())
-    .bind(micros(now))
-    .bind(index_base as i64)
-    .bind(mode)
-    .bind(exact);
-    let query = if let [event] = &append.events[..] {
-        base.bind(event.event_id.as_uuid())
-            .bind(event.event_type.as_str())
-            .bind(schema_version(event.schema_version)?)
-            .bind(metadata_json(&event.metadata)?)
-            .bind(event.payload.get())
-    } else {
-        let events = &append.events;
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.as_uuid()).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let schema_versions: Vec<i32> = events
-            .iter()
-            .map(|e| schema_version(e.schema_version))
-            .collect::<Result<_, _>>()?;
-        let metadata: Vec<Option<String>> = events
-            .iter()
-            .map(|e| metadata_json(&e.metadata))
-            .collect::<Result<_, _>>()?;
-        let payloads: Vec<&str> = events.iter().map(|e| e.payload.get()).collect();
-        base.bind(ids)
-            .bind(types)
-            .bind(schema_versions)
-            .bind(metadata)
-            .bind(payloads)
-    };
-    let row = query.bind(gate as i32).fetch_one(&mut *conn).await?;
-    let (first_position, first_version, inserted): (Option<i64>, Option<i64>, i64) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    let (early, ok): (bool, bool) = (row.try_get(3)?, row.try_get(4)?);
-    if !ok {
-        return Ok(if early {
-            Inserted::Early
-        } else {
-            Inserted::Refused
-        });
-    }
-    let (Some(position), Some(version)) = (first_position, first_version) else {
-        return Ok(Inserted::Refused);
-    };
-    debug_assert_eq!(inserted as usize, append.events.len());
-    Ok(Inserted::Rows {
-        position: position as u64,
-        version: version as u64,
-    })
-}
-
 /// Whether `request` is one stream with events: one insert statement, which takes the
 /// stream's lock itself, and needs no transaction around it.
 pub(crate) fn is_one_statement(request: &AppendRequest) -> bool {
@@ -214,36 +96,62 @@ pub(crate) fn is_one_statement(request: &AppendRequest) -> bool {
 }
 
 /// Appends every stream of `request` on `conn` (one statement per stream), numbering the
-/// events of this transaction from `index_base`. Several streams need a transaction around.
+/// events of this transaction from `place.index_base`. Several streams need a transaction
+/// around. In a caller's transaction (`place.in_tx`) a failed append leaves nothing behind:
+/// what its statements inserted is deleted again.
 pub(crate) async fn append_on(
     conn: &mut PgConnection,
     sql: &Sql,
     request: &AppendRequest,
-    index_base: u64,
-    gate: GateMode,
+    place: Placement,
 ) -> Result<Vec<RecordedEvent>, Failure> {
     let count = request.event_count() as u64;
-    if index_base + count > MAX_EVENTS_PER_TRANSACTION {
+    if place.index_base + count > MAX_EVENTS_PER_TRANSACTION {
         return Err(Failure::Store(
             InputError::TooManyEvents {
-                count: (index_base + count) as usize,
+                count: (place.index_base + count) as usize,
                 max: MAX_EVENTS_PER_TRANSACTION as usize,
             }
             .into(),
         ));
     }
+    let mut recorded = Vec::with_capacity(request.event_count());
+    let result = insert_all(conn, sql, request, place, &mut recorded).await;
+    match result {
+        Ok(()) => Ok(recorded),
+        Err(failure)
+            if place.in_tx
+                && failure.transaction_goes_on()
+                && (!recorded.is_empty() || matches!(failure, Failure::Clashed)) =>
+        {
+            remove_inserted(conn, sql, place.index_base, count).await?;
+            Err(failure)
+        }
+        Err(failure) => Err(failure),
+    }
+}
+
+async fn insert_all(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    request: &AppendRequest,
+    place: Placement,
+    recorded: &mut Vec<RecordedEvent>,
+) -> Result<(), Failure> {
     let now = stored_now();
     if !is_one_statement(request) {
         lock_streams(conn, request).await?;
     }
-    let mut recorded = Vec::with_capacity(request.event_count());
     for append in &request.streams {
         if append.events.is_empty() {
             append.check(version_of(conn, sql, &append.stream).await?)?;
             continue;
         }
-        let base = index_base + recorded.len() as u64;
-        match insert_stream(conn, sql, append, base, now, gate).await? {
+        let place = Placement {
+            index_base: place.index_base + recorded.len() as u64,
+            ..place
+        };
+        match insert_stream(conn, &sql.insert, append, place, now).await? {
             Some(records) => recorded.extend(records),
             None => {
                 let actual = version_of(conn, sql, &append.stream).await?;
@@ -251,7 +159,23 @@ pub(crate) async fn append_on(
             }
         }
     }
-    Ok(recorded)
+    Ok(())
+}
+
+/// Deletes the rows this transaction inserted at indexes `index_base + 1 ..= index_base +
+/// count` (an append that failed midway in a caller's transaction).
+async fn remove_inserted(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    index_base: u64,
+    count: u64,
+) -> Result<(), Failure> {
+    sqlx::query(&sql.remove_inserted)
+        .bind(index_base as i64)
+        .bind((index_base + count) as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Takes the streams' advisory locks in one sorted order (so two appends over the same streams
@@ -292,7 +216,7 @@ pub(crate) fn is_retryable(failure: &Failure) -> bool {
 }
 
 /// The first event id of `request` that is already stored.
-async fn find_duplicate(
+pub(crate) async fn find_duplicate(
     conn: &mut PgConnection,
     sql: &Sql,
     request: &AppendRequest,
@@ -339,6 +263,7 @@ impl Failure {
             Self::Deadlock => StoreError::aborted(eventcore::AbortReason::Deadlock),
             Self::Overtaken => StoreError::aborted(eventcore::AbortReason::Overtaken),
             Self::Duplicate => StoreError::backend("event id unique constraint violated"),
+            Self::Clashed => StoreError::backend("an append clashed with a unique index"),
         }
     }
 }

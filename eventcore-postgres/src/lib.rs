@@ -110,6 +110,7 @@
 mod append;
 mod bound;
 mod builder;
+mod insert;
 mod migrate;
 mod notify;
 mod projection;

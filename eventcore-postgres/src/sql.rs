@@ -1,6 +1,7 @@
 //! The SQL text of the hot operations, built once per store for its schema.
 
-use crate::rows::{EVENT_COLUMNS, FOLD_COLUMNS, timestamp_sql};
+use crate::insert::InsertSql;
+use crate::rows::{EVENT_COLUMNS, FOLD_COLUMNS};
 use crate::runtime_sql::RuntimeSql;
 use crate::schema::Schema;
 
@@ -47,63 +48,6 @@ pub(crate) fn lock_key(stream: &str) -> String {
     format!("hashtextextended('eventcore:' || {stream}, 0)")
 }
 
-/// The stream's last version and position, and this transaction's position base, after taking
-/// the store's write gate and the stream's exclusive advisory lock (so that a transaction that
-/// only checks the stream's version holds it still until it ends); parameter `$1` is the
-/// stream. The select list is evaluated left to right:
-/// - `early`: this is the transaction's first append (`$3` = 0 events appended before), it
-///   already has an id (it wrote something else first) and it did not take the gate before
-///   that (`$11` = 2, [`GateMode::HeldBeforeId`]), so readers may have passed it (see `GO`);
-/// - the gate, then the stream lock, before the transaction id is assigned: a transaction
-///   whose first write this is cannot get an id older than a writer it waited for, and
-///   readers see it in flight from before it has an id.
-fn current(events: &str, (class, object): (i32, i32)) -> String {
-    let key = lock_key("$1");
-    format!(
-        "WITH last AS (
-             SELECT stream_version AS v, global_position AS p FROM {events}
-             WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1
-         ), cur AS (
-             SELECT ($11::INT <> 2 AND $3::BIGINT = 0
-                     AND pg_current_xact_id_if_assigned() IS NOT NULL) AS early,
-                    pg_advisory_xact_lock_shared({class}, {object})::TEXT AS gated,
-                    pg_advisory_xact_lock({key})::TEXT AS locked,
-                    COALESCE((SELECT v FROM last), 0) AS v,
-                    COALESCE((SELECT p FROM last), 0) AS p,
-                    pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS} AS tx
-         ), go AS (
-             SELECT cur.*, {GO} AS ok FROM cur
-         )",
-        GO = go(events),
-    )
-}
-
-/// Whether an append may go ahead as far as readers are concerned. A transaction that got its
-/// id before taking the gate may append only once it holds the gate (`$11` = 1: it took it in
-/// an earlier statement, which reported `early`) and no committed event lies above its first
-/// position: a reader that passed its id without seeing it in flight delivered such an
-/// event, and this statement's snapshot, taken after the gate, shows every event such a
-/// reader can have delivered.
-fn go(events: &str) -> String {
-    format!(
-        "(NOT cur.early OR ($11::INT = 1 AND cur.tx + 1 > COALESCE((
-             SELECT global_position FROM {events} ORDER BY global_position DESC LIMIT 1), 0)))"
-    )
-}
-
-/// Inserts only if readers allow it (`go.ok`), the new positions follow the stream's last one
-/// (`$3` = events this transaction appended before) and the expected version (`$4` mode, `$5`
-/// exact) holds.
-const CHECK: &str = "WHERE go.ok AND go.tx + $3::BIGINT + 1 > go.p
-       AND CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN go.v = 0
-                        WHEN 2 THEN go.v > 0 ELSE go.v = $5::BIGINT END";
-
-/// What an insert reports: its first position and version and how many rows it inserted
-/// (positions and versions of one insert are consecutive), as one row however many events;
-/// then whether it was early and whether readers allowed it.
-const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*),
-     (SELECT early FROM go), (SELECT ok FROM go) FROM inserted";
-
 /// Pre-built statements.
 ///
 /// The safe bound is a scalar subquery, so it is computed once per statement (taking a
@@ -113,14 +57,16 @@ const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*
 /// quadratic.
 #[derive(Debug)]
 pub(crate) struct Sql {
-    pub(crate) insert: String,
-    pub(crate) insert_one: String,
+    /// The append statements.
+    pub(crate) insert: InsertSql,
     pub(crate) read_stream: String,
     pub(crate) read_all: String,
     pub(crate) stream_version: String,
     pub(crate) event_by_id: String,
     pub(crate) head: String,
     pub(crate) find_ids: String,
+    /// Deletes this transaction's rows at indexes `$1 + 1 ..= $2`.
+    pub(crate) remove_inserted: String,
     pub(crate) read_for_command: String,
     pub(crate) load_snapshot: String,
     pub(crate) save_snapshot: String,
@@ -132,40 +78,9 @@ impl Sql {
     pub(crate) fn new(schema: &Schema) -> Self {
         let events = schema.table("eventcore_events");
         let snapshots = schema.table("eventcore_snapshots");
-        let recorded_at = timestamp_sql(2);
         let safe_bound = safe_bound(schema);
         Self {
-            // $1 stream, $2 recorded-at micros, $3 index base within the transaction,
-            // $4 check mode (0 any, 1 no stream, 2 exists, 3 exact), $5 exact version,
-            // $6..$10 arrays of the events' columns, $11 the `GateMode`.
-            insert: format!(
-                "{CURRENT}, inserted AS (
-                 INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
-                     event_type, schema_version, recorded_at, metadata, payload)
-                 SELECT go.tx + $3::BIGINT + e.ord, e.id, $1, go.v + e.ord, e.t, e.sv,
-                        {recorded_at}, e.md::JSON, e.pl::JSON
-                 FROM go, unnest($6::UUID[], $7::TEXT[], $8::INT[], $9::TEXT[], $10::TEXT[])
-                      WITH ORDINALITY AS e(id, t, sv, md, pl, ord)
-                 {CHECK}
-                 RETURNING global_position, stream_version
-                 ) {SUMMARY}",
-                CURRENT = current(&events, schema.gate()),
-                CHECK = CHECK,
-            ),
-            // The same for one event, with scalar parameters: no arrays to encode or unnest.
-            insert_one: format!(
-                "{CURRENT}, inserted AS (
-                 INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
-                     event_type, schema_version, recorded_at, metadata, payload)
-                 SELECT go.tx + $3::BIGINT + 1, $6::UUID, $1, go.v + 1, $7::TEXT, $8::INT,
-                        {recorded_at}, $9::TEXT::JSON, $10::TEXT::JSON
-                 FROM go
-                 {CHECK}
-                 RETURNING global_position, stream_version
-                 ) {SUMMARY}",
-                CURRENT = current(&events, schema.gate()),
-                CHECK = CHECK,
-            ),
+            insert: InsertSql::new(schema),
             read_stream: format!(
                 "SELECT {EVENT_COLUMNS} FROM {events}
                  WHERE stream_id = $1 AND stream_version >= $2
@@ -192,6 +107,11 @@ impl Sql {
                 "SELECT COALESCE((SELECT global_position FROM {events}
                                   WHERE global_position + 0 < {safe_bound}
                                   ORDER BY global_position DESC LIMIT 1), 0)"
+            ),
+            remove_inserted: format!(
+                "DELETE FROM {events}
+                 WHERE global_position > (pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS}) + $1
+                   AND global_position <= (pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS}) + $2"
             ),
             find_ids: format!("SELECT event_id FROM {events} WHERE event_id = ANY($1) LIMIT 1"),
             // A command's probe (`$3`, its first derived event id; NULL for none) and its

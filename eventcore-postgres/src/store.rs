@@ -14,10 +14,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
 use crate::builder::PgEventStoreBuilder;
+use crate::insert::Placement;
 use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::snapshot::PgSnapshotStore;
-use crate::sql::{GateMode, Sql};
+use crate::sql::Sql;
 use crate::transaction::PgTransaction;
 use crate::{migrate, notify};
 
@@ -210,14 +211,14 @@ impl PgEventStore {
             .map_err(StoreError::backend)?;
         if append::is_one_statement(request) {
             // One statement, its own transaction.
-            return append::append_on(&mut conn, &self.inner.sql, request, 0, GateMode::Unknown)
+            return append::append_on(&mut conn, &self.inner.sql, request, Placement::AUTOCOMMIT)
                 .await;
         }
         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await
             .map_err(StoreError::backend)?;
         let recorded =
-            append::append_on(&mut tx, &self.inner.sql, request, 0, GateMode::Unknown).await?;
+            append::append_on(&mut tx, &self.inner.sql, request, Placement::AUTOCOMMIT).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(recorded)
     }

@@ -7,6 +7,7 @@ use eventcore::{AppendRequest, EventId, RecordedEvent, Snapshot, StoreError};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::append::Failure;
+use crate::insert::Placement;
 use crate::sql::{GateMode, take_gate};
 use crate::{PgEventStore, append, runtime, snapshot};
 
@@ -102,7 +103,7 @@ impl PgTransaction {
         let sql = &self.store.inner.sql;
         let result = self
             .guard
-            .run(append_in_savepoint(
+            .run(append_in_tx(
                 &mut self.tx,
                 sql,
                 &request,
@@ -324,7 +325,7 @@ impl PgTransaction {
     }
 }
 
-/// Why [`append_in_savepoint`] failed.
+/// Why [`append_in_tx`] failed.
 enum AppendError {
     /// Nothing was written; the transaction may go on.
     Failed(StoreError),
@@ -344,36 +345,39 @@ impl From<sqlx::Error> for AppendError {
     }
 }
 
-/// Appends inside a savepoint, evaluating again (up to [`MAX_ATTEMPTS`]) while concurrent
-/// transactions take the same versions first; on an error nothing of it stays.
-async fn append_in_savepoint(
+/// Appends in the transaction without a savepoint, evaluating again (up to [`MAX_ATTEMPTS`])
+/// while concurrent transactions take the same versions first. Its statements skip rows that
+/// clash with a unique index instead of failing (a failed statement would abort the whole
+/// transaction), and a failed append deletes what it inserted: on an error nothing of it
+/// stays, and unless a statement failed the transaction goes on.
+async fn append_in_tx(
     tx: &mut PgConnection,
     sql: &crate::sql::Sql,
     request: &AppendRequest,
     index_base: u64,
     gate: GateMode,
 ) -> Result<Vec<RecordedEvent>, AppendError> {
+    let place = Placement {
+        index_base,
+        gate,
+        in_tx: true,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        sqlx::query("SAVEPOINT eventcore_append")
-            .execute(&mut *tx)
-            .await?;
-        let failure = match append::append_on(tx, sql, request, index_base, gate).await {
-            Ok(recorded) => {
-                sqlx::query("RELEASE SAVEPOINT eventcore_append")
-                    .execute(&mut *tx)
-                    .await?;
-                return Ok(recorded);
-            }
+        let failure = match append::append_on(tx, sql, request, place).await {
+            Ok(recorded) => return Ok(recorded),
+            Err(Failure::Clashed) => match append::find_duplicate(tx, sql, request).await {
+                Ok(Some(event_id)) => {
+                    return Err(AppendError::Failed(StoreError::DuplicateEventId {
+                        event_id,
+                    }));
+                }
+                Ok(None) => Failure::Raced,
+                Err(error) => Failure::Store(error),
+            },
             Err(failure) => failure,
         };
-        for statement in [
-            "ROLLBACK TO SAVEPOINT eventcore_append",
-            "RELEASE SAVEPOINT eventcore_append",
-        ] {
-            sqlx::query(statement).execute(&mut *tx).await?;
-        }
         match failure {
             // A concurrent transaction committed the same versions first; under READ
             // COMMITTED the next statement sees them, so evaluating again is enough.
@@ -384,10 +388,12 @@ async fn append_in_savepoint(
             // Its id is older than events readers may have passed: no append of this
             // transaction can ever go in.
             Failure::Overtaken => return Err(AppendError::Aborted(AbortReason::Overtaken)),
-            failure => {
-                let error = append::into_store_error(failure, tx, sql, request).await;
-                return Err(AppendError::Failed(error));
+            // A statement failed (or the connection did): the transaction is aborted.
+            Failure::Store(error @ StoreError::Backend { .. }) => {
+                tracing::warn!(%error, "an append failed; its transaction is aborted");
+                return Err(AppendError::Aborted(AbortReason::StatementFailed));
             }
+            failure => return Err(AppendError::Failed(failure.into_error())),
         }
     }
 }
