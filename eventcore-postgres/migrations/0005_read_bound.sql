@@ -3,8 +3,8 @@
 -- cluster, so that a long transaction that appends no events (a batch update, a session idle
 -- in transaction, a write in another database) does not stall readers.
 --
--- Event-writing transactions hold the store's gate, a shared advisory lock taken before the
--- transaction gets its id (see eventcore-postgres/src/sql.rs). `snap` is the snapshot the
+-- Event-writing transactions hold the store's gate, the shared advisory lock (gate_class, their
+-- backend pid), taken before the transaction gets its id (see eventcore-postgres/src/insert.rs). `snap` is the snapshot the
 -- reading statement reads with; the steps run in this order:
 -- 1. who holds the gate now, with their transaction ids;
 -- 2. which of the ids the snapshot saw in flight are gate holders, or have finished since
@@ -12,7 +12,7 @@
 -- The bound is the smallest such id, or the snapshot's xmax when there is none. Ids still in
 -- flight that hold no gate are passed: should such a transaction append later, its append
 -- sees what readers may have passed and is refused.
-CREATE OR REPLACE FUNCTION eventcore_read_bound(snap pg_snapshot, gate_class INT, gate_obj INT)
+CREATE OR REPLACE FUNCTION eventcore_read_bound(snap pg_snapshot, gate_class INT)
 RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     writers BIGINT[];
@@ -34,7 +34,7 @@ BEGIN
     WHERE t.locktype = 'transactionid'
       AND t.vt IN (SELECT g.vt FROM locks g
                    WHERE g.locktype = 'advisory' AND g.objsubid = 2
-                     AND g.classid = gate_class::OID AND g.objid = gate_obj::OID
+                     AND g.classid = gate_class::OID
                      AND g.database = (SELECT oid FROM pg_database
                                        WHERE datname = current_database()));
     SELECT min(x) INTO oldest

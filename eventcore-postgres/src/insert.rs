@@ -23,7 +23,7 @@ use crate::sql::{GateMode, INDEX_BITS, lock_key};
 /// - the gate, then the stream lock, before the transaction id is assigned: a transaction
 ///   whose first write this is cannot get an id older than a writer it waited for, and
 ///   readers see it in flight from before it has an id.
-fn current(events: &str, (class, object): (i32, i32)) -> String {
+fn current(events: &str, gate: i32) -> String {
     let key = lock_key("$1");
     format!(
         "WITH last AS (
@@ -32,7 +32,7 @@ fn current(events: &str, (class, object): (i32, i32)) -> String {
          ), cur AS (
              SELECT ($11::INT <> 2 AND $3::BIGINT = 0
                      AND pg_current_xact_id_if_assigned() IS NOT NULL) AS early,
-                    pg_advisory_xact_lock_shared({class}, {object})::TEXT AS gated,
+                    pg_advisory_xact_lock_shared({gate}, pg_backend_pid())::TEXT AS gated,
                     pg_advisory_xact_lock({key})::TEXT AS locked,
                     COALESCE((SELECT v FROM last), 0) AS v,
                     COALESCE((SELECT p FROM last), 0) AS p,

@@ -39,7 +39,7 @@
 //! `global_position = (pg_current_xact_id() << 20) + index of the event in the transaction`.
 //! A reader only returns positions below a *read bound*: the id of the oldest transaction that
 //! may still commit events below it. Every appending transaction takes the store's write gate
-//! (a shared advisory lock) before it gets its id, and the bound is the oldest gate holder the
+//! (a shared advisory lock keyed by its session) before it gets its id, and the bound is the oldest gate holder the
 //! reader's snapshot saw in flight (or one that finished since that snapshot). New
 //! transactions get higher ids; in-flight writers hold the bound at their id. The reader
 //! therefore never skips, and a long transaction that appends no events (a batch update, a

@@ -53,12 +53,12 @@ impl Schema {
         &self.quoted
     }
 
-    /// The key of this store's write gate: a shared advisory lock (two-`INT` form, so it never
-    /// meets a stream lock's single `BIGINT` key) that every event-writing transaction takes
+    /// The first half of this store's write-gate keys: every event-writing transaction takes
+    /// the shared advisory lock `(gate, its backend pid)` (two-`INT` form, so it never meets a stream
+    /// lock's single `BIGINT` key; one key per session, so writers never contend for it)
     /// before it gets its id. Readers bound their reads by the gate holders' ids.
-    pub(crate) fn gate(&self) -> (i32, i32) {
-        let class = (fnv1a(&self.name) & 0x7fff_ffff) as i32;
-        (class, GATE_OBJECT)
+    pub(crate) fn gate(&self) -> i32 {
+        (fnv1a(&self.name) & 0x7fff_ffff) as i32
     }
 
     /// The LISTEN/NOTIFY channel of this schema's log. Channel names are limited to 63
@@ -71,9 +71,6 @@ impl Schema {
         format!("eventcore_events:{:016x}", fnv1a(&self.name))
     }
 }
-
-/// The second half of every gate key ("ecgt").
-const GATE_OBJECT: i32 = 0x6563_6774;
 
 /// FNV-1a: stable across processes and builds, unlike std's randomly keyed hasher.
 fn fnv1a(text: &str) -> u64 {

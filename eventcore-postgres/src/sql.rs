@@ -14,10 +14,10 @@ pub(crate) const INDEX_BITS: u32 = 20;
 /// since (migration 0005 explains the function). Transactions in flight that never took the
 /// gate (they write no events) do not hold it back.
 pub(crate) fn safe_bound(schema: &Schema) -> String {
-    let (class, object) = schema.gate();
     format!(
-        "(SELECT {}.eventcore_read_bound(pg_current_snapshot(), {class}, {object}))",
-        schema.quoted()
+        "(SELECT {}.eventcore_read_bound(pg_current_snapshot(), {}))",
+        schema.quoted(),
+        schema.gate()
     )
 }
 
@@ -36,10 +36,10 @@ pub(crate) enum GateMode {
 
 /// SQL taking the store's write gate, reporting whether the transaction had no id before.
 pub(crate) fn take_gate(schema: &Schema) -> String {
-    let (class, object) = schema.gate();
     format!(
         "SELECT pg_current_xact_id_if_assigned() IS NULL,
-                pg_advisory_xact_lock_shared({class}, {object})::TEXT"
+                pg_advisory_xact_lock_shared({}, pg_backend_pid())::TEXT",
+        schema.gate()
     )
 }
 
