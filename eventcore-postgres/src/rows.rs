@@ -6,6 +6,8 @@ use futures::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
+use crate::sql::CommandReadSql;
+
 /// The columns [`event_from_row`] reads, in order.
 /// The recorded-at comes as `date_part('epoch', ...)`, seconds in a `float8` (exact to the
 /// microsecond for any time the library writes, and cheap: no `numeric` arithmetic per row);
@@ -98,10 +100,10 @@ where
 }
 
 /// See [`EventReader::read_for_command`](eventcore::EventReader::read_for_command): `sql` is
-/// the store's `read_for_command` statement (the probe's row marked `k` = 0 in column 5).
+/// the store's `read_for_command` statements (the probe's row marked `k` = 0 in column 5).
 pub(crate) async fn read_for_command<'e>(
     executor: impl sqlx::PgExecutor<'e>,
-    sql: &str,
+    sql: &CommandReadSql,
     stream: &eventcore::StreamId,
     from_version: u64,
     probe: Option<eventcore::EventId>,
@@ -109,7 +111,7 @@ pub(crate) async fn read_for_command<'e>(
     let Some(from_version) = eventcore::backend::read_start(from_version)? else {
         return Ok(eventcore::CommandRead::default()); // beyond any stored version
     };
-    let rows = sqlx::query(sql)
+    let rows = sqlx::query(sql.get(from_version))
         .bind(stream.as_str())
         .bind(from_version)
         .bind(probe.map(|id| id.as_uuid()))
@@ -124,10 +126,10 @@ pub(crate) async fn read_for_command<'e>(
 
 /// See [`EventReader::fold_for_command`](eventcore::EventReader::fold_for_command), with the
 /// same statement as [`read_for_command`]: each row goes to `sink` as it arrives, borrowed.
-/// The probe's branch comes first, so a handled command stops the read at its first row.
+/// The probe's row comes first or where it lies in the stream; either way it stops the read.
 pub(crate) async fn fold_for_command<'e>(
     executor: impl sqlx::PgExecutor<'e>,
-    sql: &str,
+    sql: &CommandReadSql,
     stream: &eventcore::StreamId,
     from_version: u64,
     probe: Option<eventcore::EventId>,
@@ -136,7 +138,7 @@ pub(crate) async fn fold_for_command<'e>(
     let Some(from_version) = eventcore::backend::read_start(from_version)? else {
         return Ok(None); // beyond any stored version
     };
-    let mut rows = sqlx::query(sql)
+    let mut rows = sqlx::query(sql.get(from_version))
         .bind(stream.as_str())
         .bind(from_version)
         .bind(probe.map(|id| id.as_uuid()))

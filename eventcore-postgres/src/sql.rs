@@ -48,6 +48,26 @@ pub(crate) fn lock_key(stream: &str) -> String {
     format!("hashtextextended('eventcore:' || {stream}, 0)")
 }
 
+/// The command read ([`EventReader::read_for_command`](eventcore::EventReader::read_for_command)):
+/// parameters `$1` stream, `$2` from version, `$3` probe; columns [`FOLD_COLUMNS`] and `k`
+/// (0 for the probe's row).
+#[derive(Debug)]
+pub(crate) struct CommandReadSql {
+    from_version: String,
+    from_start: String,
+}
+
+impl CommandReadSql {
+    /// The statement for a read from `from_version`.
+    pub(crate) fn get(&self, from_version: i64) -> &str {
+        if from_version <= 1 {
+            &self.from_start
+        } else {
+            &self.from_version
+        }
+    }
+}
+
 /// Pre-built statements.
 ///
 /// The safe bound is a scalar subquery, so it is computed once per statement (taking a
@@ -67,7 +87,7 @@ pub(crate) struct Sql {
     pub(crate) find_ids: String,
     /// Deletes this transaction's rows at indexes `$1 + 1 ..= $2`.
     pub(crate) remove_inserted: String,
-    pub(crate) read_for_command: String,
+    pub(crate) read_for_command: CommandReadSql,
     pub(crate) load_snapshot: String,
     pub(crate) save_snapshot: String,
     /// The runtime records' statements.
@@ -114,19 +134,28 @@ impl Sql {
                    AND global_position <= (pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS}) + $2"
             ),
             find_ids: format!("SELECT event_id FROM {events} WHERE event_id = ANY($1) LIMIT 1"),
-            // A command's probe (`$3`, its first derived event id; NULL for none) and its
-            // stream from version `$2`, in one round trip: the probe's row first (`k` = 0),
-            // then the stream's rows in version order.
-            // No outer ORDER BY (a sort of the whole stream): each branch comes ordered by its
-            // index scan, and the client puts the branches together by `k`.
-            read_for_command: format!(
-                "(SELECT {FOLD_COLUMNS}, 0 AS k FROM {events}
-                  WHERE event_id = $3 AND stream_id = $1)
-                 UNION ALL
-                 (SELECT {FOLD_COLUMNS}, 1 AS k FROM {events}
-                  WHERE stream_id = $1 AND stream_version >= $2
-                  ORDER BY stream_version)"
-            ),
+            read_for_command: CommandReadSql {
+                // A command's probe (`$3`, its first derived event id; NULL for none) and its
+                // stream from version `$2`, in one round trip: the probe's row first (`k` =
+                // 0), then the stream's rows in version order. No outer ORDER BY (a sort of
+                // the whole stream): each branch comes ordered by its index scan, and the
+                // client puts the branches together by `k`.
+                from_version: format!(
+                    "(SELECT {FOLD_COLUMNS}, 0 AS k FROM {events}
+                      WHERE event_id = $3 AND stream_id = $1)
+                     UNION ALL
+                     (SELECT {FOLD_COLUMNS}, 1 AS k FROM {events}
+                      WHERE stream_id = $1 AND stream_version >= $2
+                      ORDER BY stream_version)"
+                ),
+                // From the stream's start the probe, if stored in the stream, is among its
+                // rows: one index scan, the probe's row marked `k` = 0 where it comes.
+                from_start: format!(
+                    "SELECT {FOLD_COLUMNS}, CASE WHEN event_id = $3 THEN 0 ELSE 1 END AS k
+                     FROM {events} WHERE stream_id = $1 AND stream_version >= $2
+                     ORDER BY stream_version"
+                ),
+            },
             load_snapshot: format!(
                 "SELECT version, schema_version, state::TEXT FROM {snapshots} WHERE stream_id = $1"
             ),
