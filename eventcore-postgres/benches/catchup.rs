@@ -18,8 +18,19 @@ use sqlx::postgres::PgPoolOptions;
 
 const BATCH: usize = 2000;
 
-/// A row of the raw read: position, id, stream, version, type, schema version, payload.
-type RawRow = (i64, uuid::Uuid, String, i64, String, i32, String);
+/// A row of the raw read: the columns `read_all` reads (position, id, stream, version, type,
+/// schema version, recorded-at seconds, metadata, payload).
+type RawRow = (
+    i64,
+    uuid::Uuid,
+    String,
+    i64,
+    String,
+    i32,
+    f64,
+    Option<String>,
+    String,
+);
 
 /// Counts events per stream: one `INSERT ... ON CONFLICT` of the batch's per-stream totals.
 struct PerStream {
@@ -80,14 +91,15 @@ async fn main() {
     // One untimed pass first, so every timed pass meets a warm cache.
     catchup::read_all_rate(&store, BATCH, total).await;
 
-    // Raw: keyset pages of the same rows with plain SQL.
+    // Raw: keyset pages of the same rows and columns with plain SQL, no visibility bound.
     let table = format!("\"{schema}\".eventcore_events");
     let start = Instant::now();
     let (mut next, mut read) = (0i64, 0u64);
     loop {
         let rows: Vec<RawRow> = sqlx::query_as(&format!(
             "SELECT global_position, event_id, stream_id, stream_version, event_type,
-                    schema_version, payload::TEXT
+                    schema_version, date_part('epoch', recorded_at), metadata::TEXT,
+                    payload::TEXT
              FROM {table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
         ))
         .bind(next)
