@@ -6,8 +6,9 @@
 //! events). Uses `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and drops
 //! its schema at the end.
 
+mod common;
+
 use std::collections::HashMap;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use eventcore::projection::Projection;
@@ -17,20 +18,6 @@ use eventcore_postgres::{PgEventStore, PgTransaction};
 use sqlx::postgres::PgPoolOptions;
 
 const BATCH: usize = 2000;
-
-/// A row of the raw read: the columns `read_all` reads (position, id, stream, version, type,
-/// schema version, recorded-at seconds, metadata, payload).
-type RawRow = (
-    i64,
-    uuid::Uuid,
-    String,
-    i64,
-    String,
-    i32,
-    f64,
-    Option<String>,
-    String,
-);
 
 /// Counts events per stream: one `INSERT ... ON CONFLICT` of the batch's per-stream totals.
 struct PerStream {
@@ -93,26 +80,7 @@ async fn main() {
 
     // Raw: keyset pages of the same rows and columns with plain SQL, no visibility bound.
     let table = format!("\"{schema}\".eventcore_events");
-    let start = Instant::now();
-    let (mut next, mut read) = (0i64, 0u64);
-    loop {
-        let rows: Vec<RawRow> = sqlx::query_as(&format!(
-            "SELECT global_position, event_id, stream_id, stream_version, event_type,
-                    schema_version, date_part('epoch', recorded_at), metadata::TEXT,
-                    payload::TEXT
-             FROM {table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
-        ))
-        .bind(next)
-        .bind(BATCH as i64)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let Some(last) = rows.last() else { break };
-        next = last.0;
-        read += rows.len() as u64;
-    }
-    assert_eq!(read, total);
-    let raw = total as f64 / start.elapsed().as_secs_f64();
+    let raw = common::raw_read_all(&pool, &table, BATCH, total).await;
 
     let read_all = catchup::read_all_rate(&store, BATCH, total).await;
 

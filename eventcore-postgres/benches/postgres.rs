@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 use eventcore::testing::projections::catchup;
 use eventcore::{
@@ -225,44 +227,6 @@ async fn load_time(repo: &Repository<Counter>, id: &str, rounds: u32) -> Duratio
     start.elapsed() / rounds
 }
 
-/// A row of the raw read: the columns `read_all` reads, decoded into a tuple.
-type RawRow = (
-    i64,
-    uuid::Uuid,
-    String,
-    i64,
-    String,
-    i32,
-    f64,
-    Option<String>,
-    String,
-);
-
-/// Pages through `table` as a raw sqlx reader would: the same keyset query and columns as
-/// `read_all`, without the visibility bound; returns events per second.
-async fn raw_read_all(pool: &PgPool, table: &str, total: u64) -> f64 {
-    let start = Instant::now();
-    let (mut from, mut seen) = (1i64, 0u64);
-    let sql = format!(
-        "SELECT global_position, event_id, stream_id, stream_version, event_type,
-                schema_version, date_part('epoch', recorded_at), metadata::TEXT, payload::TEXT
-         FROM {table} WHERE global_position >= $1 ORDER BY global_position LIMIT 1000"
-    );
-    loop {
-        let page: Vec<RawRow> = sqlx::query_as(&sql)
-            .bind(from)
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        from = last.0 + 1;
-        seen += page.len() as u64;
-        std::hint::black_box(&page);
-    }
-    assert_eq!(seen, total);
-    total as f64 / start.elapsed().as_secs_f64()
-}
-
 /// `read_all` in pages of 1,000 beside the raw keyset read, paired rounds.
 async fn read_all_section(bench: &mut Bench, pool: &PgPool, scale: u64) {
     let store = bench.store("read").await;
@@ -284,9 +248,9 @@ async fn read_all_section(bench: &mut Bench, pool: &PgPool, scale: u64) {
     for round in 0..9 {
         if round % 2 == 0 {
             let ours = catchup::read_all_rate(&store, 1000, total).await;
-            rounds.push((ours, raw_read_all(pool, &table, total).await));
+            rounds.push((ours, common::raw_read_all(pool, &table, 1000, total).await));
         } else {
-            let raw = raw_read_all(pool, &table, total).await;
+            let raw = common::raw_read_all(pool, &table, 1000, total).await;
             rounds.push((catchup::read_all_rate(&store, 1000, total).await, raw));
         }
     }

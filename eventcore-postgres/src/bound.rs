@@ -6,7 +6,7 @@ use eventcore::StoreError;
 use sqlx::Row;
 
 use crate::PgEventStore;
-use crate::sql::{INDEX_BITS, safe_bound};
+use crate::sql::{INDEX_BITS, bound_call};
 
 /// How far log readers ([`read_all`](eventcore::EventReader::read_all), subscriptions,
 /// projections, sagas, relays) may read right now, from
@@ -71,7 +71,7 @@ impl PgEventStore {
                  ON (b.bound >> {INDEX_BITS}) < b.xmax
                 AND a.backend_xid::TEXT::BIGINT = (b.bound >> {INDEX_BITS}) & 4294967295
              LIMIT 1",
-            bound = safe_bound(&self.inner.schema),
+            bound = bound_call(&self.inner.schema, "eventcore_read_bound", ""),
         );
         let row = sqlx::query(&sql)
             .fetch_one(&self.inner.pool)

@@ -99,8 +99,8 @@ where
         .map_err(|e| place.place().corrupt(format!("column {index}: {e}")))
 }
 
-/// See [`EventReader::read_for_command`](eventcore::EventReader::read_for_command): `sql` is
-/// the store's `read_for_command` statements (the probe's row marked `k` = 0 in column 5).
+/// See [`EventReader::read_for_command`](eventcore::EventReader::read_for_command):
+/// [`fold_for_command`] collecting the events.
 pub(crate) async fn read_for_command<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     sql: &CommandReadSql,
@@ -108,20 +108,17 @@ pub(crate) async fn read_for_command<'e>(
     from_version: u64,
     probe: Option<eventcore::EventId>,
 ) -> Result<eventcore::CommandRead, StoreError> {
-    let Some(from_version) = eventcore::backend::read_start(from_version)? else {
-        return Ok(eventcore::CommandRead::default()); // beyond any stored version
-    };
-    let rows = sqlx::query(sql.get(from_version))
-        .bind(stream.as_str())
-        .bind(from_version)
-        .bind(probe.map(|id| id.as_uuid()))
-        .fetch_all(executor)
-        .await
-        .map_err(StoreError::backend)?;
-    eventcore::backend::command_read(rows.iter().map(|row| {
-        let probed = row.try_get::<i32, _>(5).map_err(StoreError::backend)? == 0;
-        Ok((fold_event_from_row(row, stream)?.to_owned(), probed))
-    }))
+    let mut events = Vec::new();
+    let handled_at =
+        fold_for_command(executor, sql, stream, from_version, probe, &mut events).await?;
+    Ok(eventcore::CommandRead {
+        handled_at,
+        events: if handled_at.is_some() {
+            Vec::new()
+        } else {
+            events
+        },
+    })
 }
 
 /// See [`EventReader::fold_for_command`](eventcore::EventReader::fold_for_command), with the

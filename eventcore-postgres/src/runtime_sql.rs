@@ -3,7 +3,7 @@
 
 use crate::rows::timestamp_sql;
 use crate::schema::Schema;
-use crate::sql::safe_bound;
+use crate::sql::bound_call;
 
 /// SQL for a `TIMESTAMPTZ` column as microseconds since the epoch.
 fn micros_of(column: &str) -> String {
@@ -39,7 +39,6 @@ impl RuntimeSql {
         let deadlines = schema.table("eventcore_deadlines");
         let inbox = schema.table("eventcore_inbox");
         let dead_letters = schema.table("eventcore_dead_letters");
-        let events = schema.table("eventcore_events");
         let saga_columns = format!(
             "saga_type, saga_id, status, state::TEXT, version, {}",
             micros_of("updated_at")
@@ -109,9 +108,8 @@ impl RuntimeSql {
                 micros_of("failed_at")
             ),
             count_events_through: format!(
-                "SELECT COUNT(*) FROM {events}
-                 WHERE global_position <= $1 AND global_position < {}",
-                safe_bound(schema)
+                "SELECT {}",
+                bound_call(schema, "eventcore_count_through", "$1")
             ),
         }
     }

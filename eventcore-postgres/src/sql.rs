@@ -8,15 +8,17 @@ use crate::schema::Schema;
 /// Bits of a global position that number the events within one transaction.
 pub(crate) const INDEX_BITS: u32 = 20;
 
-/// SQL for the upper bound (exclusive) of the positions a reader may return now, computed
-/// once per statement against the statement's own snapshot: below the oldest transaction
-/// that holds the store's write gate, or that the snapshot saw in flight and has finished
-/// since (migration 0005 explains the function). Transactions in flight that never took the
-/// gate (they write no events) do not hold it back.
-pub(crate) fn safe_bound(schema: &Schema) -> String {
+/// SQL calling one of the read-bound functions of migration 0005 (`eventcore_read_bound`,
+/// `eventcore_read_all`, `eventcore_head`, `eventcore_count_through`) with the store's gate
+/// and `args` before it. The bound follows the oldest transaction holding the store's write
+/// gate (transactions that never took it write no events and do not hold it back), and the
+/// function reads the rows with a snapshot taken after the bound, so that no writer that
+/// finished meanwhile is missed.
+pub(crate) fn bound_call(schema: &Schema, function: &str, args: &str) -> String {
     format!(
-        "(SELECT {}.eventcore_read_bound(pg_current_snapshot(), {}))",
+        "{}.{function}({args}{}{})",
         schema.quoted(),
+        if args.is_empty() { "" } else { ", " },
         schema.gate()
     )
 }
@@ -98,7 +100,6 @@ impl Sql {
     pub(crate) fn new(schema: &Schema) -> Self {
         let events = schema.table("eventcore_events");
         let snapshots = schema.table("eventcore_snapshots");
-        let safe_bound = safe_bound(schema);
         Self {
             insert: InsertSql::new(schema),
             read_stream: format!(
@@ -110,24 +111,17 @@ impl Sql {
             // primary-key scan); the outer filter drops its tail at or above the safe bound.
             // Positions at or above the bound all sort after those below it, so what remains
             // is exactly the first rows of [from, bound).
+            // The keyset page below the read bound (migration 0005).
             read_all: format!(
-                "SELECT * FROM (
-                     SELECT {EVENT_COLUMNS} FROM {events}
-                     WHERE global_position >= $1 ORDER BY global_position LIMIT $2
-                 ) page
-                 WHERE page.global_position < {safe_bound}
-                 ORDER BY page.global_position"
+                "SELECT * FROM {}",
+                bound_call(schema, "eventcore_read_all", "$1, $2")
             ),
             stream_version: format!(
                 "SELECT COALESCE((SELECT stream_version FROM {events} WHERE stream_id = $1
                                   ORDER BY stream_version DESC LIMIT 1), 0)"
             ),
             event_by_id: format!("SELECT {EVENT_COLUMNS} FROM {events} WHERE event_id = $1"),
-            head: format!(
-                "SELECT COALESCE((SELECT global_position FROM {events}
-                                  WHERE global_position + 0 < {safe_bound}
-                                  ORDER BY global_position DESC LIMIT 1), 0)"
-            ),
+            head: format!("SELECT {}", bound_call(schema, "eventcore_head", "")),
             remove_inserted: format!(
                 "DELETE FROM {events}
                  WHERE global_position > (pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS}) + $1

@@ -351,6 +351,14 @@ pub trait FoldSink: Send {
     fn event(&mut self, event: FoldEventRef<'_>) -> ControlFlow<()>;
 }
 
+/// Collects every event, owned.
+impl FoldSink for Vec<FoldEvent> {
+    fn event(&mut self, event: FoldEventRef<'_>) -> ControlFlow<()> {
+        self.push(event.to_owned());
+        ControlFlow::Continue(())
+    }
+}
+
 /// What [`EventReader::read_for_command`] found.
 #[derive(Clone, Debug, Default)]
 pub struct CommandRead {

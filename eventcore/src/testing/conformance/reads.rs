@@ -200,15 +200,12 @@ pub async fn hostile_stream_ids_round_trip_verbatim<S: EventStore + Clone + 'sta
     assert!(StreamId::new("nul\0inside").is_err());
 }
 
-/// `read_for_command` answers what a command needs in one go: the probed event when it is
-/// stored, otherwise the whole stream from the asked version (also past a page of 1,024).
-pub async fn read_for_command_finds_a_handled_command_or_reads_the_stream<
-    S: EventStore + Clone + 'static,
->(
-    backend: &Backend<S>,
-) {
-    let store = &backend.events;
-    let stream = fresh_stream("for-command");
+/// A fresh stream of 1,100 numbered events (past a page of 1,024).
+async fn stream_past_a_page<S: EventStore>(
+    store: &S,
+    name: &str,
+) -> (StreamId, Vec<crate::RecordedEvent>) {
+    let stream = fresh_stream(name);
     let recorded = store
         .append(AppendRequest::single(
             stream.clone(),
@@ -217,6 +214,18 @@ pub async fn read_for_command_finds_a_handled_command_or_reads_the_stream<
         ))
         .await
         .unwrap();
+    (stream, recorded)
+}
+
+/// `read_for_command` answers what a command needs in one go: the probed event when it is
+/// stored, otherwise the whole stream from the asked version (also past a page of 1,024).
+pub async fn read_for_command_finds_a_handled_command_or_reads_the_stream<
+    S: EventStore + Clone + 'static,
+>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let (stream, recorded) = stream_past_a_page(store, "for-command").await;
     let unknown = EventId::new_random();
     for probe in [None, Some(unknown)] {
         let read = store.read_for_command(&stream, 3, probe).await.unwrap();
@@ -270,15 +279,7 @@ pub async fn fold_for_command_hands_over_what_read_for_command_reads<
     backend: &Backend<S>,
 ) {
     let store = &backend.events;
-    let stream = fresh_stream("fold");
-    let recorded = store
-        .append(AppendRequest::single(
-            stream.clone(),
-            ExpectedVersion::NoStream,
-            (1..=1_100).map(numbered).collect(),
-        ))
-        .await
-        .unwrap();
+    let (stream, recorded) = stream_past_a_page(store, "fold").await;
     let mut sink = Collect {
         events: Vec::new(),
         stop_after: usize::MAX,
