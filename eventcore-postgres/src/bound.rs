@@ -60,17 +60,19 @@ impl PgEventStore {
     /// # Errors
     /// [`StoreError::Backend`] when the query fails.
     pub async fn read_bound(&self) -> Result<ReadBound, StoreError> {
+        // The holder: the transaction (live or prepared) still holding the lock on its own
+        // id, as the bound names it (32-bit in pg_locks: unique among ids in flight).
         let sql = format!(
-            "WITH b AS (
-                 SELECT {bound} AS bound,
-                        pg_snapshot_xmax(pg_current_snapshot())::TEXT::BIGINT AS xmax
-             )
-             SELECT b.bound, (b.bound >> {INDEX_BITS}) < b.xmax AS held, a.pid,
+            "WITH b AS (SELECT {bound} AS bound),
+                  h AS (SELECT l.pid FROM pg_locks l, b
+                        WHERE l.locktype = 'transactionid' AND l.granted
+                          AND l.mode = 'ExclusiveLock'
+                          AND l.transactionid::TEXT::BIGINT
+                              = (b.bound >> {INDEX_BITS}) & 4294967295
+                        LIMIT 1)
+             SELECT b.bound, EXISTS (SELECT 1 FROM h), a.pid,
                     date_part('epoch', now() - a.xact_start), a.state, a.query
-             FROM b LEFT JOIN pg_stat_activity a
-                 ON (b.bound >> {INDEX_BITS}) < b.xmax
-                AND a.backend_xid::TEXT::BIGINT = (b.bound >> {INDEX_BITS}) & 4294967295
-             LIMIT 1",
+             FROM b LEFT JOIN h ON TRUE LEFT JOIN pg_stat_activity a ON a.pid = h.pid",
             bound = bound_call(&self.inner.schema, "eventcore_read_bound", ""),
         );
         let row = sqlx::query(&sql)
