@@ -205,3 +205,24 @@ async fn a_transaction_that_declares_it_will_append_may_write_first_and_is_waite
         .collect();
     assert_eq!(order, ["mine-1", "later-1"]);
 }
+
+#[tokio::test]
+async fn read_bound_names_the_newest_writer_while_it_is_open() {
+    let store = common::fresh_store(4).await;
+    let mut tx = store.begin().await.unwrap();
+    let pid = backend_pid(&mut tx).await;
+    let mine = tx
+        .append(AppendRequest::single(
+            StreamId::new("newest-1").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(1)],
+        ))
+        .await
+        .unwrap();
+    let bound = store.read_bound().await.unwrap();
+    assert!(bound.position <= mine[0].global_position, "{bound:?}");
+    assert_eq!(bound.held_by.and_then(|h| h.pid), Some(pid));
+    tx.commit().await.unwrap();
+    let bound = store.read_bound().await.unwrap();
+    assert!(bound.position > mine[0].global_position, "{bound:?}");
+}
