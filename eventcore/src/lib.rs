@@ -147,6 +147,7 @@
 mod aggregate;
 pub mod backend;
 pub mod backoff;
+pub mod broker;
 pub mod codec;
 mod durable;
 mod error;

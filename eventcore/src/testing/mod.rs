@@ -1,6 +1,7 @@
 //! The testing kit (feature `testing`): a given/when/then aggregate fixture, a small sample
 //! aggregate, and the backend conformance suite every storage crate runs unchanged.
 
+pub mod broker;
 pub mod conformance;
 pub mod counter;
 mod fixture;

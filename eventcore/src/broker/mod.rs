@@ -1,0 +1,46 @@
+//! The seam between the log and a message broker, shared by the broker adapters
+//! (`eventcore-rabbitmq`, `eventcore-kafka`).
+//!
+//! - **Out**: the log is the outbox. A [`Relay`] is a [`Projection`](crate::projection::Projection)
+//!   whose batch is published through a [`Publisher`] and confirmed by the broker before the
+//!   projection runner advances its checkpoint in the same transaction. A relay that crashes
+//!   after publishing and before its checkpoint commits publishes that batch again: duplicates
+//!   on the wire, never a gap. Replicas of one relay take turns on its checkpoint.
+//! - **In**: a consumer turns at-least-once delivery into an effect applied once.
+//!   [`Inbox::apply`] runs a [`MessageHandler`] inside a store transaction together with the
+//!   message's inbox record, so the handler's commands, read-model writes and the record of
+//!   the message commit together; a redelivered message is skipped.
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use eventcore::broker::{Message, Relay};
+//! use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+//! use eventcore::testing::broker::RecordingPublisher;
+//! use eventcore::testing::counter::{Counter, CounterCommand};
+//! use eventcore::{InMemoryEventStore, Repository};
+//!
+//! let store = InMemoryEventStore::new();
+//! let wire = RecordingPublisher::default();
+//! let relay = Relay::new(wire.clone()).only_categories(["counter"]);
+//! let running = ProjectionRunner::new(store.clone())
+//!     .add("relay:counters", relay, ProjectionOptions::default()
+//!         .with_policy(ErrorPolicy::retry_forever()))
+//!     .start()?;
+//! let events = Repository::<Counter>::new(store.clone())
+//!     .execute(CounterCommand::add("visits", 2))
+//!     .await?;
+//! running.wait_until("relay:counters", events[0].global_position).await?;
+//! let sent: Vec<Message> = wire.messages();
+//! assert_eq!(sent[0].routing_key, "counter.added");
+//! assert_eq!(sent[0].message_id, events[0].event_id);
+//! # running.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+mod inbox;
+mod message;
+mod relay;
+
+pub use inbox::{Handled, HandlerError, Inbox, MessageHandler};
+pub use message::{Message, routing_key};
+pub use relay::{PublishError, Publisher, Relay};
