@@ -1,0 +1,349 @@
+//! [`RabbitConsumer`]: deliveries from a durable queue applied once in effect through an
+//! [`Inbox`], acknowledged only after their transaction committed.
+
+use std::time::Duration;
+
+use eventcore::TransactionalStore;
+use eventcore::backoff::Backoff;
+use eventcore::broker::{Handled, Inbox, Message, MessageHandler};
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Confirmation};
+
+use crate::publisher::confirming_channel;
+use crate::wire::message_of;
+
+/// How a [`RabbitConsumer`] consumes.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConsumerOptions {
+    /// Its durable queue; dead letters go to `<queue>.dlq`.
+    pub queue: String,
+    /// The routing keys it binds the queue with (`order.*`, `#`, ...).
+    pub bindings: Vec<String>,
+    /// Deliveries the broker hands out before they are acknowledged.
+    pub prefetch: u16,
+    /// Deliveries applied in one transaction at most.
+    pub batch: usize,
+    /// Attempts at a message that keeps failing transiently before it is dead-lettered.
+    pub max_attempts: u32,
+    /// The pause between attempts, and between reconnections.
+    pub backoff: Backoff,
+}
+
+impl ConsumerOptions {
+    /// Options for `queue` bound with `bindings`: prefetch 256, batches of 64, 5 attempts,
+    /// 100 ms growing to 5 s between them.
+    pub fn new(queue: impl Into<String>, bindings: &[&str]) -> Self {
+        Self {
+            queue: queue.into(),
+            bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+            prefetch: 256,
+            batch: 64,
+            max_attempts: 5,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+        }
+    }
+
+    /// The same options with `max_attempts` attempts per message.
+    pub fn with_max_attempts(self, max_attempts: u32) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            ..self
+        }
+    }
+
+    /// The same options with another pause between attempts.
+    pub fn with_backoff(self, backoff: Backoff) -> Self {
+        Self { backoff, ..self }
+    }
+
+    /// The dead-letter queue's name.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dlq", self.queue)
+    }
+}
+
+/// Consumes a queue bound to an exchange: each batch of deliveries is applied through the
+/// [`Inbox`] (handler and inbox record in one store transaction), then acknowledged. A message
+/// that fails transiently is retried in place with backoff, holding back the rest of the
+/// batch, so nothing of its stream overtakes it; after `max_attempts`, or at once when it is
+/// malformed or fails permanently, it goes to `<queue>.dlq` with the error, the attempt count
+/// and its original routing. A lost connection is opened again with backoff, and the
+/// topology declared again.
+pub struct RabbitConsumer<S, H> {
+    uri: String,
+    exchange: String,
+    options: ConsumerOptions,
+    inbox: Inbox<S>,
+    handler: H,
+}
+
+/// Why the consumer stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsumerError {
+    /// The store failed in a way no retry of one message can fix.
+    #[error("store: {0}")]
+    Store(#[from] eventcore::StoreError),
+}
+
+impl<S, H> RabbitConsumer<S, H>
+where
+    S: TransactionalStore,
+    H: MessageHandler<S::Transaction>,
+{
+    /// A consumer of `exchange` at `uri` into `inbox` through `handler`.
+    pub fn new(
+        uri: &str,
+        exchange: &str,
+        options: ConsumerOptions,
+        inbox: Inbox<S>,
+        handler: H,
+    ) -> Self {
+        Self {
+            uri: uri.to_owned(),
+            exchange: exchange.to_owned(),
+            options,
+            inbox,
+            handler,
+        }
+    }
+
+    /// Consumes until `shutdown` completes (then finishes the batch in hand, acknowledges it
+    /// and returns), reconnecting whenever the connection is lost.
+    ///
+    /// # Errors
+    /// [`ConsumerError::Store`] when the store fails beyond one message's retry.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ConsumerError> {
+        let mut shutdown = std::pin::pin!(shutdown.fuse());
+        let mut failures = 0;
+        loop {
+            let session = self.session(&mut shutdown);
+            match session.await {
+                Ok(Stop::Shutdown) => return Ok(()),
+                Ok(Stop::Lost(error)) => {
+                    failures += 1;
+                    tracing::warn!(%error, queue = %self.options.queue, "consumer lost its connection; reconnecting");
+                }
+                Err(error) => return Err(error),
+            }
+            let pause = self.options.backoff.delay(failures);
+            futures::select! {
+                () = tokio::time::sleep(pause).fuse() => {}
+                () = shutdown.as_mut() => return Ok(()),
+            }
+        }
+    }
+
+    /// One connection's worth of consuming.
+    async fn session(
+        &self,
+        shutdown: &mut std::pin::Pin<
+            &mut futures::future::Fuse<impl std::future::Future<Output = ()>>,
+        >,
+    ) -> Result<Stop, ConsumerError> {
+        let channel = match self.topology().await {
+            Ok(channel) => channel,
+            Err(error) => return Ok(Stop::Lost(error)),
+        };
+        let mut deliveries = match channel
+            .basic_consume(
+                self.options.queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        {
+            Ok(consumer) => consumer,
+            Err(error) => return Ok(Stop::Lost(error)),
+        };
+        loop {
+            let first = futures::select! {
+                next = deliveries.next().fuse() => next,
+                () = shutdown.as_mut() => return Ok(Stop::Shutdown),
+            };
+            let mut batch = match first {
+                Some(Ok(delivery)) => vec![delivery],
+                Some(Err(error)) => return Ok(Stop::Lost(error)),
+                None => {
+                    return Ok(Stop::Lost(lapin::Error::from(
+                        lapin::ErrorKind::InvalidChannelState(
+                            lapin::ChannelState::Closed,
+                            "basic.consume",
+                        ),
+                    )));
+                }
+            };
+            while batch.len() < self.options.batch {
+                match deliveries.next().now_or_never() {
+                    Some(Some(Ok(delivery))) => batch.push(delivery),
+                    _ => break,
+                }
+            }
+            if let Err(error) = self.settle(&channel, batch).await? {
+                return Ok(Stop::Lost(error));
+            }
+        }
+    }
+
+    /// Declares the exchange, the queue, its bindings and the dead-letter queue; sets the
+    /// prefetch. Idempotent.
+    async fn topology(&self) -> Result<Channel, lapin::Error> {
+        let channel = confirming_channel(&self.uri, &self.exchange).await?;
+        channel
+            .basic_qos(self.options.prefetch, BasicQosOptions::default())
+            .await?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        for queue in [self.options.queue.clone(), self.options.dead_letter_queue()] {
+            channel
+                .queue_declare(queue.as_str().into(), durable, FieldTable::default())
+                .await?;
+        }
+        for binding in &self.options.bindings {
+            channel
+                .queue_bind(
+                    self.options.queue.as_str().into(),
+                    self.exchange.as_str().into(),
+                    binding.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+        Ok(channel)
+    }
+
+    /// Applies a batch of deliveries until each is applied, a duplicate or dead-lettered, and
+    /// acknowledges them. The outer error is the store's; the inner one the broker's.
+    async fn settle(
+        &self,
+        channel: &Channel,
+        batch: Vec<Delivery>,
+    ) -> Result<Result<(), lapin::Error>, ConsumerError> {
+        let mut pending: Vec<(Delivery, Message, u32)> = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            match message_of(
+                delivery.routing_key.as_str(),
+                &delivery.properties,
+                &delivery.data,
+            ) {
+                Ok(message) => pending.push((delivery, message, 0)),
+                Err(reason) => {
+                    if let Err(error) = self
+                        .dead_letter(channel, &delivery, &reason.to_string(), 0)
+                        .await
+                    {
+                        return Ok(Err(error));
+                    }
+                }
+            }
+        }
+        let mut failures = 0;
+        while !pending.is_empty() {
+            let messages: Vec<Message> = pending.iter().map(|(_, m, _)| m.clone()).collect();
+            let outcomes = self.inbox.apply(&self.handler, &messages).await?;
+            let mut again = Vec::new();
+            for ((delivery, message, attempts), outcome) in pending.into_iter().zip(outcomes) {
+                let attempts = attempts + u32::from(!matches!(outcome, Handled::Held));
+                let result = match outcome {
+                    Handled::Failed(error)
+                        if !error.is_transient() || attempts >= self.options.max_attempts =>
+                    {
+                        self.dead_letter(channel, &delivery, &error.to_string(), attempts)
+                            .await
+                    }
+                    Handled::Failed(_) | Handled::Held => {
+                        again.push((delivery, message, attempts));
+                        continue;
+                    }
+                    _ => delivery
+                        .acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map(drop),
+                };
+                if let Err(error) = result {
+                    return Ok(Err(error));
+                }
+            }
+            pending = again;
+            if !pending.is_empty() {
+                failures += 1;
+                tokio::time::sleep(self.options.backoff.delay(failures)).await;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Publishes `delivery` to the dead-letter queue with why, then acknowledges it.
+    async fn dead_letter(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), lapin::Error> {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(
+            "x-error".into(),
+            AMQPValue::LongString(LongString::from(error)),
+        );
+        headers.insert(
+            "x-attempts".into(),
+            AMQPValue::LongLongInt(i64::from(attempts)),
+        );
+        headers.insert(
+            "x-original-exchange".into(),
+            AMQPValue::LongString(LongString::from(delivery.exchange.as_str())),
+        );
+        headers.insert(
+            "x-original-routing-key".into(),
+            AMQPValue::LongString(LongString::from(delivery.routing_key.as_str())),
+        );
+        let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
+        tracing::warn!(queue = %self.options.queue, %error, attempts, "dead-lettering a message");
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                self.options.dead_letter_queue().as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &delivery.data,
+                properties,
+            )
+            .await?
+            .await?;
+        if !matches!(confirm, Confirmation::Ack(None)) {
+            return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+                lapin::ChannelState::Error,
+                "dead-letter publish was not confirmed",
+            )));
+        }
+        delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map(drop)
+    }
+}
+
+/// Why a session ended.
+enum Stop {
+    Shutdown,
+    Lost(lapin::Error),
+}

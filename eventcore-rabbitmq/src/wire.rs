@@ -1,0 +1,170 @@
+//! An [`eventcore::broker::Message`] as an AMQP message and back: the payload as the body,
+//! the event id as the message id, correlation id and type as properties, the rest as headers.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use eventcore::broker::Message;
+use eventcore::{EventId, StreamId};
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use serde_json::value::RawValue;
+
+const STREAM: &str = "stream";
+const VERSION: &str = "stream_version";
+const POSITION: &str = "global_position";
+const SCHEMA: &str = "schema_version";
+const CAUSATION: &str = "causation_id";
+const RECORDED_AT: &str = "recorded_at_us";
+
+/// Why a delivery is not a message this crate can hand to a handler. Such a delivery goes to
+/// the dead-letter queue at once, with this reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// A property or header is missing.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A property or header does not hold what it should.
+    #[error("malformed {field}: {reason}")]
+    Malformed {
+        /// Which one.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn malformed(field: &'static str, reason: impl ToString) -> WireError {
+    WireError::Malformed {
+        field,
+        reason: reason.to_string(),
+    }
+}
+
+/// The AMQP properties of `message`: persistent, JSON, every envelope field.
+pub(crate) fn properties(message: &Message) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        STREAM.into(),
+        AMQPValue::LongString(LongString::from(message.stream.as_str())),
+    );
+    headers.insert(VERSION.into(), int(message.stream_version));
+    headers.insert(POSITION.into(), int(message.global_position));
+    headers.insert(SCHEMA.into(), int(u64::from(message.schema_version)));
+    if let Some(causation) = message.causation_id {
+        headers.insert(
+            CAUSATION.into(),
+            AMQPValue::LongString(LongString::from(causation.to_string())),
+        );
+    }
+    let micros = message
+        .recorded_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    headers.insert(
+        RECORDED_AT.into(),
+        AMQPValue::LongLongInt(i64::try_from(micros).unwrap_or(i64::MAX)),
+    );
+    let mut properties = BasicProperties::default()
+        .with_message_id(ShortString::from(message.message_id.to_string()))
+        .with_type(ShortString::from(message.event_type.as_str()))
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_timestamp((micros / 1_000_000) as u64)
+        .with_headers(headers);
+    if let Some(correlation) = message.correlation_id {
+        properties = properties.with_correlation_id(ShortString::from(correlation.to_string()));
+    }
+    properties
+}
+
+fn int(value: u64) -> AMQPValue {
+    AMQPValue::LongLongInt(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+fn header<'a>(headers: &'a FieldTable, name: &'static str) -> Result<&'a AMQPValue, WireError> {
+    headers
+        .inner()
+        .get(&ShortString::from(name))
+        .ok_or(WireError::Missing(name))
+}
+
+fn text(value: &AMQPValue, name: &'static str) -> Result<String, WireError> {
+    match value {
+        AMQPValue::LongString(s) => {
+            String::from_utf8(s.as_bytes().to_vec()).map_err(|e| malformed(name, e))
+        }
+        AMQPValue::ShortString(s) => Ok(s.as_str().to_owned()),
+        other => Err(malformed(name, format!("{other:?} is not text"))),
+    }
+}
+
+fn number(value: &AMQPValue, name: &'static str) -> Result<u64, WireError> {
+    let n: i128 = match value {
+        AMQPValue::LongLongInt(n) => i128::from(*n),
+        AMQPValue::LongInt(n) => i128::from(*n),
+        AMQPValue::LongUInt(n) => i128::from(*n),
+        AMQPValue::ShortInt(n) => i128::from(*n),
+        AMQPValue::ShortUInt(n) => i128::from(*n),
+        other => return Err(malformed(name, format!("{other:?} is not a number"))),
+    };
+    u64::try_from(n).map_err(|_| malformed(name, format!("{n} is negative")))
+}
+
+fn uuid(text: &str, name: &'static str) -> Result<uuid::Uuid, WireError> {
+    uuid::Uuid::parse_str(text).map_err(|e| malformed(name, e))
+}
+
+/// The message a delivery carries.
+///
+/// # Errors
+/// A [`WireError`] for anything missing or malformed: the body is not JSON, a header is
+/// absent, an id is not a UUID.
+pub fn message_of(
+    routing_key: &str,
+    properties: &BasicProperties,
+    body: &[u8],
+) -> Result<Message, WireError> {
+    let id = properties
+        .message_id()
+        .as_ref()
+        .ok_or(WireError::Missing("message_id"))?;
+    let message_id = EventId::from(uuid(id.as_str(), "message_id")?);
+    let event_type = properties
+        .kind()
+        .as_ref()
+        .ok_or(WireError::Missing("type"))?
+        .as_str()
+        .to_owned();
+    let correlation_id = properties
+        .correlation_id()
+        .as_ref()
+        .map(|c| uuid(c.as_str(), "correlation_id"))
+        .transpose()?;
+    let empty = FieldTable::default();
+    let headers = properties.headers().as_ref().unwrap_or(&empty);
+    let stream =
+        StreamId::new(text(header(headers, STREAM)?, STREAM)?).map_err(|e| malformed(STREAM, e))?;
+    let causation_id = match headers.inner().get(&ShortString::from(CAUSATION)) {
+        Some(value) => Some(uuid(&text(value, CAUSATION)?, CAUSATION)?),
+        None => None,
+    };
+    let schema_version = u32::try_from(number(header(headers, SCHEMA)?, SCHEMA)?)
+        .map_err(|e| malformed(SCHEMA, e))?;
+    let micros = number(header(headers, RECORDED_AT)?, RECORDED_AT)?;
+    let body = std::str::from_utf8(body).map_err(|e| malformed("body", e))?;
+    let payload = RawValue::from_string(body.to_owned()).map_err(|e| malformed("body", e))?;
+    Ok(Message {
+        message_id,
+        routing_key: routing_key.to_owned(),
+        stream,
+        stream_version: number(header(headers, VERSION)?, VERSION)?,
+        global_position: number(header(headers, POSITION)?, POSITION)?,
+        event_type,
+        schema_version,
+        correlation_id,
+        causation_id,
+        recorded_at: UNIX_EPOCH + Duration::from_micros(micros),
+        payload,
+    })
+}

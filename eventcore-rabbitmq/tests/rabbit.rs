@@ -1,0 +1,320 @@
+//! Against the real RabbitMQ on 127.0.0.1:5672 (guest/guest), each test in a vhost of its own,
+//! made and removed with `rabbitmqctl`. A missing broker fails the tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventcore::backoff::Backoff;
+use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Publisher, Relay};
+use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
+use eventcore::{EventReader, InMemoryEventStore, InMemoryTransaction, Metadata, Repository};
+use eventcore_rabbitmq::{ConsumerOptions, RabbitConsumer, RabbitPublisher};
+use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+/// A vhost of this test's own; removed on drop.
+struct Vhost(String);
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs (RabbitMQ must be installed)");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Vhost {
+    fn new() -> Self {
+        let name = format!("ec_test_{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        Self(name)
+    }
+
+    fn uri(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.0])
+            .output();
+    }
+}
+
+fn options(queue: &str) -> ConsumerOptions {
+    ConsumerOptions::new(queue, &["counter.*"])
+        .with_max_attempts(3)
+        .with_backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        ))
+}
+
+/// Mirrors every added amount onto `mirror-<stream>` in its own store; fails the first
+/// `fail_first` attempts at each message of stream `counter-bad`.
+struct Mirror {
+    repo: Repository<Counter>,
+    failures: Arc<AtomicU32>,
+    fail_first: u32,
+}
+
+#[async_trait]
+impl MessageHandler<InMemoryTransaction> for Mirror {
+    async fn handle(
+        &self,
+        tx: &mut InMemoryTransaction,
+        message: &Message,
+    ) -> Result<(), HandlerError> {
+        if message.stream.as_str() == "counter-bad"
+            && self.failures.fetch_add(1, Ordering::SeqCst) < self.fail_first
+        {
+            return Err(HandlerError::transient("not yet"));
+        }
+        let CounterEvent::Added { amount } = message
+            .decode(&Default::default())
+            .map_err(HandlerError::permanent)?
+        else {
+            return Ok(());
+        };
+        self.repo
+            .execute_in(
+                tx,
+                CounterCommand::add(format!("mirror-{}", message.stream.as_str()), amount),
+                Metadata::default(),
+            )
+            .await
+            .map_err(|e| HandlerError::transient(e.to_string()))?;
+        Ok(())
+    }
+}
+
+async fn total(store: &InMemoryEventStore, id: &str) -> u64 {
+    Repository::<Counter>::new(store.clone())
+        .load(id)
+        .await
+        .unwrap()
+        .state
+        .total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates_on_the_wire() {
+    let vhost = Vhost::new();
+    let source = InMemoryEventStore::new();
+    let target = InMemoryEventStore::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let consumer = RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options("mirror"),
+        Inbox::new(target.clone(), "mirror"),
+        Mirror {
+            repo: Repository::new(target.clone()),
+            failures: Arc::default(),
+            fail_first: 0,
+        },
+    );
+    let consuming = tokio::spawn(consumer.run(async move {
+        let _ = stopped.await;
+    }));
+    let repo = Repository::<Counter>::new(source.clone());
+    for i in 0..30u64 {
+        repo.execute(CounterCommand::add(format!("c{}", i % 3), i + 1))
+            .await
+            .unwrap();
+    }
+    let head = source.head_position().await.unwrap();
+    let retry = ProjectionOptions::default().with_batch_size(8).with_policy(
+        ErrorPolicy::retry_forever().with_backoff(Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+        )),
+    );
+    // Two relays under different names: every event goes out twice.
+    let running = ProjectionRunner::new(source.clone())
+        .add(
+            "relay-a",
+            Relay::new(
+                RabbitPublisher::connect(&vhost.uri(), "shop")
+                    .await
+                    .unwrap(),
+            ),
+            retry,
+        )
+        .add(
+            "relay-b",
+            Relay::new(
+                RabbitPublisher::connect(&vhost.uri(), "shop")
+                    .await
+                    .unwrap(),
+            ),
+            retry,
+        )
+        .start()
+        .unwrap();
+    for name in ["relay-a", "relay-b"] {
+        tokio::time::timeout(Duration::from_secs(30), running.wait_until(name, head))
+            .await
+            .expect("published and confirmed")
+            .unwrap();
+    }
+    let expected: Vec<u64> = (0..3u64)
+        .map(|c| (0..30u64).filter(|i| i % 3 == c).map(|i| i + 1).sum())
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut totals = Vec::new();
+        for c in 0..3 {
+            totals.push(total(&target, &format!("mirror-counter-c{c}")).await);
+        }
+        if totals == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mirrored {totals:?}, want {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the duplicates time to arrive and be skipped, then check nothing doubled.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (c, want) in expected.iter().enumerate() {
+        assert_eq!(
+            total(&target, &format!("mirror-counter-c{c}")).await,
+            *want,
+            "c{c} applied once"
+        );
+    }
+    running.shutdown().await.unwrap();
+    let _ = stop.send(());
+    consuming.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their_reason() {
+    let vhost = Vhost::new();
+    let source = InMemoryEventStore::new();
+    let target = InMemoryEventStore::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let consumer = RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options("mirror"),
+        Inbox::new(target.clone(), "mirror"),
+        Mirror {
+            repo: Repository::new(target.clone()),
+            failures: Arc::default(),
+            fail_first: u32::MAX,
+        },
+    );
+    let consuming = tokio::spawn(consumer.run(async move {
+        let _ = stopped.await;
+    }));
+    // Wait for the consumer's queue, then publish a malformed message and one that always fails.
+    let connection = Connection::connect(&vhost.uri(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let mut declared = false;
+    for _ in 0..100 {
+        // A passive declaration of a missing queue closes its channel: one channel a try.
+        let channel = connection.create_channel().await.unwrap();
+        if channel
+            .queue_declare(
+                "mirror.dlq".into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    durable: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .is_ok()
+        {
+            declared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(declared, "the consumer declared its topology");
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            "shop".into(),
+            "counter.added".into(),
+            BasicPublishOptions::default(),
+            b"not json",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let events = Repository::<Counter>::new(source.clone())
+        .execute(CounterCommand::add("bad", 5))
+        .await
+        .unwrap();
+    let recorded = source.read_all(events[0].global_position, 1).await.unwrap();
+    RabbitPublisher::connect(&vhost.uri(), "shop")
+        .await
+        .unwrap()
+        .publish(&[Message::from_event(&recorded[0])])
+        .await
+        .unwrap();
+    let mut letters = Vec::new();
+    for _ in 0..200 {
+        if let Some(message) = channel
+            .basic_get("mirror.dlq".into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            letters.push(message.delivery);
+            if letters.len() == 2 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(letters.len(), 2, "both dead-lettered");
+    let header = |d: &lapin::message::Delivery, name: &str| -> String {
+        match d.properties.headers().as_ref().and_then(|h| {
+            h.inner()
+                .get(&lapin::types::ShortString::from(name))
+                .cloned()
+        }) {
+            Some(lapin::types::AMQPValue::LongString(text)) => {
+                String::from_utf8_lossy(text.as_bytes()).into_owned()
+            }
+            Some(lapin::types::AMQPValue::LongLongInt(n)) => n.to_string(),
+            other => panic!("header {name}: {other:?}"),
+        }
+    };
+    let malformed = &letters[0];
+    assert_eq!(malformed.data, b"not json");
+    assert_eq!(header(malformed, "x-error"), "missing message_id");
+    assert_eq!(header(malformed, "x-attempts"), "0");
+    let exhausted = &letters[1];
+    assert_eq!(header(exhausted, "x-attempts"), "3");
+    assert!(header(exhausted, "x-error").contains("not yet"));
+    assert_eq!(header(exhausted, "x-original-routing-key"), "counter.added");
+    assert_eq!(header(exhausted, "x-original-exchange"), "shop");
+    assert_eq!(header(exhausted, "stream"), "counter-bad");
+    assert_eq!(
+        total(&target, "mirror-counter-bad").await,
+        0,
+        "nothing of it applied"
+    );
+    let _ = stop.send(());
+    consuming.await.unwrap().unwrap();
+}
