@@ -226,13 +226,17 @@ where
         Ok(channel)
     }
 
-    /// Applies a batch of deliveries until each is applied, a duplicate or dead-lettered, and
-    /// acknowledges them. The outer error is the store's; the inner one the broker's.
+    /// Applies a batch of deliveries until each is applied, a duplicate or dead-lettered, then
+    /// acknowledges them all at once (the last one's tag, `multiple`). The outer error is the
+    /// store's; the inner one the broker's.
     async fn settle(
         &self,
         channel: &Channel,
         batch: Vec<Delivery>,
     ) -> Result<Result<(), lapin::Error>, ConsumerError> {
+        let Some(last) = batch.last().map(|d| d.acker.clone()) else {
+            return Ok(Ok(()));
+        };
         let mut pending: Vec<(Delivery, Message, u32)> = Vec::with_capacity(batch.len());
         for delivery in batch {
             match message_of(
@@ -269,11 +273,7 @@ where
                         again.push((delivery, message, attempts));
                         continue;
                     }
-                    _ => delivery
-                        .acker
-                        .ack(BasicAckOptions::default())
-                        .await
-                        .map(drop),
+                    _ => Ok(()),
                 };
                 if let Err(error) = result {
                     return Ok(Err(error));
@@ -285,10 +285,12 @@ where
                 tokio::time::sleep(self.options.backoff.delay(failures)).await;
             }
         }
-        Ok(Ok(()))
+        let every = BasicAckOptions { multiple: true };
+        Ok(last.ack(every).await.map(drop))
     }
 
-    /// Publishes `delivery` to the dead-letter queue with why, then acknowledges it.
+    /// Publishes `delivery` to the dead-letter queue with why (the batch's acknowledgement
+    /// covers it afterwards).
     async fn dead_letter(
         &self,
         channel: &Channel,

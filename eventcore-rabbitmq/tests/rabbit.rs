@@ -198,6 +198,26 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
     running.shutdown().await.unwrap();
     let _ = stop.send(());
     consuming.await.unwrap().unwrap();
+    // Every delivery was acknowledged: nothing is left in the queue once the consumer is gone.
+    let connection = Connection::connect(&vhost.uri(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let queue = connection
+        .create_channel()
+        .await
+        .unwrap()
+        .queue_declare(
+            "mirror".into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                durable: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queue.message_count(), 0, "all 60 deliveries acknowledged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
