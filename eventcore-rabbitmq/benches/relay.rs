@@ -1,0 +1,214 @@
+//! Relay throughput on RabbitMQ: events per second from the log to confirmed by the broker,
+//! beside raw lapin publishing the same payloads, routing keys and properties with publisher
+//! confirms, pipelined the same way (batches of 500 sent, then their confirms awaited). The
+//! log is an in-memory store, so the figure is the relay's and the broker's cost, not a
+//! database's. Paired rounds, alternating which side goes first.
+//!
+//! `cargo bench -p eventcore-rabbitmq --bench relay` (RabbitMQ on 127.0.0.1:5672, guest/guest,
+//! `rabbitmqctl` for a vhost of its own); `-- --quick` for a short run.
+
+use std::time::{Duration, Instant};
+
+use eventcore::broker::{Message, Relay};
+use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use eventcore::{
+    AppendRequest, EventAppender, EventReader, ExpectedVersion, InMemoryEventStore, NewEvent,
+    StreamId,
+};
+use eventcore_rabbitmq::RabbitPublisher;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+    QueuePurgeOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Confirmation, Connection, ConnectionProperties};
+
+const BATCH: usize = 500;
+
+fn rabbitmqctl(args: &[&str]) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl")
+        .status;
+    assert!(status.success(), "rabbitmqctl {args:?}");
+}
+
+async fn seed(events: u64) -> InMemoryEventStore {
+    let store = InMemoryEventStore::new();
+    for chunk in 0..events / 100 {
+        let batch = (0..100)
+            .map(|i| {
+                let payload = format!(
+                    r#"{{"order_id":"o-{}","amount":{},"currency":"USD"}}"#,
+                    chunk * 100 + i,
+                    i
+                );
+                NewEvent::raw(
+                    "Placed",
+                    1,
+                    serde_json::value::RawValue::from_string(payload).unwrap(),
+                )
+            })
+            .collect();
+        store
+            .append(AppendRequest::single(
+                StreamId::new(format!("order-{chunk}")).unwrap(),
+                ExpectedVersion::NoStream,
+                batch,
+            ))
+            .await
+            .unwrap();
+    }
+    store
+}
+
+async fn ours(uri: &str, store: &InMemoryEventStore, round: usize) -> f64 {
+    let head = store.head_position().await.unwrap();
+    let publisher = RabbitPublisher::connect(uri, "bench").await.unwrap();
+    let options = ProjectionOptions::default()
+        .with_batch_size(BATCH)
+        .with_policy(ErrorPolicy::retry_forever());
+    let start = Instant::now();
+    let running = ProjectionRunner::new(store.clone())
+        .add(format!("relay-{round}"), Relay::new(publisher), options)
+        .start()
+        .unwrap();
+    running
+        .wait_until(&format!("relay-{round}"), head)
+        .await
+        .unwrap();
+    let rate = head_count(store).await as f64 / start.elapsed().as_secs_f64();
+    running.shutdown().await.unwrap();
+    rate
+}
+
+async fn head_count(store: &InMemoryEventStore) -> u64 {
+    store.read_all(1, usize::MAX).await.unwrap().len() as u64
+}
+
+async fn raw(uri: &str, messages: &[Message]) -> f64 {
+    let connection = Connection::connect(uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    let start = Instant::now();
+    for batch in messages.chunks(BATCH) {
+        let mut confirms = Vec::with_capacity(batch.len());
+        for message in batch {
+            let properties = lapin::BasicProperties::default()
+                .with_message_id(message.message_id.to_string().into())
+                .with_type(message.event_type.as_str().into())
+                .with_content_type("application/json".into())
+                .with_delivery_mode(2);
+            confirms.push(
+                channel
+                    .basic_publish(
+                        "bench".into(),
+                        message.routing_key.as_str().into(),
+                        options,
+                        message.payload.get().as_bytes(),
+                        properties,
+                    )
+                    .await
+                    .unwrap(),
+            );
+        }
+        for confirm in confirms {
+            assert!(matches!(confirm.await.unwrap(), Confirmation::Ack(None)));
+        }
+    }
+    messages.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let events: u64 = if quick { 5_000 } else { 20_000 };
+    let vhost = format!("ec_bench_{}", uuid::Uuid::new_v4().simple());
+    rabbitmqctl(&["add_vhost", &vhost]);
+    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
+    let uri = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
+    let store = seed(events).await;
+    let messages: Vec<Message> = store
+        .read_all(1, usize::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(Message::from_event)
+        .collect();
+    // A queue that takes everything, emptied between rounds (mandatory publishing needs one).
+    let connection = Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let admin = connection.create_channel().await.unwrap();
+    let _ = RabbitPublisher::connect(&uri, "bench").await.unwrap(); // declares the exchange
+    admin
+        .queue_declare(
+            "sink".into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    admin
+        .queue_bind(
+            "sink".into(),
+            "bench".into(),
+            "#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut rounds = Vec::new();
+    for round in 0..5 {
+        let (a, b) = if round % 2 == 0 {
+            let a = ours(&uri, &store, round).await;
+            admin
+                .queue_purge("sink".into(), QueuePurgeOptions::default())
+                .await
+                .unwrap();
+            (a, raw(&uri, &messages).await)
+        } else {
+            let b = raw(&uri, &messages).await;
+            admin
+                .queue_purge("sink".into(), QueuePurgeOptions::default())
+                .await
+                .unwrap();
+            (ours(&uri, &store, round).await, b)
+        };
+        admin
+            .queue_purge("sink".into(), QueuePurgeOptions::default())
+            .await
+            .unwrap();
+        rounds.push((a, b));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ours_rate = median(rounds.iter().map(|r| r.0).collect());
+    let raw_rate = median(rounds.iter().map(|r| r.1).collect());
+    let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
+    let (low, high) = rounds
+        .iter()
+        .map(|r| r.0 / r.1)
+        .fold((f64::MAX, 0f64), |(l, h), x| (l.min(x), h.max(x)));
+    println!(
+        "relay to confirmed, {events} events, batches of {BATCH}: {ours_rate:>8.0} ev/s   raw lapin {raw_rate:>8.0} ev/s   ratio {ratio:.2} (rounds {low:.2}-{high:.2})"
+    );
+    rabbitmqctl(&["delete_vhost", &vhost]);
+}
