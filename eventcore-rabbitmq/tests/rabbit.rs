@@ -1,111 +1,20 @@
 //! Against the real RabbitMQ on 127.0.0.1:5672 (guest/guest), each test in a vhost of its own,
 //! made and removed with `rabbitmqctl`. A missing broker fails the tests.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
+use common::{Mirror, Vhost, options, total};
 use eventcore::backoff::Backoff;
-use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Publisher, Relay};
+use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
-use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
-use eventcore::{EventReader, InMemoryEventStore, InMemoryTransaction, Metadata, Repository};
-use eventcore_rabbitmq::{ConsumerOptions, RabbitConsumer, RabbitPublisher};
+use eventcore::testing::counter::{Counter, CounterCommand};
+use eventcore::{EventReader, InMemoryEventStore, Repository};
+use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-
-/// A vhost of this test's own; removed on drop.
-struct Vhost(String);
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (RabbitMQ must be installed)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Vhost {
-    fn new() -> Self {
-        let name = format!("ec_test_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &name]);
-        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
-        Self(name)
-    }
-
-    fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl")
-            .args(["delete_vhost", &self.0])
-            .output();
-    }
-}
-
-fn options(queue: &str) -> ConsumerOptions {
-    ConsumerOptions::new(queue, &["counter.*"])
-        .with_max_attempts(3)
-        .with_backoff(Backoff::new(
-            Duration::from_millis(10),
-            Duration::from_millis(50),
-        ))
-}
-
-/// Mirrors every added amount onto `mirror-<stream>` in its own store; fails the first
-/// `fail_first` attempts at each message of stream `counter-bad`.
-struct Mirror {
-    repo: Repository<Counter>,
-    failures: Arc<AtomicU32>,
-    fail_first: u32,
-}
-
-#[async_trait]
-impl MessageHandler<InMemoryTransaction> for Mirror {
-    async fn handle(
-        &self,
-        tx: &mut InMemoryTransaction,
-        message: &Message,
-    ) -> Result<(), HandlerError> {
-        if message.stream.as_str() == "counter-bad"
-            && self.failures.fetch_add(1, Ordering::SeqCst) < self.fail_first
-        {
-            return Err(HandlerError::transient("not yet"));
-        }
-        let CounterEvent::Added { amount } = message
-            .decode(&Default::default())
-            .map_err(HandlerError::permanent)?
-        else {
-            return Ok(());
-        };
-        self.repo
-            .execute_in(
-                tx,
-                CounterCommand::add(format!("mirror-{}", message.stream.as_str()), amount),
-                Metadata::default(),
-            )
-            .await
-            .map_err(|e| HandlerError::transient(e.to_string()))?;
-        Ok(())
-    }
-}
-
-async fn total(store: &InMemoryEventStore, id: &str) -> u64 {
-    Repository::<Counter>::new(store.clone())
-        .load(id)
-        .await
-        .unwrap()
-        .state
-        .total
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates_on_the_wire() {

@@ -1,0 +1,129 @@
+//! Shared by the RabbitMQ tests: a vhost per test, a mirroring handler, consumer options.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use eventcore::backoff::Backoff;
+use eventcore::broker::{HandlerError, Message, MessageHandler};
+use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
+use eventcore::{InMemoryEventStore, InMemoryTransaction, Metadata, Repository};
+use eventcore_rabbitmq::ConsumerOptions;
+
+/// A vhost of this test's own; removed on drop.
+pub struct Vhost(pub String);
+
+pub fn rabbitmqctl(args: &[&str]) {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs (RabbitMQ must be installed)");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Vhost {
+    pub fn new() -> Self {
+        let name = format!("ec_test_{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        Self(name)
+    }
+
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
+    }
+}
+
+impl Vhost {
+    /// Closes every client connection to this vhost (and no other), as a broker restart
+    /// would; returns how many it closed.
+    pub fn close_connections(&self) -> usize {
+        let out = std::process::Command::new("rabbitmqctl")
+            .args(["list_connections", "--silent", "pid", "vhost"])
+            .output()
+            .expect("rabbitmqctl runs");
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut closed = 0;
+        for line in listing.lines() {
+            let mut fields = line.split_whitespace();
+            if let (Some(pid), Some(vhost)) = (fields.next(), fields.next()) {
+                if vhost == self.0 {
+                    rabbitmqctl(&["close_connection", pid, "eventcore test: closed under load"]);
+                    closed += 1;
+                }
+            }
+        }
+        closed
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.0])
+            .output();
+    }
+}
+
+pub fn options(queue: &str) -> ConsumerOptions {
+    ConsumerOptions::new(queue, &["counter.*"])
+        .with_max_attempts(3)
+        .with_backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        ))
+}
+
+/// Mirrors every added amount onto `mirror-<stream>` in its own store; fails the first
+/// `fail_first` attempts at each message of stream `counter-bad`.
+pub struct Mirror {
+    pub repo: Repository<Counter>,
+    pub failures: Arc<AtomicU32>,
+    pub fail_first: u32,
+}
+
+#[async_trait]
+impl MessageHandler<InMemoryTransaction> for Mirror {
+    async fn handle(
+        &self,
+        tx: &mut InMemoryTransaction,
+        message: &Message,
+    ) -> Result<(), HandlerError> {
+        if message.stream.as_str() == "counter-bad"
+            && self.failures.fetch_add(1, Ordering::SeqCst) < self.fail_first
+        {
+            return Err(HandlerError::transient("not yet"));
+        }
+        let CounterEvent::Added { amount } = message
+            .decode(&Default::default())
+            .map_err(HandlerError::permanent)?
+        else {
+            return Ok(());
+        };
+        self.repo
+            .execute_in(
+                tx,
+                CounterCommand::add(format!("mirror-{}", message.stream.as_str()), amount),
+                Metadata::default(),
+            )
+            .await
+            .map_err(|e| HandlerError::transient(e.to_string()))?;
+        Ok(())
+    }
+}
+
+pub async fn total(store: &InMemoryEventStore, id: &str) -> u64 {
+    Repository::<Counter>::new(store.clone())
+        .load(id)
+        .await
+        .unwrap()
+        .state
+        .total
+}
