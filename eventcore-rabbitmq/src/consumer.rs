@@ -8,14 +8,12 @@ use eventcore::backoff::Backoff;
 use eventcore::broker::{Handled, Inbox, Message, MessageHandler};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Confirmation};
 
 use crate::publisher::confirming_channel;
+use crate::topology;
 use crate::wire::message_of;
 
 /// How a [`RabbitConsumer`] consumes.
@@ -26,6 +24,9 @@ pub struct ConsumerOptions {
     pub queue: String,
     /// The routing keys it binds the queue with (`order.*`, `#`, ...).
     pub bindings: Vec<String>,
+    /// Queues the messages are spread over by stream, handled side by side (1 to 64; see the
+    /// crate docs). Every process of one consumer must use the same number.
+    pub partitions: u16,
     /// Deliveries the broker hands out before they are acknowledged.
     pub prefetch: u16,
     /// Deliveries applied in one transaction at most.
@@ -37,12 +38,13 @@ pub struct ConsumerOptions {
 }
 
 impl ConsumerOptions {
-    /// Options for `queue` bound with `bindings`: prefetch 256, batches of 64, 5 attempts,
-    /// 100 ms growing to 5 s between them.
+    /// Options for `queue` bound with `bindings`: one partition, prefetch 256, batches of 64,
+    /// 5 attempts, 100 ms growing to 5 s between them.
     pub fn new(queue: impl Into<String>, bindings: &[&str]) -> Self {
         Self {
             queue: queue.into(),
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+            partitions: 1,
             prefetch: 256,
             batch: 64,
             max_attempts: 5,
@@ -54,6 +56,14 @@ impl ConsumerOptions {
     pub fn with_max_attempts(self, max_attempts: u32) -> Self {
         Self {
             max_attempts: max_attempts.max(1),
+            ..self
+        }
+    }
+
+    /// The same options with `partitions` partitions (clamped to 1..=64).
+    pub fn with_partitions(self, partitions: u16) -> Self {
+        Self {
+            partitions: partitions.clamp(1, crate::wire::BUCKETS),
             ..self
         }
     }
@@ -115,24 +125,38 @@ where
         }
     }
 
-    /// Consumes until `shutdown` completes (then finishes the batch in hand, acknowledges it
-    /// and returns), reconnecting whenever the connection is lost.
+    /// Consumes until `shutdown` completes (then finishes the batches in hand, acknowledges
+    /// them and returns), each queue (partition) on a connection of its own, reconnecting
+    /// whenever one is lost.
     ///
     /// # Errors
     /// [`ConsumerError::Store`] when the store fails beyond one message's retry.
     pub async fn run(
         self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), ConsumerError> {
+        let shutdown = shutdown.boxed().shared();
+        let loops = topology::queues(&self.options)
+            .into_iter()
+            .map(|queue| self.consume(queue, shutdown.clone()));
+        futures::future::try_join_all(loops).await.map(drop)
+    }
+
+    /// Consumes `queue` until `shutdown`, reconnecting with backoff.
+    async fn consume(
+        &self,
+        queue: String,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ConsumerError> {
         let mut shutdown = std::pin::pin!(shutdown.fuse());
         let mut failures = 0;
         loop {
-            let session = self.session(&mut shutdown);
+            let session = self.session(&queue, &mut shutdown);
             match session.await {
                 Ok(Stop::Shutdown) => return Ok(()),
                 Ok(Stop::Lost(error)) => {
                     failures += 1;
-                    tracing::warn!(%error, queue = %self.options.queue, "consumer lost its connection; reconnecting");
+                    tracing::warn!(%error, %queue, "consumer lost its connection; reconnecting");
                 }
                 Err(error) => return Err(error),
             }
@@ -147,6 +171,7 @@ where
     /// One connection's worth of consuming.
     async fn session(
         &self,
+        queue: &str,
         shutdown: &mut std::pin::Pin<
             &mut futures::future::Fuse<impl std::future::Future<Output = ()>>,
         >,
@@ -157,7 +182,7 @@ where
         };
         let mut deliveries = match channel
             .basic_consume(
-                self.options.queue.as_str().into(),
+                queue.into(),
                 "".into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
@@ -196,33 +221,13 @@ where
         }
     }
 
-    /// Declares the exchange, the queue, its bindings and the dead-letter queue; sets the
-    /// prefetch. Idempotent.
+    /// A channel with the consumer's topology declared and its prefetch set.
     async fn topology(&self) -> Result<Channel, lapin::Error> {
         let channel = confirming_channel(&self.uri, &self.exchange).await?;
         channel
             .basic_qos(self.options.prefetch, BasicQosOptions::default())
             .await?;
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        for queue in [self.options.queue.clone(), self.options.dead_letter_queue()] {
-            channel
-                .queue_declare(queue.as_str().into(), durable, FieldTable::default())
-                .await?;
-        }
-        for binding in &self.options.bindings {
-            channel
-                .queue_bind(
-                    self.options.queue.as_str().into(),
-                    self.exchange.as_str().into(),
-                    binding.as_str().into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
+        topology::declare(&channel, &self.exchange, &self.options).await?;
         Ok(channel)
     }
 

@@ -15,14 +15,21 @@
 //!   is skipped, a failing message is retried in place and then dead-lettered to
 //!   `<queue>.dlq` with its reason.
 //!
-//! Not yet here (issue #13 goes on): per-stream partition queues for several consumer
-//! processes, batched multi-acks, an operator API and CLI for dead letters, readiness
-//! probes and metrics hooks.
+//! **Order with several consumer processes.** Every queue has a single active consumer, so one
+//! process at a time handles it and another takes over when it goes; order within a stream
+//! holds across a failover. For throughput, [`ConsumerOptions::with_partitions`] spreads the
+//! messages over several queues by a hash of their stream ([`BUCKET`] header, no broker
+//! plugin), handled side by side; one stream always lands in the same partition.
+//!
+//! Not yet here (issue #13 goes on): an operator API and CLI for dead letters, readiness
+//! probes, metrics hooks, tracing spans per message, a conformance suite shared with the
+//! Kafka adapter, and the consumer benchmarks.
 
 mod consumer;
 mod publisher;
+mod topology;
 mod wire;
 
 pub use consumer::{ConsumerError, ConsumerOptions, RabbitConsumer};
 pub use publisher::RabbitPublisher;
-pub use wire::{WireError, message_of};
+pub use wire::{BUCKET, BUCKETS, WireError, bucket_of, message_of};

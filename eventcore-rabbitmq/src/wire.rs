@@ -16,6 +16,24 @@ const SCHEMA: &str = "schema_version";
 const CAUSATION: &str = "causation_id";
 const RECORDED_AT: &str = "recorded_at_us";
 
+/// The header that spreads messages over a consumer's partitions: one of [`BUCKETS`] buckets,
+/// a hash of the stream id (so one stream always has the same one), as decimal text.
+pub const BUCKET: &str = "bucket";
+
+/// How many buckets streams are hashed into; a consumer has at most this many partitions.
+pub const BUCKETS: u16 = 64;
+
+/// The bucket of `stream` (FNV-1a of its id: stable across processes and builds).
+pub fn bucket_of(stream: &StreamId) -> u16 {
+    let hash = stream
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash % u64::from(BUCKETS)) as u16
+}
+
 /// Why a delivery is not a message this crate can hand to a handler. Such a delivery goes to
 /// the dead-letter queue at once, with this reason.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +65,10 @@ pub(crate) fn properties(message: &Message) -> BasicProperties {
     headers.insert(
         STREAM.into(),
         AMQPValue::LongString(LongString::from(message.stream.as_str())),
+    );
+    headers.insert(
+        BUCKET.into(),
+        AMQPValue::LongString(LongString::from(bucket_of(&message.stream).to_string())),
     );
     headers.insert(VERSION.into(), int(message.stream_version));
     headers.insert(POSITION.into(), int(message.global_position));
@@ -167,4 +189,74 @@ pub fn message_of(
         recorded_at: UNIX_EPOCH + Duration::from_micros(micros),
         payload,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_survives_its_properties_and_body() {
+        let payload = RawValue::from_string(r#"{"amount":3}"#.to_owned()).unwrap();
+        let message = Message {
+            message_id: EventId::new_random(),
+            routing_key: "counter.added".to_owned(),
+            stream: StreamId::new("counter-a").unwrap(),
+            stream_version: 7,
+            global_position: 1 << 40,
+            event_type: "Added".to_owned(),
+            schema_version: 2,
+            correlation_id: Some(uuid::Uuid::new_v4()),
+            causation_id: Some(uuid::Uuid::new_v4()),
+            recorded_at: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
+            payload,
+        };
+        let back = message_of(
+            &message.routing_key,
+            &properties(&message),
+            message.payload.get().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(back.message_id, message.message_id);
+        assert_eq!(back.stream, message.stream);
+        assert_eq!(
+            (
+                back.stream_version,
+                back.global_position,
+                back.schema_version
+            ),
+            (7, 1 << 40, 2)
+        );
+        assert_eq!(back.event_type, "Added");
+        assert_eq!(back.correlation_id, message.correlation_id);
+        assert_eq!(back.causation_id, message.causation_id);
+        assert_eq!(back.recorded_at, message.recorded_at);
+        assert_eq!(back.payload.get(), r#"{"amount":3}"#);
+    }
+
+    #[test]
+    fn buckets_are_stable_and_spread() {
+        let stream = |s: &str| StreamId::new(s).unwrap();
+        assert_eq!(bucket_of(&stream("order-1")), bucket_of(&stream("order-1")));
+        let used: std::collections::HashSet<u16> = (0..1000)
+            .map(|i| bucket_of(&stream(&format!("order-{i}"))))
+            .collect();
+        assert_eq!(
+            used.len(),
+            usize::from(BUCKETS),
+            "1,000 streams cover every bucket"
+        );
+        assert!(used.iter().all(|b| *b < BUCKETS));
+    }
+
+    #[test]
+    fn a_delivery_without_its_headers_is_refused_with_the_reason() {
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(EventId::new_random().to_string()))
+            .with_type("Added".into());
+        let error = message_of("counter.added", &properties, b"{}").unwrap_err();
+        assert_eq!(error.to_string(), "missing stream");
+        let error = message_of("x", &BasicProperties::default(), b"{}").unwrap_err();
+        assert_eq!(error.to_string(), "missing message_id");
+    }
 }
