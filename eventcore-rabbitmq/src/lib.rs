@@ -21,15 +21,19 @@
 //! messages over several queues by a hash of their stream ([`BUCKET`] header, no broker
 //! plugin), handled side by side; one stream always lands in the same partition.
 //!
-//! Not yet here (issue #13 goes on): an operator API and CLI for dead letters, readiness
-//! probes, metrics hooks, tracing spans per message, a conformance suite shared with the
-//! Kafka adapter, and the consumer benchmarks.
+//! [`DeadLetters`] lists a consumer's dead letters and replays them to their original
+//! exchange and routing key; the `eventcore-rabbitmq-dlq` binary does the same from a shell.
+//!
+//! Not yet here (issue #13 goes on): readiness probes, metrics hooks, tracing spans per
+//! message, a conformance suite shared with the Kafka adapter, and the consumer benchmarks.
 
 mod consumer;
+mod dead_letters;
 mod publisher;
 mod topology;
 mod wire;
 
 pub use consumer::{ConsumerError, ConsumerOptions, RabbitConsumer};
+pub use dead_letters::{DeadLetter, DeadLetters};
 pub use publisher::RabbitPublisher;
 pub use wire::{BUCKET, BUCKETS, WireError, bucket_of, message_of};

@@ -44,12 +44,18 @@ impl std::fmt::Debug for RabbitPublisher {
 
 /// A channel in confirm mode, with the durable topic `exchange` declared.
 pub(crate) async fn confirming_channel(uri: &str, exchange: &str) -> Result<Channel, lapin::Error> {
+    let channel = plain_confirming_channel(uri).await?;
+    declare_exchange(&channel, exchange).await?;
+    Ok(channel)
+}
+
+/// A channel in confirm mode on a connection of its own.
+pub(crate) async fn plain_confirming_channel(uri: &str) -> Result<Channel, lapin::Error> {
     let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    declare_exchange(&channel, exchange).await?;
     Ok(channel)
 }
 
