@@ -1,11 +1,13 @@
 //! [`RabbitConsumer`]: deliveries from a durable queue applied once in effect through an
 //! [`Inbox`], acknowledged only after their transaction committed.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{Handled, Inbox, Message, MessageHandler};
+use eventcore::broker::{BrokerMetrics, Handled, Inbox, Message, MessageHandler, NoMetrics};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
@@ -92,6 +94,39 @@ pub struct RabbitConsumer<S, H> {
     options: ConsumerOptions,
     inbox: Inbox<S>,
     handler: H,
+    metrics: Arc<dyn BrokerMetrics>,
+    readiness: Readiness,
+}
+
+/// Whether a consumer is consuming every one of its queues, for a readiness probe: not while
+/// it connects, reconnects after a lost connection, or has stopped. Clones share the state.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    consuming: Arc<AtomicUsize>,
+    queues: usize,
+}
+
+impl Readiness {
+    /// Whether every queue is being consumed right now.
+    pub fn is_ready(&self) -> bool {
+        self.consuming.load(Ordering::Acquire) == self.queues
+    }
+}
+
+/// Counts a queue as consumed while it lives.
+struct Consuming(Arc<AtomicUsize>);
+
+impl Consuming {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Consuming {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Why the consumer stopped.
@@ -116,13 +151,30 @@ where
         inbox: Inbox<S>,
         handler: H,
     ) -> Self {
+        let readiness = Readiness {
+            consuming: Arc::default(),
+            queues: topology::queues(&options).len(),
+        };
         Self {
             uri: uri.to_owned(),
             exchange: exchange.to_owned(),
             options,
             inbox,
             handler,
+            metrics: Arc::new(NoMetrics),
+            readiness,
         }
+    }
+
+    /// Reports handled, duplicate, retried and dead-lettered messages to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn BrokerMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Its readiness, for a health probe (take it before [`run`](Self::run)).
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Consumes until `shutdown` completes (then finishes the batches in hand, acknowledges
@@ -192,6 +244,7 @@ where
             Ok(consumer) => consumer,
             Err(error) => return Ok(Stop::Lost(error)),
         };
+        let _consuming = Consuming::start(&self.readiness.consuming);
         loop {
             let first = futures::select! {
                 next = deliveries.next().fuse() => next,
@@ -251,6 +304,7 @@ where
             ) {
                 Ok(message) => pending.push((delivery, message, 0)),
                 Err(reason) => {
+                    self.metrics.dead_lettered(1);
                     if let Err(error) = self
                         .dead_letter(channel, &delivery, &reason.to_string(), 0)
                         .await
@@ -271,14 +325,23 @@ where
                     Handled::Failed(error)
                         if !error.is_transient() || attempts >= self.options.max_attempts =>
                     {
+                        self.metrics.dead_lettered(1);
                         self.dead_letter(channel, &delivery, &error.to_string(), attempts)
                             .await
                     }
                     Handled::Failed(_) | Handled::Held => {
+                        self.metrics.retried(1);
                         again.push((delivery, message, attempts));
                         continue;
                     }
-                    _ => Ok(()),
+                    Handled::Duplicate => {
+                        self.metrics.duplicates(1);
+                        Ok(())
+                    }
+                    _ => {
+                        self.metrics.handled(1);
+                        Ok(())
+                    }
                 };
                 if let Err(error) = result {
                     return Ok(Err(error));

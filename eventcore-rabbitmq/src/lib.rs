@@ -24,8 +24,16 @@
 //! [`DeadLetters`] lists a consumer's dead letters and replays them to their original
 //! exchange and routing key; the `eventcore-rabbitmq-dlq` binary does the same from a shell.
 //!
-//! Not yet here (issue #13 goes on): readiness probes, metrics hooks, tracing spans per
-//! message, a conformance suite shared with the Kafka adapter, and the consumer benchmarks.
+//! **Operations.** [`RabbitConsumer::readiness`] and [`RabbitPublisher::is_ready`] answer a
+//! readiness probe (not ready while reconnecting); both report counts to a
+//! [`BrokerMetrics`](eventcore::broker::BrokerMetrics) (the relay through
+//! [`Relay::with_metrics`](eventcore::broker::Relay::with_metrics)); every handled message runs
+//! in a `handle_message` tracing span with its id, stream, version and correlation id, every
+//! relayed batch in a `relay_publish` span.
+//!
+//! Not yet here (issue #13 goes on): a conformance suite shared with the Kafka adapter,
+//! broker-restart and crash-point tests beyond the ones in `tests/`, and the consumer
+//! benchmarks.
 
 mod consumer;
 mod dead_letters;
@@ -33,7 +41,7 @@ mod publisher;
 mod topology;
 mod wire;
 
-pub use consumer::{ConsumerError, ConsumerOptions, RabbitConsumer};
+pub use consumer::{ConsumerError, ConsumerOptions, RabbitConsumer, Readiness};
 pub use dead_letters::{DeadLetter, DeadLetters};
 pub use publisher::RabbitPublisher;
 pub use wire::{BUCKET, BUCKETS, WireError, bucket_of, message_of};

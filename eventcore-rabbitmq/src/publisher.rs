@@ -1,5 +1,7 @@
 //! [`RabbitPublisher`]: the relay's [`Publisher`] on RabbitMQ.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use eventcore::broker::{Message, PublishError, Publisher};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
@@ -32,6 +34,7 @@ pub struct RabbitPublisher {
     uri: String,
     exchange: String,
     channel: Mutex<Option<Channel>>,
+    ready: AtomicBool,
 }
 
 impl std::fmt::Debug for RabbitPublisher {
@@ -89,7 +92,14 @@ impl RabbitPublisher {
             uri: uri.to_owned(),
             exchange: exchange.to_owned(),
             channel: Mutex::new(Some(channel)),
+            ready: AtomicBool::new(true),
         })
+    }
+
+    /// Whether its last connection attempt and last batch went through, for a readiness
+    /// probe (`false` after a lost connection until a batch goes through again).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     /// The exchange it publishes to.
@@ -112,14 +122,19 @@ impl Publisher for RabbitPublisher {
                 *slot = None;
                 let channel = confirming_channel(&self.uri, &self.exchange)
                     .await
-                    .map_err(connection_error)?;
+                    .map_err(|error| {
+                        self.ready.store(false, Ordering::Release);
+                        connection_error(error)
+                    })?;
                 slot.insert(channel).clone()
             }
         };
         let result = publish_on(&channel, &self.exchange, messages).await;
-        if let Err(PublishError::Connection(_)) = &result {
+        let lost = matches!(result, Err(PublishError::Connection(_)));
+        if lost {
             *slot = None; // open a fresh channel next time
         }
+        self.ready.store(!lost, Ordering::Release);
         result
     }
 }

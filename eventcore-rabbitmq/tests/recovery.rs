@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{Mirror, Vhost, options, total};
+use common::{Counts, Mirror, Vhost, options, total};
 use eventcore::backoff::Backoff;
 use eventcore::broker::{Inbox, Message, PublishError, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
@@ -54,9 +54,21 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
             fail_first: 0,
         },
     );
+    let counts = Arc::new(Counts::default());
+    let consumer = consumer.with_metrics(counts.clone());
+    let readiness = consumer.readiness();
+    assert!(!readiness.is_ready(), "not consuming before it runs");
     let consuming = tokio::spawn(consumer.run(async move {
         let _ = stopped.await;
     }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !readiness.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let publisher = ConfirmedThenCrashed {
         inner: RabbitPublisher::connect(&vhost.uri(), "shop")
             .await
@@ -70,7 +82,11 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
             Duration::from_millis(200),
         )));
     let running = ProjectionRunner::new(source.clone())
-        .add("relay", Relay::new(publisher), relay_options)
+        .add(
+            "relay",
+            Relay::new(publisher).with_metrics(counts.clone()),
+            relay_options,
+        )
         .start()
         .unwrap();
     // 600 commands over 6 counters while the broker drops every connection twice.
@@ -119,7 +135,22 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
             "c{c}: every event once in effect"
         );
     }
+    assert!(
+        readiness.is_ready(),
+        "ready again after the closed connections"
+    );
+    assert_eq!(
+        counts.handled.load(Ordering::SeqCst),
+        600,
+        "each event applied once"
+    );
+    assert!(
+        counts.duplicates.load(Ordering::SeqCst) > 0,
+        "the re-sent batches were skipped"
+    );
+    assert!(counts.published.load(Ordering::SeqCst) >= 600);
     running.shutdown().await.unwrap();
     let _ = stop.send(());
     consuming.await.unwrap().unwrap();
+    assert!(!readiness.is_ready(), "not ready once stopped");
 }

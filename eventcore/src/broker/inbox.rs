@@ -4,11 +4,23 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
 use crate::broker::Message;
 use crate::error::{BoxError, StoreError};
 use crate::id::StreamId;
 use crate::transaction::{StoreTransaction, TransactionalStore};
+
+/// The span a message is handled in: its id, stream, version and correlation id.
+fn message_span(message: &Message) -> tracing::Span {
+    tracing::info_span!(
+        "handle_message",
+        message_id = %message.message_id,
+        stream = %message.stream,
+        version = message.stream_version,
+        correlation_id = ?message.correlation_id,
+    )
+}
 
 /// Applies one message inside the consumer's store transaction: execute commands
 /// ([`Repository::execute_in`](crate::Repository::execute_in)), update a read model, anything
@@ -161,7 +173,10 @@ impl<S: TransactionalStore> Inbox<S> {
                 outcomes.push(Handled::Duplicate);
                 continue;
             }
-            handler.handle(&mut tx, message).await?;
+            handler
+                .handle(&mut tx, message)
+                .instrument(message_span(message))
+                .await?;
             outcomes.push(Handled::Applied);
         }
         tx.commit().await?;
@@ -182,7 +197,11 @@ impl<S: TransactionalStore> Inbox<S> {
         {
             return Ok(Handled::Duplicate); // dropping the transaction rolls it back
         }
-        if let Err(error) = handler.handle(&mut tx, message).await {
+        if let Err(error) = handler
+            .handle(&mut tx, message)
+            .instrument(message_span(message))
+            .await
+        {
             return Ok(Handled::Failed(error));
         }
         match tx.commit().await {

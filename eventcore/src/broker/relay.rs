@@ -2,10 +2,12 @@
 //! after the broker confirmed the batch.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 
-use crate::broker::Message;
+use crate::broker::{BrokerMetrics, Message, NoMetrics};
 use crate::error::BoxError;
 use crate::event::RecordedEvent;
 use crate::projection::Projection;
@@ -58,6 +60,7 @@ pub struct Relay<P> {
     publisher: P,
     categories: Option<HashSet<String>>,
     event_types: Option<HashSet<String>>,
+    metrics: Arc<dyn BrokerMetrics>,
 }
 
 impl<P: Publisher> Relay<P> {
@@ -67,7 +70,14 @@ impl<P: Publisher> Relay<P> {
             publisher,
             categories: None,
             event_types: None,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Reports published batches and failures to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn BrokerMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Publishes only events of streams in these categories (aggregate types).
@@ -111,7 +121,20 @@ impl<Tx: Send, P: Publisher> Projection<Tx> for Relay<P> {
         if messages.is_empty() {
             return Ok(());
         }
-        self.publisher.publish(&messages).await?;
-        Ok(())
+        let span = tracing::info_span!(
+            "relay_publish",
+            messages = messages.len(),
+            first_position = messages[0].global_position
+        );
+        match self.publisher.publish(&messages).instrument(span).await {
+            Ok(()) => {
+                self.metrics.published(messages.len());
+                Ok(())
+            }
+            Err(error) => {
+                self.metrics.publish_failed(messages.len());
+                Err(error.into())
+            }
+        }
     }
 }
