@@ -180,15 +180,16 @@ async fn latency(
     while seen.count() < appended.len() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let handled = seen.0.lock().unwrap();
-    let mut lags: Vec<Duration> = appended
-        .iter()
-        .map(|(id, at)| handled[id].saturating_duration_since(*at))
-        .collect();
-    lags.sort();
-    let p = |q: f64| lags[((lags.len() as f64 * q) as usize).min(lags.len() - 1)];
-    let result = (p(0.5), p(0.99), lags.len());
-    drop(handled);
+    let result = {
+        let handled = seen.0.lock().unwrap();
+        let mut lags: Vec<Duration> = appended
+            .iter()
+            .map(|(id, at)| handled[id].saturating_duration_since(*at))
+            .collect();
+        lags.sort();
+        let p = |q: f64| lags[((lags.len() as f64 * q) as usize).min(lags.len() - 1)];
+        (p(0.5), p(0.99), lags.len())
+    };
     relay.shutdown().await.unwrap();
     let _ = stop.send(());
     running.await.unwrap().unwrap();
