@@ -61,7 +61,9 @@ impl PgEventStore {
     /// [`StoreError::Backend`] when the query fails.
     pub async fn read_bound(&self) -> Result<ReadBound, StoreError> {
         // The holder: the transaction (live or prepared) still holding the lock on its own
-        // id, as the bound names it (32-bit in pg_locks: unique among ids in flight).
+        // id, as the bound names it (32-bit in pg_locks: unique among ids in flight), and
+        // holding this store's write gate (a bound at the snapshot's xmax may name the id of
+        // a transaction that appends nothing, which holds nothing back).
         let sql = format!(
             "WITH b AS (SELECT {bound} AS bound),
                   h AS (SELECT l.pid FROM pg_locks l, b
@@ -69,11 +71,19 @@ impl PgEventStore {
                           AND l.mode = 'ExclusiveLock'
                           AND l.transactionid::TEXT::BIGINT
                               = (b.bound >> {INDEX_BITS}) & 4294967295
+                          AND EXISTS (
+                              SELECT 1 FROM pg_locks g
+                              WHERE g.locktype = 'advisory' AND g.granted
+                                AND g.classid = {gate}::OID AND g.objsubid = 2
+                                AND g.virtualtransaction = l.virtualtransaction
+                                AND g.database = (SELECT oid FROM pg_database
+                                                  WHERE datname = current_database()))
                         LIMIT 1)
              SELECT b.bound, EXISTS (SELECT 1 FROM h), a.pid,
                     date_part('epoch', now() - a.xact_start), a.state, a.query
              FROM b LEFT JOIN h ON TRUE LEFT JOIN pg_stat_activity a ON a.pid = h.pid",
             bound = bound_call(&self.inner.schema, "eventcore_read_bound", ""),
+            gate = self.inner.schema.gate(),
         );
         let row = sqlx::query(&sql)
             .fetch_one(&self.inner.pool)
