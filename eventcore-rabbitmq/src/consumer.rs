@@ -10,11 +10,11 @@ use eventcore::backoff::Backoff;
 use eventcore::broker::{BrokerMetrics, Handled, Inbox, Message, MessageHandler, NoMetrics};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel};
 
-use crate::publisher::confirming_channel;
+use crate::publisher::{confirming_channel, publish_confirmed};
 use crate::topology;
 use crate::wire::message_of;
 
@@ -385,30 +385,14 @@ where
         );
         let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
         tracing::warn!(queue = %self.options.queue, %error, attempts, "dead-lettering a message");
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                self.options.dead_letter_queue().as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &delivery.data,
-                properties,
-            )
-            .await?
-            .await?;
-        if !matches!(confirm, Confirmation::Ack(None)) {
-            return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
-                lapin::ChannelState::Error,
-                "dead-letter publish was not confirmed",
-            )));
-        }
-        delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map(drop)
+        publish_confirmed(
+            channel,
+            "",
+            &self.options.dead_letter_queue(),
+            &delivery.data,
+            properties,
+        )
+        .await
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`DeadLetters`]: an operator's view of a consumer's dead-letter queue, and replay.
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions};
+use lapin::BasicProperties;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Confirmation};
 
-use crate::publisher::plain_confirming_channel;
+use crate::publisher::{plain_confirming_channel, publish_confirmed};
 
 /// A dead-lettered message, as [`DeadLetters::list`] shows it.
 #[derive(Clone, Debug)]
@@ -143,20 +143,15 @@ impl DeadLetters {
             }
             headers = kept;
             let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
-            let confirm = channel
-                .basic_publish(
-                    exchange.as_str().into(),
-                    routing_key.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &delivery.data,
-                    properties,
-                )
-                .await?
-                .await?;
-            if !matches!(confirm, Confirmation::Ack(None)) {
+            let published = publish_confirmed(
+                &channel,
+                &exchange,
+                &routing_key,
+                &delivery.data,
+                properties,
+            )
+            .await;
+            if let Err(error) = published {
                 delivery
                     .acker
                     .nack(BasicNackOptions {
@@ -164,10 +159,7 @@ impl DeadLetters {
                         requeue: true,
                     })
                     .await?;
-                return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
-                    lapin::ChannelState::Error,
-                    "a replayed message was not routed",
-                )));
+                return Err(error);
             }
             delivery.acker.ack(BasicAckOptions::default()).await?;
             replayed += 1;

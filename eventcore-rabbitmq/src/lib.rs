@@ -19,7 +19,11 @@
 //! process at a time handles it and another takes over when it goes; order within a stream
 //! holds across a failover. For throughput, [`ConsumerOptions::with_partitions`] spreads the
 //! messages over several queues by a hash of their stream ([`BUCKET`] header, no broker
-//! plugin), handled side by side; one stream always lands in the same partition.
+//! plugin), handled side by side; one stream always lands in the same partition. Start the
+//! consumers (their [`readiness`](RabbitConsumer::readiness)) before the relay publishes to
+//! them: a batch routed only in part (a binding appearing mid-batch) is published again
+//! whole, and the part that got through would be handled before its stream's earlier
+//! messages.
 //!
 //! [`DeadLetters`] lists a consumer's dead letters and replays them to their original
 //! exchange and routing key; the `eventcore-rabbitmq-dlq` binary does the same from a shell.

@@ -62,6 +62,38 @@ pub(crate) async fn plain_confirming_channel(uri: &str) -> Result<Channel, lapin
     Ok(channel)
 }
 
+/// Publishes one message, `mandatory`, and waits for its confirm: anything but a plain ack
+/// (refused, or returned as unroutable) is an error.
+pub(crate) async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: lapin::BasicProperties,
+) -> Result<(), lapin::Error> {
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            body,
+            properties,
+        )
+        .await?
+        .await?;
+    if matches!(confirm, Confirmation::Ack(None)) {
+        Ok(())
+    } else {
+        Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+            lapin::ChannelState::Error,
+            "a message was not confirmed or not routed",
+        )))
+    }
+}
+
 /// Declares the durable topic exchange `exchange` (idempotent).
 pub(crate) async fn declare_exchange(
     channel: &Channel,

@@ -74,7 +74,6 @@ async fn dead_letters_are_listed_and_replayed_once_the_cause_is_fixed() {
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
     let broken = Arc::new(AtomicBool::new(true));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = RabbitConsumer::new(
         &uri,
         "shop",
@@ -85,9 +84,7 @@ async fn dead_letters_are_listed_and_replayed_once_the_cause_is_fixed() {
             broken: broken.clone(),
         },
     );
-    let consuming = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let (stop, consuming) = common::spawn(consumer);
     let repo = Repository::<Counter>::new(source.clone());
     for (id, amount) in [("bad", 5), ("good", 1), ("bad", 7), ("good", 2)] {
         repo.execute(CounterCommand::add(id, amount)).await.unwrap();

@@ -51,7 +51,6 @@ async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
     let start_consumer = || {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // Small prefetch and batches: the broker spreads a queue's messages over whichever
         // consumers it may, so without a single active consumer per queue one stream's
         // messages would be handled side by side.
@@ -65,12 +64,18 @@ async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
             Inbox::new(target.clone(), "ordered"),
             Record(Repository::new(target.clone())),
         );
-        let task = tokio::spawn(consumer.run(async move {
-            let _ = stopped.await;
-        }));
-        (stop, task)
+        let readiness = consumer.readiness();
+        (common::spawn(consumer), readiness)
     };
-    let consumers: Vec<_> = (0..3).map(|_| start_consumer()).collect();
+    let (consumers, readiness): (Vec<_>, Vec<_>) = (0..3).map(|_| start_consumer()).unzip();
+    // The topology must stand before the relay publishes: a batch that is only partly routed
+    // (a binding appearing mid-batch) is published again whole, and the part that did get
+    // through would be handled before the earlier messages of its stream.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !readiness.iter().all(|r| r.is_ready()) {
+        assert!(tokio::time::Instant::now() < deadline, "consumers ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // The streams interleave in the log: round robin over them.
     let repo = Repository::<Counter>::new(source.clone());
     for round in 0..PER_STREAM {

@@ -21,7 +21,6 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = RabbitConsumer::new(
         &vhost.uri(),
         "shop",
@@ -33,9 +32,7 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
             fail_first: 0,
         },
     );
-    let consuming = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let (stop, consuming) = common::spawn(consumer);
     let repo = Repository::<Counter>::new(source.clone());
     for i in 0..30u64 {
         repo.execute(CounterCommand::add(format!("c{}", i % 3), i + 1))
@@ -134,7 +131,6 @@ async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = RabbitConsumer::new(
         &vhost.uri(),
         "shop",
@@ -146,9 +142,7 @@ async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their
             fail_first: u32::MAX,
         },
     );
-    let consuming = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let (stop, consuming) = common::spawn(consumer);
     // Wait for the consumer's queue, then publish a malformed message and one that always fails.
     let connection = Connection::connect(&vhost.uri(), ConnectionProperties::default())
         .await

@@ -42,7 +42,6 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = RabbitConsumer::new(
         &vhost.uri(),
         "shop",
@@ -58,9 +57,7 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
     let consumer = consumer.with_metrics(counts.clone());
     let readiness = consumer.readiness();
     assert!(!readiness.is_ready(), "not consuming before it runs");
-    let consuming = tokio::spawn(consumer.run(async move {
-        let _ = stopped.await;
-    }));
+    let (stop, consuming) = common::spawn(consumer);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !readiness.is_ready() {
         assert!(

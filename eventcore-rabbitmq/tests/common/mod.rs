@@ -149,3 +149,23 @@ impl eventcore::broker::BrokerMetrics for Counts {
         self.duplicates.fetch_add(count, Ordering::SeqCst);
     }
 }
+
+/// Runs `consumer` in a task until the returned sender fires; the task's result says how it
+/// ended.
+pub fn spawn<S, H>(
+    consumer: eventcore_rabbitmq::RabbitConsumer<S, H>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), eventcore_rabbitmq::ConsumerError>>,
+)
+where
+    S: eventcore::TransactionalStore + Send + Sync,
+    S::Transaction: Send,
+    H: MessageHandler<S::Transaction>,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(consumer.run(async move {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
