@@ -87,7 +87,8 @@ async fn head_count(store: &InMemoryEventStore) -> u64 {
     store.read_all(1, usize::MAX).await.unwrap().len() as u64
 }
 
-async fn raw(uri: &str, messages: &[Message]) -> f64 {
+/// Raw lapin; `envelope`: with the relay's properties and headers, else bare ones.
+async fn raw(uri: &str, messages: &[Message], envelope: bool) -> f64 {
     let connection = Connection::connect(uri, ConnectionProperties::default())
         .await
         .unwrap();
@@ -104,11 +105,15 @@ async fn raw(uri: &str, messages: &[Message]) -> f64 {
     for batch in messages.chunks(BATCH) {
         let mut confirms = Vec::with_capacity(batch.len());
         for message in batch {
-            let properties = lapin::BasicProperties::default()
-                .with_message_id(message.message_id.to_string().into())
-                .with_type(message.event_type.as_str().into())
-                .with_content_type("application/json".into())
-                .with_delivery_mode(2);
+            let properties = if envelope {
+                eventcore_rabbitmq::properties(message)
+            } else {
+                lapin::BasicProperties::default()
+                    .with_message_id(message.message_id.to_string().into())
+                    .with_type(message.event_type.as_str().into())
+                    .with_content_type("application/json".into())
+                    .with_delivery_mode(2)
+            };
             confirms.push(
                 channel
                     .basic_publish(
@@ -127,6 +132,28 @@ async fn raw(uri: &str, messages: &[Message]) -> f64 {
         }
     }
     messages.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn report(events: u64, envelope: bool, rounds: &[(f64, f64)]) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ours_rate = median(rounds.iter().map(|r| r.0).collect());
+    let raw_rate = median(rounds.iter().map(|r| r.1).collect());
+    let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
+    let (low, high) = rounds
+        .iter()
+        .map(|r| r.0 / r.1)
+        .fold((f64::MAX, 0f64), |(l, h), x| (l.min(x), h.max(x)));
+    let raw_kind = if envelope {
+        "raw, same properties"
+    } else {
+        "raw, bare properties"
+    };
+    println!(
+        "relay to confirmed, {events} events, batches of {BATCH}: {ours_rate:>8.0} ev/s   {raw_kind} {raw_rate:>8.0} ev/s   ratio {ratio:.2} (rounds {low:.2}-{high:.2})"
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -172,43 +199,32 @@ async fn main() {
         )
         .await
         .unwrap();
-    let mut rounds = Vec::new();
-    for round in 0..5 {
-        let (a, b) = if round % 2 == 0 {
-            let a = ours(&uri, &store, round).await;
-            admin
-                .queue_purge("sink".into(), QueuePurgeOptions::default())
-                .await
-                .unwrap();
-            (a, raw(&uri, &messages).await)
-        } else {
-            let b = raw(&uri, &messages).await;
-            admin
-                .queue_purge("sink".into(), QueuePurgeOptions::default())
-                .await
-                .unwrap();
-            (ours(&uri, &store, round).await, b)
-        };
+    let purge = async || {
         admin
             .queue_purge("sink".into(), QueuePurgeOptions::default())
             .await
             .unwrap();
-        rounds.push((a, b));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
     };
-    let ours_rate = median(rounds.iter().map(|r| r.0).collect());
-    let raw_rate = median(rounds.iter().map(|r| r.1).collect());
-    let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
-    let (low, high) = rounds
-        .iter()
-        .map(|r| r.0 / r.1)
-        .fold((f64::MAX, 0f64), |(l, h), x| (l.min(x), h.max(x)));
-    println!(
-        "relay to confirmed, {events} events, batches of {BATCH}: {ours_rate:>8.0} ev/s   raw lapin {raw_rate:>8.0} ev/s   ratio {ratio:.2} (rounds {low:.2}-{high:.2})"
-    );
+    for envelope in [false, true] {
+        let mut rounds = Vec::new();
+        for round in 0..5 {
+            let pair = if round % 2 == 0 {
+                let a = ours(&uri, &store, rounds.len() + usize::from(envelope) * 10).await;
+                purge().await;
+                (a, raw(&uri, &messages, envelope).await)
+            } else {
+                let b = raw(&uri, &messages, envelope).await;
+                purge().await;
+                (
+                    ours(&uri, &store, rounds.len() + usize::from(envelope) * 10).await,
+                    b,
+                )
+            };
+            purge().await;
+            rounds.push(pair);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        report(events, envelope, &rounds);
+    }
     rabbitmqctl(&["delete_vhost", &vhost]);
 }

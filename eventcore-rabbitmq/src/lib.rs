@@ -48,4 +48,4 @@ mod wire;
 pub use consumer::{ConsumerError, ConsumerOptions, RabbitConsumer, Readiness};
 pub use dead_letters::{DeadLetter, DeadLetters};
 pub use publisher::RabbitPublisher;
-pub use wire::{BUCKET, BUCKETS, WireError, bucket_of, message_of};
+pub use wire::{BUCKET, BUCKETS, WireError, bucket_of, message_of, properties};

@@ -59,8 +59,9 @@ fn malformed(field: &'static str, reason: impl ToString) -> WireError {
     }
 }
 
-/// The AMQP properties of `message`: persistent, JSON, every envelope field.
-pub(crate) fn properties(message: &Message) -> BasicProperties {
+/// The AMQP properties of `message` as the relay publishes it: persistent, JSON, every
+/// envelope field ([`message_of`] reads them back).
+pub fn properties(message: &Message) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(
         STREAM.into(),
