@@ -182,7 +182,8 @@ where
     /// whenever one is lost.
     ///
     /// # Errors
-    /// [`ConsumerError::Store`] when the store fails beyond one message's retry.
+    /// [`ConsumerError::Store`] when the store fails in a way no retry can fix (a corrupt
+    /// record, say); a store that is away for a while is waited for.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
@@ -317,7 +318,18 @@ where
         let mut failures = 0;
         while !pending.is_empty() {
             let messages: Vec<Message> = pending.iter().map(|(_, m, _)| m.clone()).collect();
-            let outcomes = self.inbox.apply(&self.handler, &messages).await?;
+            let outcomes = match self.inbox.apply(&self.handler, &messages).await {
+                Ok(outcomes) => outcomes,
+                // The store is away (a restart, a lost connection): nothing was committed or
+                // acknowledged; try the same batch again after a pause.
+                Err(error) if error.is_transient() => {
+                    failures += 1;
+                    tracing::warn!(%error, "the consumer's store failed; retrying the batch");
+                    tokio::time::sleep(self.options.backoff.delay(failures)).await;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let mut again = Vec::new();
             for ((delivery, message, attempts), outcome) in pending.into_iter().zip(outcomes) {
                 let attempts = attempts + u32::from(!matches!(outcome, Handled::Held));

@@ -142,34 +142,21 @@ async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their
             fail_first: u32::MAX,
         },
     );
+    let readiness = consumer.readiness();
     let (stop, consuming) = common::spawn(consumer);
-    // Wait for the consumer's queue, then publish a malformed message and one that always fails.
+    // Wait until the consumer consumes (its queue is bound: a message published before would
+    // be dropped unroutable), then publish a malformed message and one that always fails.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !readiness.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let connection = Connection::connect(&vhost.uri(), ConnectionProperties::default())
         .await
         .unwrap();
-    let mut declared = false;
-    for _ in 0..100 {
-        // A passive declaration of a missing queue closes its channel: one channel a try.
-        let channel = connection.create_channel().await.unwrap();
-        if channel
-            .queue_declare(
-                "mirror.dlq".into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    durable: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .is_ok()
-        {
-            declared = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(declared, "the consumer declared its topology");
     let channel = connection.create_channel().await.unwrap();
     channel
         .basic_publish(
