@@ -84,6 +84,8 @@ pub(crate) struct InsertSql {
     many: String,
     one_tx: String,
     many_tx: String,
+    /// Takes the store's early-writer lock (see [`insert_stream`]).
+    early_lock: String,
 }
 
 impl InsertSql {
@@ -123,6 +125,7 @@ impl InsertSql {
             many: many(""),
             one_tx: one(SKIP),
             many_tx: many(SKIP),
+            early_lock: format!("SELECT pg_advisory_xact_lock({}, 0)::TEXT", schema.gate()),
         }
     }
 
@@ -183,7 +186,13 @@ pub(crate) async fn insert_stream(
     let mut inserted = run_insert(conn, sql, append, place, now).await?;
     if let Inserted::Early = inserted {
         // The transaction had an id before it took the gate (the statement took it): now
-        // that it holds it, see whether readers may have passed the id.
+        // that it holds it, see whether readers may have passed the id. Transactions in this
+        // case take turns (the early-writer lock, held to their end) before they look: two of
+        // them that both got their ids before a reader's look at the gate could otherwise
+        // each find nothing above themselves, and the later id commit first, letting a reader
+        // deliver it before the earlier one's events appear below it. Taking turns, the second
+        // one looks after the first ended, and sees its events if they lie above.
+        sqlx::query(&sql.early_lock).execute(&mut *conn).await?;
         let place = Placement {
             gate: GateMode::HeldAfterId,
             ..place

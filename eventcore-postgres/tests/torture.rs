@@ -55,7 +55,7 @@ async fn writer(store: PgEventStore, prefix: String, seed: u64) -> Outcome {
                 Err(
                     StoreError::Conflict(_)
                     | StoreError::TransactionAborted {
-                        reason: AbortReason::Overtaken,
+                        reason: AbortReason::Overtaken | AbortReason::Deadlock,
                     },
                 ) => {
                     // Our transaction predates the stream's last writer, or events readers

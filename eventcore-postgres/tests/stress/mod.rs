@@ -172,6 +172,14 @@ async fn writer(
                 out.overtaken += 1;
                 continue;
             }
+            // Two transactions that both wrote before appending take turns, and may deadlock
+            // with each other on a stream lock: the server fails one, which starts over.
+            Err(StoreError::TransactionAborted {
+                reason: AbortReason::Deadlock,
+            }) => {
+                out.retried += 1;
+                continue;
+            }
             Err(other) => panic!("unexpected append error: {other}"),
         }
         if rng.below(10) == 0 {
