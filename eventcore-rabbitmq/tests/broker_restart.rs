@@ -4,16 +4,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Mirror, Vhost, options, rabbitmqctl, total};
-use eventcore::backoff::Backoff;
-use eventcore::broker::{Inbox, Relay};
-use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use common::{Vhost, rabbitmqctl};
+use eventcore::broker::Relay;
+use eventcore::projection::ProjectionRunner;
 use eventcore::testing::counter::{Counter, CounterCommand};
 use eventcore::{EventReader, InMemoryEventStore, Repository};
-use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
+use eventcore_rabbitmq::RabbitPublisher;
 
 /// Starts the broker application again however the test ends.
 struct Restart;
@@ -34,22 +32,10 @@ async fn relay_and_consumer_recover_when_the_broker_restarts() {
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let consumer = RabbitConsumer::new(
-        &vhost.uri(),
-        "shop",
-        options("mirror"),
-        Inbox::new(target.clone(), "mirror"),
-        Mirror {
-            repo: Repository::new(target.clone()),
-            failures: Arc::default(),
-            fail_first: 0,
-        },
-    );
+    let consumer = common::mirror_consumer(&vhost, &target, "mirror", 0);
     let readiness = consumer.readiness();
     let (stop, consuming) = common::spawn(consumer);
-    while !readiness.is_ready() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_ready(&readiness).await;
     let running = ProjectionRunner::new(source.clone())
         .add(
             "relay",
@@ -58,12 +44,7 @@ async fn relay_and_consumer_recover_when_the_broker_restarts() {
                     .await
                     .unwrap(),
             ),
-            ProjectionOptions::default()
-                .with_batch_size(20)
-                .with_policy(ErrorPolicy::retry_forever().with_backoff(Backoff::new(
-                    Duration::from_millis(50),
-                    Duration::from_millis(500),
-                ))),
+            common::relay_options(20),
         )
         .start()
         .unwrap();
@@ -85,25 +66,8 @@ async fn relay_and_consumer_recover_when_the_broker_restarts() {
         .await
         .expect("the relay recovered")
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut totals = Vec::new();
-        for c in 0..3 {
-            totals.push(total(&target, &format!("mirror-counter-c{c}")).await);
-        }
-        if totals.iter().all(|t| *t == 100) {
-            break;
-        }
-        assert!(
-            totals.iter().all(|t| *t <= 100),
-            "applied twice: {totals:?}"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consumer recovered: {totals:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let counters: Vec<String> = (0..3).map(|c| format!("c{c}")).collect();
+    common::wait_for_mirrors(&target, &counters, &[100; 3]).await;
     assert!(readiness.is_ready(), "ready again");
     running.shutdown().await.unwrap();
     let _ = stop.send(());

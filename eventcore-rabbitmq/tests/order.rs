@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{Vhost, options};
-use eventcore::backoff::Backoff;
 use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Relay};
-use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use eventcore::projection::ProjectionRunner;
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 use eventcore::{
     EventReader, InMemoryEventStore, InMemoryTransaction, Metadata, Repository, Upcasters,
@@ -71,10 +70,8 @@ async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
     // The topology must stand before the relay publishes: a batch that is only partly routed
     // (a binding appearing mid-batch) is published again whole, and the part that did get
     // through would be handled before the earlier messages of its stream.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !readiness.iter().all(|r| r.is_ready()) {
-        assert!(tokio::time::Instant::now() < deadline, "consumers ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    for readiness in &readiness {
+        common::wait_ready(readiness).await;
     }
     // The streams interleave in the log: round robin over them.
     let repo = Repository::<Counter>::new(source.clone());
@@ -94,12 +91,7 @@ async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
                     .await
                     .unwrap(),
             ),
-            ProjectionOptions::default()
-                .with_batch_size(50)
-                .with_policy(ErrorPolicy::retry_forever().with_backoff(Backoff::new(
-                    Duration::from_millis(20),
-                    Duration::from_millis(200),
-                ))),
+            common::relay_options(50),
         )
         .start()
         .unwrap();

@@ -3,16 +3,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Mirror, Vhost, options, total};
-use eventcore::backoff::Backoff;
-use eventcore::broker::{Inbox, Message, Publisher, Relay};
-use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use common::{Vhost, total};
+use eventcore::broker::{Message, Publisher, Relay};
+use eventcore::projection::ProjectionRunner;
 use eventcore::testing::counter::{Counter, CounterCommand};
 use eventcore::{EventReader, InMemoryEventStore, Repository};
-use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
+use eventcore_rabbitmq::RabbitPublisher;
 use lapin::options::{BasicGetOptions, BasicPublishOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
@@ -21,17 +19,7 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let consumer = RabbitConsumer::new(
-        &vhost.uri(),
-        "shop",
-        options("mirror"),
-        Inbox::new(target.clone(), "mirror"),
-        Mirror {
-            repo: Repository::new(target.clone()),
-            failures: Arc::default(),
-            fail_first: 0,
-        },
-    );
+    let consumer = common::mirror_consumer(&vhost, &target, "mirror", 0);
     let (stop, consuming) = common::spawn(consumer);
     let repo = Repository::<Counter>::new(source.clone());
     for i in 0..30u64 {
@@ -40,12 +28,7 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
             .unwrap();
     }
     let head = source.head_position().await.unwrap();
-    let retry = ProjectionOptions::default().with_batch_size(8).with_policy(
-        ErrorPolicy::retry_forever().with_backoff(Backoff::new(
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-        )),
-    );
+    let retry = common::relay_options(8);
     // Two relays under different names: every event goes out twice.
     let running = ProjectionRunner::new(source.clone())
         .add(
@@ -77,30 +60,8 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
     let expected: Vec<u64> = (0..3u64)
         .map(|c| (0..30u64).filter(|i| i % 3 == c).map(|i| i + 1).sum())
         .collect();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut totals = Vec::new();
-        for c in 0..3 {
-            totals.push(total(&target, &format!("mirror-counter-c{c}")).await);
-        }
-        if totals == expected {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "mirrored {totals:?}, want {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Give the duplicates time to arrive and be skipped, then check nothing doubled.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for (c, want) in expected.iter().enumerate() {
-        assert_eq!(
-            total(&target, &format!("mirror-counter-c{c}")).await,
-            *want,
-            "c{c} applied once"
-        );
-    }
+    let counters: Vec<String> = (0..3).map(|c| format!("c{c}")).collect();
+    common::wait_for_mirrors(&target, &counters, &expected).await;
     running.shutdown().await.unwrap();
     let _ = stop.send(());
     consuming.await.unwrap().unwrap();
@@ -131,29 +92,12 @@ async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let consumer = RabbitConsumer::new(
-        &vhost.uri(),
-        "shop",
-        options("mirror"),
-        Inbox::new(target.clone(), "mirror"),
-        Mirror {
-            repo: Repository::new(target.clone()),
-            failures: Arc::default(),
-            fail_first: u32::MAX,
-        },
-    );
+    let consumer = common::mirror_consumer(&vhost, &target, "mirror", u32::MAX);
     let readiness = consumer.readiness();
     let (stop, consuming) = common::spawn(consumer);
     // Wait until the consumer consumes (its queue is bound: a message published before would
     // be dropped unroutable), then publish a malformed message and one that always fails.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !readiness.is_ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consumer became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_ready(&readiness).await;
     let connection = Connection::connect(&vhost.uri(), ConnectionProperties::default())
         .await
         .unwrap();

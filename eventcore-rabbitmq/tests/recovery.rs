@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{Counts, Mirror, Vhost, options, total};
-use eventcore::backoff::Backoff;
-use eventcore::broker::{Inbox, Message, PublishError, Publisher, Relay};
-use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use common::{Counts, Vhost};
+use eventcore::broker::{Message, PublishError, Publisher, Relay};
+use eventcore::projection::ProjectionRunner;
 use eventcore::testing::counter::{Counter, CounterCommand};
 use eventcore::{EventReader, InMemoryEventStore, Repository};
-use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
+use eventcore_rabbitmq::RabbitPublisher;
 
 /// Publishes, then reports a failure for every third batch although the broker confirmed it:
 /// the relay publishes that batch again, as after a crash before its checkpoint.
@@ -42,42 +41,20 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
     let vhost = Vhost::new();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
-    let consumer = RabbitConsumer::new(
-        &vhost.uri(),
-        "shop",
-        options("mirror"),
-        Inbox::new(target.clone(), "mirror"),
-        Mirror {
-            repo: Repository::new(target.clone()),
-            failures: Arc::default(),
-            fail_first: 0,
-        },
-    );
+    let consumer = common::mirror_consumer(&vhost, &target, "mirror", 0);
     let counts = Arc::new(Counts::default());
     let consumer = consumer.with_metrics(counts.clone());
     let readiness = consumer.readiness();
     assert!(!readiness.is_ready(), "not consuming before it runs");
     let (stop, consuming) = common::spawn(consumer);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !readiness.is_ready() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consumer became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_ready(&readiness).await;
     let publisher = ConfirmedThenCrashed {
         inner: RabbitPublisher::connect(&vhost.uri(), "shop")
             .await
             .unwrap(),
         batches: AtomicU32::new(0),
     };
-    let relay_options = ProjectionOptions::default()
-        .with_batch_size(25)
-        .with_policy(ErrorPolicy::retry_forever().with_backoff(Backoff::new(
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-        )));
+    let relay_options = common::relay_options(25);
     let running = ProjectionRunner::new(source.clone())
         .add(
             "relay",
@@ -105,33 +82,8 @@ async fn relay_and_consumer_recover_from_closed_connections_and_a_relay_crash() 
         .await
         .expect("the relay recovered and published everything")
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut totals = Vec::new();
-        for c in 0..6 {
-            totals.push(total(&target, &format!("mirror-counter-c{c}")).await);
-        }
-        if totals.iter().all(|t| *t == 100) {
-            break;
-        }
-        assert!(
-            totals.iter().all(|t| *t <= 100),
-            "an event applied twice: {totals:?}"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consumer recovered: {totals:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for c in 0..6 {
-        assert_eq!(
-            total(&target, &format!("mirror-counter-c{c}")).await,
-            100,
-            "c{c}: every event once in effect"
-        );
-    }
+    let counters: Vec<String> = (0..6).map(|c| format!("c{c}")).collect();
+    common::wait_for_mirrors(&target, &counters, &[100; 6]).await;
     assert!(
         readiness.is_ready(),
         "ready again after the closed connections"

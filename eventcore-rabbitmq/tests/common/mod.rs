@@ -169,3 +169,79 @@ where
     }));
     (stop, task)
 }
+
+/// A consumer of `counter.*` into `target`'s inbox `queue`, mirroring with [`Mirror`] (which
+/// fails `counter-bad` the first `fail_first` times).
+pub fn mirror_consumer(
+    vhost: &Vhost,
+    target: &InMemoryEventStore,
+    queue: &str,
+    fail_first: u32,
+) -> eventcore_rabbitmq::RabbitConsumer<InMemoryEventStore, Mirror> {
+    eventcore_rabbitmq::RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options(queue),
+        eventcore::broker::Inbox::new(target.clone(), queue),
+        Mirror {
+            repo: Repository::new(target.clone()),
+            failures: Arc::default(),
+            fail_first,
+        },
+    )
+}
+
+/// Relay options: batches of `batch`, retried forever with a short backoff.
+pub fn relay_options(batch: usize) -> eventcore::projection::ProjectionOptions {
+    eventcore::projection::ProjectionOptions::default()
+        .with_batch_size(batch)
+        .with_policy(
+            eventcore::projection::ErrorPolicy::retry_forever().with_backoff(Backoff::new(
+                Duration::from_millis(20),
+                Duration::from_millis(200),
+            )),
+        )
+}
+
+/// Waits (up to 10 s) until `readiness` says the consumer consumes every queue.
+pub async fn wait_ready(readiness: &eventcore_rabbitmq::Readiness) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !readiness.is_ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (up to 60 s) until every mirror of `counters` (`mirror-counter-<id>`) in `target`
+/// totals `want`, failing at once if one goes beyond it (applied twice); then checks, after a
+/// pause for late duplicates, that none moved.
+pub async fn wait_for_mirrors(target: &InMemoryEventStore, counters: &[String], want: &[u64]) {
+    let totals = async || {
+        let mut totals = Vec::new();
+        for id in counters {
+            totals.push(total(target, &format!("mirror-counter-{id}")).await);
+        }
+        totals
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = totals().await;
+        if now == want {
+            break;
+        }
+        assert!(
+            now.iter().zip(want).all(|(t, w)| t <= w),
+            "an event applied twice: {now:?}, want {want:?}"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mirrored {now:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(totals().await, want, "each event applied once");
+}
