@@ -14,7 +14,7 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel};
 
-use crate::publisher::{confirming_channel, publish_confirmed};
+use crate::publisher::{confirming_channel, publish_confirmed, within};
 use crate::topology;
 use crate::wire::message_of;
 
@@ -233,15 +233,13 @@ where
             Ok(channel) => channel,
             Err(error) => return Ok(Stop::Lost(error)),
         };
-        let mut deliveries = match channel
-            .basic_consume(
-                queue.into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-        {
+        let consume = channel.basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        );
+        let mut deliveries = match within("starting to consume", consume).await {
             Ok(consumer) => consumer,
             Err(error) => return Ok(Stop::Lost(error)),
         };
@@ -278,10 +276,13 @@ where
     /// A channel with the consumer's topology declared and its prefetch set.
     async fn topology(&self) -> Result<Channel, lapin::Error> {
         let channel = confirming_channel(&self.uri, &self.exchange).await?;
-        channel
-            .basic_qos(self.options.prefetch, BasicQosOptions::default())
-            .await?;
-        topology::declare(&channel, &self.exchange, &self.options).await?;
+        within("declaring the topology", async {
+            channel
+                .basic_qos(self.options.prefetch, BasicQosOptions::default())
+                .await?;
+            topology::declare(&channel, &self.exchange, &self.options).await
+        })
+        .await?;
         Ok(channel)
     }
 

@@ -1,7 +1,7 @@
 //! [`DeadLetters`]: an operator's view of a consumer's dead-letter queue, and replay.
 
 use lapin::BasicProperties;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 
 use crate::publisher::{plain_confirming_channel, publish_confirmed};
@@ -111,15 +111,29 @@ impl DeadLetters {
         Ok(letters)
     }
 
-    /// Publishes up to `limit` dead letters back to their original exchange and routing key
-    /// (confirmed, `mandatory`), removing each from the dead-letter queue once confirmed;
-    /// returns how many. The replayed message keeps its id, so a consumer that had applied it
+    /// Publishes up to `limit` of the dead letters in the queue now back to their original
+    /// exchange and routing key (confirmed, `mandatory`), removing each from the dead-letter
+    /// queue once confirmed; returns how many. A replayed message that fails again comes
+    /// back behind them and is not replayed again by this call. The replayed message keeps its id, so a consumer that had applied it
     /// after all skips it.
     ///
     /// # Errors
     /// When the broker cannot be reached or refuses a message (it then stays a dead letter).
     pub async fn replay(&self, limit: usize) -> Result<usize, lapin::Error> {
         let channel = plain_confirming_channel(&self.uri).await?;
+        // Only what is there now: a replayed message that fails again comes back behind them.
+        let waiting = channel
+            .queue_declare(
+                self.queue.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?
+            .message_count();
+        let limit = limit.min(usize::try_from(waiting).unwrap_or(usize::MAX));
         let mut replayed = 0;
         while replayed < limit {
             let Some(message) = channel

@@ -35,9 +35,10 @@
 //! in a `handle_message` tracing span with its id, stream, version and correlation id, every
 //! relayed batch in a `relay_publish` span.
 //!
-//! Not yet here (issue #13 goes on): a conformance suite shared with the Kafka adapter,
-//! broker-restart and crash-point tests beyond the ones in `tests/`, and the consumer
-//! benchmarks.
+//! **Proof.** The crate's tests run the broker conformance suite of `eventcore::testing::brokers`
+//! (shared with `eventcore-kafka`) against a real RabbitMQ, a vhost per test: per-stream order
+//! with two relays racing and three consumers, retries and dead letters, the relay and consumer
+//! crash points, closed connections and a broker restart under load, a clean shutdown.
 
 mod consumer;
 mod dead_letters;

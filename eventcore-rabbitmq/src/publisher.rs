@@ -48,18 +48,44 @@ impl std::fmt::Debug for RabbitPublisher {
 /// A channel in confirm mode, with the durable topic `exchange` declared.
 pub(crate) async fn confirming_channel(uri: &str, exchange: &str) -> Result<Channel, lapin::Error> {
     let channel = plain_confirming_channel(uri).await?;
-    declare_exchange(&channel, exchange).await?;
+    within(
+        "declaring the exchange",
+        declare_exchange(&channel, exchange),
+    )
+    .await?;
     Ok(channel)
+}
+
+/// The longest a connection attempt (with its declarations) or a batch's confirms may take
+/// before the connection counts as lost: a broker that accepts a socket and then says nothing
+/// (while it starts, say) must not hang a relay or consumer for good.
+pub(crate) const BROKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `operation`, failed as a lost connection when it takes longer than [`BROKER_TIMEOUT`].
+pub(crate) async fn within<T>(
+    what: &str,
+    operation: impl std::future::Future<Output = Result<T, lapin::Error>>,
+) -> Result<T, lapin::Error> {
+    match tokio::time::timeout(BROKER_TIMEOUT, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(lapin::Error::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{what}: no answer from the broker within {BROKER_TIMEOUT:?}"),
+        ))),
+    }
 }
 
 /// A channel in confirm mode on a connection of its own.
 pub(crate) async fn plain_confirming_channel(uri: &str) -> Result<Channel, lapin::Error> {
-    let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    Ok(channel)
+    within("connecting", async {
+        let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(channel)
+    })
+    .await
 }
 
 /// Publishes one message, `mandatory`, and waits for its confirm: anything but a plain ack
@@ -71,19 +97,22 @@ pub(crate) async fn publish_confirmed(
     body: &[u8],
     properties: lapin::BasicProperties,
 ) -> Result<(), lapin::Error> {
-    let confirm = channel
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..BasicPublishOptions::default()
-            },
-            body,
-            properties,
-        )
-        .await?
-        .await?;
+    let published = async {
+        channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                body,
+                properties,
+            )
+            .await?
+            .await
+    };
+    let confirm = within("publishing", published).await?;
     if matches!(confirm, Confirmation::Ack(None)) {
         Ok(())
     } else {
@@ -196,7 +225,10 @@ async fn publish_on(
         confirms.push(confirm);
     }
     for (message, confirm) in messages.iter().zip(confirms) {
-        match confirm.await.map_err(connection_error)? {
+        match within("awaiting confirms", confirm)
+            .await
+            .map_err(connection_error)?
+        {
             Confirmation::Ack(None) => {}
             Confirmation::Ack(Some(returned)) => {
                 return Err(PublishError::Unroutable {

@@ -134,13 +134,15 @@
     feature = "testing",
     doc = "- `testing`: [`testing::AggregateFixture`] (given/when/then), [`testing::SagaFixture`],
   [`testing::counter`] (a small sample aggregate) and the suites every backend passes:
-  [`testing::conformance`], [`testing::projections`] and [`testing::sagas`]."
+  [`testing::conformance`], [`testing::projections`] and [`testing::sagas`]; the broker
+  adapters' suite [`testing::brokers`]."
 )]
 #![cfg_attr(
     not(feature = "testing"),
     doc = "- `testing`: `testing::AggregateFixture` (given/when/then), `testing::SagaFixture`,
   `testing::counter` (a small sample aggregate) and the suites every backend passes:
-  `testing::conformance`, `testing::projections` and `testing::sagas`."
+  `testing::conformance`, `testing::projections` and `testing::sagas`; the broker
+  adapters' suite `testing::brokers`."
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod harness;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -45,22 +47,41 @@ impl Vhost {
     /// Closes every client connection to this vhost (and no other), as a broker restart
     /// would; returns how many it closed.
     pub fn close_connections(&self) -> usize {
-        let out = std::process::Command::new("rabbitmqctl")
-            .args(["list_connections", "--silent", "pid", "vhost"])
-            .output()
-            .expect("rabbitmqctl runs");
-        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut closed = 0;
-        for line in listing.lines() {
-            let mut fields = line.split_whitespace();
-            if let (Some(pid), Some(vhost)) = (fields.next(), fields.next()) {
-                if vhost == self.0 {
-                    rabbitmqctl(&["close_connection", pid, "eventcore test: closed under load"]);
-                    closed += 1;
-                }
+        close_connections_of(&self.0)
+    }
+}
+
+/// Closes every client connection to `vhost`; returns how many it closed.
+pub fn close_connections_of(vhost: &str) -> usize {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["list_connections", "--silent", "pid", "vhost"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut closed = 0;
+    for line in listing.lines() {
+        let mut fields = line.split_whitespace();
+        if let (Some(pid), Some(name)) = (fields.next(), fields.next()) {
+            if name == vhost {
+                rabbitmqctl(&["close_connection", pid, "eventcore test: closed under load"]);
+                closed += 1;
             }
         }
-        closed
+    }
+    closed
+}
+
+/// Starts the broker application again (after a `stop_app`) however the test ends.
+pub struct Restart;
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .arg("start_app")
+            .output();
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["await_startup", "--timeout", "60"])
+            .output();
     }
 }
 

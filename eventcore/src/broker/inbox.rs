@@ -32,6 +32,14 @@ pub trait MessageHandler<Tx: Send>: Send + Sync + 'static {
     /// # Errors
     /// A [`HandlerError`]: nothing of the transaction commits.
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError>;
+
+    /// Called after a transaction that applied `messages` committed, before the broker is
+    /// told: wake in-process waiters, refresh a cache. Does nothing by default. Not called for
+    /// duplicates. Should the process die here, the messages are applied but not
+    /// acknowledged: they are delivered again and skipped as duplicates.
+    async fn committed(&self, messages: &[&Message]) {
+        let _ = messages;
+    }
 }
 
 /// Why a handler did not apply a message.
@@ -180,6 +188,15 @@ impl<S: TransactionalStore> Inbox<S> {
             outcomes.push(Handled::Applied);
         }
         tx.commit().await?;
+        let applied: Vec<&Message> = messages
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| matches!(outcome, Handled::Applied))
+            .map(|(message, _)| message)
+            .collect();
+        if !applied.is_empty() {
+            handler.committed(&applied).await;
+        }
         Ok(outcomes)
     }
 
@@ -205,7 +222,10 @@ impl<S: TransactionalStore> Inbox<S> {
             return Ok(Handled::Failed(error));
         }
         match tx.commit().await {
-            Ok(()) => Ok(Handled::Applied),
+            Ok(()) => {
+                handler.committed(&[message]).await;
+                Ok(Handled::Applied)
+            }
             Err(error) if error.is_transient() => Ok(Handled::Failed(error.into())),
             Err(error) => Err(error),
         }

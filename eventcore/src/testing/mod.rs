@@ -2,6 +2,7 @@
 //! aggregate, and the backend conformance suite every storage crate runs unchanged.
 
 pub mod broker;
+pub mod brokers;
 pub mod conformance;
 pub mod counter;
 mod fixture;
