@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{BrokerMetrics, Handled, Inbox, Message, MessageHandler, NoMetrics};
+use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics, RetryPolicy};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
@@ -286,9 +286,9 @@ where
         Ok(channel)
     }
 
-    /// Applies a batch of deliveries until each is applied, a duplicate or dead-lettered, then
-    /// acknowledges them all at once (the last one's tag, `multiple`). The outer error is the
-    /// store's; the inner one the broker's.
+    /// Applies a batch of deliveries until each is applied, a duplicate or dead-lettered
+    /// ([`Inbox::settle`]), then acknowledges them all at once (the last one's tag,
+    /// `multiple`). The outer error is the store's; the inner one the broker's.
     async fn settle(
         &self,
         channel: &Channel,
@@ -297,14 +297,18 @@ where
         let Some(last) = batch.last().map(|d| d.acker.clone()) else {
             return Ok(Ok(()));
         };
-        let mut pending: Vec<(Delivery, Message, u32)> = Vec::with_capacity(batch.len());
+        let mut readable = Vec::with_capacity(batch.len());
+        let mut messages = Vec::with_capacity(batch.len());
         for delivery in batch {
             match message_of(
                 delivery.routing_key.as_str(),
                 &delivery.properties,
                 &delivery.data,
             ) {
-                Ok(message) => pending.push((delivery, message, 0)),
+                Ok(message) => {
+                    messages.push(message);
+                    readable.push(delivery);
+                }
                 Err(reason) => {
                     self.metrics.dead_lettered(1);
                     if let Err(error) = self
@@ -316,54 +320,21 @@ where
                 }
             }
         }
-        let mut failures = 0;
-        while !pending.is_empty() {
-            let messages: Vec<Message> = pending.iter().map(|(_, m, _)| m.clone()).collect();
-            let outcomes = match self.inbox.apply(&self.handler, &messages).await {
-                Ok(outcomes) => outcomes,
-                // The store is away (a restart, a lost connection): nothing was committed or
-                // acknowledged; try the same batch again after a pause.
-                Err(error) if error.is_transient() => {
-                    failures += 1;
-                    tracing::warn!(%error, "the consumer's store failed; retrying the batch");
-                    tokio::time::sleep(self.options.backoff.delay(failures)).await;
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let mut again = Vec::new();
-            for ((delivery, message, attempts), outcome) in pending.into_iter().zip(outcomes) {
-                let attempts = attempts + u32::from(!matches!(outcome, Handled::Held));
-                let result = match outcome {
-                    Handled::Failed(error)
-                        if !error.is_transient() || attempts >= self.options.max_attempts =>
-                    {
-                        self.metrics.dead_lettered(1);
-                        self.dead_letter(channel, &delivery, &error.to_string(), attempts)
-                            .await
-                    }
-                    Handled::Failed(_) | Handled::Held => {
-                        self.metrics.retried(1);
-                        again.push((delivery, message, attempts));
-                        continue;
-                    }
-                    Handled::Duplicate => {
-                        self.metrics.duplicates(1);
-                        Ok(())
-                    }
-                    _ => {
-                        self.metrics.handled(1);
-                        Ok(())
-                    }
-                };
-                if let Err(error) = result {
-                    return Ok(Err(error));
-                }
-            }
-            pending = again;
-            if !pending.is_empty() {
-                failures += 1;
-                tokio::time::sleep(self.options.backoff.delay(failures)).await;
+        let policy = RetryPolicy {
+            max_attempts: self.options.max_attempts,
+            backoff: self.options.backoff,
+        };
+        let given_up = self
+            .inbox
+            .settle(&self.handler, &messages, policy, self.metrics.as_ref())
+            .await?;
+        for dead in given_up {
+            let delivery = &readable[dead.index];
+            if let Err(error) = self
+                .dead_letter(channel, delivery, &dead.error.to_string(), dead.attempts)
+                .await
+            {
+                return Ok(Err(error));
             }
         }
         let every = BasicAckOptions { multiple: true };

@@ -41,8 +41,10 @@ mod inbox;
 mod message;
 mod metrics;
 mod relay;
+mod settle;
 
 pub use inbox::{Handled, HandlerError, Inbox, MessageHandler};
 pub use message::{Message, routing_key};
 pub use metrics::{BrokerMetrics, NoMetrics};
 pub use relay::{PublishError, Publisher, Relay};
+pub use settle::{GivenUp, RetryPolicy};

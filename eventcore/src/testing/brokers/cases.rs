@@ -160,3 +160,42 @@ pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(b
     relay.shutdown().await.expect("the relay stops");
     second.stop().await.expect("the consumer stops cleanly");
 }
+
+/// A second consumer process joins the group mid-stream and later leaves it (the work is
+/// shared out again each time): every stream is applied once each, in order.
+///
+/// # Panics
+/// When the adapter breaks the contract.
+pub async fn a_consumer_joining_and_leaving_mid_stream<B: BrokerUnderTest>(broker: B) {
+    let mut world = World::new();
+    world.handler = world.handler.clone().with_pause(Duration::from_millis(5));
+    let first = world.consumer(&broker);
+    first.wait_ready().await;
+    let relay = world.relay(broker.publisher().await, 50);
+    world.append(&streams("r", 40), 25).await;
+    eventually("the first consumer handles some", || async {
+        Tally::get(&world.tally.handled) >= 100
+    })
+    .await;
+    let second = world.consumer(&broker);
+    second.wait_ready().await;
+    let joined_at = Tally::get(&world.tally.handled);
+    eventually("both handle more", || async {
+        Tally::get(&world.tally.handled) >= joined_at + 200
+    })
+    .await;
+    assert!(
+        Tally::get(&world.tally.handled) < 1_000,
+        "the second left mid-stream"
+    );
+    second
+        .stop()
+        .await
+        .expect("the second consumer stops cleanly");
+    world
+        .assert_mirrored_once_in_order(Duration::from_secs(90))
+        .await;
+    assert_eq!(Tally::get(&world.tally.handled), 1_000);
+    relay.shutdown().await.expect("the relay stops");
+    first.stop().await.expect("the consumer stops cleanly");
+}
