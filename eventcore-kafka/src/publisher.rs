@@ -50,7 +50,11 @@ impl Topics {
 /// `extra` adds (security, timeouts); later settings win.
 pub(crate) fn client_config(brokers: &str, extra: &[(String, String)]) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
+    config
+        .set("bootstrap.servers", brokers)
+        // Small requests (a relay batch, an offset commit) go out at once, not after the
+        // peer's delayed acknowledgement.
+        .set("socket.nagle.disable", "true");
     for (key, value) in extra {
         config.set(key, value);
     }

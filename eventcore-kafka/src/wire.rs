@@ -157,3 +157,66 @@ pub fn message_of(
         payload,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Message {
+        Message {
+            message_id: EventId::new_random(),
+            routing_key: "counter.added".to_owned(),
+            stream: StreamId::new("counter-a").unwrap(),
+            stream_version: 7,
+            global_position: 1 << 40,
+            event_type: "Added".to_owned(),
+            schema_version: 2,
+            correlation_id: Some(uuid::Uuid::new_v4()),
+            causation_id: None,
+            recorded_at: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
+            payload: RawValue::from_string(r#"{"amount":3}"#.to_owned()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_message_survives_its_headers_and_value() {
+        let message = sample();
+        let headers = headers(&message);
+        let back = message_of(Some(&headers), Some(message.payload.get().as_bytes())).unwrap();
+        assert_eq!(back.message_id, message.message_id);
+        assert_eq!(back.routing_key, "counter.added");
+        assert_eq!(back.stream, message.stream);
+        assert_eq!(
+            (
+                back.stream_version,
+                back.global_position,
+                back.schema_version
+            ),
+            (7, 1 << 40, 2)
+        );
+        assert_eq!(back.event_type, "Added");
+        assert_eq!(back.correlation_id, message.correlation_id);
+        assert_eq!(back.causation_id, None);
+        assert_eq!(back.recorded_at, message.recorded_at);
+        assert_eq!(back.payload.get(), r#"{"amount":3}"#);
+    }
+
+    #[test]
+    fn a_record_without_its_headers_or_with_a_broken_value_is_refused_with_the_reason() {
+        let error = message_of(None::<&OwnedHeaders>, Some(b"{}")).unwrap_err();
+        assert_eq!(error.to_string(), "missing header message_id");
+        let message = sample();
+        let headers = headers(&message);
+        let error = message_of(Some(&headers), Some(b"{ not json")).unwrap_err();
+        assert!(error.to_string().starts_with("malformed value"), "{error}");
+        let wrong = OwnedHeaders::new().insert(Header {
+            key: header::MESSAGE_ID,
+            value: Some("not-a-uuid"),
+        });
+        let error = message_of(Some(&wrong), Some(b"{}")).unwrap_err();
+        assert!(
+            error.to_string().starts_with("malformed message_id"),
+            "{error}"
+        );
+    }
+}

@@ -8,15 +8,15 @@
 //! `-- --quick` for a short run.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Publisher, Relay};
+use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use eventcore::testing::brokers::workload::{
+    Seen, quantile, sample_event as event, sample_messages as messages,
+};
 use eventcore::{
-    AppendRequest, EventAppender, EventId, ExpectedVersion, InMemoryEventStore, NewEvent,
-    StoreTransaction, StreamId, TransactionalStore,
+    AppendRequest, EventAppender, ExpectedVersion, InMemoryEventStore, StreamId, TransactionalStore,
 };
 use eventcore_postgres::PgEventStore;
 use eventcore_rabbitmq::{ConsumerOptions, RabbitConsumer, RabbitPublisher};
@@ -28,59 +28,6 @@ fn rabbitmqctl(args: &[&str]) {
         .output()
         .expect("rabbitmqctl");
     assert!(out.status.success(), "rabbitmqctl {args:?}");
-}
-
-/// Counts handled messages; remembers when each was handled.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<HashMap<EventId, Instant>>>);
-
-impl Seen {
-    fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-#[async_trait]
-impl<Tx: StoreTransaction> MessageHandler<Tx> for Seen {
-    async fn handle(&self, _tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(message.message_id, Instant::now());
-        Ok(())
-    }
-}
-
-fn event(n: u64) -> NewEvent {
-    let payload = format!(
-        r#"{{"order_id":"o-{n}","amount":{},"currency":"USD"}}"#,
-        n % 100
-    );
-    NewEvent::raw(
-        "Placed",
-        1,
-        serde_json::value::RawValue::from_string(payload).unwrap(),
-    )
-}
-
-async fn messages(n: u64) -> Vec<Message> {
-    let store = InMemoryEventStore::new();
-    for chunk in 0..n / 100 {
-        store
-            .append(AppendRequest::single(
-                StreamId::new(format!("order-{chunk}")).unwrap(),
-                ExpectedVersion::NoStream,
-                (0..100).map(|i| event(chunk * 100 + i)).collect(),
-            ))
-            .await
-            .unwrap();
-    }
-    eventcore::EventReader::read_all(&store, 1, usize::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .map(Message::from_event)
-        .collect()
 }
 
 /// Handled messages per second from a queue already holding `batch`.
@@ -181,14 +128,12 @@ async fn latency(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let result = {
-        let handled = seen.0.lock().unwrap();
         let mut lags: Vec<Duration> = appended
             .iter()
-            .map(|(id, at)| handled[id].saturating_duration_since(*at))
+            .map(|(id, at)| seen.at(*id).unwrap().saturating_duration_since(*at))
             .collect();
-        lags.sort();
-        let p = |q: f64| lags[((lags.len() as f64 * q) as usize).min(lags.len() - 1)];
-        (p(0.5), p(0.99), lags.len())
+        let count = lags.len();
+        (quantile(&mut lags, 0.5), quantile(&mut lags, 0.99), count)
     };
     relay.shutdown().await.unwrap();
     let _ = stop.send(());

@@ -16,6 +16,7 @@
 mod cases;
 mod crashes;
 mod handler;
+pub mod workload;
 
 use std::future::Future;
 use std::pin::Pin;

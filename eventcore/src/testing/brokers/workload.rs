@@ -1,0 +1,105 @@
+//! What the adapters' benchmarks share: a sample of messages and a handler that notes when
+//! each message was handled.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::broker::{HandlerError, Message, MessageHandler};
+use crate::{
+    AppendRequest, EventAppender, EventId, EventReader, ExpectedVersion, InMemoryEventStore,
+    NewEvent, StoreTransaction, StreamId,
+};
+
+/// An order-placed event of about 60 bytes, numbered `n`.
+pub fn sample_event(n: u64) -> NewEvent {
+    let payload = format!(
+        r#"{{"order_id":"o-{n}","amount":{},"currency":"USD"}}"#,
+        n % 100
+    );
+    NewEvent::raw(
+        "Placed",
+        1,
+        serde_json::value::RawValue::from_string(payload).expect("valid JSON"),
+    )
+}
+
+/// A log of `n` sample events (rounded down to hundreds) over streams `order-0`, `order-1`,
+/// ... of 100 events each.
+pub async fn sample_log(n: u64) -> InMemoryEventStore {
+    let store = InMemoryEventStore::new();
+    for chunk in 0..n / 100 {
+        store
+            .append(AppendRequest::single(
+                StreamId::new(format!("order-{chunk}")).expect("a valid id"),
+                ExpectedVersion::NoStream,
+                (0..100).map(|i| sample_event(chunk * 100 + i)).collect(),
+            ))
+            .await
+            .expect("the in-memory log appends");
+    }
+    store
+}
+
+/// The messages a relay would publish for [`sample_log`]`(n)`.
+pub async fn sample_messages(n: u64) -> Vec<Message> {
+    sample_log(n)
+        .await
+        .read_all(1, usize::MAX)
+        .await
+        .expect("the in-memory log reads")
+        .iter()
+        .map(Message::from_event)
+        .collect()
+}
+
+/// A handler that does nothing but note when each message was handled. Clones share the
+/// notes.
+#[derive(Clone, Debug, Default)]
+pub struct Seen(Arc<Mutex<HashMap<EventId, Instant>>>);
+
+impl Seen {
+    /// How many distinct messages were handled.
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// When `id` was handled.
+    pub fn at(&self, id: EventId) -> Option<Instant> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .copied()
+    }
+
+    /// Waits until `count` messages were handled.
+    pub async fn wait_for(&self, count: usize) {
+        while self.count() < count {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl<Tx: StoreTransaction> MessageHandler<Tx> for Seen {
+    async fn handle(&self, _tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(message.message_id, Instant::now());
+        Ok(())
+    }
+}
+
+/// The `q` quantile (0.0 to 1.0) of `samples`, which it sorts.
+///
+/// # Panics
+/// When `samples` is empty.
+pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 * q) as usize).min(samples.len() - 1);
+    samples[index]
+}
