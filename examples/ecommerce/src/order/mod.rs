@@ -1,0 +1,20 @@
+//! Orders: the [`Order`] aggregate (Pending → Confirmed → Shipped → Delivered, Cancelled from
+//! Pending or Confirmed) and the [`Catalogue`] of prices the order context keeps as its own
+//! read model of inventory events (the client never sets prices).
+//!
+//! Placing an order is two steps: [`PlaceOrder::price`] resolves every item against the
+//! catalogue (an unknown product is [`OrderError::UnknownProduct`]) into an
+//! [`OrderCommand`], which the aggregate checks (1–50 distinct items, quantities 1–1000) and
+//! totals.
+
+mod aggregate;
+mod catalogue;
+
+pub use aggregate::{
+    Line, Order, OrderAction, OrderCommand, OrderError, OrderEvent, Status, MAX_ITEMS,
+    MAX_QUANTITY,
+};
+pub use catalogue::{Catalogue, PlaceOrder, PriceLookup, RequestedItem};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,56 @@
+//! Payments: one [`Payment`] per order (stream `payment-<order id>`), so an order is charged at
+//! most once; refunds only after a completed payment and never beyond what was paid. The
+//! charge itself goes to a [`PaymentProvider`] (simulated: [`SimulatedProvider`]) before the
+//! outcome is recorded (see [`process_payment`]).
+
+mod aggregate;
+mod provider;
+
+pub use aggregate::{
+    ChargeOutcome, Payment, PaymentAction, PaymentCommand, PaymentError, PaymentEvent,
+    PaymentStatus,
+};
+pub use provider::{PaymentProvider, SimulatedProvider};
+
+use eventcore::{CommandId, Repository, RepositoryError};
+
+use crate::money::Money;
+
+/// Charges `amount` for `order_id` through `provider` and records the outcome with command id
+/// `id`. An order that was already charged successfully is not sent to the provider again:
+/// the command then returns the first outcome (same `id`) or [`PaymentError::AlreadyPaid`].
+///
+/// # Errors
+/// The repository's: [`RepositoryError::Domain`] with a [`PaymentError`], or a store failure.
+pub async fn process_payment(
+    payments: &Repository<Payment>,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    customer_id: &str,
+    amount: Money,
+    id: CommandId,
+) -> Result<PaymentStatus, RepositoryError<PaymentError>> {
+    let current = payments.load(order_id).await?.state;
+    let outcome = if current.status == PaymentStatus::Completed {
+        // Never charge twice: the aggregate decides (first outcome or AlreadyPaid).
+        ChargeOutcome::Approved {
+            payment_id: current.payment_id.clone().unwrap_or_default(),
+        }
+    } else {
+        provider.charge(order_id, amount).await
+    };
+    let command = PaymentCommand::new(
+        order_id,
+        PaymentAction::Charge {
+            customer_id: customer_id.to_owned(),
+            amount,
+            outcome,
+        },
+    )
+    .with_id(id);
+    payments.execute(command).await?;
+    Ok(payments.load(order_id).await?.state.status)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! Sends the order saga's commands to the aggregates' repositories, in this process.
+
+use std::sync::Arc;
+
+use eventcore::Repository;
+use eventcore::saga::InProcessBus;
+
+use super::OrderSagaCommand;
+use crate::inventory::{Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::order::{Order, OrderAction, OrderCommand};
+use crate::payment::{self, Payment, PaymentAction, PaymentCommand, PaymentProvider};
+
+/// A bus routing each command to its context's repository with the step's command id (a step
+/// sent twice has one effect). Domain rejections are permanent (the saga decides), store
+/// failures transient (retried with backoff).
+pub fn bus(
+    inventory: Repository<Inventory>,
+    orders: Repository<Order>,
+    payments: Repository<Payment>,
+    provider: Arc<dyn PaymentProvider>,
+) -> InProcessBus<OrderSagaCommand> {
+    InProcessBus::new(move |command, id| {
+        let (inventory, orders, payments) = (inventory.clone(), orders.clone(), payments.clone());
+        let provider = Arc::clone(&provider);
+        async move {
+            let stock = |action| InventoryCommand::new(WAREHOUSE, action).with_id(id);
+            let order = |order_id: String, action| OrderCommand::new(order_id, action).with_id(id);
+            use OrderSagaCommand as C;
+            match command {
+                C::ReserveStock { order_id, items } => {
+                    let action = InventoryAction::ReserveStock { order_id, items };
+                    inventory.execute(stock(action)).await?;
+                }
+                C::ReleaseStock { order_id } => {
+                    let action = InventoryAction::ReleaseStock { order_id };
+                    inventory.execute(stock(action)).await?;
+                }
+                C::ConfirmReservation { order_id } => {
+                    let action = InventoryAction::ConfirmReservation { order_id };
+                    inventory.execute(stock(action)).await?;
+                }
+                C::ReturnSoldStock { order_id } => {
+                    let action = InventoryAction::ReturnSoldStock { order_id };
+                    inventory.execute(stock(action)).await?;
+                }
+                C::ProcessPayment {
+                    order_id,
+                    customer_id,
+                    amount,
+                } => {
+                    let provider = provider.as_ref();
+                    payment::process_payment(
+                        &payments,
+                        provider,
+                        &order_id,
+                        &customer_id,
+                        amount,
+                        id,
+                    )
+                    .await?;
+                }
+                C::RefundPayment { order_id } => {
+                    let command = PaymentCommand::new(&order_id, PaymentAction::Reverse);
+                    payments.execute(command.with_id(id)).await?;
+                }
+                C::ConfirmOrder { order_id } => {
+                    orders.execute(order(order_id, OrderAction::Confirm)).await?;
+                }
+                C::CancelOrder { order_id, reason } => {
+                    let action = OrderAction::Cancel { reason };
+                    orders.execute(order(order_id, action)).await?;
+                }
+            }
+            Ok(())
+        }
+    })
+}
