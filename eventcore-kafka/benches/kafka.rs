@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
-use eventcore::testing::brokers::workload::{Seen, quantile, sample_event, sample_log};
+use eventcore::testing::brokers::workload::{Paired, Seen, quantile, sample_event, sample_log};
 use eventcore::{AppendRequest, EventAppender, EventReader, ExpectedVersion, StreamId};
 use eventcore_kafka::{ConsumerOptions, KafkaConsumer, KafkaPublisher, Topics};
 use eventcore_postgres::PgEventStore;
@@ -79,19 +79,10 @@ async fn raw(brokers: &str, topic: &str, messages: &[Message], envelope: bool) -
 }
 
 fn report(what: &str, rounds: &[(f64, f64)]) {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ratios: Vec<f64> = rounds.iter().map(|r| r.0 / r.1).collect();
-    let (low, high) = ratios
-        .iter()
-        .fold((f64::MAX, 0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+    let p = Paired::of(rounds);
     println!(
-        "relay vs raw rdkafka {what}: {:>8.0} ev/s vs {:>8.0} ev/s   ratio {:.2} (rounds {low:.2}-{high:.2})",
-        median(rounds.iter().map(|r| r.0).collect()),
-        median(rounds.iter().map(|r| r.1).collect()),
-        median(ratios)
+        "relay vs raw rdkafka {what}: {:>8.0} ev/s vs {:>8.0} ev/s   ratio {:.2} (rounds {:.2}-{:.2})",
+        p.ours, p.raw, p.ratio, p.low, p.high
     );
 }
 

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use eventcore::RetryPolicy;
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics, RetryPolicy};
+use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics};
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;

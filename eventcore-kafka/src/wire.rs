@@ -32,29 +32,10 @@ pub mod header {
     pub const RECORDED_AT: &str = "recorded_at_us";
 }
 
-/// Why a record is not a message this crate can hand to a handler. Such a record is
-/// dead-lettered at once, with this reason.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WireError {
-    /// A header is missing.
-    #[error("missing header {0}")]
-    Missing(&'static str),
-    /// A header or the value does not hold what it should.
-    #[error("malformed {field}: {reason}")]
-    Malformed {
-        /// Which one.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
+pub use eventcore::broker::WireError;
 
-fn malformed(field: &'static str, reason: impl ToString) -> WireError {
-    WireError::Malformed {
-        field,
-        reason: reason.to_string(),
-    }
+fn malformed(field: &'static str, reason: impl std::fmt::Display) -> WireError {
+    WireError::malformed(field, reason)
 }
 
 /// The headers of `message` as the relay produces it ([`message_of`] reads them back).
@@ -204,7 +185,7 @@ mod tests {
     #[test]
     fn a_record_without_its_headers_or_with_a_broken_value_is_refused_with_the_reason() {
         let error = message_of(None::<&OwnedHeaders>, Some(b"{}")).unwrap_err();
-        assert_eq!(error.to_string(), "missing header message_id");
+        assert_eq!(error.to_string(), "missing message_id");
         let message = sample();
         let headers = headers(&message);
         let error = message_of(Some(&headers), Some(b"{ not json")).unwrap_err();

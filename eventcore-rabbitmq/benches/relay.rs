@@ -155,17 +155,13 @@ async fn raw(uri: &str, messages: &[Message], variant: Raw) -> f64 {
 }
 
 fn report(events: u64, variant: Raw, rounds: &[(f64, f64)]) {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ours_rate = median(rounds.iter().map(|r| r.0).collect());
-    let raw_rate = median(rounds.iter().map(|r| r.1).collect());
-    let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
-    let (low, high) = rounds
-        .iter()
-        .map(|r| r.0 / r.1)
-        .fold((f64::MAX, 0f64), |(l, h), x| (l.min(x), h.max(x)));
+    let eventcore::testing::brokers::workload::Paired {
+        ours: ours_rate,
+        raw: raw_rate,
+        ratio,
+        low,
+        high,
+    } = eventcore::testing::brokers::workload::Paired::of(rounds);
     let raw_kind = match variant {
         Raw::Bare => "raw, bare properties",
         Raw::OneHeader => "raw, bare + 1 header",

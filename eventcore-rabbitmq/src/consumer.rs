@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use eventcore::RetryPolicy;
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics, RetryPolicy};
+use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};

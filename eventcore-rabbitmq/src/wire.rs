@@ -34,29 +34,10 @@ pub fn bucket_of(stream: &StreamId) -> u16 {
     (hash % u64::from(BUCKETS)) as u16
 }
 
-/// Why a delivery is not a message this crate can hand to a handler. Such a delivery goes to
-/// the dead-letter queue at once, with this reason.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WireError {
-    /// A property or header is missing.
-    #[error("missing {0}")]
-    Missing(&'static str),
-    /// A property or header does not hold what it should.
-    #[error("malformed {field}: {reason}")]
-    Malformed {
-        /// Which one.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
+pub use eventcore::broker::WireError;
 
-fn malformed(field: &'static str, reason: impl ToString) -> WireError {
-    WireError::Malformed {
-        field,
-        reason: reason.to_string(),
-    }
+fn malformed(field: &'static str, reason: impl std::fmt::Display) -> WireError {
+    WireError::malformed(field, reason)
 }
 
 /// The AMQP properties of `message` as the relay publishes it: persistent, JSON, every

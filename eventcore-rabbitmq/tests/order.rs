@@ -6,43 +6,16 @@ mod common;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use common::{Vhost, options};
-use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Relay};
+use eventcore::broker::{Inbox, Relay};
 use eventcore::projection::ProjectionRunner;
+use eventcore::testing::brokers::SuiteHandler;
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
-use eventcore::{
-    EventReader, InMemoryEventStore, InMemoryTransaction, Metadata, Repository, Upcasters,
-};
+use eventcore::{EventReader, InMemoryEventStore, Repository, Upcasters};
 use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
 
 const STREAMS: u64 = 8;
 const PER_STREAM: u64 = 50;
-
-/// Appends each message's stream version to `mirror-<stream>`: the mirror's events show the
-/// order the messages were applied in.
-struct Record(Repository<Counter>);
-
-#[async_trait]
-impl MessageHandler<InMemoryTransaction> for Record {
-    async fn handle(
-        &self,
-        tx: &mut InMemoryTransaction,
-        message: &Message,
-    ) -> Result<(), HandlerError> {
-        let target = format!("mirror-{}", message.stream.as_str());
-        tokio::time::sleep(Duration::from_millis(1)).await; // room for a concurrent handler
-        self.0
-            .execute_in(
-                tx,
-                CounterCommand::add(target, message.stream_version),
-                Metadata::default(),
-            )
-            .await
-            .map_err(|e| HandlerError::transient(e.to_string()))?;
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
@@ -61,7 +34,9 @@ async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
             "shop",
             options,
             Inbox::new(target.clone(), "ordered"),
-            Record(Repository::new(target.clone())),
+            // Appends each message's stream version to `mirror-<stream>`, pausing 1 ms in
+            // each (room for a concurrent handler): the mirror shows the order applied.
+            SuiteHandler::new(&target).with_pause(Duration::from_millis(1)),
         );
         let readiness = consumer.readiness();
         (common::spawn(consumer), readiness)

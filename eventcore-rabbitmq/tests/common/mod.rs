@@ -149,28 +149,6 @@ pub async fn total(store: &InMemoryEventStore, id: &str) -> u64 {
         .total
 }
 
-/// Counts what a relay or consumer reports.
-#[derive(Debug, Default)]
-pub struct Counts {
-    pub published: std::sync::atomic::AtomicUsize,
-    pub handled: std::sync::atomic::AtomicUsize,
-    pub duplicates: std::sync::atomic::AtomicUsize,
-}
-
-impl eventcore::broker::BrokerMetrics for Counts {
-    fn published(&self, count: usize) {
-        self.published.fetch_add(count, Ordering::SeqCst);
-    }
-
-    fn handled(&self, count: usize) {
-        self.handled.fetch_add(count, Ordering::SeqCst);
-    }
-
-    fn duplicates(&self, count: usize) {
-        self.duplicates.fetch_add(count, Ordering::SeqCst);
-    }
-}
-
 /// Runs `consumer` in a task until the returned sender fires; the task's result says how it
 /// ended.
 pub fn spawn<S, H>(

@@ -85,3 +85,32 @@ impl Message {
         )
     }
 }
+
+/// Why a delivery from a broker is not a [`Message`] an adapter can hand to a handler (a
+/// property or header missing or malformed, a body that is not JSON). Such a delivery is
+/// dead-lettered at once, with this reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// A property or header is missing.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A property, header or the body does not hold what it should.
+    #[error("malformed {field}: {reason}")]
+    Malformed {
+        /// Which one.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl WireError {
+    /// `field` does not hold what it should, because of `reason`.
+    pub fn malformed(field: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Malformed {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}

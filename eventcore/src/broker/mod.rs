@@ -44,7 +44,7 @@ mod relay;
 mod settle;
 
 pub use inbox::{Handled, HandlerError, Inbox, MessageHandler};
-pub use message::{Message, routing_key};
+pub use message::{Message, WireError, routing_key};
 pub use metrics::{BrokerMetrics, NoMetrics};
 pub use relay::{PublishError, Publisher, Relay};
-pub use settle::{GivenUp, RetryPolicy};
+pub use settle::GivenUp;

@@ -1,31 +1,10 @@
 //! [`Inbox::settle`]: a batch of deliveries applied until each is applied, skipped or given up
 //! on — the retry loop every broker consumer shares.
 
-use std::time::Duration;
-
-use crate::backoff::Backoff;
+use crate::RetryPolicy;
 use crate::broker::{BrokerMetrics, Handled, HandlerError, Inbox, Message, MessageHandler};
 use crate::error::StoreError;
 use crate::transaction::TransactionalStore;
-
-/// How a consumer retries a message that fails transiently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts at a message before it is given up on (dead-lettered); at least 1.
-    pub max_attempts: u32,
-    /// The pause between attempts (and after a store failure).
-    pub backoff: Backoff,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, 100 ms growing to 5 s between them.
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
-        }
-    }
-}
 
 /// A message [`Inbox::settle`] gave up on: dead-letter it, then acknowledge it with the rest.
 #[derive(Debug)]
@@ -44,7 +23,8 @@ impl<S: TransactionalStore> Inbox<S> {
     /// applied, a duplicate, or given up on, and returns the ones given up on. A message that
     /// fails transiently is tried again in place after a pause, together with the later
     /// messages of its stream (held back so that none overtakes it); after
-    /// `policy.max_attempts`, or at once when it fails permanently, it is given up on. A store
+    /// `policy.max_attempts` ([`RetryPolicy`], the repository's too), or at once when it fails
+    /// permanently, it is given up on. A store
     /// that fails transiently (a restart, a lost connection) is waited for: the batch is tried
     /// again after a pause. Counts go to `metrics`. When this returns `Ok`, the whole batch may
     /// be acknowledged once the returned messages are dead-lettered.

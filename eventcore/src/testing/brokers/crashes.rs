@@ -85,6 +85,29 @@ pub async fn a_relay_killed_after_publishing_before_its_checkpoint<B: BrokerUnde
     consumer.stop().await.expect("the consumer stops cleanly");
 }
 
+/// Starts a consumer and a relay, appends the load, waits for `signal` (the consumer hanging
+/// at a crash point), kills the consumer and starts another: every event is applied once,
+/// in order.
+async fn kill_and_resume<B: BrokerUnderTest>(
+    broker: &B,
+    world: &World,
+    signal: tokio::sync::oneshot::Receiver<()>,
+    crash_point: &str,
+) {
+    let first = world.consumer(broker);
+    first.wait_ready().await;
+    let relay = world.relay(broker.publisher().await, 25);
+    load(world).await;
+    told(signal, crash_point).await;
+    first.kill().await;
+    let second = world.consumer(broker);
+    world
+        .assert_mirrored_once_in_order(Duration::from_secs(60))
+        .await;
+    relay.shutdown().await.expect("the relay stops");
+    second.stop().await.expect("the consumer stops cleanly");
+}
+
 /// A consumer killed after its transaction committed and before the broker heard of it:
 /// the messages come again to the next consumer, which skips them.
 ///
@@ -93,22 +116,17 @@ pub async fn a_relay_killed_after_publishing_before_its_checkpoint<B: BrokerUnde
 pub async fn a_consumer_killed_after_its_commit_before_its_ack<B: BrokerUnderTest>(broker: B) {
     let world = World::new();
     let signal = world.handler.hang_after_commit_after(3);
-    let first = world.consumer(&broker);
-    first.wait_ready().await;
-    let relay = world.relay(broker.publisher().await, 25);
-    load(&world).await;
-    told(signal, "the consumer committed its fourth transaction").await;
-    first.kill().await;
-    let second = world.consumer(&broker);
-    world
-        .assert_mirrored_once_in_order(Duration::from_secs(60))
-        .await;
+    kill_and_resume(
+        &broker,
+        &world,
+        signal,
+        "the consumer committed its fourth transaction",
+    )
+    .await;
     assert!(
         Tally::get(&world.tally.duplicates) > 0,
         "the committed, unacknowledged messages came again"
     );
-    relay.shutdown().await.expect("the relay stops");
-    second.stop().await.expect("the consumer stops cleanly");
 }
 
 /// A consumer killed inside a handler, its batch's transaction open: nothing of the batch
@@ -119,19 +137,14 @@ pub async fn a_consumer_killed_after_its_commit_before_its_ack<B: BrokerUnderTes
 pub async fn a_consumer_killed_mid_batch<B: BrokerUnderTest>(broker: B) {
     let world = World::new();
     let signal = world.handler.hang_in_handler_after(30);
-    let first = world.consumer(&broker);
-    first.wait_ready().await;
-    let relay = world.relay(broker.publisher().await, 25);
-    load(&world).await;
-    told(signal, "the consumer is inside its 31st message").await;
-    first.kill().await;
-    let second = world.consumer(&broker);
-    world
-        .assert_mirrored_once_in_order(Duration::from_secs(60))
-        .await;
+    kill_and_resume(
+        &broker,
+        &world,
+        signal,
+        "the consumer is inside its 31st message",
+    )
+    .await;
     assert_eq!(Tally::get(&world.tally.handled), 400);
-    relay.shutdown().await.expect("the relay stops");
-    second.stop().await.expect("the consumer stops cleanly");
 }
 
 /// Every connection of the relay and the consumer closed twice under load: both reconnect

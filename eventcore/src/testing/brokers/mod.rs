@@ -7,11 +7,9 @@
 //! An adapter implements [`BrokerUnderTest`] (its publisher, a consumer process, and how to
 //! disturb the broker, on a namespace of the test run's own) and writes the tests with
 //! [`broker_tests!`](crate::broker_tests). The log and the consumers' inboxes are in-memory
-//! stores, so what is measured is the adapter.
-//!
-//! ```ignore
-//! eventcore::broker_tests!(|| async { MyBroker::isolated().await });
-//! ```
+//! stores, so what is measured is the adapter. In an adapter's `tests/suite.rs`,
+//! `eventcore::broker_tests!(MyBroker::isolated);` writes every case as a test, where
+//! `MyBroker::isolated` is an `async fn` returning a fresh [`BrokerUnderTest`].
 
 mod cases;
 mod crashes;

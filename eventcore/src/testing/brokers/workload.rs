@@ -103,3 +103,43 @@ pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     let index = ((samples.len() as f64 * q) as usize).min(samples.len() - 1);
     samples[index]
 }
+
+/// Paired rounds `(ours, raw)` of a rate, summed up: the medians of each side and of the
+/// ratios, and the lowest and highest ratio.
+#[derive(Clone, Copy, Debug)]
+pub struct Paired {
+    /// The median of our rates.
+    pub ours: f64,
+    /// The median of the baseline's rates.
+    pub raw: f64,
+    /// The median of the per-round ratios.
+    pub ratio: f64,
+    /// The lowest per-round ratio.
+    pub low: f64,
+    /// The highest per-round ratio.
+    pub high: f64,
+}
+
+impl Paired {
+    /// The summary of `rounds`.
+    ///
+    /// # Panics
+    /// When `rounds` is empty.
+    pub fn of(rounds: &[(f64, f64)]) -> Self {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let ratios: Vec<f64> = rounds.iter().map(|r| r.0 / r.1).collect();
+        let (low, high) = ratios
+            .iter()
+            .fold((f64::MAX, 0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+        Self {
+            ours: median(rounds.iter().map(|r| r.0).collect()),
+            raw: median(rounds.iter().map(|r| r.1).collect()),
+            ratio: median(ratios),
+            low,
+            high,
+        }
+    }
+}
