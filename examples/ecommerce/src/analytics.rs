@@ -56,39 +56,66 @@ impl Analytics {
         if let Some(n) = self.orders_per_status.get_mut(&old.to_string()) {
             *n = n.saturating_sub(1);
         }
-        *self.orders_per_status.entry(status.to_string()).or_default() += 1;
+        *self
+            .orders_per_status
+            .entry(status.to_string())
+            .or_default() += 1;
         Some(facts)
     }
 
     /// Folds one order event recorded at `at`.
     pub fn apply(&mut self, at: SystemTime, event: &OrderEvent) {
         match event {
-            OrderEvent::OrderPlaced { order_id, customer_id, lines, total } => {
+            OrderEvent::OrderPlaced {
+                order_id,
+                customer_id,
+                lines,
+                total,
+            } => {
                 let facts = OrderFacts {
                     status: Status::Pending,
                     customer_id: customer_id.clone(),
                     total_cents: total.cents,
-                    lines: lines.iter().map(|l| (l.product_id.clone(), l.quantity)).collect(),
+                    lines: lines
+                        .iter()
+                        .map(|l| (l.product_id.clone(), l.quantity))
+                        .collect(),
                 };
                 self.orders.insert(order_id.clone(), facts);
-                *self.orders_per_status.entry(Status::Pending.to_string()).or_default() += 1;
-                self.customers.entry(customer_id.clone()).or_default().orders += 1;
+                *self
+                    .orders_per_status
+                    .entry(Status::Pending.to_string())
+                    .or_default() += 1;
+                self.customers
+                    .entry(customer_id.clone())
+                    .or_default()
+                    .orders += 1;
             }
             OrderEvent::OrderConfirmed { order_id, .. } => {
-                let Some(facts) = self.set_status(order_id, Status::Confirmed) else { return };
+                let Some(facts) = self.set_status(order_id, Status::Confirmed) else {
+                    return;
+                };
                 *self.revenue_per_day.entry(day_of(at)).or_default() += facts.total_cents;
-                self.customers.entry(facts.customer_id).or_default().revenue_cents += facts.total_cents;
+                self.customers
+                    .entry(facts.customer_id)
+                    .or_default()
+                    .revenue_cents += facts.total_cents;
                 for (product, quantity) in facts.lines {
                     *self.units_per_product.entry(product).or_default() += u64::from(quantity);
                 }
             }
             OrderEvent::OrderCancelled { order_id, .. } => {
-                let Some(facts) = self.orders.get(order_id).cloned() else { return };
+                let Some(facts) = self.orders.get(order_id).cloned() else {
+                    return;
+                };
                 self.set_status(order_id, Status::Cancelled);
                 if facts.status == Status::Confirmed {
                     // A confirmed order's revenue and units are taken back.
                     *self.revenue_per_day.entry(day_of(at)).or_default() -= facts.total_cents;
-                    self.customers.entry(facts.customer_id).or_default().revenue_cents -= facts.total_cents;
+                    self.customers
+                        .entry(facts.customer_id)
+                        .or_default()
+                        .revenue_cents -= facts.total_cents;
                     for (product, quantity) in facts.lines {
                         let units = self.units_per_product.entry(product).or_default();
                         *units = units.saturating_sub(u64::from(quantity));
@@ -106,7 +133,11 @@ impl Analytics {
 
     /// The `n` products with most units sold, most first (ties by product id).
     pub fn top_products(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<_> = self.units_per_product.iter().map(|(p, u)| (p.clone(), *u)).collect();
+        let mut all: Vec<_> = self
+            .units_per_product
+            .iter()
+            .map(|(p, u)| (p.clone(), *u))
+            .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(n);
         all
@@ -125,13 +156,20 @@ mod tests {
         OrderEvent::OrderPlaced {
             order_id: order.into(),
             customer_id: customer.into(),
-            lines: vec![Line { product_id: product.into(), quantity, unit_price: Money::usd(cents) }],
+            lines: vec![Line {
+                product_id: product.into(),
+                quantity,
+                unit_price: Money::usd(cents),
+            }],
             total: Money::usd(cents * i64::from(quantity)),
         }
     }
 
     fn confirmed(order: &str, customer: &str) -> OrderEvent {
-        OrderEvent::OrderConfirmed { order_id: order.into(), customer_id: customer.into() }
+        OrderEvent::OrderConfirmed {
+            order_id: order.into(),
+            customer_id: customer.into(),
+        }
     }
 
     #[test]
@@ -144,16 +182,45 @@ mod tests {
         analytics.apply(day1, &placed("o3", "c2", "mouse", 1, 100));
         analytics.apply(day1, &confirmed("o1", "c1"));
         analytics.apply(day2, &confirmed("o2", "c1"));
-        analytics.apply(day2, &OrderEvent::OrderCancelled { order_id: "o3".into(), customer_id: "c2".into(), reason: "r".into() });
+        analytics.apply(
+            day2,
+            &OrderEvent::OrderCancelled {
+                order_id: "o3".into(),
+                customer_id: "c2".into(),
+                reason: "r".into(),
+            },
+        );
         assert_eq!(analytics.orders_per_status["confirmed"], 2);
         assert_eq!(analytics.orders_per_status["pending"], 0);
         assert_eq!(analytics.orders_per_status["cancelled"], 1);
-        assert_eq!(analytics.revenue_per_day, BTreeMap::from([(10, 300), (11, 1_000)]));
+        assert_eq!(
+            analytics.revenue_per_day,
+            BTreeMap::from([(10, 300), (11, 1_000)])
+        );
         assert_eq!(analytics.top_products(1), [("mouse".to_owned(), 3)]);
-        assert_eq!(analytics.customers["c1"], CustomerTotals { orders: 2, revenue_cents: 1_300 });
-        assert_eq!(analytics.customers["c2"], CustomerTotals { orders: 1, revenue_cents: 0 });
+        assert_eq!(
+            analytics.customers["c1"],
+            CustomerTotals {
+                orders: 2,
+                revenue_cents: 1_300
+            }
+        );
+        assert_eq!(
+            analytics.customers["c2"],
+            CustomerTotals {
+                orders: 1,
+                revenue_cents: 0
+            }
+        );
         // Cancelling a confirmed order takes its revenue back.
-        analytics.apply(day2, &OrderEvent::OrderCancelled { order_id: "o2".into(), customer_id: "c1".into(), reason: "r".into() });
+        analytics.apply(
+            day2,
+            &OrderEvent::OrderCancelled {
+                order_id: "o2".into(),
+                customer_id: "c1".into(),
+                reason: "r".into(),
+            },
+        );
         assert_eq!(analytics.revenue_per_day[&11], 0);
         assert_eq!(analytics.customers["c1"].revenue_cents, 300);
     }

@@ -54,9 +54,15 @@ async fn main() -> anyhow::Result<()> {
     let sagas = SagaManager::new(OrderSaga::default(), store.clone(), bus).start()?;
 
     let cases = [
-        ("a mouse and a keyboard", vec![("prod-002", 1), ("prod-003", 1)]),
+        (
+            "a mouse and a keyboard",
+            vec![("prod-002", 1), ("prod-003", 1)],
+        ),
         ("more laptops than there are", vec![("prod-001", 1000)]),
-        ("eleven laptops, above the card limit", vec![("prod-001", 11)]),
+        (
+            "eleven laptops, above the card limit",
+            vec![("prod-001", 11)],
+        ),
     ];
     for (what, items) in cases {
         let order_id = uuid::Uuid::new_v4().to_string();
@@ -72,8 +78,9 @@ async fn main() -> anyhow::Result<()> {
                 .collect(),
         };
         orders.execute(request.price(&catalogue)?).await?;
-        let view = tokio::time::timeout(Duration::from_secs(30), sagas.wait_until_settled(&order_id))
-            .await??;
+        let view =
+            tokio::time::timeout(Duration::from_secs(30), sagas.wait_until_settled(&order_id))
+                .await??;
         let order = orders.load(&order_id).await?.state;
         let reason = order.cancellation_reason.unwrap_or_default();
         println!(

@@ -104,7 +104,10 @@ impl Money {
     /// [`MoneyError::CurrencyMismatch`], [`MoneyError::Overflow`].
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let cents = self.cents.checked_add(other.cents).ok_or(MoneyError::Overflow)?;
+        let cents = self
+            .cents
+            .checked_add(other.cents)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money { cents, ..self })
     }
 
@@ -114,7 +117,10 @@ impl Money {
     /// [`MoneyError::CurrencyMismatch`], [`MoneyError::Overflow`].
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let cents = self.cents.checked_sub(other.cents).ok_or(MoneyError::Overflow)?;
+        let cents = self
+            .cents
+            .checked_sub(other.cents)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money { cents, ..self })
     }
 
@@ -152,7 +158,10 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         assert_eq!(Money::usd(2_999).checked_mul(3), Ok(Money::usd(8_997)));
-        assert_eq!(Money::usd(i64::MAX).checked_mul(2), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::usd(i64::MAX).checked_mul(2),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(
             Money::usd(i64::MAX).checked_add(Money::usd(1)),
             Err(MoneyError::Overflow)

@@ -18,7 +18,7 @@ mod password;
 pub use aggregate::{
     Customer, CustomerAction, CustomerCommand, CustomerError, CustomerEvent, Profile,
 };
-pub use email::{normalize_email, EmailClaim, EmailClaimCommand, EmailClaimEvent};
+pub use email::{EmailClaim, EmailClaimCommand, EmailClaimEvent, normalize_email};
 pub use password::{Argon2Hasher, HashError, PasswordHasher};
 
 use eventcore::{
@@ -83,7 +83,13 @@ pub struct CustomerRepositories {
     pub claims: Repository<EmailClaim>,
 }
 
-fn claim(email: &str, customer_id: &str, claim: bool, parent: CommandId, step: &str) -> EmailClaimCommand {
+fn claim(
+    email: &str,
+    customer_id: &str,
+    claim: bool,
+    parent: CommandId,
+    step: &str,
+) -> EmailClaimCommand {
     EmailClaimCommand {
         email: email.to_owned(),
         id: CommandId::derived(parent.into(), step),
@@ -107,8 +113,9 @@ pub async fn register<S: TransactionalStore>(
         return Err(CustomerServiceError::Rejected(CustomerError::WeakPassword));
     }
     let password_hash = hasher.hash(&request.password)?;
-    let email = normalize_email(&request.email)
-        .ok_or_else(|| CustomerServiceError::Rejected(CustomerError::InvalidEmail(request.email.clone())))?;
+    let email = normalize_email(&request.email).ok_or_else(|| {
+        CustomerServiceError::Rejected(CustomerError::InvalidEmail(request.email.clone()))
+    })?;
     let register = CustomerCommand {
         customer_id: request.customer_id.clone(),
         id: request.id,
@@ -123,8 +130,17 @@ pub async fn register<S: TransactionalStore>(
         .customers
         .execute_in(&mut tx, register, Metadata::default())
         .await?;
-    let claim = claim(&email, &request.customer_id, true, request.id, "claim-email");
-    repos.claims.execute_in(&mut tx, claim, Metadata::default()).await?;
+    let claim = claim(
+        &email,
+        &request.customer_id,
+        true,
+        request.id,
+        "claim-email",
+    );
+    repos
+        .claims
+        .execute_in(&mut tx, claim, Metadata::default())
+        .await?;
     tx.commit().await?;
     Ok(repos.customers.load(&request.customer_id).await?.state)
 }
@@ -160,9 +176,15 @@ pub async fn change_email<S: TransactionalStore>(
         } = envelope.event
         {
             let take = claim(&new_email, customer_id, true, id, "claim-email");
-            repos.claims.execute_in(&mut tx, take, Metadata::default()).await?;
+            repos
+                .claims
+                .execute_in(&mut tx, take, Metadata::default())
+                .await?;
             let give = claim(&old_email, customer_id, false, id, "release-email");
-            repos.claims.execute_in(&mut tx, give, Metadata::default()).await?;
+            repos
+                .claims
+                .execute_in(&mut tx, give, Metadata::default())
+                .await?;
         }
     }
     tx.commit().await?;

@@ -1,8 +1,7 @@
 //! The password-hashing seam: the domain stores only a slow hash.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 
 /// Why a password cannot be hashed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +30,9 @@ pub struct Argon2Hasher;
 
 impl PasswordHasher for Argon2Hasher {
     fn hash(&self, password: &str) -> Result<String, HashError> {
-        let salt = SaltString::generate(&mut OsRng);
+        // 16 random bytes from the OS (through uuid's v4 generator).
+        let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes())
+            .map_err(|e| HashError(e.to_string()))?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())

@@ -35,7 +35,12 @@ fn registering_normalises_the_address_and_keeps_only_the_hash() {
 
 #[test]
 fn usernames_are_three_to_fifty_characters_and_addresses_must_be_valid() {
-    for (name, ok) in [("ab", false), ("abc", true), (&"x".repeat(50)[..], true), (&"x".repeat(51)[..], false)] {
+    for (name, ok) in [
+        ("ab", false),
+        ("abc", true),
+        (&"x".repeat(50)[..], true),
+        (&"x".repeat(51)[..], false),
+    ] {
         let result = AggregateFixture::<Customer>::new().when(act(register_action(name, "a@b.co")));
         if ok {
             result.then_expect_events([CustomerEvent::CustomerRegistered {
@@ -49,7 +54,9 @@ fn usernames_are_three_to_fifty_characters_and_addresses_must_be_valid() {
             assert_eq!(error, CustomerError::InvalidUsername(name.len()));
         }
     }
-    for bad in ["no-at", "a@nodot", "@b.co", "a b@c.de", "a@b..co", "a@@b.co"] {
+    for bad in [
+        "no-at", "a@nodot", "@b.co", "a b@c.de", "a@b..co", "a@@b.co",
+    ] {
         let error = AggregateFixture::<Customer>::new()
             .when(act(register_action("ada", bad)))
             .then_expect_error();
@@ -60,39 +67,68 @@ fn usernames_are_three_to_fifty_characters_and_addresses_must_be_valid() {
 #[test]
 fn an_active_customer_changes_to_a_different_address() {
     AggregateFixture::<Customer>::given([registered()])
-        .when(act(CustomerAction::ChangeEmail { new_email: "ADA@new.org".into() }))
+        .when(act(CustomerAction::ChangeEmail {
+            new_email: "ADA@new.org".into(),
+        }))
         .then_expect_events([CustomerEvent::CustomerEmailChanged {
             customer_id: "c1".into(),
             old_email: "ada@example.com".into(),
             new_email: "ada@new.org".into(),
         }]);
     let error = AggregateFixture::<Customer>::given([registered()])
-        .when(act(CustomerAction::ChangeEmail { new_email: "Ada@Example.com".into() }))
+        .when(act(CustomerAction::ChangeEmail {
+            new_email: "Ada@Example.com".into(),
+        }))
         .then_expect_error();
     assert_eq!(error, CustomerError::SameEmail);
-    let deactivated = CustomerEvent::CustomerDeactivated { customer_id: "c1".into() };
+    let deactivated = CustomerEvent::CustomerDeactivated {
+        customer_id: "c1".into(),
+    };
     let error = AggregateFixture::<Customer>::given([registered(), deactivated])
-        .when(act(CustomerAction::ChangeEmail { new_email: "x@y.org".into() }))
+        .when(act(CustomerAction::ChangeEmail {
+            new_email: "x@y.org".into(),
+        }))
         .then_expect_error();
     assert_eq!(error, CustomerError::Inactive);
 }
 
 #[test]
 fn a_profile_update_records_only_given_fields_that_change() {
-    let first = Profile { full_name: Some("Ada L".into()), phone: Some("1".into()), address: None };
+    let first = Profile {
+        full_name: Some("Ada L".into()),
+        phone: Some("1".into()),
+        address: None,
+    };
     let state = AggregateFixture::<Customer>::given([registered()])
         .when(act(CustomerAction::UpdateProfile(first.clone())))
-        .then_expect_events([CustomerEvent::CustomerProfileUpdated { customer_id: "c1".into(), changes: first.clone() }]);
+        .then_expect_events([CustomerEvent::CustomerProfileUpdated {
+            customer_id: "c1".into(),
+            changes: first.clone(),
+        }]);
     assert_eq!(state.profile.phone.as_deref(), Some("1"));
-    let updated = CustomerEvent::CustomerProfileUpdated { customer_id: "c1".into(), changes: first };
-    let only_phone = Profile { phone: Some("2".into()), full_name: Some("Ada L".into()), address: None };
+    let updated = CustomerEvent::CustomerProfileUpdated {
+        customer_id: "c1".into(),
+        changes: first,
+    };
+    let only_phone = Profile {
+        phone: Some("2".into()),
+        full_name: Some("Ada L".into()),
+        address: None,
+    };
     let state = AggregateFixture::<Customer>::given([registered(), updated.clone()])
         .when(act(CustomerAction::UpdateProfile(only_phone)))
         .then_expect_events([CustomerEvent::CustomerProfileUpdated {
             customer_id: "c1".into(),
-            changes: Profile { phone: Some("2".into()), ..Profile::default() },
+            changes: Profile {
+                phone: Some("2".into()),
+                ..Profile::default()
+            },
         }]);
-    assert_eq!(state.profile.full_name.as_deref(), Some("Ada L"), "absent fields unchanged");
+    assert_eq!(
+        state.profile.full_name.as_deref(),
+        Some("Ada L"),
+        "absent fields unchanged"
+    );
     AggregateFixture::<Customer>::given([registered(), updated])
         .when(act(CustomerAction::UpdateProfile(Profile::default())))
         .then_expect_no_events();
@@ -100,7 +136,9 @@ fn a_profile_update_records_only_given_fields_that_change() {
 
 #[test]
 fn deactivation_and_reactivation_alternate() {
-    let deactivated = CustomerEvent::CustomerDeactivated { customer_id: "c1".into() };
+    let deactivated = CustomerEvent::CustomerDeactivated {
+        customer_id: "c1".into(),
+    };
     AggregateFixture::<Customer>::given([registered()])
         .when(act(CustomerAction::Deactivate))
         .then_expect_events([deactivated.clone()]);
@@ -110,7 +148,9 @@ fn deactivation_and_reactivation_alternate() {
     assert_eq!(error, CustomerError::Inactive);
     AggregateFixture::<Customer>::given([registered(), deactivated])
         .when(act(CustomerAction::Reactivate))
-        .then_expect_events([CustomerEvent::CustomerReactivated { customer_id: "c1".into() }]);
+        .then_expect_events([CustomerEvent::CustomerReactivated {
+            customer_id: "c1".into(),
+        }]);
     let error = AggregateFixture::<Customer>::given([registered()])
         .when(act(CustomerAction::Reactivate))
         .then_expect_error();
@@ -154,28 +194,63 @@ fn repos(store: &InMemoryEventStore) -> CustomerRepositories {
 async fn an_address_is_held_by_one_customer_and_a_refused_registration_writes_nothing() {
     let store = InMemoryEventStore::new();
     let repos = repos(&store);
-    let ada = register(&store, &repos, &Plain, request("c1", "ada@example.com")).await.unwrap();
+    let ada = register(&store, &repos, &Plain, request("c1", "ada@example.com"))
+        .await
+        .unwrap();
     assert_eq!(ada.password_hash, "plain:correct horse");
     let taken = register(&store, &repos, &Plain, request("c2", "ADA@example.com")).await;
-    assert!(matches!(taken, Err(CustomerServiceError::Rejected(CustomerError::EmailTaken(_)))));
-    assert!(!repos.customers.load("c2").await.unwrap().state.registered, "rolled back");
-    let weak = RegisterCustomer { password: "short".into(), ..request("c3", "c3@example.com") };
+    assert!(matches!(
+        taken,
+        Err(CustomerServiceError::Rejected(CustomerError::EmailTaken(_)))
+    ));
+    assert!(
+        !repos.customers.load("c2").await.unwrap().state.registered,
+        "rolled back"
+    );
+    let weak = RegisterCustomer {
+        password: "short".into(),
+        ..request("c3", "c3@example.com")
+    };
     let weak = register(&store, &repos, &Plain, weak).await;
-    assert!(matches!(weak, Err(CustomerServiceError::Rejected(CustomerError::WeakPassword))));
+    assert!(matches!(
+        weak,
+        Err(CustomerServiceError::Rejected(CustomerError::WeakPassword))
+    ));
 }
 
 #[tokio::test]
 async fn changing_address_moves_the_claim() {
     let store = InMemoryEventStore::new();
     let repos = repos(&store);
-    register(&store, &repos, &Plain, request("c1", "ada@example.com")).await.unwrap();
-    register(&store, &repos, &Plain, request("c2", "bob@example.com")).await.unwrap();
-    let taken = change_email(&store, &repos, "c1", "bob@example.com", CommandId::new_random()).await;
-    assert!(matches!(taken, Err(CustomerServiceError::Rejected(CustomerError::EmailTaken(_)))));
-    assert_eq!(repos.customers.load("c1").await.unwrap().state.email, "ada@example.com");
-    change_email(&store, &repos, "c1", "ada@new.org", CommandId::new_random()).await.unwrap();
+    register(&store, &repos, &Plain, request("c1", "ada@example.com"))
+        .await
+        .unwrap();
+    register(&store, &repos, &Plain, request("c2", "bob@example.com"))
+        .await
+        .unwrap();
+    let taken = change_email(
+        &store,
+        &repos,
+        "c1",
+        "bob@example.com",
+        CommandId::new_random(),
+    )
+    .await;
+    assert!(matches!(
+        taken,
+        Err(CustomerServiceError::Rejected(CustomerError::EmailTaken(_)))
+    ));
+    assert_eq!(
+        repos.customers.load("c1").await.unwrap().state.email,
+        "ada@example.com"
+    );
+    change_email(&store, &repos, "c1", "ada@new.org", CommandId::new_random())
+        .await
+        .unwrap();
     // The old address is free again.
-    register(&store, &repos, &Plain, request("c3", "ada@example.com")).await.unwrap();
+    register(&store, &repos, &Plain, request("c3", "ada@example.com"))
+        .await
+        .unwrap();
 }
 
 #[test]

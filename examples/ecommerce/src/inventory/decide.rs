@@ -49,7 +49,11 @@ impl Inventory {
             .ok_or_else(|| InventoryError::UnknownProduct(product_id.to_owned()))
     }
 
-    fn reserve(&self, order_id: &str, items: &Items) -> Result<Vec<InventoryEvent>, InventoryError> {
+    fn reserve(
+        &self,
+        order_id: &str,
+        items: &Items,
+    ) -> Result<Vec<InventoryEvent>, InventoryError> {
         if self.reservations.contains_key(order_id) {
             return Ok(vec![]); // decided before: the first decision stands
         }
@@ -60,7 +64,10 @@ impl Inventory {
             return Err(InventoryError::ZeroQuantity);
         }
         for (product_id, requested) in items {
-            let available = self.products.get(product_id).map_or(0, ProductStock::available);
+            let available = self
+                .products
+                .get(product_id)
+                .map_or(0, ProductStock::available);
             if available < *requested {
                 return Ok(vec![InventoryEvent::StockReservationRejected {
                     order_id: order_id.to_owned(),

@@ -100,7 +100,11 @@ impl Saga for ReservationExpiry {
         }
     }
 
-    fn on_event(&self, _: &ExpiryState, event: &ExpiryEvent) -> Result<Reaction<Self>, Self::Error> {
+    fn on_event(
+        &self,
+        _: &ExpiryState,
+        event: &ExpiryEvent,
+    ) -> Result<Reaction<Self>, Self::Error> {
         Ok(match event {
             ExpiryEvent::StockReserved { order_id } => Reaction::new()
                 .state(ExpiryState {

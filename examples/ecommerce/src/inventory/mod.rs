@@ -18,8 +18,8 @@
 //! deadline on `StockReserved` and sends `ExpireReservation` when it falls due unless the
 //! reservation was confirmed or released first (see [`expiry`]).
 
-pub mod expiry;
 mod decide;
+pub mod expiry;
 mod stock;
 
 pub use expiry::{ExpiryCommand, ExpiryEvent, ReservationExpiry};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use eventcore::{Aggregate, Command, CommandId, Event};
+use eventcore::{Command, CommandId, Event};
 use serde::{Deserialize, Serialize};
 
 use crate::money::Money;

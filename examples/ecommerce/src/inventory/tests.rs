@@ -77,9 +77,15 @@ fn the_seed_catalogue_adds_three_products_with_their_stock() {
         }
     }
     let laptop = &inventory.products["prod-001"];
-    assert_eq!((laptop.price, laptop.available()), (Some(Money::usd(99_999)), 100));
+    assert_eq!(
+        (laptop.price, laptop.available()),
+        (Some(Money::usd(99_999)), 100)
+    );
     assert_eq!(inventory.products["prod-002"].available(), 500);
-    assert_eq!(inventory.products["prod-003"].price, Some(Money::usd(14_999)));
+    assert_eq!(
+        inventory.products["prod-003"].price,
+        Some(Money::usd(14_999))
+    );
 }
 
 #[test]
@@ -150,17 +156,24 @@ fn a_reservation_holds_every_item_and_lowers_availability() {
 
 #[test]
 fn one_short_item_rejects_the_whole_reservation_and_holds_nothing() {
-    let state = AggregateFixture::<Inventory>::given([laptops(5), mice(1), reserved("o0", &[("prod-001", 4)])])
-        .when(reserve("o1", &[("prod-001", 1), ("prod-002", 3)]))
-        .then_expect_events([InventoryEvent::StockReservationRejected {
-            order_id: "o1".into(),
-            product_id: "prod-002".into(),
-            available: 1,
-            requested: 3,
-        }]);
+    let state = AggregateFixture::<Inventory>::given([
+        laptops(5),
+        mice(1),
+        reserved("o0", &[("prod-001", 4)]),
+    ])
+    .when(reserve("o1", &[("prod-001", 1), ("prod-002", 3)]))
+    .then_expect_events([InventoryEvent::StockReservationRejected {
+        order_id: "o1".into(),
+        product_id: "prod-002".into(),
+        available: 1,
+        requested: 3,
+    }]);
     // The laptop, which was there, was not held either.
     assert_eq!(state.products["prod-001"].available(), 1);
-    assert_eq!(state.reservation_status("o1"), Some(ReservationStatus::Rejected));
+    assert_eq!(
+        state.reservation_status("o1"),
+        Some(ReservationStatus::Rejected)
+    );
 }
 
 #[test]
@@ -225,12 +238,13 @@ fn releasing_returns_the_stock_once_and_is_then_a_no_op() {
 
 #[test]
 fn confirming_turns_reserved_stock_into_sold_stock() {
-    let state = AggregateFixture::<Inventory>::given([laptops(5), reserved("o1", &[("prod-001", 2)])])
-        .when(order_cmd(confirm, "o1"))
-        .then_expect_events([InventoryEvent::ReservationConfirmed {
-            order_id: "o1".into(),
-            items: items(&[("prod-001", 2)]),
-        }]);
+    let state =
+        AggregateFixture::<Inventory>::given([laptops(5), reserved("o1", &[("prod-001", 2)])])
+            .when(order_cmd(confirm, "o1"))
+            .then_expect_events([InventoryEvent::ReservationConfirmed {
+                order_id: "o1".into(),
+                items: items(&[("prod-001", 2)]),
+            }]);
     let laptop = &state.products["prod-001"];
     assert_eq!((laptop.on_hand, laptop.reserved, laptop.sold), (3, 0, 2));
     assert_eq!(laptop.available(), 3);
@@ -241,14 +255,21 @@ fn only_a_held_reservation_can_be_confirmed() {
     let error = AggregateFixture::<Inventory>::given([laptops(5)])
         .when(order_cmd(confirm, "o1"))
         .then_expect_error();
-    assert_eq!(error.to_string(), "cannot confirm the reservation of order o1: it is none");
+    assert_eq!(
+        error.to_string(),
+        "cannot confirm the reservation of order o1: it is none"
+    );
     let released = InventoryEvent::StockReleased {
         order_id: "o1".into(),
         items: items(&[("prod-001", 2)]),
     };
-    let error = AggregateFixture::<Inventory>::given([laptops(5), reserved("o1", &[("prod-001", 2)]), released])
-        .when(order_cmd(confirm, "o1"))
-        .then_expect_error();
+    let error = AggregateFixture::<Inventory>::given([
+        laptops(5),
+        reserved("o1", &[("prod-001", 2)]),
+        released,
+    ])
+    .when(order_cmd(confirm, "o1"))
+    .then_expect_error();
     assert!(matches!(error, InventoryError::NotReserved { status, .. } if status == "released"));
 }
 
@@ -264,9 +285,13 @@ fn expiry_returns_held_stock_and_leaves_confirmed_stock_alone() {
         order_id: "o1".into(),
         items: items(&[("prod-001", 2)]),
     };
-    AggregateFixture::<Inventory>::given([laptops(5), reserved("o1", &[("prod-001", 2)]), confirmed])
-        .when(order_cmd(expire, "o1"))
-        .then_expect_no_events();
+    AggregateFixture::<Inventory>::given([
+        laptops(5),
+        reserved("o1", &[("prod-001", 2)]),
+        confirmed,
+    ])
+    .when(order_cmd(expire, "o1"))
+    .then_expect_no_events();
 }
 
 #[test]
@@ -276,12 +301,16 @@ fn sold_stock_of_a_cancelled_order_goes_back_on_hand() {
         items: items(&[("prod-001", 2)]),
     };
     let ret = |o| InventoryAction::ReturnSoldStock { order_id: o };
-    let state = AggregateFixture::<Inventory>::given([laptops(5), reserved("o1", &[("prod-001", 2)]), confirmed])
-        .when(order_cmd(ret, "o1"))
-        .then_expect_events([InventoryEvent::SoldStockReturned {
-            order_id: "o1".into(),
-            items: items(&[("prod-001", 2)]),
-        }]);
+    let state = AggregateFixture::<Inventory>::given([
+        laptops(5),
+        reserved("o1", &[("prod-001", 2)]),
+        confirmed,
+    ])
+    .when(order_cmd(ret, "o1"))
+    .then_expect_events([InventoryEvent::SoldStockReturned {
+        order_id: "o1".into(),
+        items: items(&[("prod-001", 2)]),
+    }]);
     assert_eq!(state.products["prod-001"].available(), 5);
     assert_eq!(state.products["prod-001"].sold, 0);
 }
@@ -294,7 +323,10 @@ fn an_unconfirmed_reservation_expires_after_the_configured_time() {
     saga.given(&[ExpiryEvent::StockReserved {
         order_id: "o1".into(),
     }]);
-    assert_eq!(saga.deadlines(), [("expire".to_owned(), Duration::from_secs(60))]);
+    assert_eq!(
+        saga.deadlines(),
+        [("expire".to_owned(), Duration::from_secs(60))]
+    );
     saga.advance(Duration::from_secs(59));
     assert!(saga.commands().is_empty());
     saga.advance(Duration::from_secs(1));
@@ -350,7 +382,7 @@ proptest! {
     #[test]
     fn stock_is_conserved_over_any_sequence(ops in proptest::collection::vec(op(), 0..60)) {
         let mut inventory = Inventory::default();
-        let mut run = |inventory: &mut Inventory, action| {
+        let run = |inventory: &mut Inventory, action| {
             if let Ok(events) = inventory.handle(&cmd(action)) {
                 for event in events {
                     inventory.apply(&event);

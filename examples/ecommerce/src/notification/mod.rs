@@ -81,10 +81,53 @@ pub struct Message {
 /// The message `event` calls for.
 pub fn message_for(event: &NotifiableEvent) -> Message {
     let (order, customer, kind, channel, subject, body) = match event {
-        NotifiableEvent::OrderConfirmed { order_id, customer_id } => (order_id, customer_id, "confirmed", Channel::Email, "Your order is confirmed".to_owned(), format!("Order {order_id} is confirmed.")),
-        NotifiableEvent::OrderCancelled { order_id, customer_id, reason } => (order_id, customer_id, "cancelled", Channel::Email, "Your order was cancelled".to_owned(), format!("Order {order_id} was cancelled: {reason}.")),
-        NotifiableEvent::PaymentFailed { order_id, customer_id, reason } => (order_id, customer_id, "payment-failed", Channel::Sms, "Payment failed".to_owned(), format!("The payment for order {order_id} failed: {reason}.")),
-        NotifiableEvent::OrderShipped { order_id, customer_id, tracking_number } => (order_id, customer_id, "shipped", Channel::Email, "Your order is on its way".to_owned(), format!("Order {order_id} shipped, tracking number {tracking_number}.")),
+        NotifiableEvent::OrderConfirmed {
+            order_id,
+            customer_id,
+        } => (
+            order_id,
+            customer_id,
+            "confirmed",
+            Channel::Email,
+            "Your order is confirmed".to_owned(),
+            format!("Order {order_id} is confirmed."),
+        ),
+        NotifiableEvent::OrderCancelled {
+            order_id,
+            customer_id,
+            reason,
+        } => (
+            order_id,
+            customer_id,
+            "cancelled",
+            Channel::Email,
+            "Your order was cancelled".to_owned(),
+            format!("Order {order_id} was cancelled: {reason}."),
+        ),
+        NotifiableEvent::PaymentFailed {
+            order_id,
+            customer_id,
+            reason,
+        } => (
+            order_id,
+            customer_id,
+            "payment-failed",
+            Channel::Sms,
+            "Payment failed".to_owned(),
+            format!("The payment for order {order_id} failed: {reason}."),
+        ),
+        NotifiableEvent::OrderShipped {
+            order_id,
+            customer_id,
+            tracking_number,
+        } => (
+            order_id,
+            customer_id,
+            "shipped",
+            Channel::Email,
+            "Your order is on its way".to_owned(),
+            format!("Order {order_id} shipped, tracking number {tracking_number}."),
+        ),
     };
     Message {
         key: format!("{order}.{kind}"),
@@ -159,7 +202,10 @@ impl Aggregate for Notification {
         self.sent = Some(message.clone());
     }
 
-    fn handle(&self, command: &SendNotification) -> Result<Vec<NotificationEvent>, NotificationError> {
+    fn handle(
+        &self,
+        command: &SendNotification,
+    ) -> Result<Vec<NotificationEvent>, NotificationError> {
         Ok(match self.sent {
             Some(_) => vec![],
             None => vec![NotificationEvent::NotificationSent(command.message.clone())],

@@ -16,16 +16,43 @@ fn confirmed() -> NotifiableEvent {
 fn each_notifiable_event_sends_one_message_keyed_by_order_and_kind() {
     let events = [
         (confirmed(), "o1.confirmed", Channel::Email),
-        (NotifiableEvent::OrderCancelled { order_id: "o1".into(), customer_id: "c1".into(), reason: "r".into() }, "o1.cancelled", Channel::Email),
-        (NotifiableEvent::PaymentFailed { order_id: "o1".into(), customer_id: "c1".into(), reason: "declined".into() }, "o1.payment-failed", Channel::Sms),
-        (NotifiableEvent::OrderShipped { order_id: "o1".into(), customer_id: "c1".into(), tracking_number: "T1".into() }, "o1.shipped", Channel::Email),
+        (
+            NotifiableEvent::OrderCancelled {
+                order_id: "o1".into(),
+                customer_id: "c1".into(),
+                reason: "r".into(),
+            },
+            "o1.cancelled",
+            Channel::Email,
+        ),
+        (
+            NotifiableEvent::PaymentFailed {
+                order_id: "o1".into(),
+                customer_id: "c1".into(),
+                reason: "declined".into(),
+            },
+            "o1.payment-failed",
+            Channel::Sms,
+        ),
+        (
+            NotifiableEvent::OrderShipped {
+                order_id: "o1".into(),
+                customer_id: "c1".into(),
+                tracking_number: "T1".into(),
+            },
+            "o1.shipped",
+            Channel::Email,
+        ),
     ];
     for (event, key, channel) in events {
         let mut saga = SagaFixture::new(PolicySaga::new(NotificationPolicy));
         saga.given(&[event.clone()]);
         let commands = saga.commands();
         assert_eq!(commands.len(), 1);
-        assert_eq!((commands[0].key.as_str(), commands[0].channel), (key, channel));
+        assert_eq!(
+            (commands[0].key.as_str(), commands[0].channel),
+            (key, channel)
+        );
         assert_eq!(commands[0].recipient, "c1");
         saga.step_succeeds("send");
         assert_eq!(saga.status(), SagaStatus::Completed);

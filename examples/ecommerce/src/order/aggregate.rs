@@ -322,10 +322,11 @@ fn place(order_id: &str, customer_id: &str, lines: &[Line]) -> Result<Vec<OrderE
             });
         }
     }
-    let total = lines.iter().try_fold(
-        Money::zero(lines[0].unit_price.currency),
-        |total, line| total.checked_add(line.unit_price.checked_mul(line.quantity)?),
-    )?;
+    let total = lines
+        .iter()
+        .try_fold(Money::zero(lines[0].unit_price.currency), |total, line| {
+            total.checked_add(line.unit_price.checked_mul(line.quantity)?)
+        })?;
     Ok(vec![OrderEvent::OrderPlaced {
         order_id: order_id.to_owned(),
         customer_id: customer_id.to_owned(),

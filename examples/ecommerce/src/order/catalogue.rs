@@ -84,7 +84,7 @@ impl PlaceOrder {
                 let unit_price = prices
                     .price_of(&item.product_id)
                     .ok_or_else(|| OrderError::UnknownProduct(item.product_id.clone()))?;
-                Ok(Line {
+                Ok::<_, OrderError>(Line {
                     product_id: item.product_id.clone(),
                     quantity: item.quantity,
                     unit_price,

@@ -11,8 +11,7 @@ mod aggregate;
 mod catalogue;
 
 pub use aggregate::{
-    Line, Order, OrderAction, OrderCommand, OrderError, OrderEvent, Status, MAX_ITEMS,
-    MAX_QUANTITY,
+    Line, MAX_ITEMS, MAX_QUANTITY, Order, OrderAction, OrderCommand, OrderError, OrderEvent, Status,
 };
 pub use catalogue::{Catalogue, PlaceOrder, PriceLookup, RequestedItem};
 

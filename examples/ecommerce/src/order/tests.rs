@@ -202,7 +202,10 @@ fn a_pending_or_confirmed_order_can_be_cancelled_with_a_reason() {
     let state = AggregateFixture::<Order>::given([placed()])
         .when(cancel())
         .then_expect_events([cancelled.clone()]);
-    assert_eq!(state.cancellation_reason.as_deref(), Some("changed my mind"));
+    assert_eq!(
+        state.cancellation_reason.as_deref(),
+        Some("changed my mind")
+    );
     AggregateFixture::<Order>::given([placed(), confirmed()])
         .when(cancel())
         .then_expect_events([cancelled]);
@@ -220,14 +223,46 @@ fn illegal_transitions_are_typed_errors_naming_the_status() {
         customer_id: "c1".into(),
     };
     let cases: Vec<(Vec<OrderEvent>, OrderCommand, &str)> = vec![
-        (vec![placed()], ship(), "cannot ship an order in status pending"),
-        (vec![placed()], act(OrderAction::Deliver), "cannot deliver an order in status pending"),
-        (vec![], act(OrderAction::Confirm), "cannot confirm an order in status new"),
-        (vec![placed(), confirmed()], act(OrderAction::Confirm), "cannot confirm an order in status confirmed"),
-        (vec![placed(), confirmed(), shipped()], cancel(), "cannot cancel an order in status shipped"),
-        (vec![placed(), confirmed(), shipped(), delivered], cancel(), "cannot cancel an order in status delivered"),
-        (vec![placed(), cancelled.clone()], cancel(), "cannot cancel an order in status cancelled"),
-        (vec![placed(), cancelled], act(OrderAction::Confirm), "cannot confirm an order in status cancelled"),
+        (
+            vec![placed()],
+            ship(),
+            "cannot ship an order in status pending",
+        ),
+        (
+            vec![placed()],
+            act(OrderAction::Deliver),
+            "cannot deliver an order in status pending",
+        ),
+        (
+            vec![],
+            act(OrderAction::Confirm),
+            "cannot confirm an order in status new",
+        ),
+        (
+            vec![placed(), confirmed()],
+            act(OrderAction::Confirm),
+            "cannot confirm an order in status confirmed",
+        ),
+        (
+            vec![placed(), confirmed(), shipped()],
+            cancel(),
+            "cannot cancel an order in status shipped",
+        ),
+        (
+            vec![placed(), confirmed(), shipped(), delivered],
+            cancel(),
+            "cannot cancel an order in status delivered",
+        ),
+        (
+            vec![placed(), cancelled.clone()],
+            cancel(),
+            "cannot cancel an order in status cancelled",
+        ),
+        (
+            vec![placed(), cancelled],
+            act(OrderAction::Confirm),
+            "cannot confirm an order in status cancelled",
+        ),
     ];
     for (given, command, message) in cases {
         let error = AggregateFixture::<Order>::given(given)

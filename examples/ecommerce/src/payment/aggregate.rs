@@ -218,7 +218,10 @@ impl Aggregate for Payment {
         let order_id = command.order_id.clone();
         match &command.action {
             PaymentAction::Charge { .. }
-                if matches!(self.status, PaymentStatus::Completed | PaymentStatus::Refunded) =>
+                if matches!(
+                    self.status,
+                    PaymentStatus::Completed | PaymentStatus::Refunded
+                ) =>
             {
                 Err(PaymentError::AlreadyPaid(order_id))
             }

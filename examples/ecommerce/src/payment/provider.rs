@@ -55,7 +55,10 @@ impl SimulatedProvider {
         if amount.currency == self.decline_above.currency && amount.cents > self.decline_above.cents
         {
             return ChargeOutcome::Declined {
-                reason: format!("amount {amount} is above the limit of {}", self.decline_above),
+                reason: format!(
+                    "amount {amount} is above the limit of {}",
+                    self.decline_above
+                ),
             };
         }
         let roll = mix(self.seed, order_id);

@@ -144,19 +144,30 @@ fn the_simulation_declines_above_the_limit_and_is_deterministic_per_seed() {
         success_rate: 0.0,
         ..SimulatedProvider::default()
     };
-    assert!(matches!(never.decide("o1", Money::usd(1)), ChargeOutcome::Declined { .. }));
+    assert!(matches!(
+        never.decide("o1", Money::usd(1)),
+        ChargeOutcome::Declined { .. }
+    ));
     let orders: Vec<String> = (0..1000).map(|i| format!("o{i}")).collect();
     let run = |seed| {
         let provider = SimulatedProvider::seeded(seed);
         orders
             .iter()
-            .map(|o| matches!(provider.decide(o, Money::usd(100)), ChargeOutcome::Approved { .. }))
+            .map(|o| {
+                matches!(
+                    provider.decide(o, Money::usd(100)),
+                    ChargeOutcome::Approved { .. }
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8));
     let approved = run(7).into_iter().filter(|a| *a).count();
-    assert!((850..=950).contains(&approved), "{approved} of 1000 approved at 90%");
+    assert!(
+        (850..=950).contains(&approved),
+        "{approved} of 1000 approved at 90%"
+    );
 }
 
 #[tokio::test]
@@ -178,7 +189,9 @@ async fn processing_twice_charges_once() {
     let error = process_payment(&payments, &provider, "o1", "c1", amount, other).await;
     assert!(matches!(
         error,
-        Err(eventcore::RepositoryError::Domain(PaymentError::AlreadyPaid(_)))
+        Err(eventcore::RepositoryError::Domain(
+            PaymentError::AlreadyPaid(_)
+        ))
     ));
     let events = payments.load("o1").await.unwrap();
     assert_eq!(events.state.paid, Some(amount));

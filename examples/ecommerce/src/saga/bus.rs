@@ -64,7 +64,9 @@ pub fn bus(
                     payments.execute(command.with_id(id)).await?;
                 }
                 C::ConfirmOrder { order_id } => {
-                    orders.execute(order(order_id, OrderAction::Confirm)).await?;
+                    orders
+                        .execute(order(order_id, OrderAction::Confirm))
+                        .await?;
                 }
                 C::CancelOrder { order_id, reason } => {
                     let action = OrderAction::Cancel { reason };

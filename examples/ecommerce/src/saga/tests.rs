@@ -81,7 +81,10 @@ fn a_placed_order_reserves_its_stock_with_a_reply_deadline() {
     saga.given(&[placed()]);
     assert_eq!(saga.commands(), [reserve()]);
     assert_eq!(saga.state().stage, Stage::ReservingStock);
-    assert_eq!(saga.deadlines(), [("reply".to_owned(), Duration::from_secs(30))]);
+    assert_eq!(
+        saga.deadlines(),
+        [("reply".to_owned(), Duration::from_secs(30))]
+    );
 }
 
 #[test]
@@ -96,7 +99,10 @@ fn the_happy_path_pays_confirms_the_reservation_then_the_order_and_completes() {
     );
     saga.step_succeeds("confirm-reservation");
     saga.when(&OrderFlowEvent::ReservationConfirmed { order_id: O.into() });
-    assert_eq!(saga.commands(), [OrderSagaCommand::ConfirmOrder { order_id: O.into() }]);
+    assert_eq!(
+        saga.commands(),
+        [OrderSagaCommand::ConfirmOrder { order_id: O.into() }]
+    );
     saga.step_succeeds("confirm-order");
     assert_ne!(saga.status(), SagaStatus::Completed);
     saga.when(&OrderFlowEvent::OrderConfirmed { order_id: O.into() });
@@ -215,7 +221,9 @@ fn a_step_failing_for_good_cancels_the_order() {
         [cancel("confirm-reservation failed: reservation expired")]
     );
     saga.step_succeeds("cancel-order");
-    saga.when(&cancelled("confirm-reservation failed: reservation expired"));
+    saga.when(&cancelled(
+        "confirm-reservation failed: reservation expired",
+    ));
     assert_eq!(saga.commands(), [refund(), release()]);
 }
 
