@@ -46,7 +46,7 @@ fn each_notifiable_event_sends_one_message_keyed_by_order_and_kind() {
     ];
     for (event, key, channel) in events {
         let mut saga = SagaFixture::new(PolicySaga::new(NotificationPolicy));
-        saga.given(&[event.clone()]);
+        saga.when(&event);
         let commands = saga.commands();
         assert_eq!(commands.len(), 1);
         assert_eq!(
