@@ -88,4 +88,6 @@ pub fn seed_commands() -> Vec<InventoryCommand> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
