@@ -12,12 +12,19 @@
 //! - [`saga`]: the order saga tying reservation, payment and confirmation together.
 //!
 //! [`money`] is shared: integer minor units, never floats.
+//!
+//! On top of the domain: [`app`] runs the shop on SQLite (sagas, policies, read models) and
+//! is the facade the CLI and the HTTP layer call; [`readmodels`] holds the query side; [`load`]
+//! is the in-process load generator and its invariant checks.
 
 pub mod analytics;
+pub mod app;
 pub mod customer;
 pub mod inventory;
+pub mod load;
 pub mod money;
 pub mod notification;
 pub mod order;
 pub mod payment;
+pub mod readmodels;
 pub mod saga;

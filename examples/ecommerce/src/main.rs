@@ -1,93 +1,83 @@
-//! The eventcore flagship shop: the domain on the embedded store.
+//! The eventcore flagship shop, on the embedded default (SQLite, everything in one process).
 //!
-//! Run it with `cargo run -p ecommerce`: on SQLite (file `ecommerce.db` in the current
-//! directory, or the path in `ECOMMERCE_DB`) it seeds the catalogue, places three orders (one
-//! that goes through, one the stock cannot cover, one the payment provider declines), lets the
-//! order saga run them, and prints each order's outcome and the saga's status. The HTTP API,
-//! read models and load generator grow on top of this domain.
+//! - `cargo run -p ecommerce` (or `serve`): opens the shop at `--db` (default `ecommerce.db`,
+//!   or `ECOMMERCE_DB`), seeds the catalogue once, runs its sagas, policies and read models
+//!   until Ctrl-C. The HTTP API comes next.
+//! - `cargo run -p ecommerce -- demo`: prints the event timeline of a successful order and of
+//!   each failure path.
+//! - `cargo run --release -p ecommerce -- load --orders 10000 --concurrency 50`: in-process
+//!   load with a progress bar, a summary table and the invariant checks (exit code 1 on a
+//!   violation).
 
-use std::sync::Arc;
-use std::time::Duration;
+mod cli;
 
-use anyhow::Context;
-use eventcore::Repository;
-use eventcore::saga::SagaManager;
-use eventcore_sqlite::SqliteEventStore;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use ecommerce::inventory::{self, Inventory, WAREHOUSE};
-use ecommerce::order::{Catalogue, Order, PlaceOrder, RequestedItem};
-use ecommerce::payment::{Payment, SimulatedProvider};
-use ecommerce::saga::{self, OrderSaga};
+use clap::{Parser, Subcommand};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    let path = std::env::var("ECOMMERCE_DB").unwrap_or_else(|_| "ecommerce.db".to_owned());
-    let store = SqliteEventStore::open(&path)
-        .await
-        .with_context(|| format!("opening the shop database {path}"))?;
-    println!("event store: SQLite at {path}");
-    let stock = Repository::<Inventory>::new(store.clone());
-    let orders = Repository::<Order>::new(store.clone());
-    let payments = Repository::<Payment>::new(store.clone());
+/// The eventcore flagship shop.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-    if stock.load(WAREHOUSE).await?.state.products.is_empty() {
-        for command in inventory::seed_commands() {
-            stock.execute(command).await?;
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the shop (the default).
+    Serve {
+        /// The SQLite file (created if missing).
+        #[arg(long, env = "ECOMMERCE_DB", default_value = "ecommerce.db")]
+        db: PathBuf,
+    },
+    /// Print the event timeline of the happy path and of each failure path.
+    Demo {
+        /// The SQLite file (default: a fresh temporary file).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Place N orders at concurrency C, then check the invariants.
+    Load(cli::load::LoadArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
         }
-    }
-    // The order context's price list, here folded straight from the inventory's state.
-    let mut catalogue = Catalogue::default();
-    for (id, product) in &stock.load(WAREHOUSE).await?.state.products {
-        if let Some(price) = product.price {
-            catalogue.apply(&inventory::InventoryEvent::PriceChanged {
-                product_id: id.clone(),
-                price,
-            });
-        }
-    }
-
-    let provider = Arc::new(SimulatedProvider {
-        success_rate: 1.0,
-        ..SimulatedProvider::seeded(42)
+    };
+    let command = args.command.unwrap_or(Command::Serve {
+        db: std::env::var_os("ECOMMERCE_DB")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("ecommerce.db")),
     });
-    let bus = saga::bus(stock.clone(), orders.clone(), payments.clone(), provider);
-    let sagas = SagaManager::new(OrderSaga::default(), store.clone(), bus).start()?;
-
-    let cases = [
-        (
-            "a mouse and a keyboard",
-            vec![("prod-002", 1), ("prod-003", 1)],
-        ),
-        ("more laptops than there are", vec![("prod-001", 1000)]),
-        (
-            "eleven laptops, above the card limit",
-            vec![("prod-001", 11)],
-        ),
-    ];
-    for (what, items) in cases {
-        let order_id = uuid::Uuid::new_v4().to_string();
-        let request = PlaceOrder {
-            order_id: order_id.clone(),
-            customer_id: "customer-ada".into(),
-            items: items
-                .into_iter()
-                .map(|(p, q)| RequestedItem {
-                    product_id: p.into(),
-                    quantity: q,
-                })
-                .collect(),
-        };
-        orders.execute(request.price(&catalogue)?).await?;
-        let view =
-            tokio::time::timeout(Duration::from_secs(30), sagas.wait_until_settled(&order_id))
-                .await??;
-        let order = orders.load(&order_id).await?.state;
-        let reason = order.cancellation_reason.unwrap_or_default();
-        println!(
-            "{what}: order {} ({reason}), saga {}",
-            order.status, view.status
-        );
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Serve { db } => cli::serve::run(db).await.map(|()| ExitCode::SUCCESS),
+            Command::Demo { db } => cli::demo::run(db).await.map(|()| ExitCode::SUCCESS),
+            Command::Load(load) => cli::load::run(load).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
-    sagas.shutdown().await?;
-    Ok(())
 }

@@ -1,0 +1,267 @@
+//! Operator queries: sagas (list, get, retry), read models (status, lag, rebuild), dead
+//! letters, and waiting until everything has caught up.
+
+use std::time::Duration;
+
+use eventcore::projection::{ProjectionStatus, RebuildReport};
+use eventcore::saga::{SagaStatus, SagaView};
+use eventcore::{EventReader, RuntimeStore, TransactionalStore};
+
+use super::{Shop, ShopError};
+use crate::readmodels::{self, analytics, orders, products};
+use crate::saga::OrderSaga;
+
+impl Shop {
+    /// Order sagas with `status`, least recently updated first.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn sagas(
+        &self,
+        status: SagaStatus,
+        limit: usize,
+    ) -> Result<Vec<SagaView<OrderSaga>>, ShopError> {
+        Ok(self.order_sagas.manager().list(status, limit).await?)
+    }
+
+    /// One order's saga: status, state, steps with timestamps, pending deadlines.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`], [`ShopError::Unavailable`].
+    pub async fn saga(&self, order_id: &str) -> Result<SagaView<OrderSaga>, ShopError> {
+        self.order_sagas
+            .manager()
+            .get(order_id)
+            .await?
+            .ok_or_else(|| ShopError::NotFound {
+                what: "saga",
+                id: order_id.to_owned(),
+            })
+    }
+
+    /// Sends a parked order saga back to work; `false` if it was not parked.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn retry_saga(&self, order_id: &str) -> Result<bool, ShopError> {
+        Ok(self.order_sagas.manager().retry(order_id).await?)
+    }
+
+    /// Waits until the order's saga is settled (completed, compensated or parked).
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`] if it does not settle within `timeout`.
+    pub async fn wait_for_order(
+        &self,
+        order_id: &str,
+        timeout: Duration,
+    ) -> Result<SagaView<OrderSaga>, ShopError> {
+        let settled = self.order_sagas.wait_until_settled(order_id);
+        match tokio::time::timeout(timeout, settled).await {
+            Ok(view) => Ok(view?),
+            Err(elapsed) => Err(ShopError::unavailable(
+                "waiting for the order saga",
+                elapsed,
+            )),
+        }
+    }
+
+    /// Status and lag of every read model.
+    pub fn read_models(&self) -> Vec<ProjectionStatus> {
+        self.projections.statuses()
+    }
+
+    /// Rebuilds the read model `name` while the shop runs; progress meanwhile in
+    /// [`read_models`](Self::read_models) (`rebuild`).
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`] for an unknown name, [`ShopError::Unavailable`].
+    pub async fn rebuild_read_model(&self, name: &str) -> Result<RebuildReport, ShopError> {
+        readmodels::rebuild(&self.projections, name)
+            .await
+            .map_err(|error| match error {
+                readmodels::ReadModelError::Unknown(id) => ShopError::NotFound {
+                    what: "read model",
+                    id,
+                },
+                other => ShopError::unavailable("rebuilding a read model", other),
+            })
+    }
+
+    /// Waits until every read model and every saga/policy intake has applied the log up to
+    /// its current head (steps they planned may still be running: see
+    /// [`settle`](Self::settle)).
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn catch_up(&self) -> Result<(), ShopError> {
+        let head = self.store.head_position().await?;
+        for name in readmodels::ALL {
+            self.projections.wait_until(name, head).await?;
+        }
+        let intakes = [
+            self.order_sagas.events(),
+            self.expiry.events(),
+            self.notifier.events(),
+            self.undoer.events(),
+        ];
+        for intake in intakes {
+            for status in intake.statuses() {
+                intake.wait_until(&status.name, head).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits (up to `timeout`) until the log is quiet: every intake caught up, no saga or
+    /// policy unfinished, and nothing appended meanwhile. Returns whether it got there.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn settle(&self, timeout: Duration) -> Result<bool, ShopError> {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let head = self.store.head_position().await?;
+            self.catch_up().await?;
+            let quiet = self.unfinished_sagas().await?.is_empty()
+                && self.store.head_position().await? == head;
+            if quiet {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= until {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Dead letters of every projection and saga consumer.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn dead_letters(&self) -> Result<Vec<eventcore::DeadLetter>, ShopError> {
+        let mut consumers: Vec<String> = readmodels::ALL.iter().map(|n| (*n).to_owned()).collect();
+        consumers.push(self.order_sagas.manager().consumer());
+        consumers.push(self.expiry.manager().consumer());
+        consumers.push(self.notifier.manager().consumer());
+        consumers.push(self.undoer.manager().consumer());
+        let mut letters = Vec::new();
+        for consumer in consumers {
+            letters.extend(self.store.dead_letters(&consumer, 1_000).await?);
+        }
+        Ok(letters)
+    }
+
+    /// Counts of sagas of every type that are not terminal (active, dispatching,
+    /// compensating, parked): `(saga type, status, count)`, only non-zero ones.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn unfinished_sagas(&self) -> Result<Vec<(String, String, usize)>, ShopError> {
+        let types = [
+            <OrderSaga as eventcore::saga::Saga>::TYPE,
+            <crate::inventory::ReservationExpiry as eventcore::saga::Saga>::TYPE,
+            <crate::notification::NotificationPolicy as eventcore::saga::Policy>::NAME,
+            <super::CancellationPolicy as eventcore::saga::Policy>::NAME,
+        ];
+        let statuses = [
+            SagaStatus::Active,
+            SagaStatus::Dispatching,
+            SagaStatus::Compensating,
+            SagaStatus::Parked,
+        ];
+        let mut found = Vec::new();
+        for saga_type in types {
+            for status in statuses {
+                let n = self
+                    .store
+                    .sagas_with_status(saga_type, status.as_str(), 100_000)
+                    .await?
+                    .len();
+                if n > 0 {
+                    found.push((saga_type.to_owned(), status.to_string(), n));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// One order from the order view.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`], [`ShopError::Unavailable`].
+    pub async fn order_view(&self, order_id: &str) -> Result<orders::OrderRow, ShopError> {
+        orders::get(self.store.reader_pool(), order_id)
+            .await?
+            .ok_or_else(|| ShopError::NotFound {
+                what: "order",
+                id: order_id.to_owned(),
+            })
+    }
+
+    /// Orders from the order view, filtered and paged, newest first.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn orders(
+        &self,
+        filter: &orders::OrderFilter,
+    ) -> Result<Vec<orders::OrderRow>, ShopError> {
+        Ok(orders::list(self.store.reader_pool(), filter).await?)
+    }
+
+    /// Products from the product view, by id.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn products(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<products::ProductRow>, ShopError> {
+        Ok(products::list(self.store.reader_pool(), limit, offset).await?)
+    }
+
+    /// One product from the product view.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`], [`ShopError::Unavailable`].
+    pub async fn product(&self, product_id: &str) -> Result<products::ProductRow, ShopError> {
+        products::get(self.store.reader_pool(), product_id)
+            .await?
+            .ok_or_else(|| ShopError::NotFound {
+                what: "product",
+                id: product_id.to_owned(),
+            })
+    }
+
+    /// The analytics report with the `top` best-selling products.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn analytics(&self, top: u32) -> Result<analytics::AnalyticsReport, ShopError> {
+        Ok(analytics::report(self.store.reader_pool(), top).await?)
+    }
+
+    /// An order's events and its state as of `version` (the latest without one).
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`] for an unknown order, [`ShopError::Unavailable`].
+    pub async fn order_history(
+        &self,
+        order_id: &str,
+        version: Option<u64>,
+    ) -> Result<(Vec<readmodels::history::HistoryEntry>, crate::order::Order), ShopError> {
+        let events = readmodels::history::events(&self.store, order_id)
+            .await
+            .map_err(|e| ShopError::unavailable("reading the order's history", e))?;
+        if events.is_empty() {
+            return Err(ShopError::NotFound {
+                what: "order",
+                id: order_id.to_owned(),
+            });
+        }
+        let state = readmodels::history::state_at(&events, version.unwrap_or(u64::MAX));
+        Ok((events, state))
+    }
+}

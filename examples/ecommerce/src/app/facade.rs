@@ -1,0 +1,339 @@
+//! The application facade: what a customer or an admin can ask of the shop. Every call takes
+//! an optional correlation id (a request id) that goes into the events' metadata.
+
+use eventcore::{Metadata, Repository};
+use uuid::Uuid;
+
+use super::{Shop, ShopError, add_product_once, derived_id};
+use crate::customer::{self, Customer, RegisterCustomer, normalize_email};
+use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::money::Money;
+use crate::order::{Order, OrderAction, OrderCommand, PlaceOrder, RequestedItem, Status};
+use crate::payment::{Payment, PaymentStatus};
+use crate::readmodels::products;
+
+/// A customer's order request: products and quantities, never prices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceOrderRequest {
+    /// Who orders.
+    pub customer_id: String,
+    /// What.
+    pub items: Vec<RequestedItem>,
+    /// A client-chosen key: the same key (for the same customer) is the same order, so a
+    /// retried placement places nothing new.
+    pub idempotency_key: Option<String>,
+}
+
+/// A placed order (202 Accepted: the saga takes it from here).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// The order's id.
+    pub order_id: String,
+}
+
+fn metadata(correlation: Option<Uuid>) -> Metadata {
+    Metadata {
+        correlation_id: correlation,
+        ..Metadata::default()
+    }
+}
+
+impl Shop {
+    /// Registers a customer (argon2-hashed password, unique address); returns their id.
+    ///
+    /// # Errors
+    /// [`ShopError::Customer`] for a broken rule (taken address, weak password, ...).
+    pub async fn register_customer(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<String, ShopError> {
+        let customer_id = Uuid::new_v4().to_string();
+        let request = RegisterCustomer {
+            customer_id: customer_id.clone(),
+            username: username.to_owned(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            id: eventcore::CommandId::new_random(),
+        };
+        customer::register(&self.store, &self.customers, self.hasher.as_ref(), request).await?;
+        Ok(customer_id)
+    }
+
+    /// Checks an address and password; returns the customer's id (issuing a token is the
+    /// HTTP layer's job).
+    ///
+    /// # Errors
+    /// [`ShopError::InvalidCredentials`] for an unknown address, a wrong password or an
+    /// inactive customer.
+    pub async fn login(&self, email: &str, password: &str) -> Result<String, ShopError> {
+        let email = normalize_email(email).ok_or(ShopError::InvalidCredentials)?;
+        let claim = self.customers.claims.load(&email).await;
+        let claim =
+            claim.map_err(|e| ShopError::from_repo(e, |_| ShopError::InvalidCredentials))?;
+        let customer_id = claim.state.holder.ok_or(ShopError::InvalidCredentials)?;
+        let customer = self.customer(&customer_id).await?;
+        let hasher = self.hasher.clone();
+        let hash = customer.password_hash.clone();
+        let password = password.to_owned();
+        // Argon2 is slow on purpose: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, &hash))
+            .await
+            .map_err(|e| ShopError::unavailable("verifying the password", e))?;
+        if ok && customer.active {
+            Ok(customer_id)
+        } else {
+            Err(ShopError::InvalidCredentials)
+        }
+    }
+
+    /// A registered customer.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`].
+    pub async fn customer(&self, customer_id: &str) -> Result<Customer, ShopError> {
+        let loaded = self.customers.customers.load(customer_id).await;
+        let customer = loaded
+            .map_err(|e| ShopError::from_repo(e, ShopError::Customer))?
+            .state;
+        if customer.registered {
+            Ok(customer)
+        } else {
+            Err(not_found("customer", customer_id))
+        }
+    }
+
+    /// Places an order priced from the order context's catalogue (the product read model).
+    /// With an idempotency key, the order id and command id derive from it: a retry returns
+    /// the same order.
+    ///
+    /// # Errors
+    /// [`ShopError::Order`] (unknown product, quantities, item count), [`ShopError::Invalid`].
+    pub async fn place_order(
+        &self,
+        request: PlaceOrderRequest,
+        correlation: Option<Uuid>,
+    ) -> Result<Placed, ShopError> {
+        if request.customer_id.trim().is_empty() {
+            return Err(ShopError::Invalid("customer id is empty".into()));
+        }
+        let (order_id, command_id) = match &request.idempotency_key {
+            Some(key) => {
+                let name = format!("order/{}/{key}", request.customer_id);
+                let id = derived_id(&name);
+                (Uuid::from(id).to_string(), Some(id))
+            }
+            None => (Uuid::new_v4().to_string(), None),
+        };
+        let ids: Vec<&str> = request
+            .items
+            .iter()
+            .map(|i| i.product_id.as_str())
+            .collect();
+        let prices = products::prices(self.store.reader_pool(), &ids).await?;
+        let place = PlaceOrder {
+            order_id: order_id.clone(),
+            customer_id: request.customer_id,
+            items: request.items,
+        };
+        let mut command = place.price(&prices).map_err(ShopError::Order)?;
+        if let Some(id) = command_id {
+            command = command.with_id(id);
+        }
+        self.order_command(command, correlation).await?;
+        Ok(Placed { order_id })
+    }
+
+    async fn order_command(
+        &self,
+        command: OrderCommand,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        self.steps
+            .orders
+            .execute_with(command, metadata(correlation))
+            .await
+            .map(drop)
+            .map_err(|e| ShopError::from_repo(e, ShopError::Order))
+    }
+
+    /// An order as its aggregate is now (the read model may lag behind).
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`].
+    pub async fn order(&self, order_id: &str) -> Result<Order, ShopError> {
+        let loaded = self.steps.orders.load(order_id).await;
+        let order = loaded
+            .map_err(|e| ShopError::from_repo(e, ShopError::Order))?
+            .state;
+        if order.status == Status::New {
+            return Err(not_found("order", order_id));
+        }
+        Ok(order)
+    }
+
+    /// Cancels an order (Pending or Confirmed). With `customer_id`, only that customer's
+    /// order. The order saga (mid-flight) or the cancellation policy (after confirmation)
+    /// then gives back stock and money.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`] (also for another customer's order), [`ShopError::Order`].
+    pub async fn cancel_order(
+        &self,
+        order_id: &str,
+        customer_id: Option<&str>,
+        reason: &str,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        let order = self.order(order_id).await?;
+        if customer_id.is_some_and(|c| c != order.customer_id) {
+            return Err(not_found("order", order_id));
+        }
+        let action = OrderAction::Cancel {
+            reason: reason.to_owned(),
+        };
+        self.order_command(OrderCommand::new(order_id, action), correlation)
+            .await
+    }
+
+    /// Ships a confirmed order (admin).
+    ///
+    /// # Errors
+    /// [`ShopError::Order`] with an illegal transition unless it is confirmed.
+    pub async fn ship_order(
+        &self,
+        order_id: &str,
+        tracking_number: &str,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        self.order(order_id).await?;
+        let action = OrderAction::Ship {
+            tracking_number: tracking_number.to_owned(),
+        };
+        self.order_command(OrderCommand::new(order_id, action), correlation)
+            .await
+    }
+
+    /// Marks a shipped order delivered (admin).
+    ///
+    /// # Errors
+    /// [`ShopError::Order`] with an illegal transition unless it is shipped.
+    pub async fn deliver_order(
+        &self,
+        order_id: &str,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        self.order(order_id).await?;
+        let command = OrderCommand::new(order_id, OrderAction::Deliver);
+        self.order_command(command, correlation).await
+    }
+
+    /// An order's payment.
+    ///
+    /// # Errors
+    /// [`ShopError::NotFound`] if no charge was attempted.
+    pub async fn payment(&self, order_id: &str) -> Result<Payment, ShopError> {
+        let loaded = self.steps.payments.load(order_id).await;
+        let payment = loaded
+            .map_err(|e| ShopError::from_repo(e, ShopError::Payment))?
+            .state;
+        if payment.status == PaymentStatus::None {
+            return Err(not_found("payment of order", order_id));
+        }
+        Ok(payment)
+    }
+
+    /// Adds a product to the catalogue (admin). Adding the same id again is a no-op.
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (price not above zero).
+    pub async fn add_product(
+        &self,
+        product_id: &str,
+        name: &str,
+        description: &str,
+        price: Money,
+        initial_stock: u32,
+    ) -> Result<(), ShopError> {
+        let action = InventoryAction::AddProduct {
+            product_id: product_id.to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            price,
+            initial_stock,
+        };
+        let command = InventoryCommand::new(WAREHOUSE, action)
+            .with_id(derived_id(&format!("product/{product_id}")));
+        add_product_once(&self.steps.inventory, command).await?;
+        self.catalogue_caught_up().await
+    }
+
+    /// Changes a product's price (admin).
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (unknown product, price not above zero).
+    pub async fn change_price(
+        &self,
+        product_id: &str,
+        price: Money,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        let action = InventoryAction::ChangePrice {
+            product_id: product_id.to_owned(),
+            price,
+        };
+        self.stock_command(action, correlation).await
+    }
+
+    /// Adds units of a product (admin).
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (unknown product, zero quantity, overflow).
+    pub async fn add_stock(
+        &self,
+        product_id: &str,
+        quantity: u32,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        let action = InventoryAction::AddStock {
+            product_id: product_id.to_owned(),
+            quantity,
+        };
+        self.stock_command(action, correlation).await
+    }
+
+    async fn stock_command(
+        &self,
+        action: InventoryAction,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        let inventory = &self.steps.inventory;
+        execute(
+            inventory,
+            InventoryCommand::new(WAREHOUSE, action),
+            correlation,
+        )
+        .await
+        .map_err(|e| ShopError::from_repo(e, ShopError::Inventory))?;
+        self.catalogue_caught_up().await
+    }
+}
+
+async fn execute<A: eventcore::Aggregate>(
+    repository: &Repository<A>,
+    command: A::Command,
+    correlation: Option<Uuid>,
+) -> Result<(), eventcore::RepositoryError<A::Error>> {
+    repository
+        .execute_with(command, metadata(correlation))
+        .await
+        .map(drop)
+}
+
+fn not_found(what: &'static str, id: &str) -> ShopError {
+    ShopError::NotFound {
+        what,
+        id: id.to_owned(),
+    }
+}

@@ -1,0 +1,261 @@
+//! The shop's runtime on the embedded default: one SQLite file, every saga, policy and read
+//! model in this process. [`Shop::open`] starts it all; the facade methods (placing orders,
+//! admin commands, operator queries) are what the CLI and the HTTP layer call.
+//!
+//! Background work, each on its own checkpoint:
+//! - the order saga and the reservation-expiry saga, whose steps run inside the transaction
+//!   that records them ([`LocalBus`](eventcore::saga::LocalBus));
+//! - the notification policy (one message per notable event) and the
+//!   [`CancellationPolicy`] (a confirmed order that is cancelled gets its refund and stock
+//!   back);
+//! - the read models of [`readmodels`](crate::readmodels).
+
+mod admin;
+pub mod cancellation;
+mod error;
+mod facade;
+mod steps;
+
+pub use cancellation::{CancellationPolicy, UndoSale};
+pub use error::ShopError;
+pub use facade::{PlaceOrderRequest, Placed};
+pub use steps::{ShopBus, Steps};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventcore::projection::RunningProjections;
+use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager, SagaOptions};
+use eventcore::{CommandId, Repository, SnapshotPolicy};
+use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
+
+use crate::customer::{Argon2Hasher, CustomerRepositories, PasswordHasher};
+use crate::inventory::{self, Inventory, InventoryAction, InventoryCommand, ReservationExpiry};
+use crate::money::Money;
+use crate::notification::NotificationPolicy;
+use crate::payment::SimulatedProvider;
+use crate::readmodels;
+use crate::saga::OrderSaga;
+
+/// A running order-saga manager.
+pub type OrderSagas = SagaHandle<OrderSaga, SqliteEventStore, ShopBus>;
+type ExpirySagas = SagaHandle<ReservationExpiry, SqliteEventStore, ShopBus>;
+type Notifier = SagaHandle<PolicySaga<NotificationPolicy>, SqliteEventStore, ShopBus>;
+type Undoer = SagaHandle<PolicySaga<CancellationPolicy>, SqliteEventStore, ShopBus>;
+
+/// How to run the shop.
+#[derive(Clone, Debug)]
+pub struct ShopConfig {
+    /// The SQLite file (created if missing; data survives restarts).
+    pub path: PathBuf,
+    /// The simulated payment provider.
+    pub provider: SimulatedProvider,
+    /// The order saga's reply timeout.
+    pub reply_timeout: Duration,
+    /// How long a reservation may stay unconfirmed.
+    pub reservation_expiry: Duration,
+    /// Seed the catalogue on open (idempotent).
+    pub seed_catalogue: bool,
+    /// `synchronous = FULL` (every commit on disk when it returns) or `NORMAL` (faster; the
+    /// last commits may be lost on power loss, never corrupted).
+    pub durable: bool,
+    /// Steps the saga managers dispatch at once.
+    pub dispatch_concurrency: usize,
+}
+
+impl ShopConfig {
+    /// The defaults for a shop at `path`: 90% approvals, 30 s reply timeout, 30 min expiry,
+    /// seeded catalogue, durable commits.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_owned(),
+            provider: SimulatedProvider::default(),
+            reply_timeout: OrderSaga::DEFAULT_REPLY_TIMEOUT,
+            reservation_expiry: ReservationExpiry::DEFAULT_AFTER,
+            seed_catalogue: true,
+            durable: true,
+            dispatch_concurrency: SagaOptions::default().dispatch_concurrency,
+        }
+    }
+}
+
+/// The running shop. Clone-free: share it behind an `Arc`.
+pub struct Shop {
+    store: SqliteEventStore,
+    steps: Steps,
+    customers: CustomerRepositories,
+    hasher: Arc<dyn PasswordHasher>,
+    order_sagas: OrderSagas,
+    expiry: ExpirySagas,
+    notifier: Notifier,
+    undoer: Undoer,
+    projections: RunningProjections<SqliteEventStore>,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop").finish_non_exhaustive()
+    }
+}
+
+/// The namespace of the shop's deterministic command ids (seed, idempotency keys).
+pub(crate) fn derived_id(name: &str) -> CommandId {
+    let namespace = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"eventcore-ecommerce");
+    CommandId::derived(namespace, name)
+}
+
+impl Shop {
+    /// Opens the store at `config.path`, seeds the catalogue (once), creates the read-model
+    /// tables and starts every saga, policy and projection in the background.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`] if the store cannot be opened or a runtime cannot start.
+    pub async fn open(config: ShopConfig) -> Result<Self, ShopError> {
+        let synchronous = if config.durable {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        };
+        let options = SqliteEventStore::options(&config.path).synchronous(synchronous);
+        let store = SqliteEventStore::connect_with(options).await?;
+        store.migrate().await?;
+        let snapshots = Arc::new(store.snapshots());
+        let steps = Steps {
+            inventory: Repository::new(store.clone())
+                .with_snapshots(snapshots.clone(), SnapshotPolicy::EveryNEvents(200)),
+            orders: Repository::new(store.clone()),
+            payments: Repository::new(store.clone()),
+            notifications: Repository::new(store.clone()),
+            provider: Arc::new(config.provider.clone()),
+            payments_down: Arc::default(),
+        };
+        let customers = CustomerRepositories {
+            customers: Repository::new(store.clone()),
+            claims: Repository::new(store.clone()),
+        };
+        if config.seed_catalogue {
+            seed(&steps.inventory).await?;
+        }
+        readmodels::create_tables(&store).await?;
+        let projections = readmodels::runner(store.clone()).start()?;
+        let options = SagaOptions {
+            dispatch_concurrency: config.dispatch_concurrency.max(1),
+            ..SagaOptions::default()
+        };
+        let bus = || LocalBus::new(store.clone(), steps.clone());
+        let saga = OrderSaga {
+            reply_timeout: config.reply_timeout,
+        };
+        let order_sagas = SagaManager::new(saga, store.clone(), bus())
+            .with_options(options)
+            .start()?;
+        let expiry = ReservationExpiry {
+            after: config.reservation_expiry,
+        };
+        let expiry = SagaManager::new(expiry, store.clone(), bus())
+            .with_options(options)
+            .start()?;
+        let notifier = SagaManager::new(PolicySaga::new(NotificationPolicy), store.clone(), bus())
+            .with_options(options)
+            .start()?;
+        let undoer = SagaManager::new(PolicySaga::new(CancellationPolicy), store.clone(), bus())
+            .with_options(options)
+            .start()?;
+        let shop = Self {
+            store,
+            steps,
+            customers,
+            hasher: Arc::new(Argon2Hasher),
+            order_sagas,
+            expiry,
+            notifier,
+            undoer,
+            projections,
+        };
+        shop.catalogue_caught_up().await?;
+        Ok(shop)
+    }
+
+    /// Waits until the catalogue (the product view orders are priced from) has every event
+    /// appended so far: read-your-writes after an admin change.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
+        use eventcore::EventReader;
+        let head = self.store.head_position().await?;
+        self.projections
+            .wait_until(readmodels::PRODUCT_VIEW, head)
+            .await?;
+        Ok(())
+    }
+
+    /// The event store (for readers such as the load generator's checks).
+    pub fn store(&self) -> &SqliteEventStore {
+        &self.store
+    }
+
+    /// The repositories the shop writes through.
+    pub fn repositories(&self) -> &Steps {
+        &self.steps
+    }
+
+    /// The running order sagas (operator queries, waiting for an outcome).
+    pub fn order_sagas(&self) -> &OrderSagas {
+        &self.order_sagas
+    }
+
+    /// Simulates an outage of the payment provider (`true`) or ends it (`false`).
+    pub fn set_payment_outage(&self, down: bool) {
+        self.steps
+            .payments_down
+            .store(down, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stops every background task after its current batch or step.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`] if a task failed.
+    pub async fn shutdown(self) -> Result<(), ShopError> {
+        self.order_sagas.shutdown().await?;
+        self.expiry.shutdown().await?;
+        self.notifier.shutdown().await?;
+        self.undoer.shutdown().await?;
+        self.projections.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// Adds the seed catalogue with deterministic command ids: a second run (a restart) returns
+/// the first outcome instead of adding anything.
+async fn seed(inventory: &Repository<Inventory>) -> Result<(), ShopError> {
+    for command in inventory::seed_commands() {
+        let InventoryAction::AddProduct { product_id, .. } = &command.action else {
+            continue;
+        };
+        let id = derived_id(&format!("seed/{product_id}"));
+        add_product_once(inventory, command.with_id(id)).await?;
+    }
+    Ok(())
+}
+
+/// Adds a product unless it exists already (by this or an earlier command).
+pub(crate) async fn add_product_once(
+    inventory: &Repository<Inventory>,
+    command: InventoryCommand,
+) -> Result<(), ShopError> {
+    match inventory.execute(command).await {
+        Ok(_)
+        | Err(eventcore::RepositoryError::Domain(inventory::InventoryError::DuplicateProduct(_))) => {
+            Ok(())
+        }
+        Err(error) => Err(ShopError::from_repo(error, ShopError::Inventory)),
+    }
+}
+
+/// A product for the load generator's catalogue: `prod-NNN`, priced from its number.
+pub fn generated_product(index: usize) -> (String, Money) {
+    let cents = 500 + (index as i64 * 7_919) % 50_000;
+    (format!("prod-{:03}", index + 1), Money::usd(cents))
+}

@@ -1,0 +1,244 @@
+//! The shop's saga and policy steps, run inside the transaction that records each step's
+//! outcome ([`LocalBus`]): one commit per step, so a step takes effect exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use eventcore::saga::{DispatchError, LocalBus, LocalCommands};
+use eventcore::{CommandId, Metadata, Repository, StoreTransaction};
+use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
+
+use super::cancellation::UndoSale;
+use crate::inventory::{ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::notification::{Message, Notification, SendNotification};
+use crate::order::{Order, OrderAction, OrderCommand};
+use crate::payment::PaymentStatus;
+use crate::payment::{ChargeOutcome, Payment, PaymentAction, PaymentCommand, PaymentProvider};
+use crate::saga::OrderSagaCommand;
+
+/// The repositories (and the payment provider) the steps write through.
+#[derive(Clone)]
+pub struct Steps {
+    /// The warehouse.
+    pub inventory: Repository<Inventory>,
+    /// Orders.
+    pub orders: Repository<Order>,
+    /// Payments.
+    pub payments: Repository<Payment>,
+    /// Sent messages.
+    pub notifications: Repository<Notification>,
+    /// Who charges cards.
+    pub provider: Arc<dyn PaymentProvider>,
+    /// A simulated outage of the payment provider: charges fail transiently (retried, and
+    /// the order saga's reply deadline runs meanwhile).
+    pub payments_down: Arc<AtomicBool>,
+}
+
+/// The bus type every saga of the shop runs with.
+pub type ShopBus = LocalBus<SqliteEventStore, Steps>;
+
+/// The metadata of a step for `order_id`: the correlation id of the request that placed the
+/// order (read from its `OrderPlaced`), so every event of the flow carries it.
+async fn order_metadata(tx: &mut SqliteTransaction, order_id: &str) -> Metadata {
+    let Ok(stream) = <Order as eventcore::Aggregate>::stream_id(order_id) else {
+        return Metadata::default();
+    };
+    match tx.read_stream(&stream, 1, 1).await {
+        Ok(events) => Metadata {
+            correlation_id: events.first().and_then(|e| e.metadata.correlation_id),
+            ..Metadata::default()
+        },
+        Err(_) => Metadata::default(),
+    }
+}
+
+impl Steps {
+    async fn stock(
+        &self,
+        tx: &mut SqliteTransaction,
+        action: InventoryAction,
+        id: CommandId,
+        metadata: Metadata,
+    ) -> Result<(), DispatchError> {
+        let command = InventoryCommand::new(WAREHOUSE, action).with_id(id);
+        self.inventory.execute_in(tx, command, metadata).await?;
+        Ok(())
+    }
+
+    async fn order(
+        &self,
+        tx: &mut SqliteTransaction,
+        order_id: &str,
+        action: OrderAction,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        let metadata = order_metadata(tx, order_id).await;
+        let command = OrderCommand::new(order_id, action).with_id(id);
+        self.orders.execute_in(tx, command, metadata).await?;
+        Ok(())
+    }
+
+    async fn payment(
+        &self,
+        tx: &mut SqliteTransaction,
+        order_id: &str,
+        action: PaymentAction,
+        id: CommandId,
+    ) -> Result<usize, DispatchError> {
+        let metadata = order_metadata(tx, order_id).await;
+        let command = PaymentCommand::new(order_id, action).with_id(id);
+        let events = self.payments.execute_in(tx, command, metadata).await?;
+        Ok(events.len())
+    }
+}
+
+#[eventcore::async_trait]
+impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
+    async fn execute(
+        &self,
+        tx: &mut SqliteTransaction,
+        command: &OrderSagaCommand,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        use OrderSagaCommand as C;
+        let metadata = order_metadata(tx, command_order(command)).await;
+        match command.clone() {
+            C::ReserveStock { order_id, items } => {
+                let action = InventoryAction::ReserveStock { order_id, items };
+                self.stock(tx, action, id, metadata).await
+            }
+            C::ReleaseStock { order_id } => {
+                let action = InventoryAction::ReleaseStock { order_id };
+                self.stock(tx, action, id, metadata).await
+            }
+            C::ConfirmReservation { order_id } => {
+                let action = InventoryAction::ConfirmReservation { order_id };
+                self.stock(tx, action, id, metadata).await
+            }
+            C::ReturnSoldStock { order_id } => {
+                let action = InventoryAction::ReturnSoldStock { order_id };
+                self.stock(tx, action, id, metadata).await
+            }
+            C::ProcessPayment {
+                order_id,
+                customer_id,
+                amount,
+            } => {
+                if self.payments_down.load(Ordering::Relaxed) {
+                    return Err(DispatchError::transient("payment provider unavailable"));
+                }
+                // Never charge twice: a completed payment is recorded again as approved, and
+                // the aggregate returns the first outcome (same id) or refuses.
+                let current = self
+                    .payments
+                    .load(&order_id)
+                    .await
+                    .map_err(DispatchError::from)?
+                    .state;
+                let outcome = if current.status == PaymentStatus::Completed {
+                    ChargeOutcome::Approved {
+                        payment_id: current.payment_id.unwrap_or_default(),
+                    }
+                } else {
+                    self.provider.charge(&order_id, amount).await
+                };
+                let action = PaymentAction::Charge {
+                    customer_id,
+                    amount,
+                    outcome,
+                };
+                self.payment(tx, &order_id, action, id).await.map(drop)
+            }
+            C::RefundPayment { order_id } => self
+                .payment(tx, &order_id, PaymentAction::Reverse, id)
+                .await
+                .map(drop),
+            C::ConfirmOrder { order_id } => {
+                self.order(tx, &order_id, OrderAction::Confirm, id).await
+            }
+            C::CancelOrder { order_id, reason } => {
+                self.order(tx, &order_id, OrderAction::Cancel { reason }, id)
+                    .await
+            }
+        }
+    }
+}
+
+#[eventcore::async_trait]
+impl LocalCommands<ExpiryCommand, SqliteTransaction> for Steps {
+    async fn execute(
+        &self,
+        tx: &mut SqliteTransaction,
+        command: &ExpiryCommand,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        let ExpiryCommand::ExpireReservation { order_id } = command;
+        let action = InventoryAction::ExpireReservation {
+            order_id: order_id.clone(),
+        };
+        let metadata = order_metadata(tx, order_id).await;
+        self.stock(tx, action, id, metadata).await
+    }
+}
+
+#[eventcore::async_trait]
+impl LocalCommands<Message, SqliteTransaction> for Steps {
+    async fn execute(
+        &self,
+        tx: &mut SqliteTransaction,
+        command: &Message,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        let order_id = command.key.split('.').next().unwrap_or_default();
+        let metadata = order_metadata(tx, order_id).await;
+        let send = SendNotification {
+            message: command.clone(),
+            id,
+        };
+        self.notifications.execute_in(tx, send, metadata).await?;
+        Ok(())
+    }
+}
+
+#[eventcore::async_trait]
+impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
+    async fn execute(
+        &self,
+        tx: &mut SqliteTransaction,
+        command: &UndoSale,
+        id: CommandId,
+    ) -> Result<(), DispatchError> {
+        let order_id = &command.order_id;
+        // Refund whatever is left of a completed payment: a no-op unless the order was paid
+        // and nothing (the order saga's compensation) refunded it yet.
+        let refund = CommandId::derived(id.into(), "refund");
+        let refunded = self
+            .payment(tx, order_id, PaymentAction::Reverse, refund)
+            .await?;
+        if refunded > 0 {
+            // Paid and not yet undone: the sold units go back (a no-op unless sold).
+            let give_back = CommandId::derived(id.into(), "return-sold-stock");
+            let action = InventoryAction::ReturnSoldStock {
+                order_id: order_id.clone(),
+            };
+            let metadata = order_metadata(tx, order_id).await;
+            self.stock(tx, action, give_back, metadata).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The order a saga command is about.
+fn command_order(command: &OrderSagaCommand) -> &str {
+    use OrderSagaCommand as C;
+    match command {
+        C::ReserveStock { order_id, .. }
+        | C::ReleaseStock { order_id }
+        | C::ConfirmReservation { order_id }
+        | C::ReturnSoldStock { order_id }
+        | C::ProcessPayment { order_id, .. }
+        | C::RefundPayment { order_id }
+        | C::ConfirmOrder { order_id }
+        | C::CancelOrder { order_id, .. } => order_id,
+    }
+}

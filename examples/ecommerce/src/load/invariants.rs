@@ -1,0 +1,197 @@
+//! The invariants a load run must leave true (ECOMMERCE.md, "Load"): each check returns the
+//! violations it found, as sentences; an empty list is a pass.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::app::{Shop, ShopError};
+use crate::inventory::{Inventory, ReservationStatus, WAREHOUSE};
+use crate::order::Status;
+use crate::payment::PaymentStatus;
+use crate::readmodels::{self, orders, products};
+
+/// One named check and what it found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// What is checked.
+    pub name: &'static str,
+    /// What is wrong (empty: holds).
+    pub violations: Vec<String>,
+}
+
+/// Waits (up to `timeout`) until every saga and policy is terminal and every read model has
+/// caught up, then runs every check.
+///
+/// # Errors
+/// The shop's, when a check cannot read what it needs.
+pub async fn check_all(shop: &Shop, timeout: Duration) -> Result<Vec<Check>, ShopError> {
+    shop.settle(timeout).await?;
+    let inventory = shop
+        .repositories()
+        .inventory
+        .load(WAREHOUSE)
+        .await
+        .map_err(|e| ShopError::from_repo(e, ShopError::Inventory))?
+        .state;
+    Ok(vec![
+        Check {
+            name: "stock conserved per product",
+            violations: stock_conserved(shop, &inventory).await?,
+        },
+        Check {
+            name: "orders and payments agree",
+            violations: orders_and_payments(shop, &inventory).await?,
+        },
+        Check {
+            name: "every saga terminal",
+            violations: shop
+                .unfinished_sagas()
+                .await?
+                .into_iter()
+                .map(|(t, s, n)| format!("{n} {t} sagas are {s}"))
+                .collect(),
+        },
+        Check {
+            name: "no dead letters",
+            violations: shop
+                .dead_letters()
+                .await?
+                .into_iter()
+                .map(|d| {
+                    format!(
+                        "{} dead-lettered {} at {}: {}",
+                        d.consumer, d.event_type, d.position, d.error
+                    )
+                })
+                .collect(),
+        },
+        Check {
+            name: "read models caught up and equal to a rebuild",
+            violations: read_models(shop).await?,
+        },
+    ])
+}
+
+/// initial + added = available + reserved + sold, per product; held and sold units match the
+/// reservations; the product view agrees with the ledger.
+async fn stock_conserved(shop: &Shop, inventory: &Inventory) -> Result<Vec<String>, ShopError> {
+    let mut violations = Vec::new();
+    let mut held: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut sold: BTreeMap<&str, u64> = BTreeMap::new();
+    for reservation in inventory.reservations.values() {
+        let into = match reservation.status {
+            ReservationStatus::Reserved => &mut held,
+            ReservationStatus::Confirmed => &mut sold,
+            _ => continue,
+        };
+        for (product, quantity) in &reservation.items {
+            *into.entry(product.as_str()).or_default() += u64::from(*quantity);
+        }
+    }
+    for (id, p) in &inventory.products {
+        let accounted = u64::from(p.available()) + u64::from(p.reserved) + u64::from(p.sold);
+        if accounted != p.received {
+            violations.push(format!(
+                "{id}: received {} but available {} + reserved {} + sold {} = {accounted}",
+                p.received,
+                p.available(),
+                p.reserved,
+                p.sold
+            ));
+        }
+        let (h, s) = (
+            held.get(id.as_str()).copied().unwrap_or(0),
+            sold.get(id.as_str()).copied().unwrap_or(0),
+        );
+        if h != u64::from(p.reserved) || s != u64::from(p.sold) {
+            violations.push(format!(
+                "{id}: ledger says reserved {} sold {}, reservations say {h} and {s}",
+                p.reserved, p.sold
+            ));
+        }
+        match products::get(shop.store().reader_pool(), id).await? {
+            Some(row)
+                if (row.available, row.reserved, row.sold, row.received)
+                    == (p.available(), p.reserved, p.sold, p.received) => {}
+            other => violations.push(format!(
+                "{id}: product view {other:?} differs from the ledger {p:?}"
+            )),
+        }
+    }
+    Ok(violations)
+}
+
+/// Every order is confirmed or cancelled; a confirmed one has one completed payment and no
+/// refund; a cancelled one has no net charge and no held or sold stock.
+async fn orders_and_payments(shop: &Shop, inventory: &Inventory) -> Result<Vec<String>, ShopError> {
+    let mut violations = Vec::new();
+    for row in orders::all(shop.store().reader_pool()).await? {
+        let id = row.order_id.as_str();
+        let order = shop.order(id).await?;
+        if order.status.to_string() != row.status {
+            violations.push(format!(
+                "{id}: order view says {}, the order {}",
+                row.status, order.status
+            ));
+        }
+        let payment = shop.repositories().payments.load(id).await;
+        let payment = payment
+            .map_err(|e| ShopError::from_repo(e, ShopError::Payment))?
+            .state;
+        let paid = payment.paid.map_or(0, |m| m.cents);
+        let net = paid - payment.refunded_cents;
+        let reservation = inventory.reservations.get(id).map(|r| r.status);
+        match order.status {
+            Status::Confirmed => {
+                if payment.status != PaymentStatus::Completed || payment.refunded_cents != 0 {
+                    violations.push(format!(
+                        "{id}: confirmed but payment is {} with {} refunded",
+                        payment.status, payment.refunded_cents
+                    ));
+                }
+                if reservation != Some(ReservationStatus::Confirmed) {
+                    violations.push(format!("{id}: confirmed but its stock is {reservation:?}"));
+                }
+            }
+            Status::Cancelled => {
+                if net != 0 {
+                    violations.push(format!("{id}: cancelled with a net charge of {net} cents"));
+                }
+                if matches!(
+                    reservation,
+                    Some(ReservationStatus::Reserved | ReservationStatus::Confirmed)
+                ) {
+                    violations.push(format!("{id}: cancelled but its stock is {reservation:?}"));
+                }
+            }
+            other => violations.push(format!("{id}: not terminal ({other})")),
+        }
+    }
+    Ok(violations)
+}
+
+/// Every read model has no lag and equals a rebuild of itself.
+async fn read_models(shop: &Shop) -> Result<Vec<String>, ShopError> {
+    let mut violations = Vec::new();
+    for status in shop.read_models() {
+        if status.lag() != 0 {
+            violations.push(format!(
+                "{} lags by {} positions",
+                status.name,
+                status.lag()
+            ));
+        }
+    }
+    let pool = shop.store().reader_pool();
+    for name in readmodels::ALL {
+        let before = readmodels::dump(pool, name).await?;
+        shop.rebuild_read_model(name).await?;
+        let after = readmodels::dump(pool, name).await?;
+        if before != after {
+            let differing = before.iter().filter(|r| !after.contains(r)).count()
+                + after.iter().filter(|r| !before.contains(r)).count();
+            violations.push(format!("{name}: {differing} rows differ from a rebuild"));
+        }
+    }
+    Ok(violations)
+}

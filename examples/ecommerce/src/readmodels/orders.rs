@@ -1,0 +1,315 @@
+//! The order view (`order_view`): one row per order with its status, items, total, payment
+//! and inventory status, cancellation reason and times, from order, payment and inventory
+//! events. Queried with filters (customer, status, date range), paging, newest first.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use eventcore::projection::Projection;
+use eventcore::{BoxError, RecordedEvent};
+use eventcore_sqlite::SqliteTransaction;
+use eventcore_sqlite::sqlx::{self, SqlitePool};
+
+use super::{decode, swap_tables};
+use crate::inventory::InventoryEvent;
+use crate::order::{Line, OrderEvent};
+use crate::payment::PaymentEvent;
+
+/// The live table.
+pub const TABLE: &str = "order_view";
+
+/// The table's schema, for `table`.
+pub(crate) fn schema(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
+             order_id            TEXT PRIMARY KEY,
+             customer_id         TEXT NOT NULL,
+             status              TEXT NOT NULL,
+             items               TEXT NOT NULL,
+             total_cents         INTEGER NOT NULL,
+             currency            TEXT NOT NULL,
+             payment_status      TEXT NOT NULL DEFAULT 'none',
+             inventory_status    TEXT NOT NULL DEFAULT 'none',
+             cancellation_reason TEXT,
+             created_at          INTEGER NOT NULL,
+             updated_at          INTEGER NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS {table}_by_customer ON {table} (customer_id, created_at);
+         CREATE INDEX IF NOT EXISTS {table}_by_created ON {table} (created_at)"
+    )
+}
+
+/// Microseconds since the epoch.
+pub(crate) fn micros(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Keeps an order table up to date.
+#[derive(Clone, Debug)]
+pub struct OrderView {
+    table: &'static str,
+}
+
+impl OrderView {
+    /// The live instance.
+    pub fn live() -> Self {
+        Self { table: TABLE }
+    }
+
+    /// A fresh instance for a rebuild.
+    pub fn fresh() -> Self {
+        Self {
+            table: "order_view_next",
+        }
+    }
+
+    async fn set(
+        &self,
+        tx: &mut SqliteTransaction,
+        order_id: &str,
+        column: &str,
+        value: &str,
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let table = self.table;
+        sqlx::query(&format!(
+            "UPDATE {table} SET {column} = ?2, updated_at = ?3 WHERE order_id = ?1"
+        ))
+        .bind(order_id)
+        .bind(value)
+        .bind(at)
+        .execute(tx.connection())
+        .await
+        .map(drop)
+    }
+
+    async fn apply_one(
+        &self,
+        tx: &mut SqliteTransaction,
+        record: &RecordedEvent,
+    ) -> Result<(), BoxError> {
+        let at = micros(record.recorded_at);
+        if let Some(event) = decode::<OrderEvent>(record, "order")? {
+            match event {
+                OrderEvent::OrderPlaced {
+                    order_id,
+                    customer_id,
+                    lines,
+                    total,
+                } => {
+                    let table = self.table;
+                    sqlx::query(&format!(
+                        "INSERT INTO {table} (order_id, customer_id, status, items, total_cents,
+                                              currency, created_at, updated_at)
+                         VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?6)
+                         ON CONFLICT (order_id) DO NOTHING"
+                    ))
+                    .bind(order_id)
+                    .bind(customer_id)
+                    .bind(serde_json::to_string(&lines)?)
+                    .bind(total.cents)
+                    .bind(total.currency.as_str())
+                    .bind(at)
+                    .execute(tx.connection())
+                    .await?;
+                }
+                OrderEvent::OrderConfirmed { order_id, .. } => {
+                    self.set(tx, &order_id, "status", "confirmed", at).await?;
+                }
+                OrderEvent::OrderCancelled {
+                    order_id, reason, ..
+                } => {
+                    self.set(tx, &order_id, "status", "cancelled", at).await?;
+                    self.set(tx, &order_id, "cancellation_reason", &reason, at)
+                        .await?;
+                }
+                OrderEvent::OrderShipped { order_id, .. } => {
+                    self.set(tx, &order_id, "status", "shipped", at).await?;
+                }
+                OrderEvent::OrderDelivered { order_id, .. } => {
+                    self.set(tx, &order_id, "status", "delivered", at).await?;
+                }
+            }
+        } else if let Some(event) = decode::<PaymentEvent>(record, "payment")? {
+            let (order_id, status) = match &event {
+                PaymentEvent::PaymentCompleted { order_id, .. } => (order_id, "completed"),
+                PaymentEvent::PaymentFailed { order_id, .. } => (order_id, "failed"),
+                PaymentEvent::PaymentRefunded { order_id, .. } => (order_id, "refunded"),
+            };
+            self.set(tx, order_id, "payment_status", status, at).await?;
+        } else if let Some(event) = decode::<InventoryEvent>(record, "inventory")? {
+            use InventoryEvent as E;
+            let (order_id, status) = match &event {
+                E::StockReserved { order_id, .. } => (order_id, "reserved"),
+                E::StockReservationRejected { order_id, .. } => (order_id, "rejected"),
+                E::StockReleased { order_id, .. } => (order_id, "released"),
+                E::ReservationConfirmed { order_id, .. } => (order_id, "confirmed"),
+                E::ReservationExpired { order_id, .. } => (order_id, "expired"),
+                E::SoldStockReturned { order_id, .. } => (order_id, "returned"),
+                _ => return Ok(()),
+            };
+            self.set(tx, order_id, "inventory_status", status, at)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[eventcore::async_trait]
+impl Projection<SqliteTransaction> for OrderView {
+    async fn apply(
+        &mut self,
+        tx: &mut SqliteTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), BoxError> {
+        for record in events {
+            self.apply_one(tx, record).await?;
+        }
+        Ok(())
+    }
+
+    async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+        let table = self.table;
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+            .execute(tx.connection())
+            .await?;
+        for statement in schema(table).split(';') {
+            sqlx::query(statement).execute(tx.connection()).await?;
+        }
+        Ok(())
+    }
+
+    async fn promote(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+        swap_tables(tx, &[(self.table, TABLE)]).await?;
+        self.table = TABLE;
+        Ok(())
+    }
+}
+
+/// One order as the view shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    /// The order.
+    pub order_id: String,
+    /// Who ordered.
+    pub customer_id: String,
+    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
+    pub status: String,
+    /// What, at the prices it was placed at.
+    pub items: Vec<Line>,
+    /// The total in cents.
+    pub total_cents: i64,
+    /// The total's currency.
+    pub currency: String,
+    /// `none`, `completed`, `failed` or `refunded`.
+    pub payment_status: String,
+    /// `none`, `reserved`, `rejected`, `released`, `confirmed`, `expired` or `returned`.
+    pub inventory_status: String,
+    /// Why it was cancelled.
+    pub cancellation_reason: Option<String>,
+    /// When it was placed (µs since the epoch).
+    pub created_at: i64,
+    /// When it last changed (µs since the epoch).
+    pub updated_at: i64,
+}
+
+/// Which orders to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this customer's.
+    pub customer_id: Option<String>,
+    /// Only in this status.
+    pub status: Option<String>,
+    /// Placed at or after (µs since the epoch).
+    pub from: Option<i64>,
+    /// Placed before (µs since the epoch).
+    pub to: Option<i64>,
+    /// At most this many, 1–100 (default 10; out-of-range values are clamped).
+    pub limit: Option<u32>,
+    /// Skip this many.
+    pub offset: Option<u32>,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
+
+const COLUMNS: &str = "order_id, customer_id, status, items, total_cents, currency, payment_status, \
+                       inventory_status, cancellation_reason, created_at, updated_at";
+
+fn row(r: Row) -> Result<OrderRow, sqlx::Error> {
+    let items = serde_json::from_str(&r.3).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(OrderRow {
+        order_id: r.0,
+        customer_id: r.1,
+        status: r.2,
+        items,
+        total_cents: r.4,
+        currency: r.5,
+        payment_status: r.6,
+        inventory_status: r.7,
+        cancellation_reason: r.8,
+        created_at: r.9,
+        updated_at: r.10,
+    })
+}
+
+/// One order.
+///
+/// # Errors
+/// Query failures.
+pub async fn get(pool: &SqlitePool, order_id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+    let found: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM {TABLE} WHERE order_id = ?1"
+    ))
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?;
+    found.map(row).transpose()
+}
+
+/// The orders `filter` selects, newest first.
+///
+/// # Errors
+/// Query failures.
+pub async fn list(pool: &SqlitePool, filter: &OrderFilter) -> Result<Vec<OrderRow>, sqlx::Error> {
+    let limit = filter.limit.unwrap_or(10).clamp(1, 100);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM {TABLE}
+         WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2)
+           AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
+         ORDER BY created_at DESC, order_id DESC LIMIT ?5 OFFSET ?6"
+    ))
+    .bind(filter.customer_id.as_deref())
+    .bind(filter.status.as_deref())
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(i64::from(limit))
+    .bind(i64::from(filter.offset.unwrap_or(0)))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(row).collect()
+}
+
+/// Orders per status, straight from the view (for the load generator's checks).
+///
+/// # Errors
+/// Query failures.
+pub async fn all(pool: &SqlitePool) -> Result<Vec<OrderRow>, sqlx::Error> {
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY order_id"))
+            .fetch_all(pool)
+            .await?;
+    rows.into_iter().map(row).collect()
+}
