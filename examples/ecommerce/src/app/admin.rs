@@ -135,6 +135,20 @@ impl Shop {
         }
     }
 
+    /// Hands `event` to the notification and undo-sale policies again, as a broker that
+    /// redelivers would (operators and tests): a duplicate has no second effect.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn redeliver_to_policies(
+        &self,
+        event: &eventcore::RecordedEvent,
+    ) -> Result<(), ShopError> {
+        self.notifier.manager().deliver(event).await?;
+        self.undoer.manager().deliver(event).await?;
+        Ok(())
+    }
+
     /// Dead letters of every projection and saga consumer.
     ///
     /// # Errors
