@@ -4,11 +4,11 @@
 //!
 //! Background work, each on its own checkpoint:
 //! - the order saga and the reservation-expiry saga, whose steps run inside the transaction
-//!   that records them ([`LocalBus`](eventcore::saga::LocalBus));
+//!   that records them (`eventcore::saga::LocalBus`);
 //! - the notification policy (one message per notable event) and the
 //!   [`CancellationPolicy`] (a confirmed order that is cancelled gets its refund and stock
 //!   back);
-//! - the read models of [`readmodels`](crate::readmodels).
+//! - the read models of [`crate::readmodels`].
 
 mod admin;
 pub mod cancellation;
