@@ -11,22 +11,24 @@
 //! - the read models of [`crate::readmodels`].
 
 mod admin;
+mod bus;
 pub mod cancellation;
 mod error;
 mod facade;
 mod steps;
 
+pub use bus::{ClaimedCommands, ShopBus, StepMode};
 pub use cancellation::{CancellationPolicy, UndoSale};
 pub use error::ShopError;
 pub use facade::{PlaceOrderRequest, Placed};
-pub use steps::{ShopBus, Steps};
+pub use steps::Steps;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use eventcore::projection::RunningProjections;
-use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager, SagaOptions};
+use eventcore::saga::{PolicySaga, SagaHandle, SagaManager, SagaOptions};
 use eventcore::{CommandId, Repository, SnapshotPolicy};
 use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
 
@@ -62,6 +64,8 @@ pub struct ShopConfig {
     pub durable: bool,
     /// Steps the saga managers dispatch at once.
     pub dispatch_concurrency: usize,
+    /// How saga steps run (in the recording transaction, or claimed and sent).
+    pub step_mode: StepMode,
 }
 
 impl ShopConfig {
@@ -76,6 +80,7 @@ impl ShopConfig {
             seed_catalogue: true,
             durable: true,
             dispatch_concurrency: SagaOptions::default().dispatch_concurrency,
+            step_mode: StepMode::Local,
         }
     }
 }
@@ -143,7 +148,7 @@ impl Shop {
             dispatch_concurrency: config.dispatch_concurrency.max(1),
             ..SagaOptions::default()
         };
-        let bus = || LocalBus::new(store.clone(), steps.clone());
+        let bus = || ShopBus::new(store.clone(), steps.clone(), config.step_mode);
         let saga = OrderSaga {
             reply_timeout: config.reply_timeout,
         };

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use eventcore::saga::{DispatchError, LocalBus, LocalCommands};
+use eventcore::saga::{DispatchError, LocalCommands};
 use eventcore::{CommandId, Metadata, Repository, StoreTransaction};
-use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
+use eventcore_sqlite::SqliteTransaction;
 
 use super::cancellation::UndoSale;
 use crate::inventory::{ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
@@ -33,9 +33,6 @@ pub struct Steps {
     /// the order saga's reply deadline runs meanwhile).
     pub payments_down: Arc<AtomicBool>,
 }
-
-/// The bus type every saga of the shop runs with.
-pub type ShopBus = LocalBus<SqliteEventStore, Steps>;
 
 /// The metadata of a step for `order_id`: the correlation id of the request that placed the
 /// order (read from its `OrderPlaced`), so every event of the flow carries it.

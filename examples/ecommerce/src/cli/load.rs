@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::app::{Shop, ShopConfig, StepMode};
 use ecommerce::load::{self, LoadConfig, invariants};
 use ecommerce::payment::SimulatedProvider;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,9 +40,22 @@ pub struct LoadArgs {
     /// Commit with `synchronous = FULL` (default NORMAL for a throw-away load database).
     #[arg(long)]
     durable: bool,
+    /// How saga steps run: `local` (in the transaction recording the step) or `claimed`
+    /// (claimed, sent through the repositories with snapshots and group commit, recorded).
+    #[arg(long, value_enum, default_value_t = Steps::Local)]
+    steps: Steps,
     /// Run against a shop's HTTP API instead of in-process.
     #[arg(long)]
     url: Option<String>,
+}
+
+/// How saga steps run (see `ecommerce::app::StepMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Steps {
+    /// One commit per step.
+    Local,
+    /// Claim, send, record.
+    Claimed,
 }
 
 /// Runs the load and the checks.
@@ -64,6 +77,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         seed_catalogue: false,
         durable: args.durable,
         dispatch_concurrency: 16,
+        step_mode: match args.steps {
+            Steps::Local => StepMode::Local,
+            Steps::Claimed => StepMode::Claimed,
+        },
         ..ShopConfig::new(&db)
     };
     let shop = Arc::new(
@@ -72,10 +89,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening the shop at {}", db.display()))?,
     );
     println!(
-        "load: {} orders, concurrency {}, {} products, SQLite at {}",
+        "load: {} orders, concurrency {}, {} products, {:?} steps, SQLite at {}",
         args.orders,
         args.concurrency,
         args.products,
+        args.steps,
         db.display()
     );
     let load = LoadConfig {
