@@ -1,0 +1,80 @@
+//! Health: `/health/live` (the process answers) and `/health/ready` (the store answers, every
+//! read model runs; 503 when not). In the embedded default there is no broker: events are
+//! dispatched in-process, and the check says so.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use eventcore::EventReader;
+use eventcore::projection::ProjectionState;
+
+use super::AppState;
+use super::ops_views::{CheckView, HealthView};
+
+/// `GET /health/live`: 200 while the process serves requests.
+#[utoipa::path(
+    get, path = "/health/live", tag = "health",
+    responses((status = 200, description = "Alive", body = HealthView))
+)]
+pub async fn live() -> Json<HealthView> {
+    Json(HealthView::live())
+}
+
+/// `GET /health/ready`: 200 when the store and the read models are usable, else 503.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = HealthView),
+        (status = 503, description = "A dependency is down", body = HealthView),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
+    let store = match state.shop.store().head_position().await {
+        Ok(head) => CheckView {
+            name: "store".into(),
+            ok: true,
+            detail: format!("SQLite, log head at {head}"),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            CheckView {
+                name: "store".into(),
+                ok: false,
+                detail: "the event store does not answer".into(),
+            }
+        }
+    };
+    let stopped: Vec<String> = state
+        .shop
+        .read_models()
+        .into_iter()
+        .filter(|s| !matches!(s.state, ProjectionState::Running))
+        .map(|s| s.name)
+        .collect();
+    let projections = CheckView {
+        name: "projections".into(),
+        ok: stopped.is_empty(),
+        detail: if stopped.is_empty() {
+            "every read model is running".into()
+        } else {
+            format!("stopped: {}", stopped.join(", "))
+        },
+    };
+    let broker = CheckView {
+        name: "broker".into(),
+        ok: true,
+        detail: "in-process dispatch (embedded mode has no broker)".into(),
+    };
+    let checks = vec![store, broker, projections];
+    let ok = checks.iter().all(|c| c.ok);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = HealthView {
+        status: if ok { "ok" } else { "unavailable" }.into(),
+        checks,
+    };
+    (status, Json(body))
+}

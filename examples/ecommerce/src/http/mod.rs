@@ -1,0 +1,140 @@
+//! The shop's HTTP API (`/api/v1`, JSON), on axum.
+//!
+//! [`router`] builds the whole application as an `axum::Router` over a running
+//! [`Shop`](crate::app::Shop): testable without a socket (`tower::ServiceExt::oneshot`), served
+//! by `ecommerce serve`. The OpenAPI document of every endpoint is generated from this code
+//! ([`openapi`]) and served at `/api/v1/openapi.json`.
+//!
+//! Edge concerns, outermost first: the request id ([`request_id`]), JSON error bodies for
+//! every error ([`errors`]), CORS, a tracing span per request carrying the request id, the
+//! per-request timeout and the body size limit ([`limits`]); on the API's routes, metrics
+//! ([`metrics`]) and the rate limit per client. Bearer tokens ([`auth`]) are checked by the
+//! handlers' extractors, so each endpoint's signature says who may call it.
+
+pub mod auth;
+mod config;
+pub mod errors;
+pub mod health;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod ops_views;
+pub mod request_id;
+mod routes;
+mod runtime;
+mod time;
+mod views;
+
+pub use config::HttpConfig;
+pub use views::*;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::Shop;
+use auth::{AdminAccount, Tokens};
+use limits::ClientLimiter;
+use metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The running shop.
+    pub shop: Arc<Shop>,
+    /// Token issuing and checking.
+    pub tokens: Arc<Tokens>,
+    /// The bootstrapped admin account.
+    pub admin: Arc<AdminAccount>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// The rebuilds started through the API.
+    pub(crate) rebuilds: Arc<routes::operations::Rebuilds>,
+}
+
+/// The application: every endpoint and every edge concern, over `shop`.
+///
+/// # Errors
+/// [`prometheus::Error`] if the metrics registry cannot be built (a name clash: a bug).
+pub fn router(shop: Arc<Shop>, config: HttpConfig) -> Result<Router, prometheus::Error> {
+    let registry = Arc::new(Metrics::new()?);
+    let state = AppState {
+        shop,
+        tokens: Arc::new(Tokens::new(&config.jwt_secret, config.token_ttl)),
+        admin: Arc::new(AdminAccount::new(
+            &config.admin_email,
+            &config.admin_password,
+        )),
+        metrics: registry.clone(),
+        rebuilds: Arc::default(),
+    };
+    let limiter = Arc::new(ClientLimiter::new(
+        config.rate_limit,
+        config.trust_forwarded_for,
+    ));
+    let api = routes::api()
+        .route_layer(from_fn_with_state(limiter, limits::rate_limit))
+        .route_layer(from_fn_with_state(registry.clone(), metrics::track));
+    let ops = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route_layer(from_fn_with_state(registry, metrics::track));
+    let app = api
+        .merge(ops)
+        .fallback(errors::no_route)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(from_fn_with_state(config.request_timeout, limits::timeout))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+                let id = req
+                    .headers()
+                    .get(&request_id::REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                )
+            }),
+        )
+        .layer(cors(&config.cors_origins))
+        .layer(map_response(errors::json_errors))
+        .layer(from_fn(request_id::request_id));
+    Ok(app)
+}
+
+/// CORS: no origins, no CORS headers (same-origin only); `*`, any origin; else the listed
+/// origins (unparsable entries are skipped).
+fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            request_id::REQUEST_ID.clone(),
+        ])
+        .expose_headers([request_id::REQUEST_ID.clone(), header::RETRY_AFTER]);
+    if origins.iter().any(|o| o == "*") {
+        base.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}

@@ -1,0 +1,73 @@
+//! The `/api/v1` endpoints, one file per resource.
+
+pub(crate) mod customers;
+pub(crate) mod fulfilment;
+pub(crate) mod operations;
+pub(crate) mod orders;
+pub(crate) mod products;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use super::AppState;
+use super::errors::ApiError;
+
+/// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
+pub(crate) fn api() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/customers", post(customers::register))
+        .route("/api/v1/customers/login", post(customers::login))
+        .route("/api/v1/customers/me", get(customers::me))
+        .route("/api/v1/products", get(products::list).post(products::add))
+        .route("/api/v1/products/{id}", get(products::get_one))
+        .route("/api/v1/products/{id}/price", put(products::change_price))
+        .route("/api/v1/products/{id}/stock", post(products::add_stock))
+        .route("/api/v1/orders", get(orders::list).post(orders::place))
+        .route("/api/v1/orders/{id}", get(orders::get_one))
+        .route("/api/v1/orders/{id}/history", get(orders::history))
+        .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/v1/orders/{id}/ship", post(fulfilment::ship))
+        .route("/api/v1/orders/{id}/deliver", post(fulfilment::deliver))
+        .route("/api/v1/orders/{id}/payment", get(orders::payment))
+        .route("/api/v1/analytics", get(operations::analytics))
+        .route("/api/v1/sagas", get(operations::sagas))
+        .route("/api/v1/sagas/{id}", get(operations::saga))
+        .route("/api/v1/sagas/{id}/retry", post(operations::retry_saga))
+        .route("/api/v1/read-models", get(operations::read_models))
+        .route("/api/v1/read-models/{name}", get(operations::read_model))
+        .route(
+            "/api/v1/read-models/{name}/rebuild",
+            post(operations::rebuild),
+        )
+}
+
+/// The longest id the API accepts in a path.
+pub(crate) const MAX_ID_LEN: usize = 128;
+
+/// `id` if it can name something: 1–128 ASCII letters, digits, `-`, `_` or `.`, and not a
+/// dot-only name. Anything else (very long, unicode, `../`) names nothing: 404 for `what`.
+pub(crate) fn checked_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
+    let ok = (1..=MAX_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !id.bytes().all(|b| b == b'.');
+    if ok {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found(what, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_id;
+
+    #[test]
+    fn hostile_ids_name_nothing() {
+        for bad in ["", "..", "../etc/passwd", "ordér", "a b", &"x".repeat(129)] {
+            assert!(checked_id("order", bad).is_err(), "{bad}");
+        }
+        assert_eq!(checked_id("order", "prod-001").unwrap(), "prod-001");
+    }
+}
