@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ecommerce::analytics::Analytics;
-use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::app::{Shop, ShopConfig, StepMode};
 use ecommerce::load::{self, LoadConfig, Outcome, invariants};
 use ecommerce::order::OrderEvent;
 use ecommerce::payment::SimulatedProvider;
@@ -16,6 +16,15 @@ use shop_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_orders_leave_every_invariant_holding() {
+    load_and_check(StepMode::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_steps_leave_every_invariant_holding_too() {
+    load_and_check(StepMode::Claimed).await;
+}
+
+async fn load_and_check(step_mode: StepMode) {
     let path = temp_db();
     let config = ShopConfig {
         provider: SimulatedProvider {
@@ -24,6 +33,7 @@ async fn two_hundred_orders_leave_every_invariant_holding() {
         },
         seed_catalogue: false,
         durable: false,
+        step_mode,
         ..ShopConfig::new(&path)
     };
     let shop = Arc::new(Shop::open(config).await.expect("opens"));
