@@ -14,12 +14,13 @@
 //! [`money`] is shared: integer minor units, never floats.
 //!
 //! On top of the domain: [`app`] runs the shop on SQLite (sagas, policies, read models) and
-//! is the facade the CLI and the HTTP layer call; [`readmodels`] holds the query side; [`load`]
-//! is the in-process load generator and its invariant checks.
+//! is the facade the CLI and the HTTP API ([`http`]) call; [`readmodels`] holds the query
+//! side; [`load`] is the in-process load generator and its invariant checks.
 
 pub mod analytics;
 pub mod app;
 pub mod customer;
+pub mod http;
 pub mod inventory;
 pub mod load;
 pub mod money;

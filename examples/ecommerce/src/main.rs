@@ -1,8 +1,9 @@
 //! The eventcore flagship shop, on the embedded default (SQLite, everything in one process).
 //!
 //! - `cargo run -p ecommerce` (or `serve`): opens the shop at `--db` (default `ecommerce.db`,
-//!   or `ECOMMERCE_DB`), seeds the catalogue once, runs its sagas, policies and read models
-//!   until Ctrl-C. The HTTP API comes next.
+//!   or `ECOMMERCE_DB`), seeds the catalogue once, runs its sagas, policies and read models,
+//!   and serves the HTTP API on `--addr` (default `127.0.0.1:8080`, or `ECOMMERCE_ADDR`) until
+//!   Ctrl-C.
 //! - `cargo run -p ecommerce -- demo`: prints the event timeline of a successful order and of
 //!   each failure path.
 //! - `cargo run --release -p ecommerce -- load --orders 10000 --concurrency 50`: in-process
@@ -11,10 +12,14 @@
 
 mod cli;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Where the HTTP API listens unless told otherwise.
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// The eventcore flagship shop.
 #[derive(Debug, Parser)]
@@ -31,6 +36,9 @@ enum Command {
         /// The SQLite file (created if missing).
         #[arg(long, env = "ECOMMERCE_DB", default_value = "ecommerce.db")]
         db: PathBuf,
+        /// Where the HTTP API listens.
+        #[arg(long, env = "ECOMMERCE_ADDR", default_value = DEFAULT_ADDR)]
+        addr: SocketAddr,
     },
     /// Print the event timeline of the happy path and of each failure path.
     Demo {
@@ -61,14 +69,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let command = args.command.unwrap_or(Command::Serve {
-        db: std::env::var_os("ECOMMERCE_DB")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("ecommerce.db")),
-    });
+    // No subcommand: `serve`, with its defaults and environment.
+    let command = match args.command {
+        Some(command) => command,
+        None => match Args::try_parse_from(["ecommerce", "serve"]) {
+            Ok(Args {
+                command: Some(command),
+            }) => command,
+            Ok(Args { command: None }) => return ExitCode::FAILURE,
+            Err(error) => error.exit(),
+        },
+    };
     let outcome = runtime.block_on(async move {
         match command {
-            Command::Serve { db } => cli::serve::run(db).await.map(|()| ExitCode::SUCCESS),
+            Command::Serve { db, addr } => {
+                cli::serve::run(db, addr).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::Demo { db } => cli::demo::run(db).await.map(|()| ExitCode::SUCCESS),
             Command::Load(load) => cli::load::run(load).await,
         }

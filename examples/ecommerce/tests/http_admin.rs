@@ -1,5 +1,3 @@
-// LEAD (phase 1 guard): compiled out until `pub mod http;` is declared in src/lib.rs — delete this line and the next one in phase 2.
-#![cfg(any())]
 //! The admin's endpoints through the router: shipping and delivery, cancellations,
 //! analytics, sagas and read models.
 

@@ -1,5 +1,3 @@
-// LEAD (phase 1 guard): compiled out until `pub mod http;` is declared in src/lib.rs — delete this line and the next one in phase 2.
-#![cfg(any())]
 //! The HTTP API end to end through the router (no socket): customers, products, orders and
 //! their errors, on a real shop on SQLite.
 

@@ -1,5 +1,3 @@
-// LEAD (phase 1 guard): compiled out until `pub mod http;` is declared in src/lib.rs — delete this line and the next one in phase 2.
-#![cfg(any())]
 //! The API's edge: malformed and oversized bodies, hostile ids, unknown routes, the rate
 //! limit, the timeout, request ids, CORS, health, metrics and the OpenAPI document.
 

@@ -1,33 +1,52 @@
-//! `serve`: the shop runs until Ctrl-C.
+//! `serve`: the shop and its HTTP API, until Ctrl-C.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::http::{self, HttpConfig};
 
-/// Opens the shop at `db` and runs it until Ctrl-C.
-pub async fn run(db: PathBuf) -> anyhow::Result<()> {
+/// Opens the shop at `db`, serves `/api/v1` on `addr` until Ctrl-C, then drains the open
+/// requests and stops the shop's background work.
+pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     let shop = Shop::open(ShopConfig::new(&db))
         .await
         .with_context(|| format!("opening the shop at {}", db.display()))?;
-    println!("shop running on SQLite at {}", db.display());
-    for product in shop.products(100, 0).await? {
+    let shop = Arc::new(shop);
+    let config = HttpConfig::from_env();
+    let generated_password = std::env::var("ECOMMERCE_ADMIN_PASSWORD").is_err();
+    let (admin_email, admin_password) = (config.admin_email.clone(), config.admin_password.clone());
+    let app = http::router(Arc::clone(&shop), config).context("building the HTTP API")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    println!("shop on SQLite at {}", db.display());
+    println!("listening on http://{local} (OpenAPI: http://{local}/api/v1/openapi.json)");
+    if generated_password {
         println!(
-            "  {} {:<10} {:>10} available {}",
-            product.product_id,
-            product.name,
-            product.price.to_string(),
-            product.available
+            "admin login: {admin_email} / {admin_password} (set ECOMMERCE_ADMIN_PASSWORD to choose)"
         );
     }
-    // TODO(HTTP engineer): serve `/api/v1` here on top of the `Shop` facade (see the crate
-    // docs of `ecommerce::app`): build the router with the shop in its state, bind the
-    // listener, print where it listens, and shut the shop down after the server stops.
-    println!("the HTTP API comes next; the sagas, policies and read models run now (Ctrl-C stops)");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    shop.shutdown().await?;
+    println!("try: curl -s http://{local}/api/v1/products");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot wait for Ctrl-C: stopping");
+        }
+    })
+    .await
+    .context("serving HTTP")?;
+    println!("stopping");
+    match Arc::try_unwrap(shop) {
+        Ok(shop) => shop.shutdown().await?,
+        Err(_) => tracing::warn!("a background request still holds the shop: not waiting for it"),
+    }
     println!("stopped");
     Ok(())
 }

@@ -24,6 +24,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use eventcore::saga::SagaStatus;
+
 use super::AppState;
 use super::errors::ApiError;
 
@@ -131,6 +133,11 @@ impl Metrics {
 
     /// Sets the runtime's series from `figures`.
     pub fn set_runtime(&self, figures: &RuntimeFigures) {
+        // Every status is exported, at 0 when no saga has it (an absent series reads as
+        // "unknown" to alerting, not as none).
+        for status in SagaStatus::ALL {
+            self.sagas.with_label_values(&[status.as_str()]).set(0);
+        }
         for (status, count) in &figures.sagas {
             self.sagas
                 .with_label_values(&[status.as_str()])

@@ -1,7 +1,7 @@
 //! The shop's HTTP API (`/api/v1`, JSON), on axum.
 //!
 //! [`router`] builds the whole application as an `axum::Router` over a running
-//! [`Shop`](crate::app::Shop): testable without a socket (`tower::ServiceExt::oneshot`), served
+//! [`Shop`]: testable without a socket (`tower::ServiceExt::oneshot`), served
 //! by `ecommerce serve`. The OpenAPI document of every endpoint is generated from this code
 //! ([`openapi`]) and served at `/api/v1/openapi.json`.
 //!
