@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -42,7 +43,12 @@ pub struct ClientLimiter {
     limiter: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
     trust_forwarded_for: bool,
+    checks: AtomicU64,
 }
+
+/// Every this many checks, clients whose budget is full again are forgotten, so a stream of
+/// distinct addresses cannot grow the limiter's map without bound.
+const FORGET_EVERY: u64 = 4096;
 
 impl std::fmt::Debug for ClientLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,6 +69,7 @@ impl ClientLimiter {
             limiter: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
             trust_forwarded_for,
+            checks: AtomicU64::new(0),
         }
     }
 
@@ -86,6 +93,10 @@ impl ClientLimiter {
 
     /// `Ok` if the client may go on, else how many seconds it should wait.
     fn check(&self, client: &str) -> Result<(), u64> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
         self.limiter
             .check_key(&client.to_owned())
             .map_err(|not_until| {
@@ -122,5 +133,40 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
             format!("the request took longer than {} ms", limit.as_millis()),
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_client_has_its_own_budget_and_forgotten_clients_start_afresh() {
+        let limit = RateLimit {
+            requests: 2,
+            per: Duration::from_secs(60),
+        };
+        let limiter = ClientLimiter::new(limit, false);
+        assert!(limiter.check("a").is_ok() && limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert!((1..=30).contains(&wait), "{wait}");
+        assert!(limiter.check("b").is_ok());
+        let quick = ClientLimiter::new(
+            RateLimit {
+                requests: 1,
+                per: Duration::from_millis(1),
+            },
+            false,
+        );
+        for n in 1..FORGET_EVERY {
+            let _ = quick.check(&format!("client-{n}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = quick.check("the one that sweeps");
+        assert!(
+            quick.limiter.len() <= 1,
+            "{} clients kept",
+            quick.limiter.len()
+        );
     }
 }
