@@ -210,6 +210,11 @@ async fn an_order_is_accepted_confirmed_paid_and_has_a_history() {
         placed.headers["location"],
         format!("/api/v1/orders/{order_id}").as_str()
     );
+    // Readable at once, before the order view has caught up.
+    let at_once = api
+        .get(&format!("/api/v1/orders/{order_id}"), Some(&token))
+        .await;
+    assert_eq!(at_once.status, StatusCode::OK, "{}", at_once.text);
     let order = api.wait_for(&token, &order_id, "confirmed").await;
     assert_eq!(order["customer_id"], customer_id.as_str());
     assert_eq!(order["total"], json!({ "cents": 5_998, "currency": "USD" }));
@@ -357,39 +362,4 @@ async fn customers_see_only_their_own_orders() {
         )
         .await;
     assert_eq!(all.body["orders"][0]["id"], order_id.as_str());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn list_filters_are_validated() {
-    let api = api().await;
-    let (_, token) = api.customer("ada").await;
-    for query in [
-        "limit=0",
-        "limit=101",
-        "status=lost",
-        "from=yesterday",
-        "to=2026-02-30",
-        "offset=-1",
-    ] {
-        let reply = api
-            .get(&format!("/api/v1/orders?{query}"), Some(&token))
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{query}: {}",
-            reply.text
-        );
-        assert!(reply.body["error"]["code"].is_string(), "{query}");
-    }
-    let ok = api
-        .get(
-            "/api/v1/orders?from=2020-01-01&to=2100-01-01T00:00:00Z&limit=5",
-            Some(&token),
-        )
-        .await;
-    assert_eq!(
-        (ok.status, ok.body["limit"].as_u64()),
-        (StatusCode::OK, Some(5))
-    );
 }

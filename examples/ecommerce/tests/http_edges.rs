@@ -289,3 +289,38 @@ async fn health_metrics_and_the_openapi_document_are_served() {
         assert!(doc.body["paths"].get(path).is_some(), "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_filters_are_validated() {
+    let api = api().await;
+    let (_, token) = api.customer("ada").await;
+    for query in [
+        "limit=0",
+        "limit=101",
+        "status=lost",
+        "from=yesterday",
+        "to=2026-02-30",
+        "offset=-1",
+    ] {
+        let reply = api
+            .get(&format!("/api/v1/orders?{query}"), Some(&token))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            reply.text
+        );
+        assert!(reply.body["error"]["code"].is_string(), "{query}");
+    }
+    let ok = api
+        .get(
+            "/api/v1/orders?from=2020-01-01&to=2100-01-01T00:00:00Z&limit=5",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (ok.status, ok.body["limit"].as_u64()),
+        (StatusCode::OK, Some(5))
+    );
+}

@@ -11,17 +11,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::checked_id;
-use crate::app::PlaceOrderRequest;
+use crate::app::{PlaceOrderRequest, ShopError};
 use crate::http::auth::{Caller, Claims, CustomerCaller};
 use crate::http::errors::{ApiError, ApiJson, ErrorBody};
 use crate::http::request_id::RequestContext;
 use crate::http::time;
 use crate::http::{
-    AppState, HistoryEventView, OrderAccepted, OrderHistoryView, OrderPage, OrderStateView,
-    OrderView, PaymentView,
+    AppState, HistoryEventView, LineView, OrderAccepted, OrderHistoryView, OrderPage,
+    OrderStateView, OrderView, PaymentView,
 };
+use crate::money::Money;
 use crate::order::{Order, RequestedItem};
-use crate::readmodels::history::state_at;
+use crate::readmodels::history::{HistoryEntry, state_at};
 use crate::readmodels::orders::OrderFilter;
 
 /// One item asked for: a product and how many, never a price.
@@ -219,7 +220,8 @@ pub(crate) async fn list(
     }))
 }
 
-/// One order, from the order view (an order just placed may take a moment to appear).
+/// One order, from the order view (an order the view has not caught up with yet is read from
+/// its own events).
 #[utoipa::path(
     get, path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearer" = [])),
@@ -236,11 +238,37 @@ pub(crate) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     let id = checked_id("order", &id)?;
-    let row = state.shop.order_view(id).await?;
+    let row = match state.shop.order_view(id).await {
+        Ok(row) => row,
+        Err(ShopError::NotFound { .. }) => return from_events(&state, &claims, id).await.map(Json),
+        Err(other) => return Err(other.into()),
+    };
     if !claims.is_admin() && row.customer_id != claims.sub {
         return Err(ApiError::not_found("order", id));
     }
     Ok(Json(row.into()))
+}
+
+/// An order the order view has not caught up with yet (just placed), from its own events:
+/// payment and reservation read `none` until the view knows better.
+async fn from_events(state: &AppState, claims: &Claims, id: &str) -> Result<OrderView, ApiError> {
+    let order = visible_order(state, claims, id).await?;
+    let (events, _) = state.shop.order_history(id, None).await?;
+    let at = |entry: Option<&HistoryEntry>| {
+        entry.map_or_else(String::new, |e| time::rfc3339(e.recorded_at))
+    };
+    Ok(OrderView {
+        id: id.to_owned(),
+        customer_id: order.customer_id.clone(),
+        status: order.status.to_string(),
+        items: order.lines.iter().map(LineView::from).collect(),
+        total: order.total.unwrap_or(Money::usd(0)).into(),
+        payment_status: "none".into(),
+        inventory_status: "none".into(),
+        cancellation_reason: order.cancellation_reason.clone(),
+        created_at: at(events.first()),
+        updated_at: at(events.last()),
+    })
 }
 
 /// An order's events and its state as of a version.
