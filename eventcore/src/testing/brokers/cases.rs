@@ -132,11 +132,13 @@ pub async fn failing_messages_are_retried_in_order_then_dead_lettered_and_replay
 /// When the adapter breaks the contract.
 pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(broker: B) {
     let mut world = World::new();
-    world.handler = world.handler.clone().with_pause(Duration::from_millis(5));
+    world.handler = world.handler.clone().with_pause(Duration::from_millis(2));
     let first = world.consumer(&broker);
     first.wait_ready().await;
     let relay = world.relay(broker.publisher().await, 50);
-    world.append(&streams("c", 20), 20).await;
+    // Far more than a consumer holds in flight (several partitions' batches of 64): the stop
+    // lands midway.
+    world.append(&streams("c", 50), 40).await;
     eventually("the first consumer handles a few", || async {
         Tally::get(&world.tally.handled) >= 40
     })
@@ -146,7 +148,7 @@ pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(b
         .expect("a clean stop finishes")
         .expect("the consumer stops cleanly");
     let by_first = Tally::get(&world.tally.handled);
-    assert!(by_first < 400, "stopped midway ({by_first} handled)");
+    assert!(by_first < 2_000, "stopped midway ({by_first} handled)");
     let second = world.consumer(&broker);
     world
         .assert_mirrored_once_in_order(Duration::from_secs(60))
@@ -156,7 +158,7 @@ pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(b
         0,
         "what the first consumer applied was acknowledged"
     );
-    assert_eq!(Tally::get(&world.tally.handled), 400);
+    assert_eq!(Tally::get(&world.tally.handled), 2_000);
     relay.shutdown().await.expect("the relay stops");
     second.stop().await.expect("the consumer stops cleanly");
 }
