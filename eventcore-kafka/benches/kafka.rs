@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
-use eventcore::testing::brokers::workload::{Paired, Seen, quantile, sample_event, sample_log};
+use eventcore::testing::brokers::workload::{
+    Paired, Seen, paced_appends, quantile, sample_event, sample_log,
+};
 use eventcore::{AppendRequest, EventAppender, EventReader, ExpectedVersion, StreamId};
 use eventcore_kafka::{ConsumerOptions, KafkaConsumer, KafkaPublisher, Topics};
 use eventcore_postgres::PgEventStore;
@@ -159,20 +161,7 @@ async fn latency(
             .unwrap();
     }
     seen.wait_for(warm as usize).await;
-    let mut appended = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    for n in 0..rate * seconds {
-        tick.tick().await;
-        let recorded = source
-            .append(AppendRequest::single(
-                StreamId::new(format!("order-l{}", n % 100)).unwrap(),
-                ExpectedVersion::Any,
-                vec![sample_event(n)],
-            ))
-            .await
-            .unwrap();
-        appended.push((recorded[0].event_id, Instant::now()));
-    }
+    let appended = paced_appends(&source, rate, seconds).await;
     seen.wait_for(warm as usize + appended.len()).await;
     let mut lags: Vec<Duration> = appended
         .iter()

@@ -41,12 +41,7 @@ pub(crate) async fn dead_letter(
     record: &OwnedMessage,
     reason: &DeadLetterReason<'_>,
 ) -> Result<(), KafkaError> {
-    let mut headers = OwnedHeaders::new();
-    if let Some(original) = record.headers() {
-        for h in original.iter().filter(|h| !h.key.starts_with("x-")) {
-            headers = headers.insert(h);
-        }
-    }
+    let mut headers = own_headers(record);
     let key = record.key().map(String::from_utf8_lossy);
     let fields = [
         (header::ERROR, reason.error.to_owned()),
@@ -62,6 +57,30 @@ pub(crate) async fn dead_letter(
             value: Some(value.as_bytes()),
         });
     }
+    producer
+        .send(like(topic, record, headers), Duration::from_secs(30))
+        .await
+        .map(drop)
+        .map_err(|(error, _)| error)
+}
+
+/// `record`'s own headers, without the dead-letter ones (`x-…`).
+fn own_headers(record: &OwnedMessage) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = record.headers() {
+        for h in original.iter().filter(|h| !h.key.starts_with("x-")) {
+            headers = headers.insert(h);
+        }
+    }
+    headers
+}
+
+/// A record for `topic` with `record`'s key and value and `headers`.
+fn like<'a>(
+    topic: &'a str,
+    record: &'a OwnedMessage,
+    headers: OwnedHeaders,
+) -> FutureRecord<'a, [u8], [u8]> {
     let mut out = FutureRecord::to(topic).headers(headers);
     if let Some(key) = record.key() {
         out = out.key(key);
@@ -69,11 +88,7 @@ pub(crate) async fn dead_letter(
     if let Some(payload) = record.payload() {
         out = out.payload(payload);
     }
-    producer
-        .send(out, Duration::from_secs(30))
-        .await
-        .map(drop)
-        .map_err(|(error, _)| error)
+    out
 }
 
 /// A dead-lettered record, as [`DeadLetters::list`] shows it.
@@ -173,19 +188,7 @@ impl DeadLetters {
         let mut outcome = Ok(());
         for record in &records {
             let letter = DeadLetter::of(record);
-            let mut headers = OwnedHeaders::new();
-            if let Some(original) = record.headers() {
-                for h in original.iter().filter(|h| !h.key.starts_with("x-")) {
-                    headers = headers.insert(h);
-                }
-            }
-            let mut out = FutureRecord::to(&letter.original_topic).headers(headers);
-            if let Some(key) = record.key() {
-                out = out.key(key);
-            }
-            if let Some(payload) = record.payload() {
-                out = out.payload(payload);
-            }
+            let out = like(&letter.original_topic, record, own_headers(record));
             if let Err((error, _)) = producer.send(out, Duration::from_secs(30)).await {
                 outcome = Err(error);
                 break;

@@ -7,17 +7,14 @@
 //! `rabbitmqctl`, PostgreSQL at `DATABASE_URL`, default `postgres://postgres@127.0.0.1/test`);
 //! `-- --quick` for a short run.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
 use eventcore::testing::brokers::workload::{
-    Seen, quantile, sample_event as event, sample_messages as messages,
+    Seen, paced_appends, quantile, sample_messages as messages,
 };
-use eventcore::{
-    AppendRequest, EventAppender, ExpectedVersion, InMemoryEventStore, StreamId, TransactionalStore,
-};
+use eventcore::{InMemoryEventStore, TransactionalStore};
 use eventcore_postgres::PgEventStore;
 use eventcore_rabbitmq::{ConsumerOptions, RabbitConsumer, RabbitPublisher};
 use eventcore_sqlite::SqliteEventStore;
@@ -110,23 +107,8 @@ async fn latency(
         )
         .start()
         .unwrap();
-    let mut appended = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    for n in 0..rate * seconds {
-        tick.tick().await;
-        let recorded = source
-            .append(AppendRequest::single(
-                StreamId::new(format!("order-l{}", n % 100)).unwrap(),
-                ExpectedVersion::Any,
-                vec![event(n)],
-            ))
-            .await
-            .unwrap();
-        appended.insert(recorded[0].event_id, Instant::now());
-    }
-    while seen.count() < appended.len() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let appended = paced_appends(&source, rate, seconds).await;
+    seen.wait_for(appended.len()).await;
     let result = {
         let mut lags: Vec<Duration> = appended
             .iter()

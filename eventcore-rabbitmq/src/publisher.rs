@@ -224,11 +224,12 @@ async fn publish_on(
             .map_err(connection_error)?;
         confirms.push(confirm);
     }
-    for (message, confirm) in messages.iter().zip(confirms) {
-        match within("awaiting confirms", confirm)
-            .await
-            .map_err(connection_error)?
-        {
+    // One deadline for the whole batch's confirms.
+    let confirmed = within("awaiting confirms", futures::future::try_join_all(confirms))
+        .await
+        .map_err(connection_error)?;
+    for (message, confirmation) in messages.iter().zip(confirmed) {
+        match confirmation {
             Confirmation::Ack(None) => {}
             Confirmation::Ack(Some(returned)) => {
                 return Err(PublishError::Unroutable {

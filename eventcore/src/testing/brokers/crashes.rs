@@ -147,14 +147,19 @@ pub async fn a_consumer_killed_mid_batch<B: BrokerUnderTest>(broker: B) {
     assert_eq!(Tally::get(&world.tally.handled), 400);
 }
 
-/// Every connection of the relay and the consumer closed twice under load: both reconnect
-/// by themselves, report ready again, and every event is applied once.
-///
-/// # Panics
-/// When the adapter breaks the contract.
-pub async fn connections_closed_under_load_are_recovered_from<B: BrokerUnderTest>(broker: B) {
-    let world = World::new();
-    let consumer = world.consumer(&broker);
+/// Starts a consumer and a relay, appends half the load (200 events), waits until some of
+/// it is handled, runs `disturb` under that load and appends the other half; returns the
+/// consumer, the relay and what `disturb` returned.
+async fn disturbed_under_load<B: BrokerUnderTest, T>(
+    broker: &B,
+    world: &World,
+    disturb: impl std::future::Future<Output = T>,
+) -> (
+    super::RunningConsumer,
+    crate::projection::RunningProjections<crate::InMemoryEventStore>,
+    T,
+) {
+    let consumer = world.consumer(broker);
     consumer.wait_ready().await;
     let relay = world.relay(broker.publisher().await, 25);
     world.append(&streams("c", 20), 10).await;
@@ -162,9 +167,21 @@ pub async fn connections_closed_under_load_are_recovered_from<B: BrokerUnderTest
         Tally::get(&world.tally.handled) >= 20
     })
     .await;
-    let closed = broker.close_connections().await;
-    assert!(closed >= 2, "the relay's and the consumer's: {closed}");
+    let disturbed = disturb.await;
     world.append(&streams("c", 20), 10).await;
+    (consumer, relay, disturbed)
+}
+
+/// Every connection of the relay and the consumer closed twice under load: both reconnect
+/// by themselves, report ready again, and every event is applied once.
+///
+/// # Panics
+/// When the adapter breaks the contract.
+pub async fn connections_closed_under_load_are_recovered_from<B: BrokerUnderTest>(broker: B) {
+    let world = World::new();
+    let (consumer, relay, closed) =
+        disturbed_under_load(&broker, &world, broker.close_connections()).await;
+    assert!(closed >= 2, "the relay's and the consumer's: {closed}");
     broker.close_connections().await;
     world
         .assert_mirrored_once_in_order(Duration::from_secs(90))
@@ -181,16 +198,8 @@ pub async fn connections_closed_under_load_are_recovered_from<B: BrokerUnderTest
 /// When the adapter breaks the contract.
 pub async fn a_broker_restart_under_load_is_recovered_from<B: BrokerUnderTest>(broker: B) {
     let world = World::new();
-    let consumer = world.consumer(&broker);
-    consumer.wait_ready().await;
-    let relay = world.relay(broker.publisher().await, 25);
-    world.append(&streams("c", 20), 10).await;
-    eventually("some handled", || async {
-        Tally::get(&world.tally.handled) >= 20
-    })
-    .await;
-    broker.restart_broker().await;
-    world.append(&streams("c", 20), 10).await;
+    let (consumer, relay, ()) =
+        disturbed_under_load(&broker, &world, broker.restart_broker()).await;
     world
         .assert_mirrored_once_in_order(Duration::from_secs(120))
         .await;

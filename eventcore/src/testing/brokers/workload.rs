@@ -55,6 +55,30 @@ pub async fn sample_messages(n: u64) -> Vec<Message> {
         .collect()
 }
 
+/// Appends one [`sample_event`] every `1 / rate` seconds for `seconds` to `log`, round robin
+/// over 100 streams `order-l<k>`; returns each event's id and when its append returned.
+pub async fn paced_appends(
+    log: &InMemoryEventStore,
+    rate: u64,
+    seconds: u64,
+) -> Vec<(EventId, Instant)> {
+    let mut appended = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    for n in 0..rate * seconds {
+        tick.tick().await;
+        let recorded = log
+            .append(AppendRequest::single(
+                StreamId::new(format!("order-l{}", n % 100)).expect("a valid id"),
+                ExpectedVersion::Any,
+                vec![sample_event(n)],
+            ))
+            .await
+            .expect("the in-memory log appends");
+        appended.push((recorded[0].event_id, Instant::now()));
+    }
+    appended
+}
+
 /// A handler that does nothing but note when each message was handled. Clones share the
 /// notes.
 #[derive(Clone, Debug, Default)]
