@@ -17,12 +17,12 @@
 
 use std::time::{Duration, Instant};
 
+use eventcore::EventReader;
 use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
 use eventcore::testing::brokers::workload::{
-    Paired, Seen, paced_appends, quantile, sample_event, sample_log,
+    Paired, Seen, paced_appends, quantile, sample_log, warm_up,
 };
-use eventcore::{AppendRequest, EventAppender, EventReader, ExpectedVersion, StreamId};
 use eventcore_kafka::{ConsumerOptions, KafkaConsumer, KafkaPublisher, Topics};
 use eventcore_postgres::PgEventStore;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -149,20 +149,9 @@ async fn latency(
         .start()
         .unwrap();
     // Warm up: the producer's id and the first metadata are fetched before the clock runs.
-    let warm = 10;
-    for n in 0..warm {
-        source
-            .append(AppendRequest::single(
-                StreamId::new("order-warm").unwrap(),
-                ExpectedVersion::Any,
-                vec![sample_event(n)],
-            ))
-            .await
-            .unwrap();
-    }
-    seen.wait_for(warm as usize).await;
+    let warm = warm_up(&source, &seen, 10).await;
     let appended = paced_appends(&source, rate, seconds).await;
-    seen.wait_for(warm as usize + appended.len()).await;
+    seen.wait_for(warm + appended.len()).await;
     let mut lags: Vec<Duration> = appended
         .iter()
         .map(|(id, at)| seen.at(*id).unwrap().saturating_duration_since(*at))

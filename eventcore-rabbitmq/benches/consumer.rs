@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use eventcore::broker::{Inbox, Message, Publisher, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
 use eventcore::testing::brokers::workload::{
-    Seen, paced_appends, quantile, sample_messages as messages,
+    Seen, paced_appends, quantile, sample_messages as messages, warm_up,
 };
 use eventcore::{InMemoryEventStore, TransactionalStore};
 use eventcore_postgres::PgEventStore;
@@ -107,8 +107,10 @@ async fn latency(
         )
         .start()
         .unwrap();
+    // Connections and channels are set up before the clock runs.
+    let warm = warm_up(&source, &seen, 10).await;
     let appended = paced_appends(&source, rate, seconds).await;
-    seen.wait_for(appended.len()).await;
+    seen.wait_for(warm + appended.len()).await;
     let result = {
         let mut lags: Vec<Duration> = appended
             .iter()

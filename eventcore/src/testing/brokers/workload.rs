@@ -79,6 +79,24 @@ pub async fn paced_appends(
     appended
 }
 
+/// Appends `count` sample events to stream `order-warm` and waits until `seen` handled them:
+/// connections, channels and producer ids are set up before a latency clock runs. Returns
+/// `count`, what `seen` counts from then on beside the measured events.
+pub async fn warm_up(log: &InMemoryEventStore, seen: &Seen, count: u64) -> usize {
+    for n in 0..count {
+        log.append(AppendRequest::single(
+            StreamId::new("order-warm").expect("a valid id"),
+            ExpectedVersion::Any,
+            vec![sample_event(n)],
+        ))
+        .await
+        .expect("the in-memory log appends");
+    }
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    seen.wait_for(count).await;
+    count
+}
+
 /// A handler that does nothing but note when each message was handled. Clones share the
 /// notes.
 #[derive(Clone, Debug, Default)]
