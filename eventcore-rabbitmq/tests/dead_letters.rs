@@ -84,7 +84,10 @@ async fn dead_letters_are_listed_and_replayed_once_the_cause_is_fixed() {
             broken: broken.clone(),
         },
     );
+    let readiness = consumer.readiness();
     let (stop, consuming) = common::spawn(consumer);
+    // Publish once the queues are bound: a retried publish would dead-letter `bad` twice.
+    common::wait_ready(&readiness).await;
     let repo = Repository::<Counter>::new(source.clone());
     for (id, amount) in [("bad", 5), ("good", 1), ("bad", 7), ("good", 2)] {
         repo.execute(CounterCommand::add(id, amount)).await.unwrap();
@@ -97,11 +100,7 @@ async fn dead_letters_are_listed_and_replayed_once_the_cause_is_fixed() {
         .map(Message::from_event)
         .collect();
     let publisher = RabbitPublisher::connect(&uri, "shop").await.unwrap();
-    // Until the consumer has bound its queue, mandatory publishing fails: try again.
-    until("published", async || {
-        publisher.publish(&messages).await.is_ok()
-    })
-    .await;
+    publisher.publish(&messages).await.unwrap();
     until("good applied", async || {
         total(&target, "mirror-counter-good").await == 3
     })
