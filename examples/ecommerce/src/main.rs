@@ -9,6 +9,9 @@
 //! - `cargo run --release -p ecommerce -- load --orders 10000 --concurrency 50`: in-process
 //!   load with a progress bar, a summary table and the invariant checks (exit code 1 on a
 //!   violation).
+//! - `cargo run -p ecommerce -- load --url http://127.0.0.1:8080 --orders 1000`: the same
+//!   load and checks against a running shop, through its HTTP API only (see `load --help`:
+//!   the admin's password, and serve's `ECOMMERCE_RATE_LIMIT` raised for the run).
 
 mod cli;
 
@@ -46,7 +49,8 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
-    /// Place N orders at concurrency C, then check the invariants.
+    /// Place N orders at concurrency C, in-process or against a running shop (--url), then
+    /// check the invariants.
     Load(cli::load::LoadArgs),
 }
 

@@ -43,6 +43,7 @@ async fn load_and_check(step_mode: StepMode) {
         seed: 9,
         products: 3,
         stock: Some(60),
+        customers: 100,
         order_timeout: Duration::from_secs(60),
     };
     let report = load::run(shop.clone(), &load, Arc::new(|| {}))

@@ -38,6 +38,16 @@ pub enum ShopError {
     /// A customer rule (409 for a taken address, 422 otherwise).
     #[error(transparent)]
     Customer(CustomerError),
+    /// An `Idempotency-Key` already placed an order with different items (422): the key names
+    /// that first request, so a different one under it is refused rather than answered with
+    /// the first order.
+    #[error("idempotency key {key} was used for order {order_id} with different items")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// The order the key placed first.
+        order_id: String,
+    },
     /// The store, a saga runtime or a projection failed (503; retry).
     #[error("{what} failed: {source}")]
     Unavailable {
@@ -61,6 +71,7 @@ impl ShopError {
             Self::Order(_) | Self::Inventory(_) | Self::Payment(_) => "rule_violated",
             Self::Customer(CustomerError::EmailTaken(_)) => "conflict",
             Self::Customer(_) => "rule_violated",
+            Self::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             Self::Unavailable { .. } => "unavailable",
         }
     }

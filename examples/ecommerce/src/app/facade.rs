@@ -1,12 +1,12 @@
 //! The application facade: what a customer or an admin can ask of the shop. Every call takes
 //! an optional correlation id (a request id) that goes into the events' metadata.
 
-use eventcore::{Metadata, Repository};
+use eventcore::{Metadata, Repository, RepositoryError};
 use uuid::Uuid;
 
-use super::{Shop, ShopError, add_product_once, derived_id};
+use super::{Shop, ShopError, derived_id};
 use crate::customer::{self, Customer, RegisterCustomer, normalize_email};
-use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::inventory::{InventoryAction, InventoryCommand, InventoryError, WAREHOUSE};
 use crate::money::Money;
 use crate::order::{Order, OrderAction, OrderCommand, PlaceOrder, RequestedItem, Status};
 use crate::payment::{Payment, PaymentStatus};
@@ -48,6 +48,7 @@ impl Shop {
         username: &str,
         email: &str,
         password: &str,
+        correlation: Option<Uuid>,
     ) -> Result<String, ShopError> {
         let customer_id = Uuid::new_v4().to_string();
         let request = RegisterCustomer {
@@ -57,7 +58,9 @@ impl Shop {
             password: password.to_owned(),
             id: eventcore::CommandId::new_random(),
         };
-        customer::register(&self.store, &self.customers, self.hasher.as_ref(), request).await?;
+        let hasher = self.hasher.as_ref();
+        let metadata = metadata(correlation);
+        customer::register_with(&self.store, &self.customers, hasher, request, metadata).await?;
         Ok(customer_id)
     }
 
@@ -105,11 +108,12 @@ impl Shop {
     }
 
     /// Places an order priced from the order context's catalogue (the product read model).
-    /// With an idempotency key, the order id and command id derive from it: a retry returns
-    /// the same order.
+    /// With an idempotency key, the order id and command id derive from it: a retry with the
+    /// same items returns the same order; the same key with other items is refused.
     ///
     /// # Errors
-    /// [`ShopError::Order`] (unknown product, quantities, item count), [`ShopError::Invalid`].
+    /// [`ShopError::Order`] (unknown product, quantities, item count), [`ShopError::Invalid`],
+    /// [`ShopError::IdempotencyKeyReused`] for a key that placed an order with other items.
     pub async fn place_order(
         &self,
         request: PlaceOrderRequest,
@@ -126,6 +130,15 @@ impl Shop {
             }
             None => (Uuid::new_v4().to_string(), None),
         };
+        let asked = request.items.clone();
+        let key = request.idempotency_key.clone();
+        if let Some(key) = &key {
+            match self.order(&order_id).await {
+                Ok(first) => return same_items(&first, &asked, key, order_id),
+                Err(ShopError::NotFound { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
         let ids: Vec<&str> = request
             .items
             .iter()
@@ -142,7 +155,11 @@ impl Shop {
             command = command.with_id(id);
         }
         self.order_command(command, correlation).await?;
-        Ok(Placed { order_id })
+        match &key {
+            // A concurrent placement under the same key may have won: its order is the key's.
+            Some(key) => same_items(&self.order(&order_id).await?, &asked, key, order_id),
+            None => Ok(Placed { order_id }),
+        }
     }
 
     async fn order_command(
@@ -255,6 +272,7 @@ impl Shop {
         description: &str,
         price: Money,
         initial_stock: u32,
+        correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
         let action = InventoryAction::AddProduct {
             product_id: product_id.to_owned(),
@@ -265,7 +283,15 @@ impl Shop {
         };
         let command = InventoryCommand::new(WAREHOUSE, action)
             .with_id(derived_id(&format!("product/{product_id}")));
-        add_product_once(&self.steps.inventory, command).await?;
+        let added = self
+            .steps
+            .inventory
+            .execute_with(command, metadata(correlation))
+            .await;
+        match added {
+            Ok(_) | Err(RepositoryError::Domain(InventoryError::DuplicateProduct(_))) => {}
+            Err(error) => return Err(ShopError::from_repo(error, ShopError::Inventory)),
+        }
         self.catalogue_caught_up().await
     }
 
@@ -329,6 +355,35 @@ async fn execute<A: eventcore::Aggregate>(
         .execute_with(command, metadata(correlation))
         .await
         .map(drop)
+}
+
+/// The key's order if it holds the items asked for (as a set of product and quantity: the
+/// order of the lines does not matter), else [`ShopError::IdempotencyKeyReused`].
+fn same_items(
+    order: &Order,
+    asked: &[RequestedItem],
+    key: &str,
+    order_id: String,
+) -> Result<Placed, ShopError> {
+    let mut placed: Vec<(&str, u32)> = order
+        .lines
+        .iter()
+        .map(|line| (line.product_id.as_str(), line.quantity))
+        .collect();
+    let mut asked: Vec<(&str, u32)> = asked
+        .iter()
+        .map(|item| (item.product_id.as_str(), item.quantity))
+        .collect();
+    placed.sort_unstable();
+    asked.sort_unstable();
+    if placed == asked {
+        Ok(Placed { order_id })
+    } else {
+        Err(ShopError::IdempotencyKeyReused {
+            key: key.to_owned(),
+            order_id,
+        })
+    }
 }
 
 fn not_found(what: &'static str, id: &str) -> ShopError {

@@ -1,5 +1,6 @@
-//! `load`: N orders at concurrency C in-process, a progress bar, the summary table and the
-//! invariant checks (exit code 1 on any violation).
+//! `load`: N orders at concurrency C, in-process (a fresh shop on SQLite) or, with `--url`,
+//! against a running shop over its HTTP API; a progress bar, the summary table and the
+//! invariant checks either way (exit code 1 on any violation).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,12 +10,29 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use ecommerce::app::{Shop, ShopConfig, StepMode};
-use ecommerce::load::{self, LoadConfig, invariants};
+use ecommerce::load::check::Check;
+use ecommerce::load::remote::{self, RemoteConfig};
+use ecommerce::load::{self, LoadConfig, invariants, remote_checks};
 use ecommerce::payment::SimulatedProvider;
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How long the checks wait for the shop to settle.
+const SETTLE: Duration = Duration::from_secs(120);
+
 /// The `load` options.
+///
+/// With `--url`, the load runs against a shop started with `ecommerce serve`: it logs in as
+/// the admin (`--admin-email`/`--admin-password`, or the same `ECOMMERCE_ADMIN_EMAIL` and
+/// `ECOMMERCE_ADMIN_PASSWORD` serve reads; serve prints a generated password when none is
+/// set), adds the catalogue's missing products, registers its customers, and checks the
+/// invariants through the API only. Serve's rate limit (60 requests per 60 s per client by
+/// default) would throttle the run: start serve with `ECOMMERCE_RATE_LIMIT=1000000` (429s are
+/// waited out politely, but slowly). The payment success rate, steps and database are then
+/// the server's.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "URL mode, against a running shop:\n  ECOMMERCE_ADMIN_PASSWORD=secret ECOMMERCE_RATE_LIMIT=1000000 cargo run -p ecommerce -- serve\n  ECOMMERCE_ADMIN_PASSWORD=secret cargo run -p ecommerce -- load --url http://127.0.0.1:8080 --orders 1000 --concurrency 20"
+)]
 pub struct LoadArgs {
     /// Orders to place.
     #[arg(long, default_value_t = 1_000)]
@@ -22,31 +40,47 @@ pub struct LoadArgs {
     /// Orders in flight at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
-    /// Seed of the order mix and the payment provider.
+    /// Seed of the order mix and (in-process) the payment provider.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Share of payments approved (0.0–1.0).
-    #[arg(long, default_value_t = 0.9)]
+    /// Share of payments approved (0.0–1.0; in-process only).
+    #[arg(long, default_value_t = 0.9, conflicts_with = "url")]
     payment_success_rate: f64,
     /// Catalogue size (3: the seed catalogue, a flash sale; 1000 spreads the load).
     #[arg(long, default_value_t = 3)]
     products: usize,
-    /// Units per product (default: the seed catalogue's, 1,000 for generated products).
+    /// Units per product (default: the seed catalogue's, 1,000 for generated products; with
+    /// --url, existing products are topped up to this many available).
     #[arg(long)]
     stock: Option<u32>,
-    /// The SQLite file (default: a fresh temporary file).
-    #[arg(long)]
+    /// Customers sharing the orders (with --url, each is registered and logged in).
+    #[arg(long, default_value_t = 100)]
+    customers: usize,
+    /// The SQLite file (default: a fresh temporary file; in-process only).
+    #[arg(long, conflicts_with = "url")]
     db: Option<PathBuf>,
-    /// Commit with `synchronous = FULL` (default NORMAL for a throw-away load database).
-    #[arg(long)]
+    /// Commit with `synchronous = FULL` (default NORMAL for a throw-away load database;
+    /// in-process only).
+    #[arg(long, conflicts_with = "url")]
     durable: bool,
     /// How saga steps run: `local` (in the transaction recording the step) or `claimed`
-    /// (claimed, sent through the repositories with snapshots and group commit, recorded).
-    #[arg(long, value_enum, default_value_t = Steps::Local)]
+    /// (claimed, sent through the repositories with snapshots and group commit, recorded;
+    /// in-process only).
+    #[arg(long, value_enum, default_value_t = Steps::Local, conflicts_with = "url")]
     steps: Steps,
-    /// Run against a shop's HTTP API instead of in-process.
+    /// Run against the shop's HTTP API at this URL (plain http), e.g. http://127.0.0.1:8080.
     #[arg(long)]
     url: Option<String>,
+    /// The admin's login address (with --url).
+    #[arg(
+        long,
+        env = "ECOMMERCE_ADMIN_EMAIL",
+        default_value = "admin@shop.local"
+    )]
+    admin_email: String,
+    /// The admin's password (with --url): the one serve was started with or printed.
+    #[arg(long, env = "ECOMMERCE_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
 }
 
 /// How saga steps run (see `ecommerce::app::StepMode`).
@@ -60,11 +94,61 @@ enum Steps {
 
 /// Runs the load and the checks.
 pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    if let Some(url) = args.url {
-        bail!(
-            "load --url {url} needs the shop's HTTP API, which is not built yet; run without --url for the in-process load"
+    if args.concurrency == 0 || args.customers == 0 {
+        bail!("--concurrency and --customers must be at least 1");
+    }
+    let load = LoadConfig {
+        orders: args.orders,
+        concurrency: args.concurrency,
+        seed: args.seed,
+        products: args.products,
+        stock: args.stock,
+        customers: args.customers,
+        ..LoadConfig::default()
+    };
+    match args.url.clone() {
+        Some(url) => over_http(args, url, load).await,
+        None => in_process(args, load).await,
+    }
+}
+
+/// The URL mode.
+async fn over_http(args: LoadArgs, url: String, load: LoadConfig) -> anyhow::Result<ExitCode> {
+    let Some(admin_password) = args.admin_password else {
+        bail!("--url needs the admin's password: --admin-password or ECOMMERCE_ADMIN_PASSWORD");
+    };
+    println!(
+        "load: {} orders, concurrency {}, {} products, {} customers, against {url}",
+        load.orders, load.concurrency, load.products, load.customers
+    );
+    let config = RemoteConfig {
+        url,
+        admin_email: args.admin_email,
+        admin_password,
+        load,
+    };
+    let (bar, tick) = progress(config.load.orders);
+    let run = remote::run(&config, tick).await?;
+    bar.finish_and_clear();
+    println!("\n{}", run.report);
+    let checks = remote_checks::check_all(
+        &run.client,
+        &run.admin_token,
+        config.load.concurrency,
+        SETTLE,
+    )
+    .await?;
+    let throttled = run.client.throttled();
+    if throttled > 0 {
+        println!(
+            "note: rate limited {throttled} times (waited out); start serve with ECOMMERCE_RATE_LIMIT=1000000 for a load run"
         );
     }
+    Ok(verdict(&checks))
+}
+
+/// The in-process mode.
+async fn in_process(args: LoadArgs, load: LoadConfig) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.payment_success_rate) {
         bail!("--payment-success-rate must be between 0.0 and 1.0");
     }
@@ -90,38 +174,42 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     );
     println!(
         "load: {} orders, concurrency {}, {} products, {:?} steps, SQLite at {}",
-        args.orders,
-        args.concurrency,
-        args.products,
+        load.orders,
+        load.concurrency,
+        load.products,
         args.steps,
         db.display()
     );
-    let load = LoadConfig {
-        orders: args.orders,
-        concurrency: args.concurrency,
-        seed: args.seed,
-        products: args.products,
-        stock: args.stock,
-        ..LoadConfig::default()
-    };
-    let bar = ProgressBar::new(args.orders as u64);
+    let (bar, tick) = progress(load.orders);
+    let report = load::run(shop.clone(), &load, tick).await?;
+    bar.finish_and_clear();
+    println!("\n{report}");
+    let checks = invariants::check_all(&shop, SETTLE).await?;
+    let code = verdict(&checks);
+    if let Ok(shop) = Arc::try_unwrap(shop) {
+        shop.shutdown().await?;
+    }
+    Ok(code)
+}
+
+/// A progress bar over `orders` and the callback that advances it.
+fn progress(orders: usize) -> (ProgressBar, Arc<dyn Fn() + Send + Sync>) {
+    let bar = ProgressBar::new(orders as u64);
     if let Ok(style) =
         ProgressStyle::with_template("{bar:40} {pos}/{len} orders settled, {per_sec}, eta {eta}")
     {
         bar.set_style(style);
     }
     let tick = bar.clone();
-    let report = load::run(shop.clone(), &load, Arc::new(move || tick.inc(1))).await?;
-    bar.finish_and_clear();
-    println!("\n{report}");
-    let checks = invariants::check_all(&shop, Duration::from_secs(120)).await?;
+    (bar, Arc::new(move || tick.inc(1)))
+}
+
+/// Prints every check; failure if one is violated (an order that did not settle is one that
+/// is not terminal).
+fn verdict(checks: &[Check]) -> ExitCode {
     let mut failed = false;
-    for check in &checks {
-        let verdict = if check.violations.is_empty() {
-            "ok"
-        } else {
-            "VIOLATED"
-        };
+    for check in checks {
+        let verdict = if check.holds() { "ok" } else { "VIOLATED" };
         println!("{verdict:>8}  {}", check.name);
         for violation in check.violations.iter().take(10) {
             println!("          {violation}");
@@ -129,14 +217,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         if check.violations.len() > 10 {
             println!("          … and {} more", check.violations.len() - 10);
         }
-        failed |= !check.violations.is_empty();
+        failed |= !check.holds();
     }
-    if let Ok(shop) = Arc::try_unwrap(shop) {
-        shop.shutdown().await?;
-    }
-    Ok(if failed {
+    if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }

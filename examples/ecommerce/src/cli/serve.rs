@@ -18,6 +18,7 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     let config = HttpConfig::from_env();
     let generated_password = std::env::var("ECOMMERCE_ADMIN_PASSWORD").is_err();
     let (admin_email, admin_password) = (config.admin_email.clone(), config.admin_password.clone());
+    let rate_limit = config.rate_limit;
     let app = http::router(Arc::clone(&shop), config).context("building the HTTP API")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -30,6 +31,11 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
             "admin login: {admin_email} / {admin_password} (set ECOMMERCE_ADMIN_PASSWORD to choose)"
         );
     }
+    println!(
+        "rate limit: {} requests per {} s per client (ECOMMERCE_RATE_LIMIT, ECOMMERCE_RATE_WINDOW_SECS; raise it for `load --url`)",
+        rate_limit.requests,
+        rate_limit.per.as_secs()
+    );
     println!("try: curl -s http://{local}/api/v1/products");
     axum::serve(
         listener,

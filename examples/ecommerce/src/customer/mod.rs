@@ -109,6 +109,20 @@ pub async fn register<S: TransactionalStore>(
     hasher: &dyn PasswordHasher,
     request: RegisterCustomer,
 ) -> Result<Customer, CustomerServiceError> {
+    register_with(store, repos, hasher, request, Metadata::default()).await
+}
+
+/// [`register`], recording `metadata` (a correlation id, say) on both events it appends.
+///
+/// # Errors
+/// As [`register`].
+pub async fn register_with<S: TransactionalStore>(
+    store: &S,
+    repos: &CustomerRepositories,
+    hasher: &dyn PasswordHasher,
+    request: RegisterCustomer,
+    metadata: Metadata,
+) -> Result<Customer, CustomerServiceError> {
     if request.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(CustomerServiceError::Rejected(CustomerError::WeakPassword));
     }
@@ -128,7 +142,7 @@ pub async fn register<S: TransactionalStore>(
     let mut tx = store.begin().await?;
     repos
         .customers
-        .execute_in(&mut tx, register, Metadata::default())
+        .execute_in(&mut tx, register, metadata.clone())
         .await?;
     let claim = claim(
         &email,
@@ -137,10 +151,7 @@ pub async fn register<S: TransactionalStore>(
         request.id,
         "claim-email",
     );
-    repos
-        .claims
-        .execute_in(&mut tx, claim, Metadata::default())
-        .await?;
+    repos.claims.execute_in(&mut tx, claim, metadata).await?;
     tx.commit().await?;
     Ok(repos.customers.load(&request.customer_id).await?.state)
 }

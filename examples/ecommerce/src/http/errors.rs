@@ -258,6 +258,10 @@ impl From<ShopError> for ApiError {
             ShopError::Inventory(rule) => rule.into(),
             ShopError::Payment(rule) => rule.into(),
             ShopError::Customer(rule) => rule.into(),
+            ShopError::IdempotencyKeyReused { key, order_id } => {
+                Self::unprocessable("idempotency_key_reused", message)
+                    .with_details(json!({ "idempotency_key": key, "order_id": order_id }))
+            }
             ShopError::Unavailable { .. } => Self::unavailable(message),
         }
     }

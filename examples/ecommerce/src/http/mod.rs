@@ -15,6 +15,7 @@ pub mod auth;
 mod config;
 pub mod errors;
 pub mod health;
+pub mod inventory_views;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

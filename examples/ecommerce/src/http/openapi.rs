@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::errors::ErrorBody;
 use super::health;
-use super::routes::{customers, fulfilment, operations, orders, products};
+use super::routes::{customers, fulfilment, inventory, operations, orders, products};
 
 /// The API's document.
 #[derive(OpenApi)]
@@ -39,6 +39,10 @@ use super::routes::{customers, fulfilment, operations, orders, products};
         operations::sagas,
         operations::saga,
         operations::retry_saga,
+        operations::unfinished_sagas,
+        operations::dead_letters,
+        inventory::stock,
+        inventory::reservation,
         operations::read_models,
         operations::read_model,
         operations::rebuild,
@@ -53,7 +57,7 @@ use super::routes::{customers, fulfilment, operations, orders, products};
         (name = "products", description = "The catalogue and its stock"),
         (name = "orders", description = "Placing and following orders"),
         (name = "payments", description = "Payments by order"),
-        (name = "operations", description = "Admin: analytics, sagas, read models"),
+        (name = "operations", description = "Admin: analytics, sagas, dead letters, read models, the inventory's ledger"),
         (name = "health", description = "Liveness, readiness, metrics"),
     )
 )]
@@ -100,6 +104,10 @@ mod tests {
             "/api/v1/customers",
             "/api/v1/orders/{id}/history",
             "/api/v1/read-models/{name}/rebuild",
+            "/api/v1/inventory/stock",
+            "/api/v1/inventory/reservations/{order_id}",
+            "/api/v1/dead-letters",
+            "/api/v1/unfinished-sagas",
             "/health/ready",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");

@@ -261,6 +261,41 @@ pub struct RetryAccepted {
     pub id: String,
 }
 
+/// An event a consumer gave up on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetterView {
+    /// The consumer (a read model, a saga or a policy).
+    pub consumer: String,
+    /// The event's position in the log.
+    pub position: u64,
+    /// The event's type.
+    pub event_type: String,
+    /// Why it was given up on.
+    pub error: String,
+}
+
+impl From<&eventcore::DeadLetter> for DeadLetterView {
+    fn from(letter: &eventcore::DeadLetter) -> Self {
+        Self {
+            consumer: letter.consumer.clone(),
+            position: letter.position,
+            event_type: letter.event_type.clone(),
+            error: letter.error.clone(),
+        }
+    }
+}
+
+/// How many sagas of a type are in a status that is not terminal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UnfinishedSagasView {
+    /// The saga (or policy) type.
+    pub saga_type: String,
+    /// `active`, `dispatching`, `compensating` or `parked`.
+    pub status: String,
+    /// How many.
+    pub count: usize,
+}
+
 /// One dependency's health.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CheckView {

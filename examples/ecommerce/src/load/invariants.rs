@@ -1,23 +1,16 @@
-//! The invariants a load run must leave true (ECOMMERCE.md, "Load"): each check returns the
-//! violations it found, as sentences; an empty list is a pass.
+//! The invariants a load run must leave true (ECOMMERCE.md, "Load"), checked in-process on
+//! the shop's aggregates and tables: each check returns the violations it found, as
+//! sentences; an empty list is a pass. The rules themselves are [`super::check`]'s, shared
+//! with the URL mode's checks over HTTP ([`super::remote_checks`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use super::check::Check;
+use super::check::{self, OrderFacts, StockFigures};
 use crate::app::{Shop, ShopError};
 use crate::inventory::{Inventory, ReservationStatus, WAREHOUSE};
-use crate::order::Status;
-use crate::payment::PaymentStatus;
 use crate::readmodels::{self, orders, products};
-
-/// One named check and what it found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Check {
-    /// What is checked.
-    pub name: &'static str,
-    /// What is wrong (empty: holds).
-    pub violations: Vec<String>,
-}
 
 /// Waits (up to `timeout`) until every saga and policy is terminal and every read model has
 /// caught up, then runs every check.
@@ -35,38 +28,33 @@ pub async fn check_all(shop: &Shop, timeout: Duration) -> Result<Vec<Check>, Sho
         .state;
     Ok(vec![
         Check {
-            name: "stock conserved per product",
+            name: check::STOCK_CONSERVED,
             violations: stock_conserved(shop, &inventory).await?,
         },
         Check {
-            name: "orders and payments agree",
+            name: check::ORDERS_AND_PAYMENTS,
             violations: orders_and_payments(shop, &inventory).await?,
         },
         Check {
-            name: "every saga terminal",
+            name: check::SAGAS_TERMINAL,
             violations: shop
                 .unfinished_sagas()
                 .await?
                 .into_iter()
-                .map(|(t, s, n)| format!("{n} {t} sagas are {s}"))
+                .map(|(t, s, n)| check::unfinished(&t, &s, n))
                 .collect(),
         },
         Check {
-            name: "no dead letters",
+            name: check::NO_DEAD_LETTERS,
             violations: shop
                 .dead_letters()
                 .await?
                 .into_iter()
-                .map(|d| {
-                    format!(
-                        "{} dead-lettered {} at {}: {}",
-                        d.consumer, d.event_type, d.position, d.error
-                    )
-                })
+                .map(|d| check::dead_letter(&d.consumer, &d.event_type, d.position, &d.error))
                 .collect(),
         },
         Check {
-            name: "read models caught up and equal to a rebuild",
+            name: check::READ_MODELS,
             violations: read_models(shop).await?,
         },
     ])
@@ -89,26 +77,18 @@ async fn stock_conserved(shop: &Shop, inventory: &Inventory) -> Result<Vec<Strin
         }
     }
     for (id, p) in &inventory.products {
-        let accounted = u64::from(p.available()) + u64::from(p.reserved) + u64::from(p.sold);
-        if accounted != p.received {
-            violations.push(format!(
-                "{id}: received {} but available {} + reserved {} + sold {} = {accounted}",
-                p.received,
-                p.available(),
-                p.reserved,
-                p.sold
-            ));
-        }
-        let (h, s) = (
+        let ledger = StockFigures {
+            received: p.received,
+            available: p.available(),
+            reserved: p.reserved,
+            sold: p.sold,
+        };
+        violations.extend(check::stock_violations(
+            id,
+            ledger,
             held.get(id.as_str()).copied().unwrap_or(0),
             sold.get(id.as_str()).copied().unwrap_or(0),
-        );
-        if h != u64::from(p.reserved) || s != u64::from(p.sold) {
-            violations.push(format!(
-                "{id}: ledger says reserved {} sold {}, reservations say {h} and {s}",
-                p.reserved, p.sold
-            ));
-        }
+        ));
         match products::get(shop.store().reader_pool(), id).await? {
             Some(row)
                 if (row.available, row.reserved, row.sold, row.received)
@@ -138,34 +118,16 @@ async fn orders_and_payments(shop: &Shop, inventory: &Inventory) -> Result<Vec<S
         let payment = payment
             .map_err(|e| ShopError::from_repo(e, ShopError::Payment))?
             .state;
-        let paid = payment.paid.map_or(0, |m| m.cents);
-        let net = paid - payment.refunded_cents;
-        let reservation = inventory.reservations.get(id).map(|r| r.status);
-        match order.status {
-            Status::Confirmed => {
-                if payment.status != PaymentStatus::Completed || payment.refunded_cents != 0 {
-                    violations.push(format!(
-                        "{id}: confirmed but payment is {} with {} refunded",
-                        payment.status, payment.refunded_cents
-                    ));
-                }
-                if reservation != Some(ReservationStatus::Confirmed) {
-                    violations.push(format!("{id}: confirmed but its stock is {reservation:?}"));
-                }
-            }
-            Status::Cancelled => {
-                if net != 0 {
-                    violations.push(format!("{id}: cancelled with a net charge of {net} cents"));
-                }
-                if matches!(
-                    reservation,
-                    Some(ReservationStatus::Reserved | ReservationStatus::Confirmed)
-                ) {
-                    violations.push(format!("{id}: cancelled but its stock is {reservation:?}"));
-                }
-            }
-            other => violations.push(format!("{id}: not terminal ({other})")),
-        }
+        let (status, payment_status) = (order.status.to_string(), payment.status.to_string());
+        let reservation = inventory.reservations.get(id).map(|r| r.status.to_string());
+        violations.extend(check::order_violations(&OrderFacts {
+            order_id: id,
+            status: &status,
+            payment_status: &payment_status,
+            paid_cents: payment.paid.map_or(0, |m| m.cents),
+            refunded_cents: payment.refunded_cents,
+            reservation: reservation.as_deref(),
+        }));
     }
     Ok(violations)
 }

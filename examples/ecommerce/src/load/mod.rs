@@ -1,10 +1,23 @@
-//! The in-process load generator: N orders at concurrency C against a [`Shop`], timing each
-//! from placement to its terminal state (confirmed or cancelled), then the invariant checks of
-//! [`invariants`].
+//! The load generator: N orders at concurrency C, timing each from placement to its terminal
+//! state (confirmed or cancelled), then the invariant checks of ECOMMERCE.md ("Load").
+//!
+//! Two modes share the order mix ([`mix`]), the report ([`LoadReport`]) and the check rules
+//! ([`check`]): [`run`] drives a [`Shop`] in-process and [`invariants`] checks its aggregates;
+//! [`remote::run`] drives a running shop over its HTTP API ([`client`]) and
+//! [`remote_checks`] checks it through that API only.
 
+pub mod check;
+pub mod client;
 pub mod invariants;
+pub mod mix;
+pub mod remote;
+pub mod remote_checks;
+mod remote_rebuild;
 mod summary;
 
+pub use mix::{
+    GENERATED_STOCK, PlannedOrder, ProductSpec, Rng, catalogue, order_request, planned_order,
+};
 pub use summary::{LoadReport, Outcome};
 
 use std::sync::Arc;
@@ -13,9 +26,7 @@ use std::time::{Duration, Instant};
 
 use eventcore::saga::SagaStatus;
 
-use crate::app::{PlaceOrderRequest, Shop, ShopError, generated_product};
-use crate::inventory::SEED_CATALOGUE;
-use crate::order::RequestedItem;
+use crate::app::{Shop, ShopError};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -30,6 +41,8 @@ pub struct LoadConfig {
     pub products: usize,
     /// Units per product (`None`: the seed catalogue's stock, 1,000 for generated products).
     pub stock: Option<u32>,
+    /// How many customers share the orders.
+    pub customers: usize,
     /// How long one order may take to settle before it counts as stuck.
     pub order_timeout: Duration,
 }
@@ -42,81 +55,31 @@ impl Default for LoadConfig {
             seed: 42,
             products: 3,
             stock: None,
+            customers: 100,
             order_timeout: Duration::from_secs(120),
         }
     }
 }
 
-/// Units a generated product starts with unless `--stock` says otherwise.
-pub const GENERATED_STOCK: u32 = 1_000;
-
-/// The catalogue the load orders from: ids, added to the shop (idempotent) with their stock.
+/// The catalogue the load orders from ([`catalogue`]): ids, added to the shop (idempotent)
+/// with their stock.
 ///
 /// # Errors
 /// The shop's.
 pub async fn prepare_catalogue(shop: &Shop, config: &LoadConfig) -> Result<Vec<String>, ShopError> {
     let mut ids = Vec::new();
-    for index in 0..config.products.max(1) {
-        let (id, name, price, stock) = match SEED_CATALOGUE.get(index) {
-            Some(p) => (p.id.to_owned(), p.name.to_owned(), p.price, p.stock),
-            None => {
-                let (id, price) = generated_product(index);
-                (id.clone(), format!("Product {id}"), price, GENERATED_STOCK)
-            }
-        };
-        let stock = config.stock.unwrap_or(stock);
-        shop.add_product(&id, &name, "load catalogue", price, stock)
+    for product in catalogue(config) {
+        let ProductSpec {
+            id,
+            name,
+            price,
+            stock,
+        } = product;
+        shop.add_product(&id, &name, "load catalogue", price, stock, None)
             .await?;
         ids.push(id);
     }
     Ok(ids)
-}
-
-/// A small deterministic generator (splitmix64).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
-/// Order `index`'s request: 1–3 distinct products, 1–2 units each, one of 100 customers.
-pub fn order_request(seed: u64, index: usize, products: &[String]) -> PlaceOrderRequest {
-    let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
-    let lines = 1 + rng.below(3.min(products.len()));
-    let mut items: Vec<RequestedItem> = Vec::new();
-    while items.len() < lines {
-        let product_id = products[rng.below(products.len())].clone();
-        if items.iter().all(|i| i.product_id != product_id) {
-            let quantity = 1 + rng.below(2) as u32;
-            items.push(RequestedItem {
-                product_id,
-                quantity,
-            });
-        }
-    }
-    PlaceOrderRequest {
-        customer_id: format!("customer-{:03}", rng.below(100)),
-        items,
-        idempotency_key: Some(format!("load-{seed}-{index}")),
-    }
 }
 
 /// Runs the load against `shop`; `on_settled` is called after each order (a progress bar).
@@ -142,7 +105,8 @@ pub async fn run(
                 if index >= config.orders {
                     return Ok::<_, ShopError>(results);
                 }
-                let request = order_request(config.seed, index, &products);
+                let request =
+                    mix::order_request_among(config.seed, index, &products, config.customers);
                 let placed_at = Instant::now();
                 let placed = shop.place_order(request, None).await?;
                 let outcome = match shop

@@ -13,6 +13,7 @@ use crate::http::AppState;
 use crate::http::CustomerView;
 use crate::http::auth::{AdminAccount, CustomerCaller, Role, TokenResponse};
 use crate::http::errors::{ApiError, ApiJson, ErrorBody};
+use crate::http::request_id::RequestContext;
 
 /// A registration.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -52,11 +53,17 @@ pub struct LoginBody {
 )]
 pub(crate) async fn register(
     State(state): State<AppState>,
+    context: RequestContext,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Response, ApiError> {
     let id = state
         .shop
-        .register_customer(&body.username, &body.email, &body.password)
+        .register_customer(
+            &body.username,
+            &body.email,
+            &body.password,
+            Some(context.correlation_id),
+        )
         .await?;
     let customer = state.shop.customer(&id).await?;
     let location = format!("/api/v1/customers/{id}");

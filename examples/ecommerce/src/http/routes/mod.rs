@@ -2,6 +2,7 @@
 
 pub(crate) mod customers;
 pub(crate) mod fulfilment;
+pub(crate) mod inventory;
 pub(crate) mod operations;
 pub(crate) mod orders;
 pub(crate) mod products;
@@ -33,6 +34,16 @@ pub(crate) fn api() -> Router<AppState> {
         .route("/api/v1/sagas", get(operations::sagas))
         .route("/api/v1/sagas/{id}", get(operations::saga))
         .route("/api/v1/sagas/{id}/retry", post(operations::retry_saga))
+        .route(
+            "/api/v1/unfinished-sagas",
+            get(operations::unfinished_sagas),
+        )
+        .route("/api/v1/dead-letters", get(operations::dead_letters))
+        .route("/api/v1/inventory/stock", get(inventory::stock))
+        .route(
+            "/api/v1/inventory/reservations/{order_id}",
+            get(inventory::reservation),
+        )
         .route("/api/v1/read-models", get(operations::read_models))
         .route("/api/v1/read-models/{name}", get(operations::read_model))
         .route(

@@ -1,5 +1,6 @@
 //! The admin's view of the machinery: analytics, order sagas (list, get, retry a parked one),
-//! read models (status and lag, start a rebuild and watch it).
+//! unfinished sagas of every type, dead letters, read models (status and lag, start a rebuild
+//! and watch it).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,8 @@ use super::checked_id;
 use crate::http::auth::AdminCaller;
 use crate::http::errors::{ApiError, ErrorBody};
 use crate::http::ops_views::{
-    ReadModelView, RebuildAccepted, RebuildOutcomeView, RetryAccepted, SagaDetailView,
-    SagaSummaryView,
+    DeadLetterView, ReadModelView, RebuildAccepted, RebuildOutcomeView, RetryAccepted,
+    SagaDetailView, SagaSummaryView, UnfinishedSagasView,
 };
 use crate::http::{AnalyticsView, AppState};
 use crate::readmodels;
@@ -161,6 +162,53 @@ pub(crate) async fn retry_saga(
     }
     let body = RetryAccepted { id: id.to_owned() };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// How many sagas of each type (the order saga, reservation expiry, the notification and
+/// undo-sale policies) are not terminal: active, dispatching, compensating or parked (admin).
+/// Empty once the shop has settled.
+#[utoipa::path(
+    get, path = "/api/v1/unfinished-sagas", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Non-zero counts by type and status", body = [UnfinishedSagasView]),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not the admin", body = ErrorBody),
+    )
+)]
+pub(crate) async fn unfinished_sagas(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<UnfinishedSagasView>>, ApiError> {
+    let counts = state.shop.unfinished_sagas().await?;
+    Ok(Json(
+        counts
+            .into_iter()
+            .map(|(saga_type, status, count)| UnfinishedSagasView {
+                saga_type,
+                status,
+                count,
+            })
+            .collect(),
+    ))
+}
+
+/// The events every read model, saga and policy gave up on (admin). Empty in a healthy shop.
+#[utoipa::path(
+    get, path = "/api/v1/dead-letters", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Dead letters", body = [DeadLetterView]),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not the admin", body = ErrorBody),
+    )
+)]
+pub(crate) async fn dead_letters(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let letters = state.shop.dead_letters().await?;
+    Ok(Json(letters.iter().map(DeadLetterView::from).collect()))
 }
 
 fn known_read_model(name: &str) -> Result<&str, ApiError> {

@@ -121,6 +121,7 @@ async fn fresh(state: &AppState, id: &str) -> Result<ProductView, ApiError> {
 pub(crate) async fn add(
     State(state): State<AppState>,
     _admin: AdminCaller,
+    context: RequestContext,
     ApiJson(body): ApiJson<NewProductBody>,
 ) -> Result<Response, ApiError> {
     let id = checked_id("product", &body.id)
@@ -145,6 +146,7 @@ pub(crate) async fn add(
             &body.description,
             body.price.into(),
             body.initial_stock,
+            Some(context.correlation_id),
         )
         .await?;
     let view = fresh(&state, id).await?;
