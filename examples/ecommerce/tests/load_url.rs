@@ -8,19 +8,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
+use ecommerce::http::limits::RateLimit;
+use ecommerce::load::client::{Call, ShopClient};
 use ecommerce::load::remote::{self, RemoteConfig};
 use ecommerce::load::{LoadConfig, Outcome, planned_order, remote_checks};
-use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api};
+use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, api_with, config};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_orders_over_http_settle_and_pass_every_check() {
-    let api = api().await;
+/// Serves `app` on an ephemeral 127.0.0.1 port until `stop` is sent.
+async fn serve(
+    app: Router,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<std::io::Result<()>>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
     let addr = listener.local_addr().expect("bound");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = api.app.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -31,6 +40,13 @@ async fn twenty_orders_over_http_settle_and_pass_every_check() {
         })
         .await
     });
+    (addr, stop, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_orders_over_http_settle_and_pass_every_check() {
+    let api = api().await;
+    let (addr, stop, server) = serve(api.app.clone()).await;
 
     let config = RemoteConfig {
         url: format!("http://{addr}"),
@@ -97,6 +113,36 @@ async fn twenty_orders_over_http_settle_and_pass_every_check() {
         .expect("the load added it");
     assert_eq!(added.received, 3);
 
+    let _ = stop.send(());
+    server
+        .await
+        .expect("the server task ends")
+        .expect("the server stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_client_waits_as_retry_after_says_and_gets_through() {
+    let api = api_with(ecommerce::http::HttpConfig {
+        rate_limit: RateLimit {
+            requests: 3,
+            per: Duration::from_secs(1),
+        },
+        ..config()
+    })
+    .await;
+    let (addr, stop, server) = serve(api.app.clone()).await;
+    let client = ShopClient::new(&format!("http://{addr}")).expect("a plain http url");
+    for _ in 0..6 {
+        let products: Vec<ecommerce::http::ProductView> = client
+            .json(&Call::get("/api/v1/products", None))
+            .await
+            .expect("every request gets through in the end");
+        assert_eq!(products.len(), 3);
+    }
+    assert!(
+        client.throttled() > 0,
+        "the budget of 3 was spent and waited out"
+    );
     let _ = stop.send(());
     server
         .await

@@ -16,23 +16,25 @@ use ecommerce::load::{self, LoadConfig, invariants, remote_checks};
 use ecommerce::payment::SimulatedProvider;
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How the URL mode gets in: the admin's password and serve's rate limit.
+const URL_MODE: &str = "\
+URL mode (--url): the load logs in as the admin with --admin-email and --admin-password (or
+ECOMMERCE_ADMIN_EMAIL and ECOMMERCE_ADMIN_PASSWORD, which serve reads too; serve prints a
+generated password when none is set), adds the catalogue's missing products, registers its
+customers, and checks the invariants through the API only. Serve's rate limit (60 requests
+per 60 s per client by default) would throttle the run: start serve with ECOMMERCE_RATE_LIMIT
+raised (429s are waited out as Retry-After says, but slowly). The payment success rate, the
+steps and the database are then the server's.
+
+  ECOMMERCE_ADMIN_PASSWORD=secret ECOMMERCE_RATE_LIMIT=1000000 cargo run -p ecommerce -- serve
+  ECOMMERCE_ADMIN_PASSWORD=secret cargo run -p ecommerce -- load --url http://127.0.0.1:8080";
+
 /// How long the checks wait for the shop to settle.
 const SETTLE: Duration = Duration::from_secs(120);
 
-/// The `load` options.
-///
-/// With `--url`, the load runs against a shop started with `ecommerce serve`: it logs in as
-/// the admin (`--admin-email`/`--admin-password`, or the same `ECOMMERCE_ADMIN_EMAIL` and
-/// `ECOMMERCE_ADMIN_PASSWORD` serve reads; serve prints a generated password when none is
-/// set), adds the catalogue's missing products, registers its customers, and checks the
-/// invariants through the API only. Serve's rate limit (60 requests per 60 s per client by
-/// default) would throttle the run: start serve with `ECOMMERCE_RATE_LIMIT=1000000` (429s are
-/// waited out politely, but slowly). The payment success rate, steps and database are then
-/// the server's.
+/// The `load` options (the URL mode's setup is shown by `load --help`, after them).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "URL mode, against a running shop:\n  ECOMMERCE_ADMIN_PASSWORD=secret ECOMMERCE_RATE_LIMIT=1000000 cargo run -p ecommerce -- serve\n  ECOMMERCE_ADMIN_PASSWORD=secret cargo run -p ecommerce -- load --url http://127.0.0.1:8080 --orders 1000 --concurrency 20"
-)]
+#[command(after_help = URL_MODE)]
 pub struct LoadArgs {
     /// Orders to place.
     #[arg(long, default_value_t = 1_000)]
