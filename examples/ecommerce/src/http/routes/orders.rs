@@ -114,14 +114,15 @@ async fn visible_order(state: &AppState, caller: &Claims, id: &str) -> Result<Or
     post, path = "/api/v1/orders", tag = "orders",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
-        description = "Retries with the same key return the same order")),
+        description = "Retries with the same key and items return the same order; the same key \
+                       with other items is 422 idempotency_key_reused")),
     request_body = PlaceOrderBody,
     responses(
         (status = 202, description = "Accepted", body = OrderAccepted),
         (status = 400, description = "Malformed", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not a customer", body = ErrorBody),
-        (status = 422, description = "Unknown product, quantities, item count", body = ErrorBody),
+        (status = 422, description = "Unknown product, quantities, item count; Idempotency-Key reused with other items", body = ErrorBody),
     )
 )]
 pub(crate) async fn place(
