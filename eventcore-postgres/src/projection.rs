@@ -33,6 +33,10 @@ fn dead_letter_from_row(row: &sqlx::postgres::PgRow) -> Result<DeadLetter, Store
 
 #[async_trait]
 impl StoreTransaction for PgTransaction {
+    fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
+        self.guard.after_commit(callback);
+    }
+
     async fn append(
         &mut self,
         request: eventcore::AppendRequest,

@@ -313,6 +313,7 @@ impl PgTransaction {
         if self.appended > 0 {
             self.store.committed(self.last_position);
         }
+        self.guard.committed();
         Ok(())
     }
 

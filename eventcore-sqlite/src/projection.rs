@@ -55,6 +55,10 @@ fn dead_letter_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, Sto
 
 #[async_trait]
 impl StoreTransaction for SqliteTransaction {
+    fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
+        self.guard.after_commit(callback);
+    }
+
     async fn append(
         &mut self,
         request: eventcore::AppendRequest,

@@ -196,6 +196,7 @@ impl SqliteTransaction {
         }
         self.tx.commit().await.map_err(StoreError::backend)?;
         self.store.advance_head(self.head);
+        self.guard.committed();
         Ok(())
     }
 

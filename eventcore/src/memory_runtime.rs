@@ -126,10 +126,16 @@ pub struct InMemoryTransaction {
     /// Events appended, placed after the log as it is while `writer` is held.
     events: Vec<RecordedEvent>,
     writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Keeps the after-commit callbacks (nothing here can be cancelled midway).
+    guard: crate::backend::TxGuard,
 }
 
 #[async_trait]
 impl StoreTransaction for InMemoryTransaction {
+    fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
+        self.guard.after_commit(callback);
+    }
+
     async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
         if self.writer.is_none() {
@@ -216,13 +222,16 @@ impl StoreTransaction for InMemoryTransaction {
         Ok(true)
     }
 
-    async fn commit(self) -> Result<(), StoreError> {
-        let mut log = self.store.write();
-        self.store.runtime().commit(self.pending)?;
-        if !self.events.is_empty() {
-            log.push(self.events);
-            self.store.publish(&log);
+    async fn commit(mut self) -> Result<(), StoreError> {
+        {
+            let mut log = self.store.write();
+            self.store.runtime().commit(self.pending)?;
+            if !self.events.is_empty() {
+                log.push(self.events);
+                self.store.publish(&log);
+            }
         }
+        self.guard.committed();
         Ok(())
     }
 }
@@ -308,6 +317,7 @@ impl TransactionalStore for InMemoryEventStore {
             pending: Pending::default(),
             events: Vec::new(),
             writer: None,
+            guard: crate::backend::TxGuard::default(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The repository: load an aggregate, handle a command, append with optimistic concurrency.
 
 mod command;
+mod committed;
 mod error;
 mod events;
 mod folder;
@@ -79,6 +80,8 @@ pub struct Repository<A> {
     locks: Arc<locks::Locks>,
     /// Tags the states this repository (and its clones) cache in the stream locks.
     cache_key: u64,
+    /// What [`execute_in`](Self::execute_in) keeps of long streams between transactions.
+    committed: Arc<committed::CommittedStates<A>>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -93,6 +96,7 @@ impl<A> Clone for Repository<A> {
             observer: self.observer.clone(),
             locks: self.locks.clone(),
             cache_key: self.cache_key,
+            committed: self.committed.clone(),
             _aggregate: PhantomData,
         }
     }
@@ -129,6 +133,7 @@ impl<A: Aggregate> Repository<A> {
             observer: None,
             locks: locks::process(),
             cache_key: next_cache_key(),
+            committed: Arc::default(),
             _aggregate: PhantomData,
         }
     }
@@ -150,6 +155,7 @@ impl<A: Aggregate> Repository<A> {
     pub fn with_upcasters(mut self, upcasters: impl Into<Arc<Upcasters>>) -> Self {
         self.upcasters = upcasters.into();
         self.cache_key = next_cache_key(); // states folded with other upcasters are not ours
+        self.committed = Arc::default();
         self
     }
 

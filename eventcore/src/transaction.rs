@@ -145,6 +145,16 @@ pub trait StoreTransaction: Send + 'static {
         event_id: EventId,
     ) -> Result<bool, StoreError>;
 
+    /// Runs `callback` once this transaction has committed, and never if it fails to commit,
+    /// rolls back or is dropped: for in-process state that may only reflect committed data
+    /// (what [`Repository::execute_in`](crate::Repository::execute_in) keeps of long streams
+    /// between transactions). Callbacks run in the order given, on the task that committed,
+    /// right after the commit; keep them short and non-blocking. The default drops `callback`
+    /// (it never runs), which is always safe: backends override it.
+    fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
+        drop(callback);
+    }
+
     /// Commits everything done in the transaction.
     ///
     /// # Errors

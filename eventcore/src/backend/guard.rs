@@ -27,10 +27,21 @@ use crate::error::StoreError;
 /// assert!(matches!(refused, StoreError::TransactionAborted { reason: AbortReason::Cancelled }));
 /// # });
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TxGuard {
     in_flight: bool,
     aborted: Option<crate::AbortReason>,
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for TxGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxGuard")
+            .field("in_flight", &self.in_flight)
+            .field("aborted", &self.aborted)
+            .field("after_commit", &self.after_commit.len())
+            .finish()
+    }
 }
 
 impl TxGuard {
@@ -73,6 +84,21 @@ impl TxGuard {
     pub fn abort(&mut self, reason: crate::AbortReason) -> StoreError {
         self.aborted = Some(reason);
         StoreError::aborted(reason)
+    }
+
+    /// Keeps `callback` for [`committed`](Self::committed): what
+    /// [`StoreTransaction::after_commit`](crate::StoreTransaction::after_commit) hands a
+    /// backend. Dropped unrun if the transaction never commits.
+    pub fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
+        self.after_commit.push(callback);
+    }
+
+    /// Runs the callbacks kept by [`after_commit`](Self::after_commit), in order: call it once
+    /// the backend's commit succeeded.
+    pub fn committed(&mut self) {
+        for callback in std::mem::take(&mut self.after_commit) {
+            callback();
+        }
     }
 
     /// `Ok` when the transaction may go on and commit.

@@ -17,7 +17,10 @@ impl<A: Aggregate> Repository<A> {
     ///
     /// A command already handled (committed, or earlier in this transaction) returns the
     /// events it appended then. Snapshots are neither read nor written (the transaction may
-    /// yet roll back). It does not wait for the stream's in-process lock (the transaction may
+    /// yet roll back). Instead, for a long stream (a hot aggregate that every transaction
+    /// touches), the repository and its clones keep the state it had once the transaction
+    /// committed ([`StoreTransaction::after_commit`]), and the next command reads only the
+    /// events after it. It does not wait for the stream's in-process lock (the transaction may
     /// hold what a command holding it waits for), so it races other commands like another
     /// process would: the version check decides, and a conflict is read again once at once.
     ///
@@ -58,30 +61,39 @@ impl<A: Aggregate> Repository<A> {
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = command_metadata::<A>(&command, metadata);
         let mut duplicate_seen = false;
+        // A committed state of this stream, if one is kept: only the events after it are read
+        // (as `tx` sees them, its own appends included). No snapshot: the snapshot store may
+        // not see, or may wait for, what the transaction holds.
+        let mut kept = self.committed.take(&stream);
         let mut attempt = 0;
         loop {
-            attempt += 1;
-            // Everything through `tx` (no snapshot: the snapshot store may not see, or may wait
-            // for, what the transaction holds).
+            // A conflict on a kept state does not count: the fresh read after it does.
+            let (base, base_version) = kept.take().unwrap_or_else(|| {
+                attempt += 1;
+                (A::default(), 0)
+            });
             let read = tx
-                .read_for_command(&stream, 1, Some(first_id))
+                .read_for_command(&stream, base_version + 1, Some(first_id))
                 .await
                 .map_err(RepositoryError::Store)?;
             if let Some(first_version) = read.handled_at {
+                self.committed.put(stream.clone(), base, base_version);
                 let records = tx
                     .read_stream(&stream, first_version, crate::MAX_EVENTS_PER_APPEND)
                     .await
                     .map_err(RepositoryError::Store)?;
                 return self.first_outcome(&command, &stream, records);
             }
-            let loaded = self.fold(stream.clone(), A::default(), 0, &read.events)?;
-            let events = loaded
-                .state
-                .handle(&command)
-                .map_err(RepositoryError::Domain)?;
-            if events.is_empty() {
-                return Ok(Vec::new());
-            }
+            let mut loaded = self.fold(stream.clone(), base, base_version, &read.events)?;
+            let decided = loaded.state.handle(&command);
+            let events = match decided {
+                Ok(events) if !events.is_empty() => events,
+                other => {
+                    // Nothing appended: the state as read is the stream's once `tx` commits.
+                    self.keep_after_commit(tx, loaded.stream, loaded.state, loaded.version);
+                    return other.map(|_| Vec::new()).map_err(RepositoryError::Domain);
+                }
+            };
             let new_events = encode::<A>(&command, &stream, &events, &metadata)?;
             let request = AppendRequest::single(
                 stream.clone(),
@@ -90,6 +102,11 @@ impl<A: Aggregate> Repository<A> {
             );
             match tx.append(request).await {
                 Ok(recorded) => {
+                    for event in &events {
+                        loaded.state.apply(event);
+                    }
+                    let version = loaded.version + events.len() as u64;
+                    self.keep_after_commit(tx, loaded.stream, loaded.state, version);
                     return Ok(recorded
                         .into_iter()
                         .zip(events)
@@ -113,5 +130,21 @@ impl<A: Aggregate> Repository<A> {
                 Err(error) => return Err(RepositoryError::Store(error)),
             }
         }
+    }
+
+    /// Keeps `state` (at `version` as `tx` sees the stream) for the next command, once `tx`
+    /// committed.
+    fn keep_after_commit<Tx: StoreTransaction>(
+        &self,
+        tx: &mut Tx,
+        stream: crate::StreamId,
+        state: A,
+        version: u64,
+    ) {
+        if version < super::committed::KEEP_FROM_VERSION {
+            return;
+        }
+        let committed = self.committed.clone();
+        tx.after_commit(Box::new(move || committed.put(stream, state, version)));
     }
 }

@@ -120,3 +120,118 @@ pub async fn commands_in_a_transaction_and_a_plain_command_on_one_instance_do_no
     let loaded = repo.load(&id).await.unwrap();
     assert_eq!((loaded.state.total, loaded.version), (6, 3));
 }
+
+/// A long stream commanded through `execute_in` in one transaction after another: the state
+/// carried between transactions is what committed (a rolled-back transaction's appends never
+/// count, later appends by another repository do), and `after_commit` callbacks run on commit
+/// only.
+pub async fn a_long_stream_keeps_its_committed_state_between_transactions_and_never_an_uncommitted_one<
+    S,
+>(
+    backend: &Backend<S>,
+) where
+    S: EventStore + TransactionalStore + Clone + 'static,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let store = &backend.events;
+    let repo = Repository::<Counter>::new(store.clone());
+    let id = format!("long-in-tx-{}", uuid::Uuid::new_v4());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let count = |ran: &Arc<AtomicUsize>| {
+        let ran = ran.clone();
+        Box::new(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+
+    let mut tx = store.begin().await.expect("begin");
+    for _ in 0..100 {
+        repo.execute_in(&mut tx, CounterCommand::add(&id, 1), Metadata::default())
+            .await
+            .expect("executes");
+    }
+    tx.after_commit(count(&ran));
+    tx.after_commit(count(&ran));
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "not before the commit");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        2,
+        "each callback once the commit returned"
+    );
+
+    // Another repository (another process, as far as this one knows) appends meanwhile: the
+    // next command folds that on top of what it carried over.
+    Repository::<Counter>::new(store.clone())
+        .execute(CounterCommand::add(&id, 5))
+        .await
+        .expect("plain command");
+    let mut tx = store.begin().await.expect("begin");
+    let refused = repo
+        .execute_in(
+            &mut tx,
+            CounterCommand::subtract(&id, 106),
+            Metadata::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(RepositoryError::Domain(CounterError::WouldGoNegative {
+                total: 105,
+                ..
+            }))
+        ),
+        "decided on the committed state, 105: {refused:?}"
+    );
+    let done = repo
+        .execute_in(
+            &mut tx,
+            CounterCommand::subtract(&id, 105),
+            Metadata::default(),
+        )
+        .await
+        .expect("the whole committed total");
+    assert_eq!(done[0].stream_version, 102);
+    tx.commit().await.expect("commit");
+
+    // Rolled back: its state must not be the next transaction's.
+    let mut tx = store.begin().await.expect("begin");
+    repo.execute_in(
+        &mut tx,
+        CounterCommand::add(&id, 1_000),
+        Metadata::default(),
+    )
+    .await
+    .expect("executes");
+    tx.after_commit(count(&ran));
+    drop(tx);
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        2,
+        "never for a dropped transaction"
+    );
+    let mut tx = store.begin().await.expect("begin");
+    let refused = repo
+        .execute_in(
+            &mut tx,
+            CounterCommand::subtract(&id, 1),
+            Metadata::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(RepositoryError::Domain(CounterError::WouldGoNegative {
+                total: 0,
+                ..
+            }))
+        ),
+        "the rolled-back add is not carried over: {refused:?}"
+    );
+    drop(tx);
+    let loaded = repo.load(&id).await.unwrap();
+    assert_eq!((loaded.state.total, loaded.version), (0, 102));
+}

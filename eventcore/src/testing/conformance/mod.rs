@@ -139,6 +139,7 @@ macro_rules! conformance_tests {
             a_cancelled_append_poisons_its_transaction_and_stores_nothing,
             commands_execute_inside_a_transaction_with_its_other_writes,
             commands_in_a_transaction_and_a_plain_command_on_one_instance_do_not_deadlock,
+            a_long_stream_keeps_its_committed_state_between_transactions_and_never_an_uncommitted_one,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
