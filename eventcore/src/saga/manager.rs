@@ -42,6 +42,8 @@ pub struct SagaManager<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> {
     pub(super) wake: Arc<Notify>,
     /// Bumped after every commit of a saga record through this manager or its clones.
     pub(super) commits: Arc<watch::Sender<u64>>,
+    /// The instances waiters wait for, and their changes.
+    pub(super) watched: Arc<super::watched::Watched>,
 }
 
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Clone for SagaManager<S, T, B> {
@@ -56,6 +58,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Clone for SagaManager<
             options: self.options,
             wake: self.wake.clone(),
             commits: self.commits.clone(),
+            watched: self.watched.clone(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             options: SagaOptions::default(),
             wake: Arc::new(Notify::new()),
             commits: Arc::new(watch::Sender::new(0)),
+            watched: Arc::default(),
         }
     }
 
@@ -143,14 +147,13 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         let options = ProjectionOptions::default()
             .with_batch_size(self.options.batch_size)
             .with_policy(self.options.events);
-        let (commits, wake) = (self.commits.clone(), self.wake.clone());
+        let commits = self.commits.clone();
         let projections = ProjectionRunner::new(self.store.clone())
             .add(self.consumer(), Events(self.clone()), options)
             // The runner commits the batches and changes its status after each commit: tell
-            // waiters, and wake the dispatcher for the steps the events planned.
+            // waiters. (A saved instance with a step to run wakes the dispatcher itself.)
             .with_metrics(move |_: &ProjectionStatus| {
                 commits.send_modify(|n| *n = n.wrapping_add(1));
-                wake.notify_one();
             })
             .start()?;
         let (shutdown, mut stop) = watch::channel(false);

@@ -117,6 +117,7 @@ mod record;
 mod status;
 mod step;
 mod view;
+mod watched;
 
 use crate::event::{Event, RecordedEvent};
 

@@ -167,20 +167,29 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         id: &str,
         mut done: impl FnMut(&SagaView<S>) -> bool,
     ) -> Result<SagaView<S>, SagaError> {
+        let _watching = self.watched.watch(id);
         let mut commits: watch::Receiver<u64> = self.commits.subscribe();
+        // Read at first, after a commit that saved this instance here, and on every poll
+        // interval (a change made elsewhere: another process, a replica).
+        let (mut seen, mut read) = (0, true);
         loop {
-            // Seen before reading: a commit from here on wakes the wait below.
+            // Seen before reading: a commit from here on wakes the wait below, and its change
+            // of this instance is counted before that wake-up.
             drop(commits.borrow_and_update());
-            if let Some(view) = self.get(id).await? {
-                if done(&view) {
-                    return Ok(view);
+            let changes = self.watched.changes(id);
+            if read || changes != seen {
+                seen = changes;
+                if let Some(view) = self.get(id).await? {
+                    if done(&view) {
+                        return Ok(view);
+                    }
                 }
             }
-            tokio::select! {
+            read = tokio::select! {
                 // `self` holds the sender, so this cannot fail while we wait.
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(self.options.poll_interval) => {}
-            }
+                _ = commits.changed() => false,
+                () = tokio::time::sleep(self.options.poll_interval) => true,
+            };
         }
     }
 }

@@ -6,8 +6,9 @@ use super::bus::CommandBus;
 use super::document::{DeadlineChanges, Document};
 use super::error::{SagaError, record_error};
 use super::manager::SagaManager;
+use super::status::SagaStatus;
 use crate::durable::{DeadlineRecord, SagaRecord};
-use crate::transaction::{RuntimeStore, RuntimeTransaction};
+use crate::transaction::{RuntimeStore, RuntimeTransaction, StoreTransaction};
 
 /// The stored deadline's payload: which deadline of the instance it is.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -66,6 +67,20 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             updated_at: self.clock.now(),
         };
         tx.save_saga(&record, version).await?;
+        // Once committed: waiters on this instance look again, and the dispatcher wakes if the
+        // instance has a step to run.
+        let (watched, id) = (self.watched.clone(), id.to_owned());
+        let steps = matches!(
+            document.saga_status(),
+            SagaStatus::Dispatching | SagaStatus::Compensating
+        );
+        let wake = steps.then(|| self.wake.clone());
+        tx.after_commit(Box::new(move || {
+            watched.changed(&id);
+            if let Some(wake) = wake {
+                wake.notify_one();
+            }
+        }));
         Ok(())
     }
 }
