@@ -78,17 +78,21 @@ pub(crate) async fn saga<'e>(
         .transpose()
 }
 
+/// Instances of a type (`?1`) with a status (`?2`), least recently updated first, at most `?3`.
+fn sagas_by_status_sql() -> String {
+    format!(
+        "SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE saga_type = ?1 AND status = ?2 \
+         ORDER BY updated_at, saga_id LIMIT ?3"
+    )
+}
+
 pub(crate) async fn sagas_by_status<'e>(
     executor: impl SqliteExecutor<'e>,
     saga_type: &str,
     status: &str,
     limit: usize,
 ) -> Result<Vec<SagaRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {SAGA_COLUMNS} FROM eventcore_sagas WHERE saga_type = ?1 AND status = ?2 \
-         ORDER BY updated_at, saga_id LIMIT ?3"
-    );
-    sqlx::query(&sql)
+    sqlx::query(&sagas_by_status_sql())
         .bind(saga_type)
         .bind(status)
         .bind(eventcore::backend::sql_limit(limit))
@@ -195,12 +199,13 @@ pub(crate) async fn deadlines<'e>(
 ) -> Result<Vec<DeadlineRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT deadline_id, saga_type, saga_id, due_at, payload FROM eventcore_deadlines
-         WHERE saga_type = ?1 AND (?2 IS NULL OR saga_id = ?2) AND (?3 IS NULL OR due_at <= ?3)
+         WHERE due_at <= ?3 AND saga_type = ?1 AND (?2 IS NULL OR saga_id = ?2)
          ORDER BY due_at, deadline_id LIMIT ?4",
     )
     .bind(saga_type)
     .bind(saga_id)
-    .bind(due_by.map(micros))
+    // A bound, never NULL, so that the due-time index is searched as a range (not scanned).
+    .bind(due_by.map_or(i64::MAX, micros))
     .bind(eventcore::backend::sql_limit(limit))
     .fetch_all(executor)
     .await
@@ -271,5 +276,34 @@ impl crate::SqliteEventStore {
         event_id: EventId,
     ) -> Result<bool, StoreError> {
         is_processed(self.reader_pool(), consumer, event_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dispatcher asks this after every change: it must seek its few in-flight instances
+    /// in order, never scan every instance of the type and sort them.
+    #[tokio::test]
+    async fn sagas_by_status_seeks_the_type_and_status_index_in_order() {
+        let store = crate::SqliteEventStore::open_in_memory().await.unwrap();
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", sagas_by_status_sql()))
+            .bind("order")
+            .bind("dispatching")
+            .bind(100_i64)
+            .fetch_all(store.reader_pool())
+            .await
+            .unwrap();
+        let details: Vec<String> = rows
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, 3))
+            .collect();
+        let details = details.join(" | ");
+        assert!(
+            details.contains("USING INDEX eventcore_sagas_by_type_status"),
+            "{details}"
+        );
+        assert!(!details.contains("TEMP B-TREE"), "{details}");
     }
 }
