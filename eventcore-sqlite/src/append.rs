@@ -173,6 +173,43 @@ pub(crate) async fn append_in_transaction(
     Ok(all)
 }
 
+/// The version a request's events follow when that is known without reading the stream: one
+/// stream, one chunk of events, an exact expectation (or none yet). Such an append is one
+/// `INSERT`, atomic on its own, with the version guard checking the expectation in it.
+pub(crate) fn known_base(request: &AppendRequest) -> Option<u64> {
+    let [append] = &request.streams[..] else {
+        return None;
+    };
+    if append.events.is_empty() || append.events.len() > CHUNK {
+        return None;
+    }
+    let base = match append.expected {
+        ExpectedVersion::NoStream => 0,
+        ExpectedVersion::Exact(n) => n,
+        ExpectedVersion::Any | ExpectedVersion::StreamExists => return None,
+    };
+    let last = base.checked_add(append.events.len() as u64)?;
+    i64::try_from(last).is_ok().then_some(base)
+}
+
+/// Inserts the one stream of `request` after version `base` ([`known_base`]) in one
+/// statement; a version guard refusal becomes the conflict with the stream's actual version.
+pub(crate) async fn insert_after(
+    conn: &mut SqliteConnection,
+    request: &AppendRequest,
+    base: u64,
+) -> Result<Vec<RecordedEvent>, Failure> {
+    let append = &request.streams[0];
+    match insert_rows(conn, append, base, stored_now()).await {
+        Err(Failure::VersionMoved) => {
+            let actual = version_of(conn, &append.stream).await?;
+            append.check(actual)?;
+            Err(Failure::VersionMoved)
+        }
+        other => other,
+    }
+}
+
 /// Whether `request` goes in without an explicit transaction: one stream, one chunk.
 pub(crate) fn is_single_statement(request: &AppendRequest) -> bool {
     matches!(&request.streams[..], [only] if only.events.len() <= CHUNK)

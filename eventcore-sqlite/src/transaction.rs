@@ -210,10 +210,18 @@ impl SqliteTransaction {
 }
 
 /// Appends inside a savepoint: on an error, nothing of this append stays in the transaction.
+/// (One `INSERT` whose base version is known needs none: a failed statement leaves nothing
+/// behind and the transaction goes on.)
 async fn append_in_savepoint(
     conn: &mut SqliteConnection,
     request: &AppendRequest,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
+    if let Some(base) = append::known_base(request) {
+        return match append::insert_after(conn, request, base).await {
+            Ok(recorded) => Ok(recorded),
+            Err(failure) => Err(append::into_store_error(failure, conn, request).await),
+        };
+    }
     sqlx::query("SAVEPOINT eventcore_append")
         .execute(&mut *conn)
         .await
