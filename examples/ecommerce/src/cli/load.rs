@@ -96,8 +96,8 @@ enum Steps {
 
 /// Runs the load and the checks.
 pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    if args.concurrency == 0 || args.customers == 0 {
-        bail!("--concurrency and --customers must be at least 1");
+    if args.concurrency == 0 || args.customers == 0 || args.products == 0 {
+        bail!("--concurrency, --customers and --products must be at least 1");
     }
     let load = LoadConfig {
         orders: args.orders,

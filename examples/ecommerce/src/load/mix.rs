@@ -47,31 +47,6 @@ pub fn catalogue(config: &LoadConfig) -> Vec<ProductSpec> {
         .collect()
 }
 
-/// A small deterministic generator (splitmix64).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
 /// One order of the mix, before it is addressed to a customer id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedOrder {
@@ -92,13 +67,20 @@ pub fn planned_order(
     products: &[String],
     customers: usize,
 ) -> PlannedOrder {
-    let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
-    let lines = 1 + rng.below(3.min(products.len()));
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(
+        seed ^ (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d),
+    );
+    // No products, no items (the shop refuses such an order).
+    let lines = match products.len() {
+        0 => 0,
+        n => rng.random_range(1..=n.min(3)),
+    };
     let mut items: Vec<RequestedItem> = Vec::new();
     while items.len() < lines {
-        let product_id = products[rng.below(products.len())].clone();
+        let product_id = products[rng.random_range(0..products.len())].clone();
         if items.iter().all(|i| i.product_id != product_id) {
-            let quantity = 1 + rng.below(2) as u32;
+            let quantity = rng.random_range(1..=2);
             items.push(RequestedItem {
                 product_id,
                 quantity,
@@ -107,7 +89,7 @@ pub fn planned_order(
     }
     PlannedOrder {
         index,
-        customer: rng.below(customers),
+        customer: rng.random_range(0..customers.max(1)),
         items,
         idempotency_key: format!("load-{seed}-{index}"),
     }

@@ -16,7 +16,7 @@ mod remote_rebuild;
 mod summary;
 
 pub use mix::{
-    GENERATED_STOCK, PlannedOrder, ProductSpec, Rng, catalogue, order_request, planned_order,
+    GENERATED_STOCK, PlannedOrder, ProductSpec, catalogue, order_request, planned_order,
 };
 pub use summary::{LoadReport, Outcome};
 
