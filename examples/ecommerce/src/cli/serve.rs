@@ -1,4 +1,4 @@
-//! `serve`: the shop and its HTTP API, until Ctrl-C.
+//! `serve`: the shop and its HTTP API, until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,10 +8,22 @@ use anyhow::Context;
 use ecommerce::app::{Shop, ShopConfig};
 use ecommerce::http::{self, HttpConfig};
 
-/// Opens the shop at `db`, serves `/api/v1` on `addr` until Ctrl-C, then drains the open
-/// requests and stops the shop's background work.
+/// Opens the shop at `db`, serves `/api/v1` on `addr` until Ctrl-C (or SIGTERM), then drains
+/// the open requests and stops the shop's background work. `ECOMMERCE_PAYMENT_SUCCESS_RATE`
+/// (0.0–1.0, default 0.9) sets the share of payments the simulated provider approves.
 pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
-    let shop = Shop::open(ShopConfig::new(&db))
+    let mut shop_config = ShopConfig::new(&db);
+    if let Ok(rate) = std::env::var("ECOMMERCE_PAYMENT_SUCCESS_RATE") {
+        let rate: f64 = rate
+            .parse()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .with_context(|| {
+                format!("ECOMMERCE_PAYMENT_SUCCESS_RATE must be between 0.0 and 1.0, got {rate:?}")
+            })?;
+        shop_config.provider.success_rate = rate;
+    }
+    let shop = Shop::open(shop_config)
         .await
         .with_context(|| format!("opening the shop at {}", db.display()))?;
     let shop = Arc::new(shop);
@@ -41,11 +53,7 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot wait for Ctrl-C: stopping");
-        }
-    })
+    .with_graceful_shutdown(stop_signal())
     .await
     .context("serving HTTP")?;
     println!("stopping");
@@ -55,4 +63,30 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     }
     println!("stopped");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager sends) on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot wait for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(error) = result {
+                tracing::error!(%error, "cannot wait for Ctrl-C: stopping");
+            }
+        }
+        () = terminate => {}
+    }
 }
