@@ -151,6 +151,28 @@ pub trait StoreTransaction: Send + 'static {
     /// between transactions). Callbacks run in the order given, on the task that committed,
     /// right after the commit; keep them short and non-blocking. The default drops `callback`
     /// (it never runs), which is always safe: backends override it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use eventcore::{InMemoryEventStore, StoreTransaction, TransactionalStore};
+    ///
+    /// let store = InMemoryEventStore::new();
+    /// let committed_orders = Arc::new(AtomicU64::new(0));
+    ///
+    /// let mut tx = store.begin().await.unwrap();
+    /// let count = committed_orders.clone();
+    /// tx.after_commit(Box::new(move || { count.fetch_add(1, Ordering::SeqCst); }));
+    /// drop(tx); // rolled back: the callback never runs
+    ///
+    /// let mut tx = store.begin().await.unwrap();
+    /// let count = committed_orders.clone();
+    /// tx.after_commit(Box::new(move || { count.fetch_add(1, Ordering::SeqCst); }));
+    /// tx.commit().await.unwrap();
+    /// assert_eq!(committed_orders.load(Ordering::SeqCst), 1);
+    /// # });
+    /// ```
     fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
         drop(callback);
     }
