@@ -40,7 +40,8 @@
 //! A reader only returns positions below a *read bound*: the id of the oldest transaction that
 //! may still commit events below it. Every appending transaction takes the store's write gate
 //! (a shared advisory lock keyed by its session) before it gets its id, and the bound is the oldest gate holder the
-//! reader's snapshot saw in flight (or one that finished since that snapshot). New
+//! reader's snapshot saw in flight (or one that finished since that snapshot; an id whose
+//! lock is not in the lock table yet counts too, as it may be a gate holder's). New
 //! transactions get higher ids; in-flight writers hold the bound at their id. The reader
 //! therefore never skips, and a long transaction that appends no events (a batch update, a
 //! session idle in transaction, a write in another database) does not hold it back;

@@ -9,9 +9,10 @@ use crate::schema::Schema;
 pub(crate) const INDEX_BITS: u32 = 20;
 
 /// SQL calling one of the read-bound functions of migration 0005 (`eventcore_read_bound`,
-/// `eventcore_read_all`, `eventcore_head`, `eventcore_count_through`) with the store's gate
-/// and `args` before it. The bound follows the oldest transaction holding the store's write
-/// gate (transactions that never took it write no events and do not hold it back), and the
+/// `eventcore_read_all`, `eventcore_head`, `eventcore_count_through`; the bound as migration
+/// 0006 redefines it) with the store's gate and `args` before it. The bound follows the oldest
+/// transaction holding the store's write gate (transactions that never took it write no events
+/// and do not hold it back; an id whose lock is not in the lock table yet counts), and the
 /// function reads the rows with a snapshot taken after the bound, so that no writer that
 /// finished meanwhile is missed.
 pub(crate) fn bound_call(schema: &Schema, function: &str, args: &str) -> String {
