@@ -150,7 +150,9 @@ pub trait StoreTransaction: Send + 'static {
     /// (what [`Repository::execute_in`](crate::Repository::execute_in) keeps of long streams
     /// between transactions). Callbacks run in the order given, on the task that committed,
     /// right after the commit; keep them short and non-blocking. The default drops `callback`
-    /// (it never runs), which is always safe: backends override it.
+    /// (it never runs), which is always correct but slower: `execute_in` then reads long
+    /// streams whole, and saga managers notice their own changes only on their poll interval.
+    /// The backends of this workspace override it.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
