@@ -68,8 +68,8 @@ impl Steps {
         order_id: &str,
         action: OrderAction,
         id: CommandId,
+        metadata: Metadata,
     ) -> Result<(), DispatchError> {
-        let metadata = order_metadata(tx, order_id).await;
         let command = OrderCommand::new(order_id, action).with_id(id);
         self.orders.execute_in(tx, command, metadata).await?;
         Ok(())
@@ -81,8 +81,8 @@ impl Steps {
         order_id: &str,
         action: PaymentAction,
         id: CommandId,
+        metadata: Metadata,
     ) -> Result<usize, DispatchError> {
-        let metadata = order_metadata(tx, order_id).await;
         let command = PaymentCommand::new(order_id, action).with_id(id);
         let events = self.payments.execute_in(tx, command, metadata).await?;
         Ok(events.len())
@@ -144,18 +144,21 @@ impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
                     amount,
                     outcome,
                 };
-                self.payment(tx, &order_id, action, id).await.map(drop)
+                self.payment(tx, &order_id, action, id, metadata)
+                    .await
+                    .map(drop)
             }
             C::RefundPayment { order_id } => self
-                .payment(tx, &order_id, PaymentAction::Reverse, id)
+                .payment(tx, &order_id, PaymentAction::Reverse, id, metadata)
                 .await
                 .map(drop),
             C::ConfirmOrder { order_id } => {
-                self.order(tx, &order_id, OrderAction::Confirm, id).await
+                self.order(tx, &order_id, OrderAction::Confirm, id, metadata)
+                    .await
             }
             C::CancelOrder { order_id, reason } => {
-                self.order(tx, &order_id, OrderAction::Cancel { reason }, id)
-                    .await
+                let action = OrderAction::Cancel { reason };
+                self.order(tx, &order_id, action, id, metadata).await
             }
         }
     }
@@ -206,11 +209,18 @@ impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
         id: CommandId,
     ) -> Result<(), DispatchError> {
         let order_id = &command.order_id;
+        let metadata = order_metadata(tx, order_id).await;
         // Refund whatever is left of a completed payment: a no-op unless the order was paid
         // and nothing (the order saga's compensation) refunded it yet.
         let refund = CommandId::derived(id.into(), "refund");
         let refunded = self
-            .payment(tx, order_id, PaymentAction::Reverse, refund)
+            .payment(
+                tx,
+                order_id,
+                PaymentAction::Reverse,
+                refund,
+                metadata.clone(),
+            )
             .await?;
         if refunded > 0 {
             // Paid and not yet undone: the sold units go back (a no-op unless sold).
@@ -218,7 +228,6 @@ impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
             let action = InventoryAction::ReturnSoldStock {
                 order_id: order_id.clone(),
             };
-            let metadata = order_metadata(tx, order_id).await;
             self.stock(tx, action, give_back, metadata).await?;
         }
         Ok(())
