@@ -229,22 +229,18 @@ pub(crate) async fn append_single_statement(
         return Ok(Vec::new());
     }
     for _ in 0..100 {
-        let base = match append.expected {
-            ExpectedVersion::NoStream => 0,
-            // No stream can be that long: report what it really is.
-            ExpectedVersion::Exact(n)
-                if n.checked_add(append.events.len() as u64)
-                    .is_none_or(|last| i64::try_from(last).is_err()) =>
-            {
-                return Err(append
-                    .conflict(version_of(conn, &append.stream).await?)
-                    .into());
-            }
-            ExpectedVersion::Exact(n) => n,
-            ExpectedVersion::Any | ExpectedVersion::StreamExists => {
+        let base = match (known_base(request), append.expected) {
+            (Some(base), _) => base,
+            (None, ExpectedVersion::Any | ExpectedVersion::StreamExists) => {
                 let actual = version_of(conn, &append.stream).await?;
                 append.check(actual)?;
                 actual
+            }
+            // An exact version no stream can reach: report what it really is.
+            (None, _) => {
+                return Err(append
+                    .conflict(version_of(conn, &append.stream).await?)
+                    .into());
             }
         };
         match insert_rows(conn, append, base, stored_now()).await {
