@@ -1,12 +1,12 @@
 //! The application facade: what a customer or an admin can ask of the shop. Every call takes
 //! an optional correlation id (a request id) that goes into the events' metadata.
 
-use eventcore::{Metadata, Repository, RepositoryError};
+use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
 use super::{Shop, ShopError, derived_id};
 use crate::customer::{self, Customer, RegisterCustomer, normalize_email};
-use crate::inventory::{InventoryAction, InventoryCommand, InventoryError, WAREHOUSE};
+use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::money::Money;
 use crate::order::{Order, OrderAction, OrderCommand, PlaceOrder, RequestedItem, Status};
 use crate::payment::{Payment, PaymentStatus};
@@ -167,11 +167,8 @@ impl Shop {
         command: OrderCommand,
         correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
-        self.steps
-            .orders
-            .execute_with(command, metadata(correlation))
+        execute(&self.steps.orders, command, correlation)
             .await
-            .map(drop)
             .map_err(|e| ShopError::from_repo(e, ShopError::Order))
     }
 
@@ -283,15 +280,7 @@ impl Shop {
         };
         let command = InventoryCommand::new(WAREHOUSE, action)
             .with_id(derived_id(&format!("product/{product_id}")));
-        let added = self
-            .steps
-            .inventory
-            .execute_with(command, metadata(correlation))
-            .await;
-        match added {
-            Ok(_) | Err(RepositoryError::Domain(InventoryError::DuplicateProduct(_))) => {}
-            Err(error) => return Err(ShopError::from_repo(error, ShopError::Inventory)),
-        }
+        super::add_product_once(&self.steps.inventory, command, metadata(correlation)).await?;
         self.catalogue_caught_up().await
     }
 

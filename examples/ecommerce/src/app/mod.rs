@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use eventcore::projection::RunningProjections;
 use eventcore::saga::{PolicySaga, SagaHandle, SagaManager, SagaOptions};
-use eventcore::{CommandId, Repository, SnapshotPolicy};
+use eventcore::{CommandId, Metadata, Repository, SnapshotPolicy};
 use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
 
 use crate::customer::{Argon2Hasher, CustomerRepositories, PasswordHasher};
@@ -240,7 +240,7 @@ async fn seed(inventory: &Repository<Inventory>) -> Result<(), ShopError> {
             continue;
         };
         let id = derived_id(&format!("seed/{product_id}"));
-        add_product_once(inventory, command.with_id(id)).await?;
+        add_product_once(inventory, command.with_id(id), Metadata::default()).await?;
     }
     Ok(())
 }
@@ -249,8 +249,9 @@ async fn seed(inventory: &Repository<Inventory>) -> Result<(), ShopError> {
 pub(crate) async fn add_product_once(
     inventory: &Repository<Inventory>,
     command: InventoryCommand,
+    metadata: Metadata,
 ) -> Result<(), ShopError> {
-    match inventory.execute(command).await {
+    match inventory.execute_with(command, metadata).await {
         Ok(_)
         | Err(eventcore::RepositoryError::Domain(inventory::InventoryError::DuplicateProduct(_))) => {
             Ok(())

@@ -250,11 +250,18 @@ impl PriceLookup for PriceList {
 /// # Errors
 /// Query failures.
 pub async fn prices(pool: &SqlitePool, product_ids: &[&str]) -> Result<PriceList, sqlx::Error> {
+    // One statement for the whole order: the ids as a JSON array, expanded by `json_each`.
+    let ids = serde_json::to_string(product_ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT product_id, price FROM {TABLE} WHERE product_id IN (SELECT value FROM json_each(?1))"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
     let mut prices = BTreeMap::new();
-    for id in product_ids {
-        if let Some(product) = get(pool, id).await? {
-            prices.insert(product.product_id, product.price);
-        }
+    for (product_id, price) in rows {
+        let price = serde_json::from_str(&price).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        prices.insert(product_id, price);
     }
     Ok(PriceList(prices))
 }

@@ -99,9 +99,9 @@ pub(crate) async fn get_one(
     Ok(Json(state.shop.product(id).await?.into()))
 }
 
-/// The product as the view shows it once it has caught up with the admin's change.
+/// The product as the view shows it after the admin's change (the shop's admin commands
+/// return once the catalogue has caught up with them).
 async fn fresh(state: &AppState, id: &str) -> Result<ProductView, ApiError> {
-    state.shop.catch_up().await?;
     Ok(state.shop.product(id).await?.into())
 }
 
