@@ -243,11 +243,9 @@ pub(crate) async fn append_single_statement(
                     .into());
             }
         };
-        match insert_rows(conn, append, base, stored_now()).await {
-            Err(Failure::VersionMoved) => {
-                // If the expectation still holds, the stream moved under us: read again.
-                append.check(version_of(conn, &append.stream).await?)?;
-            }
+        match insert_after(conn, request, base).await {
+            // The expectation still holds, yet the stream moved under us: read again.
+            Err(Failure::VersionMoved) => {}
             other => return other,
         }
     }

@@ -40,6 +40,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         version: u64,
         changes: DeadlineChanges,
     ) -> Result<(), SagaError> {
+        // A deadline set already due is the dispatcher's to fire at once.
+        let now = self.clock.now();
+        let deadline_due = changes.set.iter().any(|(_, due_at)| *due_at <= now);
         // Sets first: a name both set and cancelled (a deadline in a reaction that also
         // compensates) ends up cancelled, as in the document.
         for (name, due_at) in changes.set {
@@ -68,13 +71,13 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         };
         tx.save_saga(&record, version).await?;
         // Once committed: waiters on this instance look again, and the dispatcher wakes if the
-        // instance has a step to run.
+        // instance has a step to run or a deadline due.
         let (watched, id) = (self.watched.clone(), id.to_owned());
         let steps = matches!(
             document.saga_status(),
             SagaStatus::Dispatching | SagaStatus::Compensating
         );
-        let wake = steps.then(|| self.wake.clone());
+        let wake = (steps || deadline_due).then(|| self.wake.clone());
         tx.after_commit(Box::new(move || {
             watched.changed(&id);
             if let Some(wake) = wake {
