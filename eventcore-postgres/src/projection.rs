@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use eventcore::backend::{
     DeadLetterColumns, DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord,
 };
-use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
+use eventcore::{
+    DeadLetter, EventId, RuntimeCounts, StoreError, StoreTransaction, TransactionalStore,
+};
 use sqlx::Row;
 
 use crate::rows::{column, micros, to_i64};
@@ -232,5 +234,12 @@ impl RuntimeStore for PgEventStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(count as u64)
+    }
+    async fn counts(&self) -> Result<RuntimeCounts, StoreError> {
+        let rows = sqlx::query_as(&self.inner.sql.runtime.counts)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(eventcore::backend::counts_from_rows(rows))
     }
 }

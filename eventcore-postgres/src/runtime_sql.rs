@@ -30,6 +30,7 @@ pub(crate) struct RuntimeSql {
     pub(crate) record_dead_letter: String,
     pub(crate) dead_letters: String,
     pub(crate) count_events_through: String,
+    pub(crate) counts: String,
 }
 
 impl RuntimeSql {
@@ -110,6 +111,11 @@ impl RuntimeSql {
             count_events_through: format!(
                 "SELECT {}",
                 bound_call(schema, "eventcore_count_through", "$1")
+            ),
+            counts: eventcore::backend::counts_sql(
+                &schema.table("eventcore_events"),
+                &sagas,
+                &dead_letters,
             ),
         }
     }

@@ -7,8 +7,11 @@ use std::time::SystemTime;
 
 use eventcore::backend::{
     DeadLetterColumns, DeadlineRecord, RuntimeStore, RuntimeTransaction, SagaRecord,
+    counts_from_rows, counts_sql,
 };
-use eventcore::{DeadLetter, EventId, StoreError, StoreTransaction, TransactionalStore};
+use eventcore::{
+    DeadLetter, EventId, RuntimeCounts, StoreError, StoreTransaction, TransactionalStore,
+};
 use sqlx::{Row, SqliteExecutor};
 
 use crate::rows::{column, micros, to_i64};
@@ -223,5 +226,17 @@ impl RuntimeStore for SqliteEventStore {
                 .await
                 .map_err(StoreError::backend)?;
         Ok(count as u64)
+    }
+    async fn counts(&self) -> Result<RuntimeCounts, StoreError> {
+        let sql = counts_sql(
+            "eventcore_events",
+            "eventcore_sagas",
+            "eventcore_dead_letters",
+        );
+        let rows = sqlx::query_as(&sql)
+            .fetch_all(self.reader_pool())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(counts_from_rows(rows))
     }
 }

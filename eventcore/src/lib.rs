@@ -177,6 +177,7 @@ pub mod testing;
 pub use async_trait::async_trait;
 
 pub use aggregate::{Aggregate, Command};
+pub use durable::RuntimeCounts;
 pub use error::{AbortReason, BoxError, CodecError, InputError, StoreError};
 pub use event::{Envelope, Event, FoldEvent, FoldEventRef, Metadata, NewEvent, RecordedEvent};
 pub use id::{
@@ -195,7 +196,8 @@ pub use store::{
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 /// The bound of [`projection::ProjectionRunner`] and [`saga::SagaManager`]: a store that keeps
 /// their records beside the log. Every backend implements it; name it in your own generic
-/// code that starts runtimes (its methods are for backends, see [`backend`]).
+/// code that starts runtimes. Its methods are for backends (see [`backend`]), except
+/// [`counts`](RuntimeStore::counts), what a store holds now, for metrics.
 pub use transaction::RuntimeStore;
 pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
 pub use upcast::Upcasters;

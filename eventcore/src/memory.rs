@@ -122,6 +122,15 @@ impl InMemoryEventStore {
 }
 
 impl Log {
+    /// Events in the log, per event type.
+    pub(crate) fn count_types(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for event in &self.events {
+            crate::RuntimeCounts::add(&mut counts, &event.event_type, 1);
+        }
+        counts
+    }
+
     /// Checks `request` against the log followed by `pending` (events an open transaction
     /// appended, not in the log yet) and returns its records, placed after them. Nothing is
     /// changed.

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::durable::{DeadlineRecord, SagaRecord};
+use crate::durable::{DeadlineRecord, RuntimeCounts, SagaRecord};
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::id::EventId;
@@ -383,5 +383,22 @@ impl RuntimeStore for InMemoryEventStore {
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError> {
         // Positions are dense here: event `i` has position `i`.
         Ok(position.min(self.head_position().await?))
+    }
+
+    async fn counts(&self) -> Result<RuntimeCounts, StoreError> {
+        let mut counts = RuntimeCounts {
+            events: self.read().count_types(),
+            ..RuntimeCounts::default()
+        };
+        let runtime = self.runtime();
+        for record in runtime.sagas.values() {
+            counts.add_sagas(&record.saga_type, &record.status, 1);
+        }
+        for (consumer, letters) in &runtime.dead_letters {
+            if !letters.is_empty() {
+                RuntimeCounts::add(&mut counts.dead_letters, consumer, letters.len() as u64);
+            }
+        }
+        Ok(counts)
     }
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::durable::{DeadlineRecord, SagaRecord};
+use crate::durable::{DeadlineRecord, RuntimeCounts, SagaRecord};
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::id::EventId;
@@ -280,4 +280,30 @@ pub trait RuntimeStore: TransactionalStore<Transaction: RuntimeTransaction> {
     /// How many events the log holds at positions up to and including `position` (for
     /// progress reports: positions need not be dense).
     async fn count_events_through(&self, position: u64) -> Result<u64, StoreError>;
+
+    /// How many events (per type), saga instances (per type and status) and dead letters (per
+    /// consumer) the store holds now: what a `/metrics` endpoint reports. Each is a grouped
+    /// count of its table, so a large log makes it a scan: call it when scraped, not per
+    /// request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use eventcore::testing::counter::{Counter, CounterCommand};
+    /// use eventcore::{InMemoryEventStore, Repository, RuntimeStore};
+    ///
+    /// let store = InMemoryEventStore::new();
+    /// let repo = Repository::<Counter>::new(store.clone());
+    /// repo.execute(CounterCommand::add("c1", 5)).await.unwrap();
+    /// repo.execute(CounterCommand::add("c2", 1)).await.unwrap();
+    ///
+    /// let counts = store.counts().await.unwrap();
+    /// assert_eq!(counts.events.get("Added"), Some(&2));
+    /// assert_eq!(counts.sagas_with_status("parked"), 0);
+    /// assert_eq!(counts.dead_letter_total(), 0);
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn counts(&self) -> Result<RuntimeCounts, StoreError>;
 }

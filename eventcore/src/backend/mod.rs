@@ -17,7 +17,8 @@
 //! - [`TxGuard`], which makes a transaction refuse to commit after a cancelled operation;
 //! - [`publish_head`] for a backend's head watch, [`supersedes`] for snapshot replacement;
 //! - the runtime records ([`SagaRecord`], [`DeadlineRecord`]) and their column checks
-//!   ([`SagaColumns`], [`DeadlineColumns`], [`DeadLetterColumns`]).
+//!   ([`SagaColumns`], [`DeadlineColumns`], [`DeadLetterColumns`]) and their counts
+//!   ([`counts_sql`], [`counts_from_rows`]).
 
 mod columns;
 mod guard;
@@ -31,7 +32,7 @@ pub use crate::store::publish_head;
 pub use crate::transaction::{RuntimeStore, RuntimeTransaction};
 pub use columns::*;
 pub use guard::TxGuard;
-pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns};
+pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns, counts_from_rows, counts_sql};
 
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;

@@ -4,7 +4,7 @@
 use serde_json::value::RawValue;
 
 use super::columns::{RecordPlace, from_unix_micros};
-use crate::durable::{DeadlineRecord, SagaRecord};
+use crate::durable::{DeadlineRecord, RuntimeCounts, SagaRecord};
 use crate::error::StoreError;
 use crate::id::EventId;
 use crate::transaction::DeadLetter;
@@ -137,4 +137,36 @@ impl DeadLetterColumns {
             error: self.error,
         })
     }
+}
+
+/// The statement behind [`RuntimeStore::counts`](crate::RuntimeStore::counts) for a SQL
+/// backend, given its table names: one grouped count per table, as rows of `(kind, key,
+/// status, count)` that [`counts_from_rows`] folds (the same text runs on SQLite and
+/// PostgreSQL).
+pub fn counts_sql(events: &str, sagas: &str, dead_letters: &str) -> String {
+    format!(
+        "SELECT 'event' AS kind, event_type AS k, CAST(NULL AS TEXT) AS s, COUNT(*) AS n
+             FROM {events} GROUP BY event_type
+         UNION ALL
+         SELECT 'saga', saga_type, status, COUNT(*) FROM {sagas} GROUP BY saga_type, status
+         UNION ALL
+         SELECT 'dead letter', consumer, CAST(NULL AS TEXT), COUNT(*)
+             FROM {dead_letters} GROUP BY consumer"
+    )
+}
+
+/// The counts from the rows of [`counts_sql`]: `(kind, key, status, count)`.
+pub fn counts_from_rows(
+    rows: impl IntoIterator<Item = (String, String, Option<String>, i64)>,
+) -> RuntimeCounts {
+    let mut counts = RuntimeCounts::default();
+    for (kind, key, status, n) in rows {
+        let n = u64::try_from(n).unwrap_or_default();
+        match (kind.as_str(), status) {
+            ("saga", Some(status)) => counts.add_sagas(&key, &status, n),
+            ("event", _) => RuntimeCounts::add(&mut counts.events, &key, n),
+            _ => RuntimeCounts::add(&mut counts.dead_letters, &key, n),
+        }
+    }
+    counts
 }

@@ -15,7 +15,9 @@ pub mod transfer;
 pub use cases::*;
 pub use failures::*;
 pub use harness::SagaStore;
-pub use records::runtime_records_persist_for_another_handle;
+pub use records::{
+    counts_report_events_sagas_and_dead_letters, runtime_records_persist_for_another_handle,
+};
 pub use simulation::{
     SimulationReport, simulate, simulate_local, simulation_with_crashes_at_every_boundary,
     simulation_with_crashes_at_every_boundary_with_local_steps,
@@ -45,6 +47,7 @@ macro_rules! saga_tests {
             simulation_with_crashes_at_every_boundary,
             simulation_with_crashes_at_every_boundary_with_local_steps,
             local_steps_commit_with_the_saga_record,
+            counts_report_events_sagas_and_dead_letters,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -1,15 +1,19 @@
 //! The runtime records a backend keeps for sagas (saga state, deadlines, the consumer inbox),
-//! written in one transaction and read back through another handle.
+//! written in one transaction and read back through another handle; and their counts.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde_json::value::to_raw_value;
 
-use crate::durable::{DeadlineRecord, SagaRecord};
+use crate::durable::{DeadlineRecord, RuntimeCounts, SagaRecord};
 use crate::error::StoreError;
+use crate::event::NewEvent;
 use crate::id::EventId;
-use crate::transaction::{RuntimeStore, RuntimeTransaction, StoreTransaction};
+use crate::store::AppendRequest;
+use crate::transaction::{DeadLetter, RuntimeStore, RuntimeTransaction, StoreTransaction};
+use crate::version::ExpectedVersion;
 
 /// Writes a saga record (with a stale save refused), three deadlines (one cancelled, twice) and
 /// an inbox entry (recorded twice) in one transaction of `store`, then checks them through the
@@ -100,4 +104,87 @@ where
         .expect("deadlines");
     assert_eq!(all.len(), 2);
     (other, event_id)
+}
+
+/// [`RuntimeStore::counts`] on a fresh store: nothing at first, nothing a transaction wrote
+/// until it commits, then exactly the events per type, sagas per type and status (as saved
+/// last, not every save) and dead letters per consumer.
+///
+/// # Panics
+/// When a count is wrong.
+pub async fn counts_report_events_sagas_and_dead_letters<S: RuntimeStore>(store: S) {
+    assert_eq!(
+        store.counts().await.expect("counts"),
+        RuntimeCounts::default()
+    );
+    let raw = |v: serde_json::Value| to_raw_value(&v).expect("json");
+    let event = |t: &str| NewEvent::raw(t, 1, raw(serde_json::json!({})));
+    let stream = crate::testing::conformance::fresh_stream("counted");
+    let events = vec![event("Opened"), event("Opened"), event("Closed")];
+    let saga = |saga_type: &str, saga_id: &str, status: &str| SagaRecord {
+        saga_type: saga_type.into(),
+        saga_id: saga_id.into(),
+        status: status.into(),
+        state: raw(serde_json::json!({})),
+        version: 0,
+        updated_at: SystemTime::now(),
+    };
+    let mut tx = store.begin().await.expect("begin");
+    tx.append(AppendRequest::single(
+        stream,
+        ExpectedVersion::NoStream,
+        events,
+    ))
+    .await
+    .expect("append");
+    for (saga_type, id, status) in [
+        ("order", "o-1", "active"),
+        ("order", "o-2", "parked"),
+        ("refund", "r-1", "active"),
+    ] {
+        tx.save_saga(&saga(saga_type, id, status), 0)
+            .await
+            .expect("save");
+    }
+    for (consumer, position) in [("mailer", 1), ("mailer", 2), ("ledger", 3)] {
+        let letter = DeadLetter {
+            consumer: consumer.into(),
+            position,
+            event_id: EventId::new_random(),
+            event_type: "Opened".into(),
+            error: "poison".into(),
+            attempts: 3,
+            failed_at: SystemTime::now(),
+        };
+        tx.record_dead_letter(&letter).await.expect("dead letter");
+    }
+    let before = store.counts().await.expect("counts");
+    assert_eq!(
+        before,
+        RuntimeCounts::default(),
+        "uncommitted records count"
+    );
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let done = saga("order", "o-1", "completed");
+    assert_eq!(tx.save_saga(&done, 1).await.expect("save"), 2);
+    tx.commit().await.expect("commit");
+
+    let counts = store.counts().await.expect("counts");
+    let map = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+    };
+    assert_eq!(counts.events, map(&[("Closed", 1), ("Opened", 2)]));
+    let sagas: BTreeMap<String, BTreeMap<String, u64>> = [
+        ("order".to_owned(), map(&[("completed", 1), ("parked", 1)])),
+        ("refund".to_owned(), map(&[("active", 1)])),
+    ]
+    .into();
+    assert_eq!(counts.sagas, sagas);
+    assert_eq!(counts.dead_letters, map(&[("ledger", 1), ("mailer", 2)]));
+    assert_eq!(counts.sagas_with_status("active"), 1);
+    let per_status = map(&[("active", 1), ("completed", 1), ("parked", 1)]);
+    assert_eq!(counts.sagas_per_status(), per_status);
+    assert_eq!(counts.dead_letter_total(), 3);
 }

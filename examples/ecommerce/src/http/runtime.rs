@@ -1,38 +1,22 @@
-//! The runtime's figures for `/metrics`, counted in the store's own tables when scraped.
-//!
-//! eventcore has no counting API for events per type or sagas per status (a library gap),
-//! so on the embedded SQLite store these are `GROUP BY` queries on its tables through the
-//! read-only pool: exact, and cheap at the shop's scale.
+//! The runtime's figures for `/metrics`, counted by the store when scraped
+//! ([`eventcore::RuntimeStore::counts`]: grouped counts of its tables, exact at the moment of
+//! the scrape).
 
-use eventcore_sqlite::sqlx;
+use eventcore::RuntimeStore;
 
 use super::metrics::RuntimeFigures;
 use crate::app::{Shop, ShopError};
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or_default()
-}
 
 /// Sagas per status, events per type, projection lag and dead letters, now.
 ///
 /// # Errors
 /// [`ShopError::Unavailable`] if the store cannot be queried.
 pub(crate) async fn figures(shop: &Shop) -> Result<RuntimeFigures, ShopError> {
-    let pool = shop.store().reader_pool();
-    let sagas: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM eventcore_sagas GROUP BY status")
-            .fetch_all(pool)
-            .await?;
-    let events: Vec<(String, i64)> =
-        sqlx::query_as("SELECT event_type, COUNT(*) FROM eventcore_events GROUP BY event_type")
-            .fetch_all(pool)
-            .await?;
-    let (dead_letters,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM eventcore_dead_letters")
-        .fetch_one(pool)
-        .await?;
+    let counts = shop.store().counts().await?;
     Ok(RuntimeFigures {
-        sagas: sagas.into_iter().map(|(s, n)| (s, count(n))).collect(),
-        events: events.into_iter().map(|(t, n)| (t, count(n))).collect(),
+        sagas: counts.sagas_per_status().into_iter().collect(),
+        dead_letters: counts.dead_letter_total(),
+        events: counts.events.into_iter().collect(),
         projection_lag: shop
             .read_models()
             .iter()
@@ -40,6 +24,5 @@ pub(crate) async fn figures(shop: &Shop) -> Result<RuntimeFigures, ShopError> {
             .collect(),
         // Embedded mode dispatches in-process: there is no relay to lag.
         relay_lag: 0,
-        dead_letters: count(dead_letters),
     })
 }
