@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::event::Metadata;
 use crate::id::CommandId;
 use crate::repository::RepositoryError;
 
@@ -166,6 +167,25 @@ pub trait CommandBus<C>: Send + Sync + 'static {
     /// Executes (or delivers) `command`.
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError>;
 
+    /// Executes (or delivers) `command` as part of a flow: `metadata` carries the flow's
+    /// correlation id (that of the events the saga instance handled), for the command's events
+    /// and a broker message's headers. The saga manager sends every step this way. The
+    /// default drops `metadata` and calls [`dispatch`](Self::dispatch): override it to pass
+    /// the correlation id on (as [`InProcessBus::with_metadata`] and
+    /// [`LocalBus`](super::LocalBus) do).
+    async fn dispatch_with(
+        &self,
+        command: &C,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError>
+    where
+        C: Sync,
+    {
+        let _ = metadata;
+        self.dispatch(command, id).await
+    }
+
     /// The in-transaction form of this bus, when its commands go to aggregates in the saga's
     /// own store ([`LocalBus`](super::LocalBus)): the manager then runs each step inside the
     /// transaction that records its outcome. `None` (the default): steps are claimed, sent,
@@ -175,7 +195,7 @@ pub trait CommandBus<C>: Send + Sync + 'static {
     }
 }
 
-type Route<C> = dyn Fn(C, CommandId) -> Pin<Box<dyn Future<Output = Result<(), DispatchError>> + Send>>
+type Route<C> = dyn Fn(C, CommandId, Metadata) -> Pin<Box<dyn Future<Output = Result<(), DispatchError>> + Send>>
     + Send
     + Sync;
 
@@ -222,7 +242,37 @@ impl<C: Clone + Send + Sync + 'static> InProcessBus<C> {
         Fut: Future<Output = Result<(), DispatchError>> + Send + 'static,
     {
         Self {
-            route: Box::new(move |command, id| Box::pin(route(command, id))),
+            route: Box::new(move |command, id, _| Box::pin(route(command, id))),
+        }
+    }
+
+    /// Routes every command through `route`, with the metadata of its flow (the correlation
+    /// id; empty when sent with [`dispatch`](CommandBus::dispatch)): hand it to
+    /// [`Repository::execute_with`](crate::Repository::execute_with) so that the command's
+    /// events carry the flow's correlation id.
+    ///
+    /// ```
+    /// use eventcore::saga::{DispatchError, InProcessBus};
+    /// use eventcore::testing::counter::{Counter, CounterCommand};
+    /// use eventcore::{InMemoryEventStore, Repository};
+    ///
+    /// let counters = Repository::<Counter>::new(InMemoryEventStore::new());
+    /// let bus = InProcessBus::with_metadata(move |(counter, n): (String, u64), id, metadata| {
+    ///     let counters = counters.clone();
+    ///     async move {
+    ///         let command = CounterCommand::add(counter, n).with_id(id);
+    ///         counters.execute_with(command, metadata).await.map(drop).map_err(DispatchError::from)
+    ///     }
+    /// });
+    /// # let _ = bus;
+    /// ```
+    pub fn with_metadata<F, Fut>(route: F) -> Self
+    where
+        F: Fn(C, CommandId, Metadata) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), DispatchError>> + Send + 'static,
+    {
+        Self {
+            route: Box::new(move |command, id, metadata| Box::pin(route(command, id, metadata))),
         }
     }
 }
@@ -230,7 +280,16 @@ impl<C: Clone + Send + Sync + 'static> InProcessBus<C> {
 #[async_trait]
 impl<C: Clone + Send + Sync + 'static> CommandBus<C> for InProcessBus<C> {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
-        (self.route)(command.clone(), id).await
+        (self.route)(command.clone(), id, Metadata::default()).await
+    }
+
+    async fn dispatch_with(
+        &self,
+        command: &C,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError> {
+        (self.route)(command.clone(), id, metadata.clone()).await
     }
 }
 

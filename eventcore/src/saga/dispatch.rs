@@ -69,6 +69,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             return Ok(false);
         };
         let (name, command) = (step.name.clone(), step.command.clone());
+        let metadata = document.step_metadata();
         // Claim the step first (a versioned save): a replica holding an older copy of the
         // record cannot send it too, so an outcome (even a refusal) is never overtaken by a
         // second send that nobody records.
@@ -87,7 +88,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         self.faults.check("dispatch:before-send")?;
         let outcome = self
             .bus
-            .dispatch(&command, Self::command_id(id, &name))
+            .dispatch_with(&command, Self::command_id(id, &name), &metadata)
             .await;
         self.faults.check("dispatch:after-send")?;
 
@@ -206,9 +207,10 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             return Ok(false);
         };
         let (name, command) = (step.name.clone(), step.command.clone());
+        let metadata = document.step_metadata();
         self.faults.check("dispatch:before-send")?;
         let outcome = local
-            .execute_in(&mut tx, &command, Self::command_id(id, &name))
+            .execute_in(&mut tx, &command, Self::command_id(id, &name), &metadata)
             .await;
         self.faults.check("dispatch:after-send")?;
         if outcome.is_err() {

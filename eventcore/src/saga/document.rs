@@ -31,6 +31,10 @@ pub(crate) struct Document<S: Saga> {
     pub(crate) planned: bool,
     /// Notable moments, oldest first (at most [`HISTORY`]).
     pub(crate) history: Vec<(i64, String)>,
+    /// The correlation id of the flow: the first one carried by an event the instance
+    /// handled. Every step's command is sent with it (see [`Self::step_metadata`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) correlation_id: Option<uuid::Uuid>,
 }
 
 /// The most history entries kept per instance.
@@ -71,6 +75,7 @@ impl<S: Saga> Default for Document<S> {
             parked: None,
             planned: false,
             history: Vec::new(),
+            correlation_id: None,
         }
     }
 }
@@ -88,6 +93,20 @@ impl<S: Saga> Document<S> {
             Phase::Active | Phase::Completing if self.has_pending() => SagaStatus::Dispatching,
             Phase::Active | Phase::Completing => SagaStatus::Active,
         }
+    }
+
+    /// The metadata a step's command is sent with: the flow's correlation id (the repository
+    /// adds the command id as the causation id).
+    pub(crate) fn step_metadata(&self) -> crate::event::Metadata {
+        crate::event::Metadata {
+            correlation_id: self.correlation_id,
+            ..crate::event::Metadata::default()
+        }
+    }
+
+    /// Takes the flow's correlation id from `metadata` if none is known yet.
+    pub(crate) fn correlate_with(&mut self, metadata: &crate::event::Metadata) {
+        self.correlation_id = self.correlation_id.or(metadata.correlation_id);
     }
 
     fn has_pending(&self) -> bool {

@@ -43,6 +43,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 continue; // delivered before
             }
             let (mut document, version) = self.load(tx, &id).await?;
+            document.correlate_with(&event.metadata);
             let reaction = self
                 .saga
                 .on_event(&document.state, &typed)

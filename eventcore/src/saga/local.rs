@@ -7,6 +7,7 @@ use std::any::Any;
 use async_trait::async_trait;
 
 use super::bus::{CommandBus, DispatchError};
+use crate::event::Metadata;
 use crate::id::CommandId;
 use crate::transaction::{StoreTransaction, TransactionalStore};
 
@@ -22,20 +23,31 @@ use crate::transaction::{StoreTransaction, TransactionalStore};
 /// failure (retry, decide, park) in a transaction of its own.
 #[async_trait]
 pub trait LocalCommands<C, Tx>: Send + Sync + 'static {
-    /// Executes `command` (with the step's command id `id`) inside `tx`.
-    async fn execute(&self, tx: &mut Tx, command: &C, id: CommandId) -> Result<(), DispatchError>;
+    /// Executes `command` (with the step's command id `id`) inside `tx`. `metadata` carries
+    /// the flow's correlation id: pass it to
+    /// [`Repository::execute_in`](crate::Repository::execute_in) so that the command's events
+    /// carry it too.
+    async fn execute(
+        &self,
+        tx: &mut Tx,
+        command: &C,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError>;
 }
 
 /// The in-transaction form of a bus, as the saga manager calls it (the transaction type
 /// erased). Implemented by [`LocalBus`]; a wrapper bus hands on its inner bus's.
 #[async_trait]
 pub trait LocalDispatch<C>: Send + Sync {
-    /// Executes `command` inside `tx`, which is the store's transaction.
+    /// Executes `command` inside `tx`, which is the store's transaction, with the flow's
+    /// `metadata` (see [`LocalCommands::execute`]).
     async fn execute_in(
         &self,
         tx: &mut (dyn Any + Send),
         command: &C,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError>;
 }
 
@@ -54,9 +66,16 @@ pub trait LocalDispatch<C>: Send + Sync {
 ///
 /// #[eventcore::async_trait]
 /// impl<Tx: StoreTransaction> LocalCommands<(String, u64), Tx> for Adds {
-///     async fn execute(&self, tx: &mut Tx, (counter, n): &(String, u64), id: CommandId) -> Result<(), DispatchError> {
+///     async fn execute(
+///         &self,
+///         tx: &mut Tx,
+///         (counter, n): &(String, u64),
+///         id: CommandId,
+///         metadata: &Metadata,
+///     ) -> Result<(), DispatchError> {
 ///         let command = CounterCommand::add(counter.clone(), *n).with_id(id);
-///         self.0.execute_in(tx, command, Metadata::default()).await.map(drop).map_err(DispatchError::from)
+///         let events = self.0.execute_in(tx, command, metadata.clone()).await;
+///         events.map(drop).map_err(DispatchError::from)
 ///     }
 /// }
 ///
@@ -93,12 +112,23 @@ where
     L: LocalCommands<C, S::Transaction>,
 {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
+        self.dispatch_with(command, id, &Metadata::default()).await
+    }
+
+    async fn dispatch_with(
+        &self,
+        command: &C,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError> {
         let mut tx = self
             .store
             .begin()
             .await
             .map_err(DispatchError::from_store)?;
-        self.commands.execute(&mut tx, command, id).await?;
+        self.commands
+            .execute(&mut tx, command, id, metadata)
+            .await?;
         tx.commit().await.map_err(DispatchError::from_store)
     }
 
@@ -119,6 +149,7 @@ where
         tx: &mut (dyn Any + Send),
         command: &C,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError> {
         let Some(tx) = tx.downcast_mut::<S::Transaction>() else {
             // A wiring mistake, not the command's fault: transient, so the saga retries and
@@ -128,6 +159,6 @@ where
                  saga manager's store",
             ));
         };
-        self.commands.execute(tx, command, id).await
+        self.commands.execute(tx, command, id, metadata).await
     }
 }

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ecommerce::http::HttpConfig;
 use ecommerce::http::limits::RateLimit;
+use eventcore::EventReader;
 use http_support::{api, api_with, config};
 use serde_json::json;
 
@@ -224,6 +225,26 @@ async fn the_request_id_is_echoed_and_becomes_the_events_correlation_id() {
         history.body["events"][0]["correlation_id"],
         request_id.as_str()
     );
+    // Every event of the order's flow carries it: the saga's steps (stock, payment,
+    // confirmation) and the notifications they led to.
+    api.wait_for(&token, order_id, "confirmed").await;
+    assert!(api.shop.settle(Duration::from_secs(10)).await.unwrap());
+    let log = api.shop.store().read_all(1, 10_000).await.unwrap();
+    let flow: Vec<&str> = log
+        .iter()
+        .filter(|e| e.metadata.correlation_id.map(|c| c.to_string()) == Some(request_id.clone()))
+        .map(|e| e.event_type.as_str())
+        .collect();
+    for event_type in [
+        "OrderPlaced",
+        "StockReserved",
+        "PaymentCompleted",
+        "ReservationConfirmed",
+        "OrderConfirmed",
+        "NotificationSent",
+    ] {
+        assert!(flow.contains(&event_type), "{event_type} not in {flow:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -231,8 +231,18 @@ impl<B: CommandBus<Move>> CommandBus<Move> for Gated<B> {
         command: &Move,
         id: crate::id::CommandId,
     ) -> Result<(), crate::saga::DispatchError> {
+        self.dispatch_with(command, id, &crate::Metadata::default())
+            .await
+    }
+
+    async fn dispatch_with(
+        &self,
+        command: &Move,
+        id: crate::id::CommandId,
+        metadata: &crate::Metadata,
+    ) -> Result<(), crate::saga::DispatchError> {
         let _permit = self.gate.acquire().await.expect("gate open");
-        self.inner.dispatch(command, id).await
+        self.inner.dispatch_with(command, id, metadata).await
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`saga_tests!`](crate::saga_tests) writes one `#[tokio::test]` per function.
 
 mod cases;
+mod correlation;
 mod failures;
 mod harness;
 mod records;
@@ -13,6 +14,7 @@ mod throughput;
 pub mod transfer;
 
 pub use cases::*;
+pub use correlation::steps_carry_the_correlation_id_of_their_flow;
 pub use failures::*;
 pub use harness::SagaStore;
 pub use records::{
@@ -48,6 +50,7 @@ macro_rules! saga_tests {
             simulation_with_crashes_at_every_boundary_with_local_steps,
             local_steps_commit_with_the_saga_record,
             counts_report_events_sagas_and_dead_letters,
+            steps_carry_the_correlation_id_of_their_flow,
         );
     };
     (@tests $store:expr; $($name:ident),* $(,)?) => {

@@ -175,7 +175,7 @@ pub fn counter_bus<T: EventStore + Clone + 'static>(
     deliveries: Arc<Deliveries>,
 ) -> InProcessBus<Move> {
     let counters = Repository::<Counter>::new(store);
-    InProcessBus::new(move |command: Move, id: CommandId| {
+    InProcessBus::with_metadata(move |command: Move, id: CommandId, metadata| {
         let counters = counters.clone();
         let deliveries = deliveries.clone();
         async move {
@@ -187,7 +187,7 @@ pub fn counter_bus<T: EventStore + Clone + 'static>(
             };
             let command = CounterCommand::new(command.counter, action).with_id(id);
             counters
-                .execute(command)
+                .execute_with(command, metadata)
                 .await
                 .map(drop)
                 .map_err(DispatchError::from)
@@ -209,6 +209,7 @@ impl<Tx: crate::StoreTransaction> crate::saga::LocalCommands<Move, Tx> for Count
         tx: &mut Tx,
         command: &Move,
         id: CommandId,
+        metadata: &crate::Metadata,
     ) -> Result<(), DispatchError> {
         self.deliveries.reached.fetch_add(1, Ordering::Relaxed);
         let action = if command.add {
@@ -218,7 +219,7 @@ impl<Tx: crate::StoreTransaction> crate::saga::LocalCommands<Move, Tx> for Count
         };
         let command = CounterCommand::new(command.counter.clone(), action).with_id(id);
         self.counters
-            .execute_in(tx, command, crate::Metadata::default())
+            .execute_in(tx, command, metadata.clone())
             .await
             .map(drop)
             .map_err(DispatchError::from)
@@ -277,11 +278,21 @@ impl<B> Flaky<B> {
 #[async_trait]
 impl<C: Send + Sync + 'static, B: CommandBus<C>> CommandBus<C> for Flaky<B> {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
+        self.dispatch_with(command, id, &crate::Metadata::default())
+            .await
+    }
+
+    async fn dispatch_with(
+        &self,
+        command: &C,
+        id: CommandId,
+        metadata: &crate::Metadata,
+    ) -> Result<(), DispatchError> {
         let (fail, after) = self.roll();
         if fail && !after {
             return Err(DispatchError::transient("injected: unreachable"));
         }
-        let outcome = self.inner.dispatch(command, id).await;
+        let outcome = self.inner.dispatch_with(command, id, metadata).await;
         if fail {
             return Err(DispatchError::transient("injected: timed out"));
         }
@@ -302,6 +313,7 @@ impl<C: Send + Sync + 'static, B: CommandBus<C>> crate::saga::LocalDispatch<C> f
         tx: &mut (dyn std::any::Any + Send),
         command: &C,
         id: CommandId,
+        metadata: &crate::Metadata,
     ) -> Result<(), DispatchError> {
         let (fail, after) = self.roll();
         if fail && !after {
@@ -310,7 +322,7 @@ impl<C: Send + Sync + 'static, B: CommandBus<C>> crate::saga::LocalDispatch<C> f
         let Some(inner) = self.inner.local() else {
             return Err(DispatchError::rejected("the inner bus is not local"));
         };
-        let outcome = inner.execute_in(tx, command, id).await;
+        let outcome = inner.execute_in(tx, command, id, metadata).await;
         if fail {
             return Err(DispatchError::transient("injected: timed out"));
         }

@@ -10,8 +10,8 @@
 
 use std::sync::atomic::Ordering;
 
-use eventcore::CommandId;
 use eventcore::saga::{CommandBus, DispatchError, LocalBus, LocalCommands, LocalDispatch};
+use eventcore::{CommandId, Metadata};
 use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
 
 use super::cancellation::UndoSale;
@@ -51,11 +51,13 @@ impl ShopBus {
 /// Sending a command outside the saga's transaction.
 #[eventcore::async_trait]
 pub trait ClaimedCommands<C>: Send + Sync {
-    /// Executes `command` with id `id`; `local` runs it in a transaction of its own.
+    /// Executes `command` with id `id` and the flow's `metadata`; `local` runs it in a
+    /// transaction of its own.
     async fn send(
         &self,
         command: &C,
         id: CommandId,
+        metadata: &Metadata,
         local: &LocalBus<SqliteEventStore, Steps>,
     ) -> Result<(), DispatchError>;
 }
@@ -67,9 +69,18 @@ where
     Steps: LocalCommands<C, SqliteTransaction> + ClaimedCommands<C>,
 {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
+        self.dispatch_with(command, id, &Metadata::default()).await
+    }
+
+    async fn dispatch_with(
+        &self,
+        command: &C,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError> {
         match self.mode {
-            StepMode::Local => self.local.dispatch(command, id).await,
-            StepMode::Claimed => self.steps.send(command, id, &self.local).await,
+            StepMode::Local => self.local.dispatch_with(command, id, metadata).await,
+            StepMode::Claimed => self.steps.send(command, id, metadata, &self.local).await,
         }
     }
 
@@ -87,6 +98,7 @@ impl ClaimedCommands<OrderSagaCommand> for Steps {
         &self,
         command: &OrderSagaCommand,
         id: CommandId,
+        metadata: &Metadata,
         _: &LocalBus<SqliteEventStore, Steps>,
     ) -> Result<(), DispatchError> {
         let paying = matches!(command, OrderSagaCommand::ProcessPayment { .. });
@@ -99,7 +111,7 @@ impl ClaimedCommands<OrderSagaCommand> for Steps {
             self.payments.clone(),
             self.provider.clone(),
         );
-        bus.dispatch(command, id).await
+        bus.dispatch_with(command, id, metadata).await
     }
 }
 
@@ -111,9 +123,10 @@ macro_rules! in_own_transaction {
                 &self,
                 command: &$command,
                 id: CommandId,
+                metadata: &Metadata,
                 local: &LocalBus<SqliteEventStore, Steps>,
             ) -> Result<(), DispatchError> {
-                local.dispatch(command, id).await
+                local.dispatch_with(command, id, metadata).await
             }
         }
     )*};

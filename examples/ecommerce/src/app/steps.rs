@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eventcore::saga::{DispatchError, LocalCommands};
-use eventcore::{CommandId, Metadata, Repository, StoreTransaction};
+use eventcore::{CommandId, Metadata, Repository};
 use eventcore_sqlite::SqliteTransaction;
 
 use super::cancellation::UndoSale;
@@ -32,21 +32,6 @@ pub struct Steps {
     /// A simulated outage of the payment provider: charges fail transiently (retried, and
     /// the order saga's reply deadline runs meanwhile).
     pub payments_down: Arc<AtomicBool>,
-}
-
-/// The metadata of a step for `order_id`: the correlation id of the request that placed the
-/// order (read from its `OrderPlaced`), so every event of the flow carries it.
-async fn order_metadata(tx: &mut SqliteTransaction, order_id: &str) -> Metadata {
-    let Ok(stream) = <Order as eventcore::Aggregate>::stream_id(order_id) else {
-        return Metadata::default();
-    };
-    match tx.read_stream(&stream, 1, 1).await {
-        Ok(events) => Metadata {
-            correlation_id: events.first().and_then(|e| e.metadata.correlation_id),
-            ..Metadata::default()
-        },
-        Err(_) => Metadata::default(),
-    }
 }
 
 impl Steps {
@@ -96,9 +81,10 @@ impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
         tx: &mut SqliteTransaction,
         command: &OrderSagaCommand,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError> {
         use OrderSagaCommand as C;
-        let metadata = order_metadata(tx, command_order(command)).await;
+        let metadata = metadata.clone();
         match command.clone() {
             C::ReserveStock { order_id, items } => {
                 let action = InventoryAction::ReserveStock { order_id, items };
@@ -171,13 +157,13 @@ impl LocalCommands<ExpiryCommand, SqliteTransaction> for Steps {
         tx: &mut SqliteTransaction,
         command: &ExpiryCommand,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError> {
         let ExpiryCommand::ExpireReservation { order_id } = command;
         let action = InventoryAction::ExpireReservation {
             order_id: order_id.clone(),
         };
-        let metadata = order_metadata(tx, order_id).await;
-        self.stock(tx, action, id, metadata).await
+        self.stock(tx, action, id, metadata.clone()).await
     }
 }
 
@@ -188,14 +174,15 @@ impl LocalCommands<Message, SqliteTransaction> for Steps {
         tx: &mut SqliteTransaction,
         command: &Message,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError> {
-        let order_id = command.key.split('.').next().unwrap_or_default();
-        let metadata = order_metadata(tx, order_id).await;
         let send = SendNotification {
             message: command.clone(),
             id,
         };
-        self.notifications.execute_in(tx, send, metadata).await?;
+        self.notifications
+            .execute_in(tx, send, metadata.clone())
+            .await?;
         Ok(())
     }
 }
@@ -207,9 +194,9 @@ impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
         tx: &mut SqliteTransaction,
         command: &UndoSale,
         id: CommandId,
+        metadata: &Metadata,
     ) -> Result<(), DispatchError> {
         let order_id = &command.order_id;
-        let metadata = order_metadata(tx, order_id).await;
         // Refund whatever is left of a completed payment: a no-op unless the order was paid
         // and nothing (the order saga's compensation) refunded it yet.
         let refund = CommandId::derived(id.into(), "refund");
@@ -228,23 +215,8 @@ impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
             let action = InventoryAction::ReturnSoldStock {
                 order_id: order_id.clone(),
             };
-            self.stock(tx, action, give_back, metadata).await?;
+            self.stock(tx, action, give_back, metadata.clone()).await?;
         }
         Ok(())
-    }
-}
-
-/// The order a saga command is about.
-fn command_order(command: &OrderSagaCommand) -> &str {
-    use OrderSagaCommand as C;
-    match command {
-        C::ReserveStock { order_id, .. }
-        | C::ReleaseStock { order_id }
-        | C::ConfirmReservation { order_id }
-        | C::ReturnSoldStock { order_id }
-        | C::ProcessPayment { order_id, .. }
-        | C::RefundPayment { order_id }
-        | C::ConfirmOrder { order_id }
-        | C::CancelOrder { order_id, .. } => order_id,
     }
 }

@@ -12,7 +12,7 @@ pub use aggregate::{
 };
 pub use provider::{PaymentProvider, SimulatedProvider};
 
-use eventcore::{CommandId, Repository, RepositoryError};
+use eventcore::{CommandId, Metadata, Repository, RepositoryError};
 
 use crate::money::Money;
 
@@ -29,6 +29,7 @@ pub async fn process_payment(
     customer_id: &str,
     amount: Money,
     id: CommandId,
+    metadata: Metadata,
 ) -> Result<PaymentStatus, RepositoryError<PaymentError>> {
     let current = payments.load(order_id).await?.state;
     let outcome = if current.status == PaymentStatus::Completed {
@@ -48,7 +49,7 @@ pub async fn process_payment(
         },
     )
     .with_id(id);
-    payments.execute(command).await?;
+    payments.execute_with(command, metadata).await?;
     Ok(payments.load(order_id).await?.state.status)
 }
 

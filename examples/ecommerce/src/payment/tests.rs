@@ -179,14 +179,41 @@ async fn processing_twice_charges_once() {
     };
     let id = eventcore::CommandId::new_random();
     let amount = Money::usd(100);
-    let first = process_payment(&payments, &provider, "o1", "c1", amount, id).await;
+    let first = process_payment(
+        &payments,
+        &provider,
+        "o1",
+        "c1",
+        amount,
+        id,
+        Metadata::default(),
+    )
+    .await;
     assert_eq!(first.unwrap(), PaymentStatus::Completed);
     // The same step again: the first outcome.
-    let again = process_payment(&payments, &provider, "o1", "c1", amount, id).await;
+    let again = process_payment(
+        &payments,
+        &provider,
+        "o1",
+        "c1",
+        amount,
+        id,
+        Metadata::default(),
+    )
+    .await;
     assert_eq!(again.unwrap(), PaymentStatus::Completed);
     // Another attempt: refused.
     let other = eventcore::CommandId::new_random();
-    let error = process_payment(&payments, &provider, "o1", "c1", amount, other).await;
+    let error = process_payment(
+        &payments,
+        &provider,
+        "o1",
+        "c1",
+        amount,
+        other,
+        Metadata::default(),
+    )
+    .await;
     assert!(matches!(
         error,
         Err(eventcore::RepositoryError::Domain(

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use eventcore::Repository;
 use eventcore::saga::InProcessBus;
+use eventcore::{Metadata, Repository};
 
 use super::OrderSagaCommand;
 use crate::inventory::{Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
@@ -11,7 +11,7 @@ use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::{self, Payment, PaymentAction, PaymentCommand, PaymentProvider};
 
 /// A bus routing each command to its context's repository with the step's command id (a step
-/// sent twice has one effect). Domain rejections are permanent (the saga decides), store
+/// sent twice has one effect) and the flow's metadata (its correlation id). Domain rejections are permanent (the saga decides), store
 /// failures transient (retried with backoff).
 pub fn bus(
     inventory: Repository<Inventory>,
@@ -19,7 +19,7 @@ pub fn bus(
     payments: Repository<Payment>,
     provider: Arc<dyn PaymentProvider>,
 ) -> InProcessBus<OrderSagaCommand> {
-    InProcessBus::new(move |command, id| {
+    InProcessBus::with_metadata(move |command, id, metadata: Metadata| {
         let (inventory, orders, payments) = (inventory.clone(), orders.clone(), payments.clone());
         let provider = Arc::clone(&provider);
         async move {
@@ -29,19 +29,19 @@ pub fn bus(
             match command {
                 C::ReserveStock { order_id, items } => {
                     let action = InventoryAction::ReserveStock { order_id, items };
-                    inventory.execute(stock(action)).await?;
+                    inventory.execute_with(stock(action), metadata).await?;
                 }
                 C::ReleaseStock { order_id } => {
                     let action = InventoryAction::ReleaseStock { order_id };
-                    inventory.execute(stock(action)).await?;
+                    inventory.execute_with(stock(action), metadata).await?;
                 }
                 C::ConfirmReservation { order_id } => {
                     let action = InventoryAction::ConfirmReservation { order_id };
-                    inventory.execute(stock(action)).await?;
+                    inventory.execute_with(stock(action), metadata).await?;
                 }
                 C::ReturnSoldStock { order_id } => {
                     let action = InventoryAction::ReturnSoldStock { order_id };
-                    inventory.execute(stock(action)).await?;
+                    inventory.execute_with(stock(action), metadata).await?;
                 }
                 C::ProcessPayment {
                     order_id,
@@ -56,21 +56,23 @@ pub fn bus(
                         &customer_id,
                         amount,
                         id,
+                        metadata,
                     )
                     .await?;
                 }
                 C::RefundPayment { order_id } => {
                     let command = PaymentCommand::new(&order_id, PaymentAction::Reverse);
-                    payments.execute(command.with_id(id)).await?;
+                    payments.execute_with(command.with_id(id), metadata).await?;
                 }
                 C::ConfirmOrder { order_id } => {
-                    orders
-                        .execute(order(order_id, OrderAction::Confirm))
-                        .await?;
+                    let command = order(order_id, OrderAction::Confirm);
+                    orders.execute_with(command, metadata).await?;
                 }
                 C::CancelOrder { order_id, reason } => {
                     let action = OrderAction::Cancel { reason };
-                    orders.execute(order(order_id, action)).await?;
+                    orders
+                        .execute_with(order(order_id, action), metadata)
+                        .await?;
                 }
             }
             Ok(())
