@@ -201,13 +201,15 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         local: &dyn LocalDispatch<S::Command>,
     ) -> Result<bool, SagaError> {
         let id = &record.saga_id;
-        let mut tx = self.store.begin().await?;
-        let (mut document, version) = self.load(&mut tx, id).await?;
+        // The record as listed, not read again: the save below is versioned, so if anything
+        // changed it meanwhile the whole transaction (the command's events too) rolls back.
+        let (mut document, version) = (parse::<S>(record)?, record.version);
         let Some(step) = document.next_step(self.clock.now()) else {
             return Ok(false);
         };
         let (name, command) = (step.name.clone(), step.command.clone());
         let metadata = document.step_metadata();
+        let mut tx = self.store.begin().await?;
         self.faults.check("dispatch:before-send")?;
         let outcome = local
             .execute_in(&mut tx, &command, Self::command_id(id, &name), &metadata)
