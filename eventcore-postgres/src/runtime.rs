@@ -68,6 +68,25 @@ pub(crate) async fn save_checkpoint<'e>(
     Ok(())
 }
 
+/// Moves checkpoint `name` from `from` to `to` if a row holds `from` (locking it for the
+/// transaction); whether one did.
+pub(crate) async fn advance_checkpoint<'e>(
+    executor: impl PgExecutor<'e>,
+    sql: &RuntimeSql,
+    name: &str,
+    from: u64,
+    to: u64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(&sql.advance_checkpoint)
+        .bind(name)
+        .bind(to_i64(from)?)
+        .bind(to_i64(to)?)
+        .execute(executor)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(done.rows_affected() == 1)
+}
+
 fn saga_from_row(row: &sqlx::postgres::PgRow) -> Result<SagaRecord, StoreError> {
     let place = SagaColumns::place(
         &row.try_get::<String, _>(0).unwrap_or_default(),

@@ -18,6 +18,7 @@ pub(crate) struct RuntimeSql {
     pub(crate) lock_checkpoint: String,
     pub(crate) create_checkpoint: String,
     pub(crate) save_checkpoint: String,
+    pub(crate) advance_checkpoint: String,
     pub(crate) load_saga: String,
     pub(crate) sagas_by_status: String,
     pub(crate) insert_saga: String,
@@ -56,6 +57,10 @@ impl RuntimeSql {
             save_checkpoint: format!(
                 "INSERT INTO {checkpoints} (name, position) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()"
+            ),
+            advance_checkpoint: format!(
+                "UPDATE {checkpoints} SET position = $3, updated_at = now()
+                 WHERE name = $1 AND position = $2"
             ),
             load_saga: format!(
                 "SELECT {saga_columns} FROM {sagas} WHERE saga_type = $1 AND saga_id = $2"

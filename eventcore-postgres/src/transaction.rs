@@ -197,6 +197,35 @@ impl PgTransaction {
             .await
     }
 
+    /// Moves the checkpoint named `name` from `from` to `to` if it is still at `from` (absent:
+    /// 0), holding its row until this transaction ends; `Some(stored)`, changing nothing, if
+    /// it is elsewhere. One statement when it is where expected.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn advance_checkpoint(
+        &mut self,
+        name: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let sql = &self.store.inner.sql.runtime;
+        let advanced = self
+            .guard
+            .run_statement(runtime::advance_checkpoint(
+                &mut *self.tx,
+                sql,
+                name,
+                from,
+                to,
+            ))
+            .await?;
+        if advanced {
+            return Ok(None);
+        }
+        eventcore::backend::advance_checkpoint_in_two_steps(self, name, from, to).await
+    }
+
     /// The saga instance's record, as this transaction sees it.
     ///
     /// # Errors

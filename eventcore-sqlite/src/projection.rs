@@ -109,6 +109,15 @@ impl StoreTransaction for SqliteTransaction {
         SqliteTransaction::save_checkpoint(self, name, position).await
     }
 
+    async fn advance_checkpoint(
+        &mut self,
+        name: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        SqliteTransaction::advance_checkpoint(self, name, from, to).await
+    }
+
     async fn record_processed(
         &mut self,
         consumer: &str,

@@ -23,6 +23,27 @@ pub(crate) async fn checkpoint<'e>(
     Ok(position.map(|p| p as u64))
 }
 
+/// Moves checkpoint `name` from `from` to `to` if a row holds `from`; whether one did.
+pub(crate) async fn advance_checkpoint<'e>(
+    executor: impl SqliteExecutor<'e>,
+    name: &str,
+    from: u64,
+    to: u64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE eventcore_checkpoints SET position = ?3, updated_at = ?4
+         WHERE name = ?1 AND position = ?2",
+    )
+    .bind(name)
+    .bind(to_i64(from)?)
+    .bind(to_i64(to)?)
+    .bind(micros(SystemTime::now()))
+    .execute(executor)
+    .await
+    .map_err(StoreError::backend)?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(crate) async fn save_checkpoint<'e>(
     executor: impl SqliteExecutor<'e>,
     name: &str,

@@ -119,6 +119,28 @@ impl SqliteTransaction {
             .await
     }
 
+    /// Moves the checkpoint named `name` from `from` to `to` if it is still at `from` (absent:
+    /// 0); `Some(stored)`, changing nothing, if it is elsewhere. One statement when it is
+    /// where expected.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn advance_checkpoint(
+        &mut self,
+        name: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let advanced = self
+            .guard
+            .run(runtime::advance_checkpoint(&mut *self.tx, name, from, to))
+            .await?;
+        if advanced {
+            return Ok(None);
+        }
+        eventcore::backend::advance_checkpoint_in_two_steps(self, name, from, to).await
+    }
+
     /// The saga instance's record, as this transaction sees it.
     ///
     /// # Errors

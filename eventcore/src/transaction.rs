@@ -134,6 +134,24 @@ pub trait StoreTransaction: Send + 'static {
     /// Backend failures.
     async fn save_checkpoint(&mut self, name: &str, position: u64) -> Result<(), StoreError>;
 
+    /// Moves the checkpoint named `name` from `from` to `to` if it is still at `from` (an
+    /// absent checkpoint is at 0), holding it for this transaction like
+    /// [`checkpoint`](Self::checkpoint); `Some(stored)` (and nothing changed) if it is
+    /// elsewhere. What a projection runner does per batch. The default is
+    /// [`checkpoint`](Self::checkpoint) then [`save_checkpoint`](Self::save_checkpoint); a
+    /// backend may do it in one statement (both SQL backends do).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn advance_checkpoint(
+        &mut self,
+        name: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        crate::backend::advance_checkpoint_in_two_steps(self, name, from, to).await
+    }
+
     /// Records that `consumer` processed `event_id` (its inbox); `false` when it already had,
     /// in which case skip the event's effects.
     ///

@@ -37,6 +37,7 @@ pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns, counts_from_r
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;
 use crate::store::StreamAppend;
+use crate::transaction::StoreTransaction;
 use crate::version::Conflict;
 
 /// The version check of one stream of an append.
@@ -101,4 +102,24 @@ impl RecordedEventExt for RecordedEvent {
             payload: event.payload,
         }
     }
+}
+
+/// [`StoreTransaction::advance_checkpoint`] as [`StoreTransaction::checkpoint`] then
+/// [`StoreTransaction::save_checkpoint`]: the default, and a backend's way on when its
+/// one-statement form found no checkpoint at `from` (absent, or moved by another runner).
+///
+/// # Errors
+/// Backend failures.
+pub async fn advance_checkpoint_in_two_steps<Tx: StoreTransaction + ?Sized>(
+    tx: &mut Tx,
+    name: &str,
+    from: u64,
+    to: u64,
+) -> Result<Option<u64>, crate::StoreError> {
+    let stored = tx.checkpoint(name).await?.unwrap_or(0);
+    if stored != from {
+        return Ok(Some(stored));
+    }
+    tx.save_checkpoint(name, to).await?;
+    Ok(None)
 }

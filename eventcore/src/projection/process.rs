@@ -307,15 +307,16 @@ impl<S: RuntimeStore> Worker<S> {
         checkpoint: Option<Checkpoint<'_>>,
     ) -> Result<(), AttemptError> {
         let mut tx = self.store.begin().await?;
-        verify(&mut tx, checkpoint).await?;
+        if let (Some(current), Some(last)) = (checkpoint, events.last()) {
+            let to = last.global_position;
+            if let Some(stored) = tx.advance_checkpoint(current.name, current.at, to).await? {
+                return Err(AttemptError::Moved(stored));
+            }
+        }
         projection
             .apply(&mut tx, events)
             .await
             .map_err(AttemptError::from_projection)?;
-        if let (Some(current), Some(last)) = (checkpoint, events.last()) {
-            tx.save_checkpoint(current.name, last.global_position)
-                .await?;
-        }
         tx.commit().await?;
         Ok(())
     }
