@@ -217,20 +217,18 @@ impl<S: RuntimeStore> Follower<'_, S> {
             }
             Err(halt) => return Err(halt),
         }
-        self.show_lag(last).await?;
+        self.show_lag(last);
         Ok(Some(events.len()))
     }
 
-    /// Reads the head and shows how far the checkpoint (`last`) is behind it.
-    async fn show_lag(&mut self, last: u64) -> Result<(), Halt> {
+    /// Shows how far the checkpoint (`last`) is behind the head, as the store's head watch
+    /// (what wakes this runner) last told it: no query per batch. Behind the true head at
+    /// most until the watch's next change, which wakes the runner for another batch anyway.
+    fn show_lag(&self, last: u64) {
         let worker = self.worker;
-        let head = worker
-            .retry_store(|| worker.store.head_position())
-            .await?
-            .max(last);
+        let head = (*self.wake.borrow()).max(last);
         worker.update(|s| s.head = head);
         tracing::debug!(projection = %worker.name, checkpoint = self.checkpoint, lag = head - last, "batch committed");
-        Ok(())
     }
 
     /// Replays the rebuild's next batch, or swaps it in once it caught up with the live
