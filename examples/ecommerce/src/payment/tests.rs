@@ -177,43 +177,30 @@ async fn processing_twice_charges_once() {
         success_rate: 1.0,
         ..SimulatedProvider::default()
     };
-    let id = eventcore::CommandId::new_random();
     let amount = Money::usd(100);
-    let first = process_payment(
-        &payments,
-        &provider,
-        "o1",
-        "c1",
-        amount,
-        id,
-        Metadata::default(),
-    )
-    .await;
+    let pay = |id| {
+        let (payments, provider) = (&payments, &provider);
+        async move {
+            process_payment(
+                payments,
+                provider,
+                "o1",
+                "c1",
+                amount,
+                id,
+                Metadata::default(),
+            )
+            .await
+        }
+    };
+    let id = eventcore::CommandId::new_random();
+    let first = pay(id).await;
     assert_eq!(first.unwrap(), PaymentStatus::Completed);
     // The same step again: the first outcome.
-    let again = process_payment(
-        &payments,
-        &provider,
-        "o1",
-        "c1",
-        amount,
-        id,
-        Metadata::default(),
-    )
-    .await;
+    let again = pay(id).await;
     assert_eq!(again.unwrap(), PaymentStatus::Completed);
     // Another attempt: refused.
-    let other = eventcore::CommandId::new_random();
-    let error = process_payment(
-        &payments,
-        &provider,
-        "o1",
-        "c1",
-        amount,
-        other,
-        Metadata::default(),
-    )
-    .await;
+    let error = pay(eventcore::CommandId::new_random()).await;
     assert!(matches!(
         error,
         Err(eventcore::RepositoryError::Domain(
