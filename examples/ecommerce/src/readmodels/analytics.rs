@@ -120,6 +120,7 @@ impl AnalyticsView {
         Ok(())
     }
 
+    /// Sets the order's status; the facts as they were before, for a change that counts them.
     async fn set_status(
         &self,
         tx: &mut SqliteTransaction,
@@ -129,14 +130,24 @@ impl AnalyticsView {
         let Some(facts) = self.facts(tx, order_id).await? else {
             return Ok(None);
         };
+        self.mark(tx, order_id, status).await?;
+        Ok(Some(facts))
+    }
+
+    /// Sets the order's status (a no-op for an unknown order).
+    async fn mark(
+        &self,
+        tx: &mut SqliteTransaction,
+        order_id: &str,
+        status: &str,
+    ) -> Result<(), sqlx::Error> {
         let sql = "UPDATE analytics_orders{s} SET status = ?2 WHERE order_id = ?1";
-        let sql = sql.replace("{s}", self.suffix);
-        sqlx::query(&sql)
+        sqlx::query(&sql.replace("{s}", self.suffix))
             .bind(order_id)
             .bind(status)
             .execute(tx.connection())
-            .await?;
-        Ok(Some(facts))
+            .await
+            .map(drop)
     }
 
     async fn apply_one(
@@ -191,10 +202,10 @@ impl AnalyticsView {
                 }
             }
             OrderEvent::OrderShipped { order_id, .. } => {
-                self.set_status(tx, &order_id, "shipped").await?;
+                self.mark(tx, &order_id, "shipped").await?;
             }
             OrderEvent::OrderDelivered { order_id, .. } => {
-                self.set_status(tx, &order_id, "delivered").await?;
+                self.mark(tx, &order_id, "delivered").await?;
             }
         }
         Ok(())
