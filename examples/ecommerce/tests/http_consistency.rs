@@ -180,6 +180,46 @@ async fn an_idempotency_key_reused_with_other_items_is_422_and_with_the_same_ite
     assert_eq!(order["items"][0]["quantity"], 1, "the first order stands");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_placements_under_one_key_make_one_order_and_the_other_items_are_422() {
+    let api = api().await;
+    let (_, token) = api.customer("ada").await;
+    for round in 0..5 {
+        let key = format!("race-{round}");
+        let headers = [("idempotency-key", key.as_str())];
+        let place = |quantity: u32| {
+            send(
+                &api,
+                Method::POST,
+                "/api/v1/orders",
+                Some(&token),
+                &headers,
+                json!({ "items": [{ "product_id": "prod-002", "quantity": quantity }] }),
+            )
+        };
+        let (one, two) = tokio::join!(place(1), place(2));
+        let mut statuses = [one.status, two.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::ACCEPTED, StatusCode::UNPROCESSABLE_ENTITY],
+            "{} / {}",
+            one.text,
+            two.text
+        );
+        let (won, lost) = if one.status == StatusCode::ACCEPTED {
+            (one, two)
+        } else {
+            (two, one)
+        };
+        assert_eq!(lost.code(), "idempotency_key_reused");
+        assert_eq!(
+            lost.body["error"]["details"]["order_id"],
+            won.body["order_id"]
+        );
+    }
+}
+
 /// The correlation ids of the events of `event_type` in the log.
 async fn correlations(api: &TestApi, event_type: &str) -> Vec<Option<Uuid>> {
     let events = api.shop.store().read_all(1, 10_000).await.unwrap();

@@ -154,10 +154,22 @@ impl Shop {
         if let Some(id) = command_id {
             command = command.with_id(id);
         }
-        self.order_command(command, correlation).await?;
+        let committed = self
+            .steps
+            .orders
+            .execute_with(command, metadata(correlation))
+            .await
+            .map_err(|e| ShopError::from_repo(e, ShopError::Order))?;
         match &key {
-            // A concurrent placement under the same key may have won: its order is the key's.
-            Some(key) => same_items(&self.order(&order_id).await?, &asked, key, order_id),
+            // The key's events: this placement's, or those of a concurrent placement under the
+            // same key that won (the repository returns a command id's first outcome).
+            Some(key) => {
+                let mut placed = Order::default();
+                for envelope in &committed {
+                    eventcore::Aggregate::apply(&mut placed, &envelope.event);
+                }
+                same_items(&placed, &asked, key, order_id)
+            }
             None => Ok(Placed { order_id }),
         }
     }
