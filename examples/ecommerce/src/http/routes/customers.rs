@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,12 +68,7 @@ pub(crate) async fn register(
     let customer = state.shop.customer(&id).await?;
     let location = format!("/api/v1/customers/{id}");
     let view = CustomerView::new(&id, &customer);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    Ok(super::located(StatusCode::CREATED, location, view))
 }
 
 /// Logs in: a bearer token for a customer, or for the admin account.

@@ -49,13 +49,7 @@ pub(crate) async fn stock(
     _admin: AdminCaller,
     Query(paging): Query<LedgerPaging>,
 ) -> Result<Json<Vec<StockLedgerView>>, ApiError> {
-    let limit = paging.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 1000",
-        ));
-    }
+    let limit = super::page_limit(paging.limit, 100, 1000)?;
     let inventory = warehouse(&state.shop).await?;
     let page = inventory
         .products

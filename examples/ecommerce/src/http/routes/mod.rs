@@ -7,8 +7,10 @@ pub(crate) mod operations;
 pub(crate) mod orders;
 pub(crate) mod products;
 
-use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::{Json, Router};
 
 use super::AppState;
 use super::errors::ApiError;
@@ -68,6 +70,31 @@ pub(crate) fn checked_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiErro
     } else {
         Err(ApiError::not_found(what, id))
     }
+}
+
+/// The page size asked for (`default` without one); 400 `invalid_query` outside 1 to `max`.
+pub(crate) fn page_limit<T>(asked: Option<T>, default: T, max: T) -> Result<T, ApiError>
+where
+    T: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    let limit = asked.unwrap_or(default);
+    if limit < T::from(1) || limit > max {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {max}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// A `status` reply (201 Created, 202 Accepted) whose `Location` names the resource, with
+/// `body`.
+pub(crate) fn located(
+    status: StatusCode,
+    location: String,
+    body: impl serde::Serialize,
+) -> Response {
+    (status, [(header::LOCATION, location)], Json(body)).into_response()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eventcore::saga::SagaStatus;
 use serde::Deserialize;
@@ -89,13 +89,7 @@ pub(crate) async fn sagas(
     _admin: AdminCaller,
     Query(query): Query<SagaQuery>,
 ) -> Result<Json<Vec<SagaSummaryView>>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 500",
-        ));
-    }
+    let limit = super::page_limit(query.limit, 50, 500)?;
     let statuses = match &query.status {
         Some(text) => vec![
             text.parse::<SagaStatus>()
@@ -326,10 +320,5 @@ pub(crate) async fn rebuild(
         name,
         location: location.clone(),
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    Ok(super::located(StatusCode::ACCEPTED, location, body))
 }

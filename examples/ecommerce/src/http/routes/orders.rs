@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -153,12 +153,7 @@ pub(crate) async fn place(
         order_id: placed.order_id,
         location: location.clone(),
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(accepted),
-    )
-        .into_response())
+    Ok(super::located(StatusCode::ACCEPTED, location, accepted))
 }
 
 /// Orders, newest first (customers: their own).
@@ -178,10 +173,7 @@ pub(crate) async fn list(
     Query(query): Query<OrderQuery>,
 ) -> Result<Json<OrderPage>, ApiError> {
     let invalid = |message: &str| ApiError::bad_request("invalid_query", message.to_owned());
-    let limit = query.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(invalid("limit must be 1 to 100"));
-    }
+    let limit = super::page_limit(query.limit, 10, 100)?;
     if query
         .status
         .as_deref()

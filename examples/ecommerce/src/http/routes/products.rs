@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,13 +68,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Vec<ProductView>>, ApiError> {
-    let limit = paging.limit.unwrap_or(100);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 100",
-        ));
-    }
+    let limit = super::page_limit(paging.limit, 100, 100)?;
     let rows = state
         .shop
         .products(limit, paging.offset.unwrap_or(0))
@@ -151,12 +145,7 @@ pub(crate) async fn add(
         .await?;
     let view = fresh(&state, id).await?;
     let location = format!("/api/v1/products/{id}");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    Ok(super::located(StatusCode::CREATED, location, view))
 }
 
 /// Changes a product's price (admin).
