@@ -34,10 +34,6 @@ pub mod header {
 
 pub use eventcore::broker::WireError;
 
-fn malformed(field: &'static str, reason: impl std::fmt::Display) -> WireError {
-    WireError::malformed(field, reason)
-}
-
 /// The headers of `message` as the relay produces it ([`message_of`] reads them back).
 pub fn headers(message: &Message) -> OwnedHeaders {
     let micros = message
@@ -96,7 +92,7 @@ where
 {
     required(headers, name)?
         .parse()
-        .map_err(|e: T::Err| malformed(name, e))
+        .map_err(|e: T::Err| WireError::malformed(name, e))
 }
 
 fn uuid(
@@ -104,7 +100,7 @@ fn uuid(
     name: &'static str,
 ) -> Result<Option<uuid::Uuid>, WireError> {
     text(headers, name)
-        .map(|t| t.parse().map_err(|e| malformed(name, e)))
+        .map(|t| t.parse().map_err(|e| WireError::malformed(name, e)))
         .transpose()
 }
 
@@ -120,9 +116,11 @@ pub fn message_of(
         uuid(headers, header::MESSAGE_ID)?.ok_or(WireError::Missing(header::MESSAGE_ID))?,
     );
     let stream = StreamId::new(required(headers, header::STREAM)?)
-        .map_err(|e| malformed(header::STREAM, e))?;
-    let text = std::str::from_utf8(value.unwrap_or_default()).map_err(|e| malformed("value", e))?;
-    let payload = RawValue::from_string(text.to_owned()).map_err(|e| malformed("value", e))?;
+        .map_err(|e| WireError::malformed(header::STREAM, e))?;
+    let text = std::str::from_utf8(value.unwrap_or_default())
+        .map_err(|e| WireError::malformed("value", e))?;
+    let payload =
+        RawValue::from_string(text.to_owned()).map_err(|e| WireError::malformed("value", e))?;
     let micros: u64 = number(headers, header::RECORDED_AT)?;
     Ok(Message {
         message_id,

@@ -36,10 +36,6 @@ pub fn bucket_of(stream: &StreamId) -> u16 {
 
 pub use eventcore::broker::WireError;
 
-fn malformed(field: &'static str, reason: impl std::fmt::Display) -> WireError {
-    WireError::malformed(field, reason)
-}
-
 /// The AMQP properties of `message` as the relay publishes it: persistent, JSON, every
 /// envelope field ([`message_of`] reads them back).
 pub fn properties(message: &Message) -> BasicProperties {
@@ -96,10 +92,10 @@ fn header<'a>(headers: &'a FieldTable, name: &'static str) -> Result<&'a AMQPVal
 fn text(value: &AMQPValue, name: &'static str) -> Result<String, WireError> {
     match value {
         AMQPValue::LongString(s) => {
-            String::from_utf8(s.as_bytes().to_vec()).map_err(|e| malformed(name, e))
+            String::from_utf8(s.as_bytes().to_vec()).map_err(|e| WireError::malformed(name, e))
         }
         AMQPValue::ShortString(s) => Ok(s.as_str().to_owned()),
-        other => Err(malformed(name, format!("{other:?} is not text"))),
+        other => Err(WireError::malformed(name, format!("{other:?} is not text"))),
     }
 }
 
@@ -110,13 +106,18 @@ fn number(value: &AMQPValue, name: &'static str) -> Result<u64, WireError> {
         AMQPValue::LongUInt(n) => i128::from(*n),
         AMQPValue::ShortInt(n) => i128::from(*n),
         AMQPValue::ShortUInt(n) => i128::from(*n),
-        other => return Err(malformed(name, format!("{other:?} is not a number"))),
+        other => {
+            return Err(WireError::malformed(
+                name,
+                format!("{other:?} is not a number"),
+            ));
+        }
     };
-    u64::try_from(n).map_err(|_| malformed(name, format!("{n} is negative")))
+    u64::try_from(n).map_err(|_| WireError::malformed(name, format!("{n} is negative")))
 }
 
 fn uuid(text: &str, name: &'static str) -> Result<uuid::Uuid, WireError> {
-    uuid::Uuid::parse_str(text).map_err(|e| malformed(name, e))
+    uuid::Uuid::parse_str(text).map_err(|e| WireError::malformed(name, e))
 }
 
 /// The message a delivery carries.
@@ -147,17 +148,18 @@ pub fn message_of(
         .transpose()?;
     let empty = FieldTable::default();
     let headers = properties.headers().as_ref().unwrap_or(&empty);
-    let stream =
-        StreamId::new(text(header(headers, STREAM)?, STREAM)?).map_err(|e| malformed(STREAM, e))?;
+    let stream = StreamId::new(text(header(headers, STREAM)?, STREAM)?)
+        .map_err(|e| WireError::malformed(STREAM, e))?;
     let causation_id = match headers.inner().get(&ShortString::from(CAUSATION)) {
         Some(value) => Some(uuid(&text(value, CAUSATION)?, CAUSATION)?),
         None => None,
     };
     let schema_version = u32::try_from(number(header(headers, SCHEMA)?, SCHEMA)?)
-        .map_err(|e| malformed(SCHEMA, e))?;
+        .map_err(|e| WireError::malformed(SCHEMA, e))?;
     let micros = number(header(headers, RECORDED_AT)?, RECORDED_AT)?;
-    let body = std::str::from_utf8(body).map_err(|e| malformed("body", e))?;
-    let payload = RawValue::from_string(body.to_owned()).map_err(|e| malformed("body", e))?;
+    let body = std::str::from_utf8(body).map_err(|e| WireError::malformed("body", e))?;
+    let payload =
+        RawValue::from_string(body.to_owned()).map_err(|e| WireError::malformed("body", e))?;
     Ok(Message {
         message_id,
         routing_key: routing_key.to_owned(),
