@@ -226,13 +226,11 @@ impl Projection<SqliteTransaction> for AnalyticsView {
     }
 
     async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
-        for table in TABLES {
-            let sql = format!("DROP TABLE IF EXISTS {table}{}", self.suffix);
-            sqlx::query(&sql).execute(tx.connection()).await?;
-        }
-        for statement in schema(self.suffix) {
-            sqlx::query(&statement).execute(tx.connection()).await?;
-        }
+        let tables: Vec<String> = TABLES
+            .iter()
+            .map(|t| format!("{t}{}", self.suffix))
+            .collect();
+        super::recreate(tx, &tables, &schema(self.suffix)).await?;
         Ok(())
     }
 

@@ -146,6 +146,26 @@ pub(crate) fn decode<E: Event + serde::de::DeserializeOwned>(
     }
 }
 
+/// Drops `tables` and creates them again from `schema` (each entry one or more statements
+/// separated by `;`): a rebuild's fresh tables, inside its first transaction.
+pub(crate) async fn recreate(
+    tx: &mut SqliteTransaction,
+    tables: &[String],
+    schema: &[String],
+) -> Result<(), sqlx::Error> {
+    for table in tables {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+            .execute(tx.connection())
+            .await?;
+    }
+    for statement in schema.iter().flat_map(|s| s.split(';')) {
+        if !statement.trim().is_empty() {
+            sqlx::query(statement).execute(tx.connection()).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Puts each `(fresh, live)` table in place of the live one (inside the promoting transaction).
 pub(crate) async fn swap_tables(
     tx: &mut SqliteTransaction,

@@ -171,12 +171,7 @@ impl Projection<SqliteTransaction> for OrderView {
 
     async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
         let table = self.table;
-        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-            .execute(tx.connection())
-            .await?;
-        for statement in schema(table).split(';') {
-            sqlx::query(statement).execute(tx.connection()).await?;
-        }
+        super::recreate(tx, &[table.to_owned()], &[schema(table)]).await?;
         Ok(())
     }
 

@@ -146,10 +146,7 @@ impl Projection<SqliteTransaction> for ProductView {
 
     async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
         let table = self.table;
-        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-            .execute(tx.connection())
-            .await?;
-        sqlx::query(&schema(table)).execute(tx.connection()).await?;
+        super::recreate(tx, &[table.to_owned()], &[schema(table)]).await?;
         Ok(())
     }
 
