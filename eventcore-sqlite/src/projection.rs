@@ -237,12 +237,14 @@ impl RuntimeStore for SqliteEventStore {
         Ok(count as u64)
     }
     async fn counts(&self) -> Result<RuntimeCounts, StoreError> {
-        let sql = counts_sql(
-            "eventcore_events",
-            "eventcore_sagas",
-            "eventcore_dead_letters",
-        );
-        let rows = sqlx::query_as(&sql)
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            counts_sql(
+                "eventcore_events",
+                "eventcore_sagas",
+                "eventcore_dead_letters",
+            )
+        });
+        let rows = sqlx::query_as(SQL.as_str())
             .fetch_all(self.reader_pool())
             .await
             .map_err(StoreError::backend)?;

@@ -79,13 +79,13 @@ impl RuntimeCounts {
         self.dead_letters.values().sum()
     }
 
-    /// Adds `n` to `map[key]` (for backends filling the counts from rows).
-    pub fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    /// Adds `n` to `map[key]`.
+    pub(crate) fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
         *map.entry(key.to_owned()).or_default() += n;
     }
 
-    /// Adds `n` saga instances of `saga_type` with `status` (for backends).
-    pub fn add_sagas(&mut self, saga_type: &str, status: &str, n: u64) {
+    /// Adds `n` saga instances of `saga_type` with `status`.
+    pub(crate) fn add_sagas(&mut self, saga_type: &str, status: &str, n: u64) {
         let per_status = self.sagas.entry(saga_type.to_owned()).or_default();
         Self::add(per_status, status, n);
     }

@@ -4,32 +4,11 @@
 use std::sync::Arc;
 
 use super::harness::{Accounts, SagaStore, confirmed, drive, options, run_id, terminal};
-use super::transfer::{Deliveries, Move, TransferEvent, TransferSaga, fund};
+use super::transfer::{Deliveries, Move, TransferSaga, fund, publish_with};
 use crate::aggregate::Aggregate;
-use crate::event::{Metadata, NewEvent};
+use crate::event::Metadata;
 use crate::saga::{CommandBus, ManualClock, SagaManager, SagaStatus};
-use crate::store::AppendRequest;
 use crate::testing::counter::Counter;
-use crate::version::ExpectedVersion;
-
-/// Appends `event` to stream `transfer-<id>` with `correlation` as its correlation id.
-async fn publish_correlated<T: SagaStore>(
-    store: &T,
-    transfer: &str,
-    event: &TransferEvent,
-    correlation: uuid::Uuid,
-) {
-    let stream = crate::StreamId::new(format!("transfer-{transfer}")).expect("valid stream id");
-    let metadata = Metadata {
-        correlation_id: Some(correlation),
-        ..Metadata::default()
-    };
-    let new = NewEvent::from_event(event)
-        .expect("encodes")
-        .with_metadata(metadata);
-    let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![new]);
-    store.append(request).await.expect("append");
-}
 
 /// Runs one transfer to its end with `bus` and checks that the events its three steps appended
 /// carry the correlation id of the events that started it, and the step's command id as
@@ -44,8 +23,12 @@ where
     let accounts = Accounts::new(&run, name);
     fund(store, &accounts.from, 100).await;
     let correlation = uuid::Uuid::new_v4();
-    publish_correlated(store, &id, &accounts.request(&id, 30, 1), correlation).await;
-    publish_correlated(store, &id, &confirmed(&id), correlation).await;
+    let metadata = Metadata {
+        correlation_id: Some(correlation),
+        ..Metadata::default()
+    };
+    publish_with(store, &id, &accounts.request(&id, 30, 1), metadata.clone()).await;
+    publish_with(store, &id, &confirmed(&id), metadata).await;
     let manager = SagaManager::new(TransferSaga, store.clone(), bus)
         .with_clock(clock.clone())
         .with_options(options());

@@ -336,8 +336,20 @@ pub async fn publish<S: EventAppender>(
     transfer: &str,
     event: &TransferEvent,
 ) -> RecordedEvent {
+    publish_with(store, transfer, event, crate::Metadata::default()).await
+}
+
+/// Appends one event with `metadata` (a correlation id, say) to stream `transfer-<id>`.
+pub async fn publish_with<S: EventAppender>(
+    store: &S,
+    transfer: &str,
+    event: &TransferEvent,
+    metadata: crate::Metadata,
+) -> RecordedEvent {
     let stream = StreamId::new(format!("transfer-{transfer}")).expect("valid stream id");
-    let new = NewEvent::from_event(event).expect("encodes");
+    let new = NewEvent::from_event(event)
+        .expect("encodes")
+        .with_metadata(metadata);
     let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![new]);
     store
         .append(request)
