@@ -15,7 +15,7 @@ use super::policy::ProjectionOptions;
 use super::process::{Checkpoint, Halt, Worker};
 use super::rebuild::{Rebuild, RebuildReport, Step, Swap};
 use super::status::ProjectionState;
-use crate::transaction::{RuntimeStore, TransactionalStore};
+use crate::transaction::{RuntimeStore, StoreTransaction, TransactionalStore};
 
 /// A projection instance, boxed.
 pub(super) type Boxed<S> = Box<dyn Projection<<S as TransactionalStore>::Transaction>>;
@@ -90,8 +90,10 @@ async fn follow<S: RuntimeStore>(
         worker,
         live,
         checkpoint,
+        stored: checkpoint,
         batch_size: options.batch_size.max(1),
         fallback_poll: options.fallback_poll,
+        linger: options.linger,
         rebuild: None,
         control,
         control_open: true,
@@ -107,10 +109,13 @@ struct Follower<'w, S: RuntimeStore> {
     worker: &'w Worker<S>,
     /// The instance the checkpoint belongs to.
     live: Boxed<S>,
-    /// The position of the last event the live instance applied.
+    /// The position of the last event the live instance applied or skipped.
     checkpoint: u64,
+    /// The checkpoint as stored (behind `checkpoint` after skipped batches).
+    stored: u64,
     batch_size: usize,
     fallback_poll: Duration,
+    linger: Duration,
     /// A rebuild replaying beside the live instance.
     rebuild: Option<Rebuild<S>>,
     control: mpsc::Receiver<Control<S>>,
@@ -130,6 +135,7 @@ impl<S: RuntimeStore> Follower<'_, S> {
         loop {
             if self.shutdown_requested() {
                 self.abandon_rebuild();
+                self.store_skipped().await;
                 return Ok(());
             }
             self.act_on_control().await?;
@@ -152,6 +158,7 @@ impl<S: RuntimeStore> Follower<'_, S> {
             }
             if read < self.batch_size {
                 self.wait_for_news().await;
+                self.linger().await;
             }
         }
     }
@@ -200,18 +207,29 @@ impl<S: RuntimeStore> Follower<'_, S> {
         let Some(last) = events.last().map(|e| e.global_position) else {
             return Ok(Some(0));
         };
+        // Nothing here for the projection: no transaction (a rebuild needs the stored
+        // checkpoint where the live one is, to swap in).
+        if self.rebuild.is_none() && !events.iter().any(|e| self.live.wants(e)) {
+            self.checkpoint = last;
+            worker.update(|s| {
+                s.checkpoint = last;
+                s.processed += events.len() as u64;
+            });
+            self.show_lag(last);
+            return Ok(Some(events.len()));
+        }
         let current = Checkpoint {
             name: &worker.name,
-            at: self.checkpoint,
+            at: self.stored,
         };
         match worker
             .process(self.live.as_mut(), &events, Some(current))
             .await
         {
-            Ok(_) => self.checkpoint = last,
+            Ok(_) => (self.checkpoint, self.stored) = (last, last),
             Err(Halt::Moved(position)) => {
                 tracing::debug!(projection = %worker.name, position, "checkpoint moved by another runner");
-                self.checkpoint = position;
+                (self.checkpoint, self.stored) = (position, position);
                 worker.update(|s| s.checkpoint = position);
                 return Ok(None);
             }
@@ -269,10 +287,42 @@ impl<S: RuntimeStore> Follower<'_, S> {
         match rebuild.swap(self.worker, self.checkpoint).await {
             Swap::Promoted(promoted) => self.live = promoted,
             Swap::Behind(rebuild, position) => {
-                self.checkpoint = position;
+                (self.checkpoint, self.stored) = (position, position);
                 self.rebuild = Some(rebuild);
             }
             Swap::Failed => {}
+        }
+    }
+
+    /// Waits [`linger`](ProjectionOptions::linger) for more appends, unless someone waits
+    /// for the projection (`wait_until`: read-your-writes does not linger) or shutdown.
+    async fn linger(&mut self) {
+        if self.linger.is_zero() || self.shutdown_requested() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(self.linger) => {}
+            () = self.worker.hurry.notified() => {}
+            _ = self.shutdown.changed() => {}
+        }
+    }
+
+    /// On shutdown, stores a checkpoint that skipped batches left behind (best effort: a
+    /// restart reads those events again and skips them again).
+    async fn store_skipped(&mut self) {
+        if self.checkpoint <= self.stored {
+            return;
+        }
+        let (name, from, to) = (&self.worker.name, self.stored, self.checkpoint);
+        let saved = async {
+            let mut tx = self.worker.store.begin().await?;
+            if tx.advance_checkpoint(name, from, to).await?.is_none() {
+                tx.commit().await?;
+            }
+            Ok::<_, crate::error::StoreError>(())
+        };
+        if let Err(error) = saved.await {
+            tracing::debug!(projection = %name, %error, "storing the checkpoint at shutdown failed");
         }
     }
 

@@ -94,6 +94,16 @@ pub trait Projection<Tx: Send>: Send + 'static {
     /// projection's [`ErrorPolicy`], so this is also called with a single event.
     async fn apply(&mut self, tx: &mut Tx, events: &[RecordedEvent]) -> Result<(), BoxError>;
 
+    /// Whether `event` may change this projection (every event by default). The runner skips
+    /// a batch with no such event without a transaction: the checkpoint moves on in memory
+    /// (and in [`RunningProjections::status`]) and is stored with the next batch it applies,
+    /// so after a restart those events are read again, and skipped again. Answer `true` for
+    /// anything [`apply`](Self::apply) acts on; a wrong `false` loses the event.
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        true
+    }
+
     /// Called on a fresh instance before a rebuild replays the log into it: create or empty
     /// its storage, beside the live model's (a crashed rebuild leaves a partial one behind,
     /// which the next rebuild's `prepare` must clear).

@@ -85,15 +85,21 @@ pub struct ProjectionOptions {
     pub fallback_poll: Duration,
     /// What happens when applying an event fails.
     pub policy: ErrorPolicy,
+    /// How long to wait, once woken by an append, for more appends before reading: fewer,
+    /// larger batches (one transaction each) for up to this much more lag. A busy log is read
+    /// on at once while full batches come back. Zero (the default) reads at once.
+    pub linger: Duration,
 }
 
 impl Default for ProjectionOptions {
-    /// Batches of 500, a 500 ms fallback poll, and [`ErrorPolicy::stop_after`] 5 retries.
+    /// Batches of 500, a 500 ms fallback poll, [`ErrorPolicy::stop_after`] 5 retries, and no
+    /// linger.
     fn default() -> Self {
         Self {
             batch_size: 500,
             fallback_poll: Duration::from_millis(500),
             policy: ErrorPolicy::stop_after(5),
+            linger: Duration::ZERO,
         }
     }
 }
@@ -102,6 +108,11 @@ impl ProjectionOptions {
     /// The same options with another error policy.
     pub fn with_policy(self, policy: ErrorPolicy) -> Self {
         Self { policy, ..self }
+    }
+
+    /// The same options with another [`linger`](Self::linger).
+    pub fn with_linger(self, linger: Duration) -> Self {
+        Self { linger, ..self }
     }
 
     /// The same options with another batch size.

@@ -86,6 +86,8 @@ pub(crate) struct Worker<S: RuntimeStore> {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// The error the live instance stopped on, for whoever waits on the projection.
     pub(crate) stopped_by: Arc<OnceLock<Cause>>,
+    /// Notified by a `wait_until` the projection has not reached: no linger then.
+    pub(crate) hurry: Arc<tokio::sync::Notify>,
 }
 
 type Dyn<S> = dyn Projection<<S as TransactionalStore>::Transaction>;

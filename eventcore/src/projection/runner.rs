@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::Projection;
@@ -85,7 +85,9 @@ impl<S: RuntimeStore> ProjectionRunner<S> {
             let (status, status_rx) = watch::channel(ProjectionStatus::new(&entry.name));
             let (control, control_rx) = mpsc::channel(4);
             let stopped_by = Arc::new(OnceLock::new());
+            let hurry = Arc::new(Notify::new());
             let worker = Worker {
+                hurry: hurry.clone(),
                 store: self.store.clone(),
                 name: entry.name.clone(),
                 policy: entry.options.policy,
@@ -102,6 +104,7 @@ impl<S: RuntimeStore> ProjectionRunner<S> {
                     control,
                     task,
                     stopped_by,
+                    hurry,
                 },
             );
         }
@@ -115,6 +118,8 @@ struct Running<S: RuntimeStore> {
     task: JoinHandle<()>,
     /// The error the projection stopped on (set before the status says stopped).
     stopped_by: Arc<OnceLock<Cause>>,
+    /// Cuts the projection's linger short: someone waits for it.
+    hurry: Arc<Notify>,
 }
 
 /// Started projections: their status, rebuilds, and shutdown. Dropping it stops them after
@@ -162,6 +167,9 @@ impl<S: RuntimeStore> RunningProjections<S> {
     /// [`ProjectionError::Stopped`] or [`ProjectionError::NotRunning`] if it never will.
     pub async fn wait_until(&self, name: &str, position: u64) -> Result<(), ProjectionError> {
         let running = self.get(name)?;
+        if running.status.borrow().checkpoint < position {
+            running.hurry.notify_one();
+        }
         let mut status = running.status.clone();
         let reached = status
             .wait_for(|s| s.checkpoint >= position || s.state != ProjectionState::Running)

@@ -162,7 +162,7 @@ where
 {
     async fn apply(&mut self, tx: &mut Tx, events: &[RecordedEvent]) -> Result<(), BoxError> {
         for record in events {
-            if !P::Aggregate::owns(&record.stream_id) || !self.inner.handles(&record.event_type) {
+            if !self.wants(record) {
                 continue;
             }
             let event = record
@@ -176,6 +176,10 @@ where
             self.inner.apply(tx, record.to_envelope(event)).await?;
         }
         Ok(())
+    }
+
+    fn wants(&self, record: &RecordedEvent) -> bool {
+        P::Aggregate::owns(&record.stream_id) && self.inner.handles(&record.event_type)
     }
 
     async fn prepare(&mut self, tx: &mut Tx) -> Result<(), BoxError> {

@@ -146,7 +146,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     pub fn start(self) -> Result<SagaHandle<S, T, B>, SagaError> {
         let options = ProjectionOptions::default()
             .with_batch_size(self.options.batch_size)
-            .with_policy(self.options.events);
+            .with_policy(self.options.events)
+            .with_linger(self.options.linger);
         let commits = self.commits.clone();
         let projections = ProjectionRunner::new(self.store.clone())
             .add(self.consumer(), Events(self.clone()), options)
@@ -212,6 +213,10 @@ struct Events<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>>(SagaManager<S
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> Projection<T::Transaction>
     for Events<S, T, B>
 {
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        S::CATEGORIES.is_empty() || S::CATEGORIES.contains(&event.stream_id.category())
+    }
+
     async fn apply(
         &mut self,
         tx: &mut T::Transaction,

@@ -27,12 +27,16 @@ pub struct SagaOptions {
     pub step_lease: Duration,
     /// What happens when handling an event fails (a saga error, an unreadable event).
     pub events: ErrorPolicy,
+    /// How long the event intake waits, once woken by an append, for more appends before
+    /// reading (see [`ProjectionOptions::linger`](crate::projection::ProjectionOptions::linger)):
+    /// fewer intake transactions under load, for up to this much more latency per event.
+    pub linger: Duration,
 }
 
 impl Default for SagaOptions {
     /// Batches of 100, a 100 ms poll, 5 step retries waiting from 200 ms doubling up to 60 s,
-    /// 8 instances dispatched at once, 30 s step leases, and [`ErrorPolicy::stop_after`] 5
-    /// retries for events.
+    /// 8 instances dispatched at once, 30 s step leases, [`ErrorPolicy::stop_after`] 5
+    /// retries for events, and no linger.
     fn default() -> Self {
         Self {
             batch_size: 100,
@@ -42,6 +46,7 @@ impl Default for SagaOptions {
             dispatch_concurrency: 8,
             step_lease: Duration::from_secs(30),
             events: ErrorPolicy::stop_after(5),
+            linger: Duration::ZERO,
         }
     }
 }

@@ -10,6 +10,9 @@ use crate::event::{Event, RecordedEvent};
 pub trait Policy: Send + Sync + 'static {
     /// The policy's stable name.
     const NAME: &'static str;
+    /// The stream categories whose events it reads (as [`Saga::CATEGORIES`]; every category
+    /// if empty, the default).
+    const CATEGORIES: &'static [&'static str] = &[];
     /// The events it reacts to.
     type Event: Event;
     /// The commands it sends.
@@ -38,6 +41,7 @@ impl<P: Policy> PolicySaga<P> {
 
 impl<P: Policy> Saga for PolicySaga<P> {
     const TYPE: &'static str = P::NAME;
+    const CATEGORIES: &'static [&'static str] = P::CATEGORIES;
     type State = ();
     type Event = P::Event;
     type Command = P::Command;

@@ -2,6 +2,7 @@
 //! on command.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -76,8 +77,12 @@ pub struct Counting<H: ModelHarness> {
     pub fails: Arc<FailPlan>,
     /// A stall to inject.
     pub gate: Arc<Gate>,
+    /// How many times `apply` was called (batches, or single events after a failure).
+    pub applies: Arc<AtomicU64>,
     /// The table to become on promotion, if this instance is a rebuild.
     promote_to: Option<String>,
+    /// The one stream category counted (and wanted), if not every one.
+    only: Option<String>,
 }
 
 impl<H: ModelHarness> Counting<H> {
@@ -88,7 +93,17 @@ impl<H: ModelHarness> Counting<H> {
             model: model.to_owned(),
             fails: Arc::default(),
             gate: Arc::default(),
+            applies: Arc::default(),
             promote_to: None,
+            only: None,
+        }
+    }
+
+    /// Counts (and wants) only events of streams in `category`.
+    pub fn only(self, category: &str) -> Self {
+        Self {
+            only: Some(category.to_owned()),
+            ..self
         }
     }
 
@@ -105,8 +120,18 @@ type Tx<H> = <<H as ModelHarness>::Store as TransactionalStore>::Transaction;
 
 #[async_trait]
 impl<H: ModelHarness> Projection<Tx<H>> for Counting<H> {
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|category| event.stream_id.category() == category)
+    }
+
     async fn apply(&mut self, tx: &mut Tx<H>, events: &[RecordedEvent]) -> Result<(), BoxError> {
+        self.applies.fetch_add(1, Ordering::Relaxed);
         for event in events {
+            if !self.wants(event) {
+                continue;
+            }
             let position = event.global_position;
             if self.fails.should_fail(position) {
                 return Err(format!("injected failure at position {position}").into());

@@ -11,6 +11,7 @@ mod cases;
 pub mod catchup;
 mod counting;
 mod failures;
+mod skipping;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,10 @@ pub use counting::{Counting, FailPlan, Gate};
 pub use failures::{
     dead_letters_a_poison_event, retries_a_transient_failure,
     retrying_forever_is_visible_and_recovers, stops_before_a_poison_event,
+};
+pub use skipping::{
+    lingering_gathers_appends_into_one_batch, skips_batches_it_does_not_want,
+    waiting_cuts_the_linger_short,
 };
 
 /// A read model: per stream, how many events were applied and the last position applied.
@@ -88,6 +93,9 @@ macro_rules! projection_tests {
             retrying_forever_is_visible_and_recovers,
             rebuild_swaps_in_while_live,
             runs_several_projections_side_by_side,
+            skips_batches_it_does_not_want,
+            lingering_gathers_appends_into_one_batch,
+            waiting_cuts_the_linger_short,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {

@@ -33,6 +33,7 @@ pub struct CancellationPolicy;
 
 impl Policy for CancellationPolicy {
     const NAME: &'static str = "undo-cancelled-sales";
+    const CATEGORIES: &'static [&'static str] = &["order"];
     type Event = CancelledOrder;
     type Command = UndoSale;
 

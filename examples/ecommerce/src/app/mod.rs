@@ -46,6 +46,9 @@ type ExpirySagas = SagaHandle<ReservationExpiry, SqliteEventStore, ShopBus>;
 type Notifier = SagaHandle<PolicySaga<NotificationPolicy>, SqliteEventStore, ShopBus>;
 type Undoer = SagaHandle<PolicySaga<CancellationPolicy>, SqliteEventStore, ShopBus>;
 
+/// The default [`ShopConfig::linger`].
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
+
 /// How to run the shop.
 #[derive(Clone, Debug)]
 pub struct ShopConfig {
@@ -66,6 +69,10 @@ pub struct ShopConfig {
     pub dispatch_concurrency: usize,
     /// How saga steps run (in the recording transaction, or claimed and sent).
     pub step_mode: StepMode,
+    /// How long the read models and the sagas' event intakes wait, once woken by an append,
+    /// for more before reading: fewer, larger transactions on the one SQLite writer under
+    /// load, for up to this much more lag per hop.
+    pub linger: Duration,
 }
 
 impl ShopConfig {
@@ -81,6 +88,7 @@ impl ShopConfig {
             durable: true,
             dispatch_concurrency: SagaOptions::default().dispatch_concurrency,
             step_mode: StepMode::Local,
+            linger: DEFAULT_LINGER,
         }
     }
 }
@@ -143,9 +151,10 @@ impl Shop {
             seed(&steps.inventory).await?;
         }
         readmodels::create_tables(&store).await?;
-        let projections = readmodels::runner(store.clone()).start()?;
+        let projections = readmodels::runner(store.clone(), config.linger).start()?;
         let options = SagaOptions {
             dispatch_concurrency: config.dispatch_concurrency.max(1),
+            linger: config.linger,
             ..SagaOptions::default()
         };
         let bus = || ShopBus::new(store.clone(), steps.clone(), config.step_mode);

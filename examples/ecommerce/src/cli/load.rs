@@ -70,6 +70,10 @@ pub struct LoadArgs {
     /// in-process only).
     #[arg(long, value_enum, default_value_t = Steps::Local, conflicts_with = "url")]
     steps: Steps,
+    /// How long the shop's background readers (read models, saga intakes) wait for more
+    /// events once woken, in milliseconds (in-process only).
+    #[arg(long, default_value_t = ecommerce::app::DEFAULT_LINGER.as_millis() as u64, conflicts_with = "url")]
+    linger_ms: u64,
     /// Run against the shop's HTTP API at this URL (plain http), e.g. http://127.0.0.1:8080.
     #[arg(long)]
     url: Option<String>,
@@ -163,6 +167,7 @@ async fn in_process(args: LoadArgs, load: LoadConfig) -> anyhow::Result<ExitCode
         seed_catalogue: false,
         durable: args.durable,
         dispatch_concurrency: 16,
+        linger: Duration::from_millis(args.linger_ms),
         step_mode: match args.steps {
             Steps::Local => StepMode::Local,
             Steps::Claimed => StepMode::Claimed,

@@ -144,6 +144,7 @@ pub struct NotificationPolicy;
 
 impl Policy for NotificationPolicy {
     const NAME: &'static str = "notifications";
+    const CATEGORIES: &'static [&'static str] = &["order", "payment"];
     type Event = NotifiableEvent;
     type Command = Message;
 

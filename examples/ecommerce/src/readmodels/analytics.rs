@@ -214,6 +214,10 @@ impl AnalyticsView {
 
 #[eventcore::async_trait]
 impl Projection<SqliteTransaction> for AnalyticsView {
+    fn wants(&self, record: &RecordedEvent) -> bool {
+        super::from_any(record, &["order"])
+    }
+
     async fn apply(
         &mut self,
         tx: &mut SqliteTransaction,

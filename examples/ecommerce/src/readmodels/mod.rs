@@ -12,6 +12,8 @@ pub mod history;
 pub mod orders;
 pub mod products;
 
+use std::time::Duration;
+
 use eventcore::projection::{
     ProjectionOptions, ProjectionRunner, RebuildReport, RunningProjections,
 };
@@ -66,9 +68,12 @@ pub async fn create_tables(store: &SqliteEventStore) -> Result<(), StoreError> {
     tx.commit().await
 }
 
-/// A runner with every read model's projection, ready to start.
-pub fn runner(store: SqliteEventStore) -> ProjectionRunner<SqliteEventStore> {
-    let options = ProjectionOptions::default().with_batch_size(500);
+/// A runner with every read model's projection, ready to start; each waits `linger` for more
+/// events once woken (see `ProjectionOptions::linger`).
+pub fn runner(store: SqliteEventStore, linger: Duration) -> ProjectionRunner<SqliteEventStore> {
+    let options = ProjectionOptions::default()
+        .with_batch_size(500)
+        .with_linger(linger);
     ProjectionRunner::new(store)
         .add(ORDER_VIEW, orders::OrderView::live(), options)
         .add(PRODUCT_VIEW, products::ProductView::live(), options)
@@ -129,6 +134,11 @@ pub async fn dump(pool: &SqlitePool, name: &str) -> Result<Vec<String>, sqlx::Er
         rows.extend(found.into_iter().map(|(r,)| format!("{table}: {r}")));
     }
     Ok(rows)
+}
+
+/// Whether `record` comes from a stream of one of `categories` (a read model's `wants`).
+pub(crate) fn from_any(record: &RecordedEvent, categories: &[&str]) -> bool {
+    categories.contains(&record.stream_id.category())
 }
 
 /// Decodes `record` as `E` if it comes from a stream of `category` and `E` has a variant of

@@ -158,6 +158,10 @@ impl OrderView {
 
 #[eventcore::async_trait]
 impl Projection<SqliteTransaction> for OrderView {
+    fn wants(&self, record: &RecordedEvent) -> bool {
+        super::from_any(record, &["order", "payment", "inventory"])
+    }
+
     async fn apply(
         &mut self,
         tx: &mut SqliteTransaction,

@@ -73,6 +73,10 @@ impl ProductView {
 
 #[eventcore::async_trait]
 impl Projection<SqliteTransaction> for ProductView {
+    fn wants(&self, record: &RecordedEvent) -> bool {
+        super::from_any(record, &["inventory"])
+    }
+
     async fn apply(
         &mut self,
         tx: &mut SqliteTransaction,
