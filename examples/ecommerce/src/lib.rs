@@ -15,11 +15,14 @@
 //!
 //! On top of the domain: [`app`] runs the shop on SQLite (sagas, policies, read models) and
 //! is the facade the CLI and the HTTP API ([`http`]) call; [`readmodels`] holds the query
-//! side; [`load`] is the in-process load generator and its invariant checks.
+//! side; [`load`] is the in-process load generator and its invariant checks; [`gateway`] is
+//! the one address in front of the services of the distributed mode (routing, edge concerns,
+//! a circuit breaker per upstream).
 
 pub mod analytics;
 pub mod app;
 pub mod customer;
+pub mod gateway;
 pub mod http;
 pub mod inventory;
 pub mod load;

@@ -12,6 +12,9 @@
 //! - `cargo run -p ecommerce -- load --url http://127.0.0.1:8080 --orders 1000`: the same
 //!   load and checks against a running shop, through its HTTP API only (see `load --help`:
 //!   the admin's password, and serve's `ECOMMERCE_RATE_LIMIT` raised for the run).
+//! - `cargo run -p ecommerce -- gateway --upstream http://127.0.0.1:8080 --addr 127.0.0.1:8000`:
+//!   the distributed mode's gateway (routing, edge concerns, a circuit breaker per upstream),
+//!   here in front of one shop; `--upstream service=url` once per service otherwise.
 
 mod cli;
 
@@ -52,6 +55,8 @@ enum Command {
     /// Place N orders at concurrency C, in-process or against a running shop (--url), then
     /// check the invariants.
     Load(cli::load::LoadArgs),
+    /// Run the distributed shop's gateway in front of its services (or of one shop).
+    Gateway(cli::gateway::GatewayArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +96,9 @@ fn main() -> ExitCode {
             }
             Command::Demo { db } => cli::demo::run(db).await.map(|()| ExitCode::SUCCESS),
             Command::Load(load) => cli::load::run(load).await,
+            Command::Gateway(gateway) => {
+                cli::gateway::run(gateway).await.map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     match outcome {

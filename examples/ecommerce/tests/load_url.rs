@@ -3,45 +3,15 @@
 
 mod http_support;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use ecommerce::http::limits::RateLimit;
 use ecommerce::load::client::{Call, ShopClient};
 use ecommerce::load::remote::{self, RemoteConfig};
 use ecommerce::load::{LoadConfig, Outcome, planned_order, remote_checks};
-use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, api_with, config};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// Serves `app` on an ephemeral 127.0.0.1 port until `stop` is sent.
-async fn serve(
-    app: Router,
-) -> (
-    SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<std::io::Result<()>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("bound");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    (addr, stop, server)
-}
+use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, api_with, config, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_orders_over_http_settle_and_pass_every_check() {

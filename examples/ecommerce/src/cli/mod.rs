@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod demo;
+pub mod gateway;
 pub mod load;
 pub mod serve;
 

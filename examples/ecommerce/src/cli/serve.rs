@@ -66,7 +66,7 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C, or SIGTERM (what a service manager sends) on Unix.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

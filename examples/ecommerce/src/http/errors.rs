@@ -120,16 +120,21 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// The same error with `Retry-After: seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// 429 with `Retry-After: seconds`.
     pub fn rate_limited(seconds: u64) -> Self {
-        let mut error = Self::new(
+        let error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!("too many requests; retry in {seconds} s"),
         )
         .with_details(json!({ "retry_after_seconds": seconds }));
-        error.retry_after = Some(seconds);
-        error
+        error.with_retry_after(seconds)
     }
 
     /// 503: a dependency (the store, a broker) is down; the detail is logged, not sent.

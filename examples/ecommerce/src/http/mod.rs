@@ -96,30 +96,31 @@ pub fn router(shop: Arc<Shop>, config: HttpConfig) -> Result<Router, prometheus:
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(from_fn_with_state(config.request_timeout, limits::timeout))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
-                let id = req
-                    .headers()
-                    .get(&request_id::REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id = %id,
-                )
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(cors(&config.cors_origins))
         .layer(map_response(errors::json_errors))
         .layer(from_fn(request_id::request_id));
     Ok(app)
 }
 
+/// The tracing span of a request: method, path and request id.
+pub(crate) fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(&request_id::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
+}
+
 /// CORS: no origins, no CORS headers (same-origin only); `*`, any origin; else the listed
 /// origins (unparsable entries are skipped).
-fn cors(origins: &[String]) -> CorsLayer {
+pub(crate) fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
         .allow_headers([

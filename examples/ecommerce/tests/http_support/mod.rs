@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test file uses part of the kit")]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use ecommerce::http::HttpConfig;
 use ecommerce::http::limits::RateLimit;
 use ecommerce::payment::SimulatedProvider;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 /// The admin's login in tests.
@@ -72,6 +75,32 @@ pub async fn api_with(config: HttpConfig) -> TestApi {
     shop.catch_up().await.expect("the read models catch up");
     let app = ecommerce::http::router(shop.clone(), config).expect("the router builds");
     TestApi { app, shop, path }
+}
+
+/// Serves `app` on an ephemeral 127.0.0.1 port until `stop` is sent.
+pub async fn serve(
+    app: Router,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("bound");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (addr, stop, server)
 }
 
 /// A shop behind the API with the test [`config`].

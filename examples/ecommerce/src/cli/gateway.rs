@@ -1,0 +1,81 @@
+//! `gateway`: the distributed shop's front door, until Ctrl-C or SIGTERM.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use ecommerce::gateway::{self, GatewayConfig, routes::SERVICES};
+use ecommerce::http::HttpConfig;
+
+/// The `gateway` options (the edge's settings come from the same environment as `serve`'s:
+/// `ECOMMERCE_JWT_SECRET`, `ECOMMERCE_RATE_LIMIT`, ...).
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Where the gateway listens.
+    #[arg(long, env = "ECOMMERCE_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// A service's base URL, as `service=url` (repeat for each of customer, inventory, order,
+    /// payment, notification, analytics), or one URL for every service (an embedded shop).
+    #[arg(long = "upstream", required = true)]
+    upstreams: Vec<String>,
+    /// How long one upstream request may take, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    upstream_timeout_ms: u64,
+}
+
+/// Serves the gateway on `args.addr` until Ctrl-C (or SIGTERM).
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let http = HttpConfig::from_env();
+    let mut config = match args.upstreams.as_slice() {
+        [one] if !one.contains('=') => GatewayConfig::single(one, http),
+        _ => GatewayConfig {
+            upstreams: parse_upstreams(&args.upstreams)?,
+            ..GatewayConfig::single("", http)
+        },
+    };
+    config.upstream_timeout = Duration::from_millis(args.upstream_timeout_ms.max(1));
+    let upstreams = config.upstreams.clone();
+    let app = gateway::router(config).context("building the gateway")?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    println!("gateway on http://{local}");
+    for (service, url) in &upstreams {
+        println!("  {service:<13} → {url}");
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(super::serve::stop_signal())
+    .await
+    .context("serving HTTP")?;
+    println!("stopped");
+    Ok(())
+}
+
+/// `service=url` pairs, one per service.
+fn parse_upstreams(given: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut upstreams = BTreeMap::new();
+    for pair in given {
+        let Some((service, url)) = pair.split_once('=') else {
+            bail!("--upstream {pair:?}: expected service=url");
+        };
+        if !SERVICES.contains(&service) {
+            bail!("--upstream {pair:?}: unknown service (one of {SERVICES:?})");
+        }
+        if !url.starts_with("http://") {
+            bail!("--upstream {pair:?}: expected a plain http:// URL");
+        }
+        if upstreams
+            .insert(service.to_owned(), url.to_owned())
+            .is_some()
+        {
+            bail!("--upstream {service} given twice");
+        }
+    }
+    Ok(upstreams)
+}

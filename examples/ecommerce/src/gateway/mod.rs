@@ -1,0 +1,160 @@
+//! The gateway of the distributed shop: one address in front of the services, routing each
+//! `/api/v1` path to the service that owns it ([`routes`]), with the same edge concerns as the
+//! embedded shop's API (request ids, JSON errors, CORS, the body limit, the per-request
+//! timeout, the rate limit per client, bearer tokens checked at the edge) and, per upstream, a
+//! timeout and a circuit breaker ([`breaker`]): 5 consecutive failures open it, a trial
+//! request passes after 60 s, and a business 4xx is not a failure. `/health/ready` aggregates
+//! the services' readiness ([`health`]).
+//!
+//! The upstreams are base URLs; several services may share one (the embedded shop serves them
+//! all, which is how the gateway's tests run it).
+
+pub mod breaker;
+pub mod health;
+mod proxy;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::routing::{any, get};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::http::auth::Tokens;
+use crate::http::limits::{self, ClientLimiter};
+use crate::http::{HttpConfig, errors, openapi, request_id};
+use breaker::{Breaker, BreakerPolicy};
+
+/// How the gateway runs.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Each service's base URL (`http://127.0.0.1:8101`), by service name (see
+    /// [`routes::SERVICES`]).
+    pub upstreams: BTreeMap<String, String>,
+    /// How long one upstream request may take before it counts as a failure (504).
+    pub upstream_timeout: Duration,
+    /// When each upstream's breaker opens and for how long.
+    pub breaker: BreakerPolicy,
+    /// The edge: token secret, rate limit, CORS, body limit, request timeout.
+    pub http: HttpConfig,
+}
+
+impl GatewayConfig {
+    /// Every service at `base_url` (the embedded shop), 5 s upstream timeout, the default
+    /// breaker, and `http`.
+    pub fn single(base_url: &str, http: HttpConfig) -> Self {
+        let upstreams = routes::SERVICES
+            .iter()
+            .map(|service| ((*service).to_owned(), base_url.to_owned()))
+            .collect();
+        Self {
+            upstreams,
+            upstream_timeout: Duration::from_secs(5),
+            breaker: BreakerPolicy::default(),
+            http,
+        }
+    }
+}
+
+/// One service behind the gateway.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The service.
+    pub name: String,
+    /// Its base URL, without a trailing slash.
+    pub base_url: String,
+    /// Its breaker.
+    pub breaker: Arc<Breaker>,
+}
+
+/// What the gateway's handlers share.
+#[derive(Debug)]
+pub struct Gateway {
+    upstreams: Vec<Upstream>,
+    client: reqwest::Client,
+    upstream_timeout: Duration,
+    tokens: Tokens,
+}
+
+impl Gateway {
+    /// The upstream of `service`.
+    pub fn upstream(&self, service: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.name == service)
+    }
+}
+
+/// Why the gateway cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// A service has no upstream, or an upstream names no service.
+    #[error("{0}")]
+    Upstreams(String),
+    /// The HTTP client cannot be built.
+    #[error("building the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The gateway's router: `/api/v1/*` forwarded, `/health/*` and the OpenAPI document its own.
+///
+/// # Errors
+/// [`GatewayError`] for a missing or unknown service, or a client that cannot be built.
+pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
+    let unknown: Vec<&String> = config
+        .upstreams
+        .keys()
+        .filter(|name| !routes::SERVICES.contains(&name.as_str()))
+        .collect();
+    let missing: Vec<&str> = routes::SERVICES
+        .into_iter()
+        .filter(|service| !config.upstreams.contains_key(*service))
+        .collect();
+    if !unknown.is_empty() || !missing.is_empty() {
+        return Err(GatewayError::Upstreams(format!(
+            "upstreams: unknown {unknown:?}, missing {missing:?} (one per service: {:?})",
+            routes::SERVICES
+        )));
+    }
+    let upstreams = config
+        .upstreams
+        .iter()
+        .map(|(name, url)| Upstream {
+            name: name.clone(),
+            base_url: url.trim_end_matches('/').to_owned(),
+            breaker: Breaker::new(config.breaker),
+        })
+        .collect();
+    let gateway = Arc::new(Gateway {
+        upstreams,
+        client: reqwest::Client::builder().build()?,
+        upstream_timeout: config.upstream_timeout,
+        tokens: Tokens::new(&config.http.jwt_secret, config.http.token_ttl),
+    });
+    let http = &config.http;
+    let limiter = Arc::new(ClientLimiter::new(
+        http.rate_limit,
+        http.trust_forwarded_for,
+    ));
+    let api = Router::new()
+        .route("/api/v1/{*path}", any(proxy::forward))
+        .route_layer(from_fn_with_state(limiter, limits::rate_limit));
+    let app = api
+        .route("/health/live", get(crate::http::health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .fallback(errors::no_route)
+        .with_state(gateway)
+        .layer(DefaultBodyLimit::max(http.body_limit))
+        .layer(RequestBodyLimitLayer::new(http.body_limit))
+        .layer(from_fn_with_state(http.request_timeout, limits::timeout))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::http::request_span))
+        .layer(crate::http::cors(&http.cors_origins))
+        .layer(map_response(errors::json_errors))
+        .layer(from_fn(request_id::request_id));
+    Ok(app)
+}

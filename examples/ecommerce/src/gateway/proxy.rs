@@ -1,0 +1,164 @@
+//! Forwarding one request: the service that owns the path, the token check at the edge, the
+//! upstream's breaker and timeout, then the request as it came (minus hop-by-hop headers,
+//! plus `X-Forwarded-For`) and the upstream's answer as it went.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::Gateway;
+use super::routes::{is_public, service_for};
+use crate::http::errors::{ApiError, no_route};
+
+/// Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), and `Host`.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// The handler for every `/api/v1` path.
+pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let Some(service) = service_for(&path) else {
+        return no_route().await.into_response();
+    };
+    if !is_public(req.method(), &path) {
+        if let Err(error) = check_token(&gateway, req.headers()) {
+            return error.into_response();
+        }
+    }
+    let Some(upstream) = gateway.upstream(service) else {
+        return ApiError::unavailable(format!("no upstream configured for {service}"))
+            .into_response();
+    };
+    let permit = match upstream.breaker.admit(Instant::now()) {
+        Ok(permit) => permit,
+        Err(wait) => return open_circuit(service, wait.as_secs().max(1)),
+    };
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    // The edge's body limit already bounds what is buffered here.
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            drop(permit);
+            return ApiError::bad_request("unreadable_body", error.to_string()).into_response();
+        }
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let url = format!("{}{path}{query}", upstream.base_url);
+    let mut headers = forwardable(&parts.headers);
+    if let Some(client) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.append(HeaderName::from_static("x-forwarded-for"), client);
+    }
+    let sent = gateway
+        .client
+        .request(parts.method, &url)
+        .headers(headers)
+        .body(body)
+        .timeout(gateway.upstream_timeout)
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(error) => {
+            permit.failed(Instant::now());
+            return unreachable(service, &error, gateway.upstream_timeout);
+        }
+    };
+    let status = answer.status();
+    let headers = forwardable(answer.headers());
+    let body: Bytes = match answer.bytes().await {
+        Ok(body) => body,
+        Err(error) => {
+            permit.failed(Instant::now());
+            return unreachable(service, &error, gateway.upstream_timeout);
+        }
+    };
+    if status.is_server_error() {
+        permit.failed(Instant::now());
+    } else {
+        permit.succeeded(Instant::now());
+    }
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// 401 unless the request carries a valid bearer token (the service checks the role).
+fn check_token(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+    gateway.tokens.verify(token).map(drop)
+}
+
+/// The headers of `from` that may cross the gateway.
+fn forwardable(from: &HeaderMap) -> HeaderMap {
+    let mut headers = from.clone();
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(HOST);
+    headers
+}
+
+/// 503 `upstream_open` with `Retry-After`: the service's breaker is open.
+fn open_circuit(service: &str, seconds: u64) -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream_open",
+        format!("the {service} service is failing; retry in {seconds} s"),
+    )
+    .with_details(json!({ "service": service, "retry_after_seconds": seconds }))
+    .with_retry_after(seconds)
+    .into_response()
+}
+
+/// 504 when the service did not answer in time, else 502; the detail is logged, not sent.
+fn unreachable(service: &str, error: &reqwest::Error, limit: std::time::Duration) -> Response {
+    tracing::warn!(%service, %error, "upstream request failed");
+    let (status, code, message) = if error.is_timeout() {
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!(
+                "the {service} service did not answer within {} ms",
+                limit.as_millis()
+            ),
+        )
+    } else {
+        (
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            format!("the {service} service cannot be reached"),
+        )
+    };
+    ApiError::new(status, code, message)
+        .with_details(json!({ "service": service }))
+        .into_response()
+}

@@ -1,0 +1,269 @@
+//! The gateway on real 127.0.0.1 sockets: in front of a real shop (a load and its checks pass
+//! through it), and in front of a scripted upstream that fails, refuses, stalls or is gone
+//! (the breaker, the timeouts, the edge concerns).
+
+mod http_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use ecommerce::gateway::breaker::BreakerPolicy;
+use ecommerce::gateway::{self, GatewayConfig};
+use ecommerce::http::auth::{Role, Tokens};
+use ecommerce::http::limits::RateLimit;
+use ecommerce::load::remote::{self, RemoteConfig};
+use ecommerce::load::{LoadConfig, Outcome, remote_checks};
+use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, config, serve};
+use serde_json::{Value, json};
+
+/// A scripted upstream: counts the calls it gets; orders fail with 500 while `failing`,
+/// `/api/v1/customers/me` is always a 422, `/api/v1/products/slow` answers after 2 s.
+#[derive(Clone, Default)]
+struct Script {
+    calls: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
+}
+
+fn scripted(script: Script) -> Router {
+    async fn orders(State(script): State<Script>) -> (StatusCode, &'static str) {
+        script.calls.fetch_add(1, Ordering::SeqCst);
+        if script.failing.load(Ordering::SeqCst) {
+            (StatusCode::INTERNAL_SERVER_ERROR, "down")
+        } else {
+            (StatusCode::OK, "[]")
+        }
+    }
+    async fn me(State(script): State<Script>) -> (StatusCode, &'static str) {
+        script.calls.fetch_add(1, Ordering::SeqCst);
+        (StatusCode::UNPROCESSABLE_ENTITY, "refused")
+    }
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        "late"
+    }
+    Router::new()
+        .route("/api/v1/orders", get(orders))
+        .route("/api/v1/customers/me", get(me))
+        .route("/api/v1/products/slow", get(slow))
+        .route("/health/ready", get(|| async { "ready" }))
+        .with_state(script)
+}
+
+fn token() -> String {
+    let tokens = Tokens::new(&config().jwt_secret, Duration::from_secs(600));
+    tokens.issue("c-1", Role::Customer).expect("issued").token
+}
+
+async fn get_json(
+    url: &str,
+    token: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (
+        StatusCode::from_u16(status.as_u16()).expect("status"),
+        headers,
+        body,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_through_the_gateway_settles_and_passes_every_check() {
+    let shop = api().await;
+    let (shop_addr, stop_shop, _) = serve(shop.app.clone()).await;
+    let gateway = gateway::router(GatewayConfig::single(
+        &format!("http://{shop_addr}"),
+        config(),
+    ))
+    .expect("the gateway builds");
+    let (addr, stop, _) = serve(gateway).await;
+    let url = format!("http://{addr}");
+
+    let (status, headers, ready) = get_json(&format!("{url}/health/ready"), None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["checks"].as_array().map(Vec::len), Some(6), "{ready}");
+    assert!(headers.contains_key("x-request-id"));
+
+    let config = RemoteConfig {
+        url: url.clone(),
+        admin_email: ADMIN_EMAIL.into(),
+        admin_password: ADMIN_PASSWORD.into(),
+        load: LoadConfig {
+            orders: 12,
+            concurrency: 3,
+            seed: 5,
+            products: 3,
+            stock: None,
+            customers: 3,
+            order_timeout: Duration::from_secs(60),
+        },
+    };
+    let run = remote::run(&config, Arc::new(|| {}))
+        .await
+        .expect("the load runs");
+    let report = &run.report;
+    assert_eq!(report.outcomes.values().sum::<usize>(), 12, "{report}");
+    assert_eq!(report.count(Outcome::Stuck), 0, "{report}");
+    assert!(report.count(Outcome::Confirmed) > 0, "{report}");
+    let checks =
+        remote_checks::check_all(&run.client, &run.admin_token, 3, Duration::from_secs(60))
+            .await
+            .expect("the checks run");
+    for check in &checks {
+        assert!(check.holds(), "{}: {:?}", check.name, check.violations);
+    }
+    let _ = stop.send(());
+    let _ = stop_shop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failures_open_the_breaker_and_a_business_refusal_does_not() {
+    let script = Script::default();
+    script.failing.store(true, Ordering::SeqCst);
+    let (upstream, stop_upstream, _) = serve(scripted(script.clone())).await;
+    let mut gateway_config = GatewayConfig::single(&format!("http://{upstream}"), config());
+    gateway_config.breaker = BreakerPolicy {
+        failures_to_open: 5,
+        open_for: Duration::from_millis(400),
+    };
+    let (addr, stop, _) = serve(gateway::router(gateway_config).expect("builds")).await;
+    let (url, token) = (format!("http://{addr}"), token());
+
+    for _ in 0..8 {
+        let (status, _, _) = get_json(&format!("{url}/api/v1/customers/me"), Some(&token)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "passed through");
+    }
+    for n in 0..5 {
+        let (status, _, _) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+        assert_eq!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failure {n} passed through"
+        );
+    }
+    assert_eq!(script.calls.load(Ordering::SeqCst), 13);
+    let (status, headers, body) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_open", "{body}");
+    assert_eq!(body["error"]["details"]["service"], "order", "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(
+        script.calls.load(Ordering::SeqCst),
+        13,
+        "refused at the gateway"
+    );
+    let (status, _, _) = get_json(&format!("{url}/api/v1/customers/me"), Some(&token)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "other services unaffected"
+    );
+
+    let (status, _, health) = get_json(&format!("{url}/health/ready"), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    let failing: Vec<&str> = health["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == json!(false))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(failing, ["order"], "{health}");
+
+    // Half-open: one trial; it fails, so open again.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (status, _, _) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the trial went through"
+    );
+    let (status, _, _) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "open again");
+    // Healed: the next trial closes it.
+    script.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    for _ in 0..3 {
+        let (status, _, _) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _, health) = get_json(&format!("{url}/health/ready"), None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    let _ = stop.send(());
+    let _ = stop_upstream.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_service_is_502_a_slow_one_504_and_the_edge_answers_for_itself() {
+    let script = Script::default();
+    let (upstream, stop_upstream, _) = serve(scripted(script.clone())).await;
+    let gone = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        listener.local_addr().expect("bound")
+    };
+    let mut gateway_config = GatewayConfig::single(&format!("http://{upstream}"), config());
+    gateway_config
+        .upstreams
+        .insert("order".into(), format!("http://{gone}"));
+    gateway_config.upstream_timeout = Duration::from_millis(300);
+    gateway_config.http.rate_limit = RateLimit {
+        requests: 12,
+        per: Duration::from_secs(60),
+    };
+    let (addr, stop, _) = serve(gateway::router(gateway_config).expect("builds")).await;
+    let (url, token) = (format!("http://{addr}"), token());
+
+    let (status, _, body) = get_json(&format!("{url}/api/v1/orders"), Some(&token)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_unreachable", "{body}");
+    let (status, _, body) = get_json(&format!("{url}/api/v1/products/slow"), None).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_timeout", "{body}");
+
+    let (status, _, body) = get_json(&format!("{url}/api/v1/customers/me"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, _) = get_json(&format!("{url}/api/v1/customers/me"), Some("forged")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = get_json(&format!("{url}/api/v1/no-such-thing"), Some(&token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        script.calls.load(Ordering::SeqCst),
+        0,
+        "none of these reached it"
+    );
+    let oversized = reqwest::Client::new()
+        .post(format!("{url}/api/v1/orders"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(oversized.status().as_u16(), 413);
+
+    let mut limited = None;
+    for _ in 0..20 {
+        let (status, headers, _) =
+            get_json(&format!("{url}/api/v1/customers/me"), Some(&token)).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(headers);
+            break;
+        }
+    }
+    let headers = limited.expect("the rate limit answers 429 within 20 requests");
+    assert!(headers.contains_key("retry-after"));
+    let _ = stop.send(());
+    let _ = stop_upstream.send(());
+}
