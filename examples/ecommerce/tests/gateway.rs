@@ -4,13 +4,13 @@
 
 mod http_support;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use ecommerce::gateway::breaker::BreakerPolicy;
 use ecommerce::gateway::{self, GatewayConfig};
@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 struct Script {
     calls: Arc<AtomicUsize>,
     failing: Arc<AtomicBool>,
+    /// The `X-Forwarded-For` of the last `/api/v1/customers/me`.
+    forwarded_for: Arc<Mutex<Option<String>>>,
 }
 
 fn scripted(script: Script) -> Router {
@@ -38,8 +40,13 @@ fn scripted(script: Script) -> Router {
             (StatusCode::OK, "[]")
         }
     }
-    async fn me(State(script): State<Script>) -> (StatusCode, &'static str) {
+    async fn me(State(script): State<Script>, headers: HeaderMap) -> (StatusCode, &'static str) {
         script.calls.fetch_add(1, Ordering::SeqCst);
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        *script.forwarded_for.lock().expect("lock") = forwarded;
         (StatusCode::UNPROCESSABLE_ENTITY, "refused")
     }
     async fn slow() -> &'static str {
@@ -252,6 +259,20 @@ async fn a_gone_service_is_502_a_slow_one_504_and_the_edge_answers_for_itself() 
         .await
         .expect("answers");
     assert_eq!(oversized.status().as_u16(), 413);
+
+    let spoofed = reqwest::Client::new()
+        .get(format!("{url}/api/v1/customers/me"))
+        .bearer_auth(&token)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(spoofed.status().as_u16(), 422);
+    assert_eq!(
+        script.forwarded_for.lock().expect("lock").as_deref(),
+        Some("127.0.0.1"),
+        "the client's own X-Forwarded-For is replaced by its address"
+    );
 
     let mut limited = None;
     for _ in 0..20 {

@@ -27,6 +27,12 @@ pub struct GatewayArgs {
 
 /// Serves the gateway on `args.addr` until Ctrl-C (or SIGTERM).
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    if std::env::var("ECOMMERCE_JWT_SECRET").is_err() {
+        bail!(
+            "set ECOMMERCE_JWT_SECRET, the same for the gateway and every service: the gateway \
+             checks the tokens the services issue"
+        );
+    }
     let http = HttpConfig::from_env();
     let mut config = match args.upstreams.as_slice() {
         [one] if !one.contains('=') => GatewayConfig::single(one, http),

@@ -1,6 +1,6 @@
 //! Forwarding one request: the service that owns the path, the token check at the edge, the
-//! upstream's breaker and timeout, then the request as it came (minus hop-by-hop headers,
-//! plus `X-Forwarded-For`) and the upstream's answer as it went.
+//! upstream's breaker and timeout, then the request as it came (minus hop-by-hop headers, with
+//! `X-Forwarded-For` set to the client's address) and the upstream's answer as it went.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,9 +68,12 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let url = format!("{}{path}{query}", upstream.base_url);
+    // The gateway is the edge: the client's own `X-Forwarded-For` is not believed.
     let mut headers = forwardable(&parts.headers);
+    let forwarded_for = HeaderName::from_static("x-forwarded-for");
+    headers.remove(&forwarded_for);
     if let Some(client) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.append(HeaderName::from_static("x-forwarded-for"), client);
+        headers.insert(forwarded_for, client);
     }
     let sent = gateway
         .client
