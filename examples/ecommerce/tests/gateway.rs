@@ -208,6 +208,22 @@ async fn five_failures_open_the_breaker_and_a_business_refusal_does_not() {
     }
     let (status, _, health) = get_json(&format!("{url}/health/ready"), None).await;
     assert_eq!(status, StatusCode::OK, "{health}");
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        r#"gateway_upstream_requests_total{outcome="client_error",service="customer"} 9"#,
+        r#"gateway_upstream_requests_total{outcome="server_error",service="order"} 6"#,
+        r#"gateway_upstream_requests_total{outcome="refused",service="order"} 2"#,
+        r#"gateway_upstream_requests_total{outcome="ok",service="order"} 3"#,
+        r#"gateway_breaker_state{service="order",state="closed"} 1"#,
+        r#"gateway_breaker_state{service="order",state="open"} 0"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
     let _ = stop.send(());
     let _ = stop_upstream.send(());
 }

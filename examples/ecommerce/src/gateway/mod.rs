@@ -4,13 +4,15 @@
 //! timeout, the rate limit per client, bearer tokens checked at the edge) and, per upstream, a
 //! timeout and a circuit breaker ([`breaker`]): 5 consecutive failures open it, a trial
 //! request passes after 60 s, and a business 4xx is not a failure. `/health/ready` aggregates
-//! the services' readiness ([`health`]).
+//! the services' readiness ([`health`]); `/metrics` counts each upstream's answers and shows
+//! its breaker ([`metrics`]).
 //!
 //! The upstreams are base URLs; several services may share one (the embedded shop serves them
 //! all, which is how the gateway's tests run it).
 
 pub mod breaker;
 pub mod health;
+pub mod metrics;
 mod proxy;
 pub mod routes;
 
@@ -79,6 +81,7 @@ pub struct Gateway {
     client: reqwest::Client,
     upstream_timeout: Duration,
     tokens: Tokens,
+    metrics: metrics::GatewayMetrics,
 }
 
 impl Gateway {
@@ -98,6 +101,9 @@ pub enum GatewayError {
     /// The HTTP client cannot be built.
     #[error("building the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The metrics registry cannot be built (a name clash: a bug).
+    #[error("building the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// The gateway's router: `/api/v1/*` forwarded, `/health/*` and the OpenAPI document its own.
@@ -134,6 +140,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
         client: reqwest::Client::builder().build()?,
         upstream_timeout: config.upstream_timeout,
         tokens: Tokens::new(&config.http.jwt_secret, config.http.token_ttl),
+        metrics: metrics::GatewayMetrics::new()?,
     });
     let http = &config.http;
     let limiter = Arc::new(ClientLimiter::new(
@@ -146,6 +153,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
     let app = api
         .route("/health/live", get(crate::http::health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(errors::no_route)
         .with_state(gateway)

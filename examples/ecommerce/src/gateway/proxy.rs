@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Gateway;
+use super::metrics::Outcome;
 use super::routes::{is_public, service_for};
 use crate::http::errors::{ApiError, no_route};
 
@@ -47,7 +48,10 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
     };
     let permit = match upstream.breaker.admit(Instant::now()) {
         Ok(permit) => permit,
-        Err(wait) => return open_circuit(service, wait.as_secs().max(1)),
+        Err(wait) => {
+            gateway.metrics.count(service, Outcome::Refused);
+            return open_circuit(service, wait.as_secs().max(1));
+        }
     };
     let client = req
         .extensions()
@@ -83,27 +87,38 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
         .timeout(gateway.upstream_timeout)
         .send()
         .await;
-    let answer = match sent {
-        Ok(answer) => answer,
+    let answered = match sent {
+        Ok(answer) => {
+            let (status, headers) = (answer.status(), forwardable(answer.headers()));
+            answer.bytes().await.map(|body| (status, headers, body))
+        }
+        Err(error) => Err(error),
+    };
+    let (status, headers, body): (StatusCode, HeaderMap, Bytes) = match answered {
+        Ok(answered) => answered,
         Err(error) => {
             permit.failed(Instant::now());
+            let outcome = if error.is_timeout() {
+                Outcome::Timeout
+            } else {
+                Outcome::Unreachable
+            };
+            gateway.metrics.count(service, outcome);
             return unreachable(service, &error, gateway.upstream_timeout);
         }
     };
-    let status = answer.status();
-    let headers = forwardable(answer.headers());
-    let body: Bytes = match answer.bytes().await {
-        Ok(body) => body,
-        Err(error) => {
-            permit.failed(Instant::now());
-            return unreachable(service, &error, gateway.upstream_timeout);
-        }
-    };
-    if status.is_server_error() {
+    let outcome = if status.is_server_error() {
         permit.failed(Instant::now());
+        Outcome::ServerError
     } else {
         permit.succeeded(Instant::now());
-    }
+        if status.is_client_error() {
+            Outcome::ClientError
+        } else {
+            Outcome::Ok
+        }
+    };
+    gateway.metrics.count(service, outcome);
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
