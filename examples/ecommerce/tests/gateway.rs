@@ -12,12 +12,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
+use ecommerce::app::{Shop, ShopConfig};
 use ecommerce::gateway::breaker::BreakerPolicy;
 use ecommerce::gateway::{self, GatewayConfig};
 use ecommerce::http::auth::{Role, Tokens};
 use ecommerce::http::limits::RateLimit;
 use ecommerce::load::remote::{self, RemoteConfig};
 use ecommerce::load::{LoadConfig, Outcome, remote_checks};
+use ecommerce::payment::SimulatedProvider;
 use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, config, serve};
 use serde_json::{Value, json};
 
@@ -214,15 +216,16 @@ async fn five_failures_open_the_breaker_and_a_business_refusal_does_not() {
         .text()
         .await
         .expect("text");
+    let replica = format!(r#"replica="http://{upstream}""#);
     for series in [
-        r#"gateway_upstream_requests_total{outcome="client_error",service="customer"} 9"#,
-        r#"gateway_upstream_requests_total{outcome="server_error",service="order"} 6"#,
-        r#"gateway_upstream_requests_total{outcome="refused",service="order"} 2"#,
-        r#"gateway_upstream_requests_total{outcome="ok",service="order"} 3"#,
-        r#"gateway_breaker_state{service="order",state="closed"} 1"#,
-        r#"gateway_breaker_state{service="order",state="open"} 0"#,
+        r#"gateway_upstream_requests_total{outcome="client_error",service="customer"} 9"#.into(),
+        r#"gateway_upstream_requests_total{outcome="server_error",service="order"} 6"#.into(),
+        r#"gateway_upstream_requests_total{outcome="refused",service="order"} 2"#.into(),
+        r#"gateway_upstream_requests_total{outcome="ok",service="order"} 3"#.into(),
+        format!(r#"gateway_breaker_state{{{replica},service="order",state="closed"}} 1"#),
+        format!(r#"gateway_breaker_state{{{replica},service="order",state="open"}} 0"#),
     ] {
-        assert!(metrics.contains(series), "{series} in\n{metrics}");
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
     }
     let _ = stop.send(());
     let _ = stop_upstream.send(());
@@ -239,7 +242,7 @@ async fn a_gone_service_is_502_a_slow_one_504_and_the_edge_answers_for_itself() 
     let mut gateway_config = GatewayConfig::single(&format!("http://{upstream}"), config());
     gateway_config
         .upstreams
-        .insert("order".into(), format!("http://{gone}"));
+        .insert("order".into(), vec![format!("http://{gone}")]);
     gateway_config.upstream_timeout = Duration::from_millis(300);
     gateway_config.http.rate_limit = RateLimit {
         requests: 12,
@@ -303,4 +306,98 @@ async fn a_gone_service_is_502_a_slow_one_504_and_the_edge_answers_for_itself() 
     assert!(headers.contains_key("retry-after"));
     let _ = stop.send(());
     let _ = stop_upstream.send(());
+}
+
+/// A shop on the SQLite file at `path` (payments always approved) and its router.
+async fn replica(path: &std::path::Path) -> (Arc<Shop>, Router) {
+    let shop_config = ShopConfig {
+        provider: SimulatedProvider {
+            success_rate: 1.0,
+            ..SimulatedProvider::seeded(7)
+        },
+        durable: false,
+        ..ShopConfig::new(path)
+    };
+    let shop = Arc::new(Shop::open(shop_config).await.expect("the shop opens"));
+    let app = ecommerce::http::router(shop.clone(), config()).expect("the router builds");
+    (shop, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_traffic_without_double_effects_and_one_may_go() {
+    let path = std::env::temp_dir().join(format!("ecommerce-gw-{}.db", uuid::Uuid::new_v4()));
+    let (first, first_app) = replica(&path).await;
+    let (second, second_app) = replica(&path).await;
+    let (a, stop_a, server_a) = serve(first_app).await;
+    let (b, stop_b, _) = serve(second_app).await;
+    let urls = [format!("http://{a}"), format!("http://{b}")];
+    let gateway = gateway::router(GatewayConfig::replicated(&urls, config())).expect("builds");
+    let (addr, stop, _) = serve(gateway).await;
+    let url = format!("http://{addr}");
+
+    let config = RemoteConfig {
+        url: url.clone(),
+        admin_email: ADMIN_EMAIL.into(),
+        admin_password: ADMIN_PASSWORD.into(),
+        load: LoadConfig {
+            orders: 12,
+            concurrency: 3,
+            seed: 9,
+            products: 4,
+            stock: Some(5),
+            customers: 3,
+            order_timeout: Duration::from_secs(60),
+        },
+    };
+    let run = remote::run(&config, Arc::new(|| {}))
+        .await
+        .expect("the load runs");
+    let report = &run.report;
+    assert_eq!(report.outcomes.values().sum::<usize>(), 12, "{report}");
+    assert_eq!(report.count(Outcome::Stuck), 0, "{report}");
+    let checks =
+        remote_checks::check_all(&run.client, &run.admin_token, 3, Duration::from_secs(60))
+            .await
+            .expect("the checks run");
+    for check in &checks {
+        assert!(check.holds(), "{}: {:?}", check.name, check.violations);
+    }
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!("replica=\"http://{a}\"")),
+        "{metrics}"
+    );
+
+    // The first replica goes away: requests that cannot connect to it go to the second.
+    let _ = stop_a.send(());
+    let _ = server_a.await;
+    drop(first);
+    // Every other request tries it first: 12 give its breaker more than the 5 failures.
+    for n in 0..12 {
+        let (status, _, body) = get_json(&format!("{url}/api/v1/products"), None).await;
+        assert_eq!(status, StatusCode::OK, "request {n}: {body}");
+    }
+    let (status, _, health) = get_json(&format!("{url}/health/ready"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "one replica each is enough: {health}"
+    );
+    assert!(
+        health.to_string().contains("circuit breaker open"),
+        "the gone replica's breaker opened: {health}"
+    );
+    let _ = stop.send(());
+    let _ = stop_b.send(());
+    drop(second);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
 }

@@ -16,8 +16,9 @@ pub struct GatewayArgs {
     /// Where the gateway listens.
     #[arg(long, env = "ECOMMERCE_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// A service's base URL, as `service=url` (repeat for each of customer, inventory, order,
-    /// payment, notification, analytics), or one URL for every service (an embedded shop).
+    /// A service's base URLs, as `service=url[,url...]` (one per replica; repeat for each of
+    /// customer, inventory, order, payment, notification, analytics), or `url[,url...]` for
+    /// every service (an embedded shop, or replicas of one on a shared database).
     #[arg(long = "upstream", required = true)]
     upstreams: Vec<String>,
     /// How long one upstream request may take, in milliseconds.
@@ -35,7 +36,13 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let http = HttpConfig::from_env();
     let mut config = match args.upstreams.as_slice() {
-        [one] if !one.contains('=') => GatewayConfig::single(one, http),
+        [all] if !all.contains('=') => {
+            let urls: Vec<String> = all.split(',').map(str::to_owned).collect();
+            if urls.iter().any(|url| !url.starts_with("http://")) {
+                bail!("--upstream {all:?}: expected plain http:// URLs");
+            }
+            GatewayConfig::replicated(&urls, http)
+        }
         _ => GatewayConfig {
             upstreams: parse_upstreams(&args.upstreams)?,
             ..GatewayConfig::single("", http)
@@ -49,8 +56,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.addr))?;
     let local = listener.local_addr().context("reading the bound address")?;
     println!("gateway on http://{local}");
-    for (service, url) in &upstreams {
-        println!("  {service:<13} → {url}");
+    for (service, urls) in &upstreams {
+        println!("  {service:<13} → {}", urls.join(", "));
     }
     axum::serve(
         listener,
@@ -63,23 +70,21 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `service=url` pairs, one per service.
-fn parse_upstreams(given: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+/// `service=url[,url...]` pairs, one per service.
+fn parse_upstreams(given: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut upstreams = BTreeMap::new();
     for pair in given {
-        let Some((service, url)) = pair.split_once('=') else {
-            bail!("--upstream {pair:?}: expected service=url");
+        let Some((service, urls)) = pair.split_once('=') else {
+            bail!("--upstream {pair:?}: expected service=url[,url...]");
         };
         if !SERVICES.contains(&service) {
             bail!("--upstream {pair:?}: unknown service (one of {SERVICES:?})");
         }
-        if !url.starts_with("http://") {
-            bail!("--upstream {pair:?}: expected a plain http:// URL");
+        let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
+        if urls.iter().any(|url| !url.starts_with("http://")) {
+            bail!("--upstream {pair:?}: expected plain http:// URLs");
         }
-        if upstreams
-            .insert(service.to_owned(), url.to_owned())
-            .is_some()
-        {
+        if upstreams.insert(service.to_owned(), urls).is_some() {
             bail!("--upstream {service} given twice");
         }
     }

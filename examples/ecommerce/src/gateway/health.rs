@@ -1,6 +1,6 @@
 //! The gateway's health: `/health/live` is the gateway itself; `/health/ready` asks every
-//! service's `/health/ready` at once (within the upstream timeout) and is 503 naming each
-//! service that is down, whose breaker is open, or that did not answer.
+//! replica's `/health/ready` at once (within the upstream timeout) and is 503 naming each
+//! service none of whose replicas is ready (down, breaker open, or no answer).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::breaker::BreakerState;
-use super::{Gateway, Upstream};
+use super::{Gateway, Replica, Upstream};
 use crate::http::ops_views::{CheckView, HealthView};
 
 /// `GET /health/ready`: one check per service.
@@ -35,29 +35,41 @@ pub async fn ready(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Hea
     (status, Json(body))
 }
 
+/// A service is ready when one of its replicas is; the detail names each replica's state.
 async fn check(gateway: &Gateway, upstream: &Upstream) -> CheckView {
-    let name = upstream.name.clone();
-    let breaker = upstream.breaker.state(Instant::now());
-    if breaker == BreakerState::Open {
-        return CheckView {
-            name,
-            ok: false,
-            detail: "circuit breaker open".into(),
-        };
+    let replicas = futures::future::join_all(
+        upstream
+            .replicas
+            .iter()
+            .map(|replica| check_replica(gateway, replica)),
+    )
+    .await;
+    let ok = replicas.iter().any(|(ok, _)| *ok);
+    let details: Vec<String> = replicas.into_iter().map(|(_, detail)| detail).collect();
+    CheckView {
+        name: upstream.name.clone(),
+        ok,
+        detail: details.join("; "),
     }
-    let url = format!("{}/health/ready", upstream.base_url);
+}
+
+async fn check_replica(gateway: &Gateway, replica: &Replica) -> (bool, String) {
+    let at = &replica.base_url;
+    let breaker = replica.breaker.state(Instant::now());
+    if breaker == BreakerState::Open {
+        return (false, format!("{at}: circuit breaker open"));
+    }
     let answer = gateway
         .client
-        .get(&url)
+        .get(format!("{at}/health/ready"))
         .timeout(gateway.upstream_timeout)
         .send()
         .await;
-    let (ok, detail) = match answer {
+    let (ok, state) = match answer {
         Ok(answer) if answer.status().is_success() => (true, "ready".to_owned()),
         Ok(answer) => (false, format!("not ready ({})", answer.status().as_u16())),
         Err(error) if error.is_timeout() => (false, "no answer in time".to_owned()),
         Err(_) => (false, "unreachable".to_owned()),
     };
-    let detail = format!("{detail}; breaker {}", breaker.as_str());
-    CheckView { name, ok, detail }
+    (ok, format!("{at}: {state}, breaker {}", breaker.as_str()))
 }

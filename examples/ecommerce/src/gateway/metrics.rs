@@ -2,9 +2,11 @@
 //! breaker stands.
 //!
 //! Series: `gateway_upstream_requests_total{service,outcome}` with outcome `ok` (below 400),
-//! `client_error` (4xx, not a failure), `server_error` (5xx), `timeout`, `unreachable`, or
-//! `refused` (the breaker was open: not sent); `gateway_breaker_state{service,state}`, 1 for
-//! the state the breaker is in (`closed`, `open`, `half-open`) and 0 for the others.
+//! `client_error` (4xx, not a failure), `server_error` (5xx), `timeout`, `unreachable` (also
+//! counted for a replica that could not be connected to before the next one took the
+//! request), or `refused` (every replica's breaker was open: not sent);
+//! `gateway_breaker_state{service,replica,state}`, 1 for the state the breaker is in (`closed`,
+//! `open`, `half-open`) and 0 for the others.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,8 +74,8 @@ impl GatewayMetrics {
             &["service", "outcome"],
         )?;
         let breakers = IntGaugeVec::new(
-            Opts::new("gateway_breaker_state", "Each service's circuit breaker"),
-            &["service", "state"],
+            Opts::new("gateway_breaker_state", "Each replica's circuit breaker"),
+            &["service", "replica", "state"],
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(breakers.clone()))?;
@@ -97,16 +99,19 @@ pub async fn scrape(State(gateway): State<Arc<Gateway>>) -> Response {
     let metrics = &gateway.metrics;
     let now = Instant::now();
     for upstream in &gateway.upstreams {
-        let current = upstream.breaker.state(now);
-        for state in [
-            BreakerState::Closed,
-            BreakerState::Open,
-            BreakerState::HalfOpen,
-        ] {
-            metrics
-                .breakers
-                .with_label_values(&[upstream.name.as_str(), state.as_str()])
-                .set(i64::from(state == current));
+        for replica in &upstream.replicas {
+            let current = replica.breaker.state(now);
+            for state in [
+                BreakerState::Closed,
+                BreakerState::Open,
+                BreakerState::HalfOpen,
+            ] {
+                let labels = [upstream.name.as_str(), &replica.base_url, state.as_str()];
+                metrics
+                    .breakers
+                    .with_label_values(&labels)
+                    .set(i64::from(state == current));
+            }
         }
     }
     let mut text = Vec::new();

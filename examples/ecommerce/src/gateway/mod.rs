@@ -7,14 +7,15 @@
 //! the services' readiness ([`health`]); `/metrics` counts each upstream's answers and shows
 //! its breaker ([`metrics`]).
 //!
-//! The upstreams are base URLs; several services may share one (the embedded shop serves them
-//! all, which is how the gateway's tests run it).
+//! Each service has one or more replicas (base URLs), taken in turn ([`upstream`]); several
+//! services may share one (the embedded shop serves them all).
 
 pub mod breaker;
 pub mod health;
 pub mod metrics;
 mod proxy;
 pub mod routes;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,17 +31,18 @@ use tower_http::trace::TraceLayer;
 use crate::http::auth::Tokens;
 use crate::http::limits::{self, ClientLimiter};
 use crate::http::{HttpConfig, errors, openapi, request_id};
-use breaker::{Breaker, BreakerPolicy};
+use breaker::BreakerPolicy;
+pub use upstream::{Replica, Upstream};
 
 /// How the gateway runs.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
-    /// Each service's base URL (`http://127.0.0.1:8101`), by service name (see
+    /// Each service's replicas' base URLs (`http://127.0.0.1:8101`), by service name (see
     /// [`routes::SERVICES`]).
-    pub upstreams: BTreeMap<String, String>,
+    pub upstreams: BTreeMap<String, Vec<String>>,
     /// How long one upstream request may take before it counts as a failure (504).
     pub upstream_timeout: Duration,
-    /// When each upstream's breaker opens and for how long.
+    /// When each replica's breaker opens and for how long.
     pub breaker: BreakerPolicy,
     /// The edge: token secret, rate limit, CORS, body limit, request timeout.
     pub http: HttpConfig,
@@ -50,9 +52,15 @@ impl GatewayConfig {
     /// Every service at `base_url` (the embedded shop), 5 s upstream timeout, the default
     /// breaker, and `http`.
     pub fn single(base_url: &str, http: HttpConfig) -> Self {
+        Self::replicated(&[base_url.to_owned()], http)
+    }
+
+    /// Every service at each of `base_urls` (replicas of the embedded shop on one database),
+    /// otherwise as [`single`](Self::single).
+    pub fn replicated(base_urls: &[String], http: HttpConfig) -> Self {
         let upstreams = routes::SERVICES
             .iter()
-            .map(|service| ((*service).to_owned(), base_url.to_owned()))
+            .map(|service| ((*service).to_owned(), base_urls.to_vec()))
             .collect();
         Self {
             upstreams,
@@ -61,17 +69,6 @@ impl GatewayConfig {
             http,
         }
     }
-}
-
-/// One service behind the gateway.
-#[derive(Debug)]
-pub struct Upstream {
-    /// The service.
-    pub name: String,
-    /// Its base URL, without a trailing slash.
-    pub base_url: String,
-    /// Its breaker.
-    pub breaker: Arc<Breaker>,
 }
 
 /// What the gateway's handlers share.
@@ -118,7 +115,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
         .collect();
     let missing: Vec<&str> = routes::SERVICES
         .into_iter()
-        .filter(|service| !config.upstreams.contains_key(*service))
+        .filter(|service| config.upstreams.get(*service).is_none_or(Vec::is_empty))
         .collect();
     if !unknown.is_empty() || !missing.is_empty() {
         return Err(GatewayError::Upstreams(format!(
@@ -129,11 +126,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
     let upstreams = config
         .upstreams
         .iter()
-        .map(|(name, url)| Upstream {
-            name: name.clone(),
-            base_url: url.trim_end_matches('/').to_owned(),
-            breaker: Breaker::new(config.breaker),
-        })
+        .map(|(name, urls)| Upstream::new(name, urls, config.breaker))
         .collect();
     let gateway = Arc::new(Gateway {
         upstreams,

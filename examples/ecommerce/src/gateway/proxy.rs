@@ -1,6 +1,7 @@
-//! Forwarding one request: the service that owns the path, the token check at the edge, the
-//! upstream's breaker and timeout, then the request as it came (minus hop-by-hop headers, with
-//! `X-Forwarded-For` set to the client's address) and the upstream's answer as it went.
+//! Forwarding one request: the service that owns the path, the token check at the edge, a
+//! replica whose breaker lets it through (the next one if it cannot connect) and its timeout,
+//! then the request as it came (minus hop-by-hop headers, with `X-Forwarded-For` set to the
+//! client's address) and the upstream's answer as it went.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,13 +10,14 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, HOST};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Gateway;
 use super::metrics::Outcome;
 use super::routes::{is_public, service_for};
+use super::upstream::admit;
 use crate::http::errors::{ApiError, no_route};
 
 /// Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1), and `Host`.
@@ -46,13 +48,6 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
         return ApiError::unavailable(format!("no upstream configured for {service}"))
             .into_response();
     };
-    let permit = match upstream.breaker.admit(Instant::now()) {
-        Ok(permit) => permit,
-        Err(wait) => {
-            gateway.metrics.count(service, Outcome::Refused);
-            return open_circuit(service, wait.as_secs().max(1));
-        }
-    };
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -62,7 +57,6 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(error) => {
-            drop(permit);
             return ApiError::bad_request("unreadable_body", error.to_string()).into_response();
         }
     };
@@ -71,7 +65,6 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    let url = format!("{}{path}{query}", upstream.base_url);
     // The gateway is the edge: the client's own `X-Forwarded-For` is not believed.
     let mut headers = forwardable(&parts.headers);
     let forwarded_for = HeaderName::from_static("x-forwarded-for");
@@ -79,50 +72,95 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
     if let Some(client) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(forwarded_for, client);
     }
-    let sent = gateway
-        .client
-        .request(parts.method, &url)
-        .headers(headers)
-        .body(body)
-        .timeout(gateway.upstream_timeout)
-        .send()
-        .await;
-    let answered = match sent {
-        Ok(answer) => {
-            let (status, headers) = (answer.status(), forwardable(answer.headers()));
-            answer.bytes().await.map(|body| (status, headers, body))
-        }
-        Err(error) => Err(error),
+    let request = Outgoing {
+        method: parts.method,
+        path_and_query: format!("{path}{query}"),
+        headers,
+        body,
     };
-    let (status, headers, body): (StatusCode, HeaderMap, Bytes) = match answered {
-        Ok(answered) => answered,
-        Err(error) => {
-            permit.failed(Instant::now());
-            let outcome = if error.is_timeout() {
-                Outcome::Timeout
-            } else {
-                Outcome::Unreachable
-            };
-            gateway.metrics.count(service, outcome);
-            return unreachable(service, &error, gateway.upstream_timeout);
+    let mut rotation = upstream.rotation();
+    // The last replica that could not be connected to, if any was tried.
+    let mut unconnected: Option<reqwest::Error> = None;
+    loop {
+        let (replica, permit) = match admit(&mut rotation, Instant::now()) {
+            Ok(admitted) => admitted,
+            Err(wait) => {
+                if let Some(error) = unconnected {
+                    return unreachable(service, &error, gateway.upstream_timeout);
+                }
+                gateway.metrics.count(service, Outcome::Refused);
+                return open_circuit(service, wait.as_secs().max(1));
+            }
+        };
+        match request.send(&gateway, &replica.base_url).await {
+            Ok((status, headers, body)) => {
+                let outcome = if status.is_server_error() {
+                    permit.failed(Instant::now());
+                    Outcome::ServerError
+                } else {
+                    permit.succeeded(Instant::now());
+                    if status.is_client_error() {
+                        Outcome::ClientError
+                    } else {
+                        Outcome::Ok
+                    }
+                };
+                gateway.metrics.count(service, outcome);
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                *response.headers_mut() = headers;
+                return response;
+            }
+            Err(error) => {
+                permit.failed(Instant::now());
+                let outcome = if error.is_timeout() {
+                    Outcome::Timeout
+                } else {
+                    Outcome::Unreachable
+                };
+                gateway.metrics.count(service, outcome);
+                // Not connected: it never reached this replica, so the next one may take it.
+                if error.is_connect() {
+                    tracing::info!(%service, replica = %replica.base_url, "cannot connect; trying the next replica");
+                    unconnected = Some(error);
+                    continue;
+                }
+                return unreachable(service, &error, gateway.upstream_timeout);
+            }
         }
-    };
-    let outcome = if status.is_server_error() {
-        permit.failed(Instant::now());
-        Outcome::ServerError
-    } else {
-        permit.succeeded(Instant::now());
-        if status.is_client_error() {
-            Outcome::ClientError
-        } else {
-            Outcome::Ok
-        }
-    };
-    gateway.metrics.count(service, outcome);
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    }
+}
+
+/// A request on its way to a replica.
+struct Outgoing {
+    method: Method,
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Outgoing {
+    /// Sends it to the replica at `base_url` within the upstream timeout: the answer's
+    /// status, forwardable headers and body.
+    async fn send(
+        &self,
+        gateway: &Gateway,
+        base_url: &str,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), reqwest::Error> {
+        let answer = gateway
+            .client
+            .request(
+                self.method.clone(),
+                format!("{base_url}{}", self.path_and_query),
+            )
+            .headers(self.headers.clone())
+            .body(self.body.clone())
+            .timeout(gateway.upstream_timeout)
+            .send()
+            .await?;
+        let (status, headers) = (answer.status(), forwardable(answer.headers()));
+        Ok((status, headers, answer.bytes().await?))
+    }
 }
 
 /// 401 unless the request carries a valid bearer token (the service checks the role).
