@@ -88,33 +88,19 @@ async fn get_json(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_load_through_the_gateway_settles_and_passes_every_check() {
-    let shop = api().await;
-    let (shop_addr, stop_shop, _) = serve(shop.app.clone()).await;
-    let gateway = gateway::router(GatewayConfig::single(
-        &format!("http://{shop_addr}"),
-        config(),
-    ))
-    .expect("the gateway builds");
-    let (addr, stop, _) = serve(gateway).await;
-    let url = format!("http://{addr}");
-
-    let (status, headers, ready) = get_json(&format!("{url}/health/ready"), None).await;
-    assert_eq!(status, StatusCode::OK, "{ready}");
-    assert_eq!(ready["checks"].as_array().map(Vec::len), Some(6), "{ready}");
-    assert!(headers.contains_key("x-request-id"));
-
+/// Runs a small load (12 orders, 3 at a time) through the gateway at `url` and checks every
+/// invariant through it.
+async fn load_and_check(url: &str, seed: u64, products: usize, stock: Option<u32>) {
     let config = RemoteConfig {
-        url: url.clone(),
+        url: url.to_owned(),
         admin_email: ADMIN_EMAIL.into(),
         admin_password: ADMIN_PASSWORD.into(),
         load: LoadConfig {
             orders: 12,
             concurrency: 3,
-            seed: 5,
-            products: 3,
-            stock: None,
+            seed,
+            products,
+            stock,
             customers: 3,
             order_timeout: Duration::from_secs(60),
         },
@@ -133,6 +119,26 @@ async fn a_load_through_the_gateway_settles_and_passes_every_check() {
     for check in &checks {
         assert!(check.holds(), "{}: {:?}", check.name, check.violations);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_through_the_gateway_settles_and_passes_every_check() {
+    let shop = api().await;
+    let (shop_addr, stop_shop, _) = serve(shop.app.clone()).await;
+    let gateway = gateway::router(GatewayConfig::single(
+        &format!("http://{shop_addr}"),
+        config(),
+    ))
+    .expect("the gateway builds");
+    let (addr, stop, _) = serve(gateway).await;
+    let url = format!("http://{addr}");
+
+    let (status, headers, ready) = get_json(&format!("{url}/health/ready"), None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["checks"].as_array().map(Vec::len), Some(6), "{ready}");
+    assert!(headers.contains_key("x-request-id"));
+
+    load_and_check(&url, 5, 3, None).await;
     let _ = stop.send(());
     let _ = stop_shop.send(());
 }
@@ -335,33 +341,7 @@ async fn two_replicas_share_the_traffic_without_double_effects_and_one_may_go() 
     let (addr, stop, _) = serve(gateway).await;
     let url = format!("http://{addr}");
 
-    let config = RemoteConfig {
-        url: url.clone(),
-        admin_email: ADMIN_EMAIL.into(),
-        admin_password: ADMIN_PASSWORD.into(),
-        load: LoadConfig {
-            orders: 12,
-            concurrency: 3,
-            seed: 9,
-            products: 4,
-            stock: Some(5),
-            customers: 3,
-            order_timeout: Duration::from_secs(60),
-        },
-    };
-    let run = remote::run(&config, Arc::new(|| {}))
-        .await
-        .expect("the load runs");
-    let report = &run.report;
-    assert_eq!(report.outcomes.values().sum::<usize>(), 12, "{report}");
-    assert_eq!(report.count(Outcome::Stuck), 0, "{report}");
-    let checks =
-        remote_checks::check_all(&run.client, &run.admin_token, 3, Duration::from_secs(60))
-            .await
-            .expect("the checks run");
-    for check in &checks {
-        assert!(check.holds(), "{}: {:?}", check.name, check.violations);
-    }
+    load_and_check(&url, 9, 4, Some(5)).await;
     let metrics = reqwest::get(format!("{url}/metrics"))
         .await
         .expect("answers")

@@ -36,13 +36,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let http = HttpConfig::from_env();
     let mut config = match args.upstreams.as_slice() {
-        [all] if !all.contains('=') => {
-            let urls: Vec<String> = all.split(',').map(str::to_owned).collect();
-            if urls.iter().any(|url| !url.starts_with("http://")) {
-                bail!("--upstream {all:?}: expected plain http:// URLs");
-            }
-            GatewayConfig::replicated(&urls, http)
-        }
+        [all] if !all.contains('=') => GatewayConfig::replicated(&replica_urls(all)?, http),
         _ => GatewayConfig {
             upstreams: parse_upstreams(&args.upstreams)?,
             ..GatewayConfig::single("", http)
@@ -80,13 +74,21 @@ fn parse_upstreams(given: &[String]) -> anyhow::Result<BTreeMap<String, Vec<Stri
         if !SERVICES.contains(&service) {
             bail!("--upstream {pair:?}: unknown service (one of {SERVICES:?})");
         }
-        let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
-        if urls.iter().any(|url| !url.starts_with("http://")) {
-            bail!("--upstream {pair:?}: expected plain http:// URLs");
-        }
-        if upstreams.insert(service.to_owned(), urls).is_some() {
+        if upstreams
+            .insert(service.to_owned(), replica_urls(urls)?)
+            .is_some()
+        {
             bail!("--upstream {service} given twice");
         }
     }
     Ok(upstreams)
+}
+
+/// Comma-separated plain `http://` URLs, one per replica.
+fn replica_urls(list: &str) -> anyhow::Result<Vec<String>> {
+    let urls: Vec<String> = list.split(',').map(str::to_owned).collect();
+    if let Some(url) = urls.iter().find(|url| !url.starts_with("http://")) {
+        bail!("--upstream: {url:?} is not a plain http:// URL");
+    }
+    Ok(urls)
 }

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 
 use super::breaker::BreakerState;
 use super::{Gateway, Replica, Upstream};
+use crate::http::health::readiness;
 use crate::http::ops_views::{CheckView, HealthView};
 
 /// `GET /health/ready`: one check per service.
@@ -22,17 +23,7 @@ pub async fn ready(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Hea
             .map(|upstream| check(&gateway, upstream)),
     )
     .await;
-    let ok = checks.iter().all(|c| c.ok);
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = HealthView {
-        status: if ok { "ok" } else { "unavailable" }.into(),
-        checks,
-    };
-    (status, Json(body))
+    readiness(checks)
 }
 
 /// A service is ready when one of its replicas is; the detail names each replica's state.

@@ -65,7 +65,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthVie
         ok: true,
         detail: "in-process dispatch (embedded mode has no broker)".into(),
     };
-    let checks = vec![store, broker, projections];
+    readiness(vec![store, broker, projections])
+}
+
+/// 200 with `checks` when every one is ok, else 503 with them (the failing ones named).
+pub fn readiness(checks: Vec<CheckView>) -> (StatusCode, Json<HealthView>) {
     let ok = checks.iter().all(|c| c.ok);
     let status = if ok {
         StatusCode::OK
