@@ -5,7 +5,7 @@ use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
 use super::{Shop, ShopError, derived_id};
-use crate::customer::{self, Customer, RegisterCustomer, normalize_email};
+use crate::customer::Customer;
 use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::money::Money;
 use crate::order::{Order, OrderAction, OrderCommand, PlaceOrder, RequestedItem, Status};
@@ -31,7 +31,7 @@ pub struct Placed {
     pub order_id: String,
 }
 
-fn metadata(correlation: Option<Uuid>) -> Metadata {
+pub(super) fn metadata(correlation: Option<Uuid>) -> Metadata {
     Metadata {
         correlation_id: correlation,
         ..Metadata::default()
@@ -39,7 +39,7 @@ fn metadata(correlation: Option<Uuid>) -> Metadata {
 }
 
 impl Shop {
-    /// Registers a customer (argon2-hashed password, unique address); returns their id.
+    /// Registers a customer (see [`Customers::register`](super::Customers::register)).
     ///
     /// # Errors
     /// [`ShopError::Customer`] for a broken rule (taken address, weak password, ...).
@@ -50,45 +50,17 @@ impl Shop {
         password: &str,
         correlation: Option<Uuid>,
     ) -> Result<String, ShopError> {
-        let customer_id = Uuid::new_v4().to_string();
-        let request = RegisterCustomer {
-            customer_id: customer_id.clone(),
-            username: username.to_owned(),
-            email: email.to_owned(),
-            password: password.to_owned(),
-            id: eventcore::CommandId::new_random(),
-        };
-        let hasher = self.hasher.as_ref();
-        let metadata = metadata(correlation);
-        customer::register_with(&self.store, &self.customers, hasher, request, metadata).await?;
-        Ok(customer_id)
+        self.customers
+            .register(username, email, password, correlation)
+            .await
     }
 
-    /// Checks an address and password; returns the customer's id (issuing a token is the
-    /// HTTP layer's job).
+    /// Checks an address and password (see [`Customers::login`](super::Customers::login)).
     ///
     /// # Errors
-    /// [`ShopError::InvalidCredentials`] for an unknown address, a wrong password or an
-    /// inactive customer.
+    /// [`ShopError::InvalidCredentials`].
     pub async fn login(&self, email: &str, password: &str) -> Result<String, ShopError> {
-        let email = normalize_email(email).ok_or(ShopError::InvalidCredentials)?;
-        let claim = self.customers.claims.load(&email).await;
-        let claim =
-            claim.map_err(|e| ShopError::from_repo(e, |_| ShopError::InvalidCredentials))?;
-        let customer_id = claim.state.holder.ok_or(ShopError::InvalidCredentials)?;
-        let customer = self.customer(&customer_id).await?;
-        let hasher = self.hasher.clone();
-        let hash = customer.password_hash.clone();
-        let password = password.to_owned();
-        // Argon2 is slow on purpose: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, &hash))
-            .await
-            .map_err(|e| ShopError::unavailable("verifying the password", e))?;
-        if ok && customer.active {
-            Ok(customer_id)
-        } else {
-            Err(ShopError::InvalidCredentials)
-        }
+        self.customers.login(email, password).await
     }
 
     /// A registered customer.
@@ -96,15 +68,7 @@ impl Shop {
     /// # Errors
     /// [`ShopError::NotFound`].
     pub async fn customer(&self, customer_id: &str) -> Result<Customer, ShopError> {
-        let loaded = self.customers.customers.load(customer_id).await;
-        let customer = loaded
-            .map_err(|e| ShopError::from_repo(e, ShopError::Customer))?
-            .state;
-        if customer.registered {
-            Ok(customer)
-        } else {
-            Err(not_found("customer", customer_id))
-        }
+        self.customers.get(customer_id).await
     }
 
     /// Places an order priced from the order context's catalogue (the product read model).
@@ -387,7 +351,7 @@ fn same_items(
     }
 }
 
-fn not_found(what: &'static str, id: &str) -> ShopError {
+pub(super) fn not_found(what: &'static str, id: &str) -> ShopError {
     ShopError::NotFound {
         what,
         id: id.to_owned(),

@@ -13,12 +13,14 @@
 mod admin;
 mod bus;
 pub mod cancellation;
+mod customers;
 mod error;
 mod facade;
 mod steps;
 
 pub use bus::{ClaimedCommands, ShopBus, StepMode};
 pub use cancellation::{CancellationPolicy, UndoSale};
+pub use customers::Customers;
 pub use error::ShopError;
 pub use facade::{PlaceOrderRequest, Placed};
 pub use steps::Steps;
@@ -32,7 +34,7 @@ use eventcore::saga::{PolicySaga, SagaHandle, SagaManager, SagaOptions};
 use eventcore::{CommandId, Metadata, Repository, SnapshotPolicy};
 use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
 
-use crate::customer::{Argon2Hasher, CustomerRepositories, PasswordHasher};
+use crate::customer::Argon2Hasher;
 use crate::inventory::{self, Inventory, InventoryAction, InventoryCommand, ReservationExpiry};
 use crate::money::Money;
 use crate::notification::NotificationPolicy;
@@ -97,8 +99,7 @@ impl ShopConfig {
 pub struct Shop {
     store: SqliteEventStore,
     steps: Steps,
-    customers: CustomerRepositories,
-    hasher: Arc<dyn PasswordHasher>,
+    customers: Arc<Customers>,
     order_sagas: OrderSagas,
     expiry: ExpirySagas,
     notifier: Notifier,
@@ -143,10 +144,7 @@ impl Shop {
             provider: Arc::new(config.provider.clone()),
             payments_down: Arc::default(),
         };
-        let customers = CustomerRepositories {
-            customers: Repository::new(store.clone()),
-            claims: Repository::new(store.clone()),
-        };
+        let customers = Arc::new(Customers::new(store.clone(), Arc::new(Argon2Hasher)));
         if config.seed_catalogue {
             seed(&steps.inventory).await?;
         }
@@ -180,7 +178,6 @@ impl Shop {
             store,
             steps,
             customers,
-            hasher: Arc::new(Argon2Hasher),
             order_sagas,
             expiry,
             notifier,
@@ -208,6 +205,11 @@ impl Shop {
     /// The event store (for readers such as the load generator's checks).
     pub fn store(&self) -> &SqliteEventStore {
         &self.store
+    }
+
+    /// The customer context (shared with the HTTP layer).
+    pub fn customers(&self) -> &Arc<Customers> {
+        &self.customers
     }
 
     /// The repositories the shop writes through.

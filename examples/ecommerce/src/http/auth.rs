@@ -5,14 +5,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::errors::ApiError;
 use crate::customer::{Argon2Hasher, PasswordHasher};
 
@@ -197,12 +198,15 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 #[derive(Clone, Debug)]
 pub struct Caller(pub Claims);
 
-impl FromRequestParts<AppState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    Arc<Tokens>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        state.tokens.verify(token).map(Caller)
+        Arc::<Tokens>::from_ref(state).verify(token).map(Caller)
     }
 }
 
@@ -210,10 +214,13 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Clone, Debug)]
 pub struct CustomerCaller(pub Claims);
 
-impl FromRequestParts<AppState> for CustomerCaller {
+impl<S: Send + Sync> FromRequestParts<S> for CustomerCaller
+where
+    Arc<Tokens>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Caller(claims) = Caller::from_request_parts(parts, state).await?;
         if claims.role == Role::Customer {
             Ok(Self(claims))
@@ -227,10 +234,13 @@ impl FromRequestParts<AppState> for CustomerCaller {
 #[derive(Clone, Debug)]
 pub struct AdminCaller(pub Claims);
 
-impl FromRequestParts<AppState> for AdminCaller {
+impl<S: Send + Sync> FromRequestParts<S> for AdminCaller
+where
+    Arc<Tokens>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Caller(claims) = Caller::from_request_parts(parts, state).await?;
         if claims.is_admin() {
             Ok(Self(claims))

@@ -32,7 +32,7 @@ pub use views::*;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::routing::get;
@@ -40,7 +40,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::Shop;
+use crate::app::{Customers, Shop};
 use auth::{AdminAccount, Tokens};
 use limits::ClientLimiter;
 use metrics::Metrics;
@@ -58,6 +58,40 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The rebuilds started through the API.
     pub(crate) rebuilds: Arc<routes::operations::Rebuilds>,
+}
+
+impl FromRef<AppState> for Arc<Tokens> {
+    fn from_ref(state: &AppState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+/// What the customer endpoints need: the customer context, tokens and the admin account. The
+/// embedded shop's [`AppState`] holds it; a customer service runs it alone.
+#[derive(Clone, Debug)]
+pub struct CustomerApi {
+    /// The customer context.
+    pub customers: Arc<Customers>,
+    /// Token issuing and checking.
+    pub tokens: Arc<Tokens>,
+    /// The bootstrapped admin account.
+    pub admin: Arc<AdminAccount>,
+}
+
+impl FromRef<AppState> for CustomerApi {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            customers: state.shop.customers().clone(),
+            tokens: state.tokens.clone(),
+            admin: state.admin.clone(),
+        }
+    }
+}
+
+impl FromRef<CustomerApi> for Arc<Tokens> {
+    fn from_ref(state: &CustomerApi) -> Self {
+        state.tokens.clone()
+    }
 }
 
 /// The application: every endpoint and every edge concern, over `shop`.

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::AppState;
+use crate::http::CustomerApi;
 use crate::http::CustomerView;
 use crate::http::auth::{AdminAccount, CustomerCaller, Role, TokenResponse};
 use crate::http::errors::{ApiError, ApiJson, ErrorBody};
@@ -52,20 +52,20 @@ pub struct LoginBody {
     )
 )]
 pub(crate) async fn register(
-    State(state): State<AppState>,
+    State(state): State<CustomerApi>,
     context: RequestContext,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Response, ApiError> {
     let id = state
-        .shop
-        .register_customer(
+        .customers
+        .register(
             &body.username,
             &body.email,
             &body.password,
             Some(context.correlation_id),
         )
         .await?;
-    let customer = state.shop.customer(&id).await?;
+    let customer = state.customers.get(&id).await?;
     let location = format!("/api/v1/customers/{id}");
     let view = CustomerView::new(&id, &customer);
     Ok(super::located(StatusCode::CREATED, location, view))
@@ -81,7 +81,7 @@ pub(crate) async fn register(
     )
 )]
 pub(crate) async fn login(
-    State(state): State<AppState>,
+    State(state): State<CustomerApi>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     if state.admin.is(&body.email) {
@@ -98,7 +98,7 @@ pub(crate) async fn login(
             .issue(AdminAccount::SUBJECT, Role::Admin)
             .map(Json);
     }
-    let customer_id = state.shop.login(&body.email, &body.password).await?;
+    let customer_id = state.customers.login(&body.email, &body.password).await?;
     state.tokens.issue(&customer_id, Role::Customer).map(Json)
 }
 
@@ -121,9 +121,9 @@ fn invalid_credentials() -> ApiError {
     )
 )]
 pub(crate) async fn me(
-    State(state): State<AppState>,
+    State(state): State<CustomerApi>,
     CustomerCaller(claims): CustomerCaller,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let customer = state.shop.customer(&claims.sub).await?;
+    let customer = state.customers.get(&claims.sub).await?;
     Ok(Json(CustomerView::new(&claims.sub, &customer)))
 }
