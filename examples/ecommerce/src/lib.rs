@@ -32,3 +32,4 @@ pub mod order;
 pub mod payment;
 pub mod readmodels;
 pub mod saga;
+pub mod services;

@@ -15,6 +15,8 @@
 //! - `cargo run -p ecommerce -- gateway --upstream http://127.0.0.1:8080 --addr 127.0.0.1:8000`:
 //!   the distributed mode's gateway (routing, edge concerns, a circuit breaker per upstream),
 //!   here in front of one shop; `--upstream service=url` once per service otherwise.
+//! - `cargo run -p ecommerce -- service customer --addr 127.0.0.1:8101`: the customer context
+//!   as a process of its own on PostgreSQL (`DATABASE_URL`, schema `ecommerce_customer`).
 
 mod cli;
 
@@ -57,6 +59,8 @@ enum Command {
     Load(cli::load::LoadArgs),
     /// Run the distributed shop's gateway in front of its services (or of one shop).
     Gateway(cli::gateway::GatewayArgs),
+    /// Run one context of the distributed shop as a process on PostgreSQL.
+    Service(cli::service::ServiceArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +102,9 @@ fn main() -> ExitCode {
             Command::Load(load) => cli::load::run(load).await,
             Command::Gateway(gateway) => {
                 cli::gateway::run(gateway).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Service(service) => {
+                cli::service::run(service).await.map(|()| ExitCode::SUCCESS)
             }
         }
     });

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod gateway;
 pub mod load;
 pub mod serve;
+pub mod service;
 
 /// A fresh file in the temporary directory for a throw-away shop.
 pub fn temp_db(what: &str) -> std::path::PathBuf {

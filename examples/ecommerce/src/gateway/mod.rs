@@ -22,15 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::http::auth::Tokens;
 use crate::http::limits::{self, ClientLimiter};
-use crate::http::{HttpConfig, errors, openapi, request_id};
+use crate::http::{HttpConfig, errors, openapi};
 use breaker::BreakerPolicy;
 pub use upstream::{Replica, Upstream};
 
@@ -149,13 +146,6 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(errors::no_route)
-        .with_state(gateway)
-        .layer(DefaultBodyLimit::max(http.body_limit))
-        .layer(RequestBodyLimitLayer::new(http.body_limit))
-        .layer(from_fn_with_state(http.request_timeout, limits::timeout))
-        .layer(TraceLayer::new_for_http().make_span_with(crate::http::request_span))
-        .layer(crate::http::cors(&http.cors_origins))
-        .layer(map_response(errors::json_errors))
-        .layer(from_fn(request_id::request_id));
-    Ok(app)
+        .with_state(gateway);
+    Ok(crate::http::edge(app, http))
 }

@@ -27,6 +27,7 @@ mod time;
 mod views;
 
 pub use config::HttpConfig;
+pub(crate) use routes::customers as customer_routes;
 pub use views::*;
 
 use std::sync::Arc;
@@ -123,22 +124,25 @@ pub fn router(shop: Arc<Shop>, config: HttpConfig) -> Result<Router, prometheus:
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route_layer(from_fn_with_state(registry, metrics::track));
-    let app = api
-        .merge(ops)
-        .fallback(errors::no_route)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(config.body_limit))
+    let app = api.merge(ops).fallback(errors::no_route).with_state(state);
+    Ok(edge(app, &config))
+}
+
+/// The edge concerns around `app`, outermost first: the request id, JSON error bodies, CORS,
+/// a tracing span per request, the per-request timeout and the body size limit (the embedded
+/// shop's, the gateway's and each service's).
+pub fn edge(app: Router, config: &HttpConfig) -> Router {
+    app.layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(from_fn_with_state(config.request_timeout, limits::timeout))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(cors(&config.cors_origins))
         .layer(map_response(errors::json_errors))
-        .layer(from_fn(request_id::request_id));
-    Ok(app)
+        .layer(from_fn(request_id::request_id))
 }
 
 /// The tracing span of a request: method, path and request id.
-pub(crate) fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
+fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
     let id = req
         .headers()
         .get(&request_id::REQUEST_ID)
@@ -154,7 +158,7 @@ pub(crate) fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
 
 /// CORS: no origins, no CORS headers (same-origin only); `*`, any origin; else the listed
 /// origins (unparsable entries are skipped).
-pub(crate) fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
         .allow_headers([

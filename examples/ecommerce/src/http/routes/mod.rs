@@ -12,15 +12,31 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-use super::AppState;
-use super::errors::ApiError;
+use std::sync::Arc;
 
-/// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
-pub(crate) fn api() -> Router<AppState> {
+use axum::extract::FromRef;
+
+use super::auth::Tokens;
+use super::errors::ApiError;
+use super::{AppState, CustomerApi};
+
+/// The customer context's routes, for any state that holds a [`CustomerApi`] and the tokens
+/// (the embedded shop's, or a customer service's).
+pub(crate) fn customers<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    CustomerApi: FromRef<S>,
+    Arc<Tokens>: FromRef<S>,
+{
     Router::new()
         .route("/api/v1/customers", post(customers::register))
         .route("/api/v1/customers/login", post(customers::login))
         .route("/api/v1/customers/me", get(customers::me))
+}
+
+/// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
+pub(crate) fn api() -> Router<AppState> {
+    customers::<AppState>()
         .route("/api/v1/products", get(products::list).post(products::add))
         .route("/api/v1/products/{id}", get(products::get_one))
         .route("/api/v1/products/{id}/price", put(products::change_price))

@@ -1,0 +1,68 @@
+//! `service <name>`: one context of the distributed shop as its own process on PostgreSQL, in
+//! a schema of its own, until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use ecommerce::http::HttpConfig;
+use ecommerce::services;
+
+/// The services that run as processes so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServiceName {
+    /// Registration, login, `me`.
+    Customer,
+}
+
+/// The `service` options (the edge's settings come from the same environment as `serve`'s:
+/// `ECOMMERCE_JWT_SECRET`, which the gateway must share, `ECOMMERCE_RATE_LIMIT`, ...).
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Which service.
+    #[arg(value_enum)]
+    name: ServiceName,
+    /// The PostgreSQL database.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database_url: String,
+    /// The service's schema (created and migrated if new; default: `ecommerce_<service>`).
+    #[arg(long)]
+    schema: Option<String>,
+    /// Where the service listens.
+    #[arg(long, default_value = "127.0.0.1:8101")]
+    addr: SocketAddr,
+}
+
+/// Serves the service on `args.addr` until Ctrl-C (or SIGTERM).
+pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
+    if std::env::var("ECOMMERCE_JWT_SECRET").is_err() {
+        bail!("set ECOMMERCE_JWT_SECRET, the same for the gateway and every service");
+    }
+    let http = HttpConfig::from_env();
+    let ServiceName::Customer = args.name;
+    let schema = args
+        .schema
+        .unwrap_or_else(|| "ecommerce_customer".to_owned());
+    let store = services::open_store(&args.database_url, &schema, 8)
+        .await
+        .with_context(|| format!("opening schema {schema} of the database"))?;
+    let app = services::customer::router(store, &http).context("building the service")?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    println!("customer service on http://{local} (PostgreSQL schema {schema})");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(super::serve::stop_signal())
+    .await
+    .context("serving HTTP")?;
+    println!("stopped");
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! The distributed mode's services: each bounded context as a process of its own on
+//! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
+//! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
+//!
+//! [`customer`] runs already; the gateway can route the customer paths to it while the other
+//! contexts are still served by an embedded shop.
+
+pub mod customer;
+
+use eventcore::StoreError;
+use eventcore_postgres::PgEventStore;
+use eventcore_postgres::sqlx::postgres::PgPoolOptions;
+
+/// Connects to PostgreSQL at `url` with a pool of `connections` and opens the store in
+/// `schema` (created and migrated if new).
+///
+/// # Errors
+/// The database cannot be reached or migrated.
+pub async fn open_store(
+    url: &str,
+    schema: &str,
+    connections: u32,
+) -> Result<PgEventStore, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(connections.max(1))
+        .connect(url)
+        .await
+        .map_err(StoreError::backend)?;
+    let store = PgEventStore::with_schema(pool, schema).await?;
+    store.migrate().await?;
+    Ok(store)
+}
