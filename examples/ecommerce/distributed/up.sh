@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Starts the distributed shop on this machine, as far as it is split so far: the customer
+# service on PostgreSQL (schema ecommerce_customer), an embedded shop (SQLite) serving the
+# other contexts, and the gateway in front. Records every process id it started in
+# $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
+# gateway reports every service ready, and prints its address.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
+gateway_addr="${ECOMMERCE_GATEWAY_ADDR:-127.0.0.1:8080}"
+shop_addr=127.0.0.1:8100
+customer_addr=127.0.0.1:8101
+mkdir -p "$run_dir"
+if [ -s "$run_dir/pids" ]; then
+    echo "already started (process ids in $run_dir/pids): run down.sh first" >&2
+    exit 1
+fi
+
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
+
+# PostgreSQL: the customer service's store.
+if ! port_open 127.0.0.1:5432; then
+    if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+        echo "starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    else
+        echo "PostgreSQL is not running on 127.0.0.1:5432 and cannot be started here" >&2
+        exit 1
+    fi
+fi
+
+cargo build --release -q -p ecommerce
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/ecommerce"
+
+# One token secret for every process (the gateway checks what the customer service signs).
+if [ -z "${ECOMMERCE_JWT_SECRET:-}" ]; then
+    [ -s "$run_dir/secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$run_dir/secret"
+    ECOMMERCE_JWT_SECRET="$(cat "$run_dir/secret")"
+fi
+if [ -z "${ECOMMERCE_ADMIN_PASSWORD:-}" ]; then
+    [ -s "$run_dir/admin" ] || head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$run_dir/admin"
+    ECOMMERCE_ADMIN_PASSWORD="$(cat "$run_dir/admin")"
+fi
+export ECOMMERCE_JWT_SECRET ECOMMERCE_ADMIN_PASSWORD ECOMMERCE_TRUST_FORWARDED_FOR=1
+
+start() { # name, then the command
+    local name="$1"
+    shift
+    nohup "$@" > "$run_dir/$name.log" 2>&1 &
+    echo "$! $name" >> "$run_dir/pids"
+}
+
+start customer "$bin" service customer --addr "$customer_addr"
+start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr"
+upstreams=(--upstream "customer=http://$customer_addr")
+for service in inventory order payment notification analytics; do
+    upstreams+=(--upstream "$service=http://$shop_addr")
+done
+start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
+
+deadline=$((SECONDS + 60))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$gateway_addr/health/ready")" = 200 ]; do
+    if ((SECONDS >= deadline)); then
+        echo "the services did not become ready; logs in $run_dir" >&2
+        curl -s "http://$gateway_addr/health/ready" >&2 || true
+        bash "$(dirname "$0")/down.sh"
+        exit 1
+    fi
+    sleep 1
+done
+echo "gateway on http://$gateway_addr (customer service on $customer_addr, shop on $shop_addr)"
+echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
+echo "try: curl -s http://$gateway_addr/api/v1/products"
+echo "stop: bash examples/ecommerce/distributed/down.sh"
