@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Starts the distributed shop on this machine, as far as it is split so far: the customer
-# service on PostgreSQL (schema ecommerce_customer), an embedded shop (SQLite) serving the
-# other contexts, and the gateway in front. Records every process id it started in
-# $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
-# gateway reports every service ready, and prints its address.
+# service on PostgreSQL (schema $ECOMMERCE_CUSTOMER_SCHEMA, default ecommerce_customer), an
+# embedded shop (SQLite) serving the other contexts, and the gateway in front. Records every
+# process id it started in $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for
+# down.sh, waits until the gateway reports every service ready, and prints its address.
+# Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
+# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
 gateway_addr="${ECOMMERCE_GATEWAY_ADDR:-127.0.0.1:8080}"
-shop_addr=127.0.0.1:8100
-customer_addr=127.0.0.1:8101
+shop_addr="${ECOMMERCE_SHOP_ADDR:-127.0.0.1:8100}"
+customer_addr="${ECOMMERCE_CUSTOMER_ADDR:-127.0.0.1:8101}"
+customer_schema="${ECOMMERCE_CUSTOMER_SCHEMA:-ecommerce_customer}"
 mkdir -p "$run_dir"
 if [ -s "$run_dir/pids" ]; then
     echo "already started (process ids in $run_dir/pids): run down.sh first" >&2
@@ -50,7 +53,7 @@ start() { # name, then the command
     echo "$! $name" >> "$run_dir/pids"
 }
 
-start customer "$bin" service customer --addr "$customer_addr"
+start customer "$bin" service customer --addr "$customer_addr" --schema "$customer_schema"
 start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr"
 upstreams=(--upstream "customer=http://$customer_addr")
 for service in inventory order payment notification analytics; do
