@@ -39,7 +39,10 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_of_the_postgres_service_orders_from_the_shop_through_the_gateway() {
-    let schema = format!("ec_test_ecommerce_customer_{}", uuid::Uuid::new_v4().simple());
+    let schema = format!(
+        "ec_test_ecommerce_customer_{}",
+        uuid::Uuid::new_v4().simple()
+    );
     let store = services::open_store(&database_url(), &schema, 4)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be running at {}: {e}", database_url()));
