@@ -20,7 +20,7 @@ use ecommerce::http::limits::RateLimit;
 use ecommerce::load::remote::{self, RemoteConfig};
 use ecommerce::load::{LoadConfig, Outcome, remote_checks};
 use ecommerce::payment::SimulatedProvider;
-use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, config, serve};
+use http_support::{ADMIN_EMAIL, ADMIN_PASSWORD, api, config, metrics_text, serve};
 use serde_json::{Value, json};
 
 /// A scripted upstream: counts the calls it gets; orders fail with 500 while `failing`,
@@ -216,12 +216,7 @@ async fn five_failures_open_the_breaker_and_a_business_refusal_does_not() {
     }
     let (status, _, health) = get_json(&format!("{url}/health/ready"), None).await;
     assert_eq!(status, StatusCode::OK, "{health}");
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&url).await;
     let replica = format!(r#"replica="http://{upstream}""#);
     for series in [
         r#"gateway_upstream_requests_total{outcome="client_error",service="customer"} 9"#.into(),
@@ -342,12 +337,7 @@ async fn two_replicas_share_the_traffic_without_double_effects_and_one_may_go() 
     let url = format!("http://{addr}");
 
     load_and_check(&url, 9, 4, Some(5)).await;
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&url).await;
     assert!(
         metrics.contains(&format!("replica=\"http://{a}\"")),
         "{metrics}"

@@ -11,7 +11,7 @@ use std::time::Duration;
 use ecommerce::gateway::{self, GatewayConfig, routes::SERVICES};
 use ecommerce::services;
 use eventcore::RuntimeStore;
-use http_support::{api, config, serve};
+use http_support::{api, config, metrics_text, serve};
 use serde_json::{Value, json};
 
 fn database_url() -> String {
@@ -157,12 +157,7 @@ async fn a_customer_of_the_postgres_service_orders_from_the_shop_through_the_gat
         None,
         "the shop holds no customer"
     );
-    let metrics = reqwest::get(format!("http://{service_addr}/metrics"))
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&format!("http://{service_addr}")).await;
     assert!(
         metrics.contains(r#"events_appended_total{event_type="CustomerRegistered"} 1"#),
         "{metrics}"

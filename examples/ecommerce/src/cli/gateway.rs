@@ -45,21 +45,12 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     config.upstream_timeout = Duration::from_millis(args.upstream_timeout_ms.max(1));
     let upstreams = config.upstreams.clone();
     let app = gateway::router(config).context("building the gateway")?;
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    let local = listener.local_addr().context("reading the bound address")?;
+    let (listener, local) = super::serve::listen(args.addr).await?;
     println!("gateway on http://{local}");
     for (service, urls) in &upstreams {
         println!("  {service:<13} → {}", urls.join(", "));
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(super::serve::stop_signal())
-    .await
-    .context("serving HTTP")?;
+    super::serve::until_stopped(listener, app).await?;
     println!("stopped");
     Ok(())
 }

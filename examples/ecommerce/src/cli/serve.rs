@@ -32,10 +32,7 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     let (admin_email, admin_password) = (config.admin_email.clone(), config.admin_password.clone());
     let rate_limit = config.rate_limit;
     let app = http::router(Arc::clone(&shop), config).context("building the HTTP API")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let local = listener.local_addr().context("reading the bound address")?;
+    let (listener, local) = listen(addr).await?;
     println!("shop on SQLite at {}", db.display());
     println!("listening on http://{local} (OpenAPI: http://{local}/api/v1/openapi.json)");
     if generated_password {
@@ -49,13 +46,7 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         rate_limit.per.as_secs()
     );
     println!("try: curl -s http://{local}/api/v1/products");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_signal())
-    .await
-    .context("serving HTTP")?;
+    until_stopped(listener, app).await?;
     println!("stopping");
     match Arc::try_unwrap(shop) {
         Ok(shop) => shop.shutdown().await?,
@@ -65,8 +56,33 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Binds `addr`: the listener and the address it got.
+pub(crate) async fn listen(
+    addr: SocketAddr,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    Ok((listener, local))
+}
+
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM, then drains the open requests.
+pub(crate) async fn until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_signal())
+    .await
+    .context("serving HTTP")
+}
+
 /// Ctrl-C, or SIGTERM (what a service manager sends) on Unix.
-pub(crate) async fn stop_signal() {
+async fn stop_signal() {
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -51,18 +51,9 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening schema {schema} of the database"))?;
     let app = services::customer::router(store, &http).context("building the service")?;
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    let local = listener.local_addr().context("reading the bound address")?;
+    let (listener, local) = super::serve::listen(args.addr).await?;
     println!("customer service on http://{local} (PostgreSQL schema {schema})");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(super::serve::stop_signal())
-    .await
-    .context("serving HTTP")?;
+    super::serve::until_stopped(listener, app).await?;
     println!("stopped");
     Ok(())
 }

@@ -29,21 +29,7 @@ pub async fn live() -> Json<HealthView> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
-    let store = match state.shop.store().head_position().await {
-        Ok(head) => CheckView {
-            name: "store".into(),
-            ok: true,
-            detail: format!("SQLite, log head at {head}"),
-        },
-        Err(error) => {
-            tracing::warn!(%error, "readiness: the store does not answer");
-            CheckView {
-                name: "store".into(),
-                ok: false,
-                detail: "the event store does not answer".into(),
-            }
-        }
-    };
+    let store = store_check("SQLite", state.shop.store().head_position().await);
     let stopped: Vec<String> = state
         .shop
         .read_models()
@@ -66,6 +52,25 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthVie
         detail: "in-process dispatch (embedded mode has no broker)".into(),
     };
     readiness(vec![store, broker, projections])
+}
+
+/// The store's check from its head position (or why it has none); `what` names the store.
+pub fn store_check(what: &str, head: Result<u64, eventcore::StoreError>) -> CheckView {
+    match head {
+        Ok(head) => CheckView {
+            name: "store".into(),
+            ok: true,
+            detail: format!("{what}, log head at {head}"),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            CheckView {
+                name: "store".into(),
+                ok: false,
+                detail: "the event store does not answer".into(),
+            }
+        }
+    }
 }
 
 /// 200 with `checks` when every one is ok, else 503 with them (the failing ones named).

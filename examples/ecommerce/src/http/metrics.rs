@@ -157,6 +157,21 @@ impl Metrics {
         self.dead_letters.set(clamp(figures.dead_letters));
     }
 
+    /// The `/metrics` reply: every series as Prometheus text (500 if it cannot be rendered).
+    pub fn response(&self) -> Response {
+        match self.render() {
+            Ok(text) => {
+                let mut response = text.into_response();
+                response.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+            Err(error) => ApiError::internal(error).into_response(),
+        }
+    }
+
     /// Every series in the text exposition format.
     ///
     /// # Errors
@@ -192,17 +207,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         Ok(figures) => state.metrics.set_runtime(&figures),
         Err(error) => tracing::warn!(%error, "runtime figures unavailable for /metrics"),
     }
-    match state.metrics.render() {
-        Ok(text) => {
-            let mut response = text.into_response();
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
+    state.metrics.response()
 }
 
 #[cfg(test)]

@@ -6,11 +6,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use eventcore::{EventReader, RuntimeStore};
 use eventcore_postgres::PgEventStore;
@@ -18,11 +16,11 @@ use eventcore_postgres::PgEventStore;
 use crate::app::Customers;
 use crate::customer::Argon2Hasher;
 use crate::http::auth::{AdminAccount, Tokens};
-use crate::http::errors::{self, ApiError};
-use crate::http::health::{self, readiness};
+use crate::http::errors;
+use crate::http::health::{self, readiness, store_check};
 use crate::http::limits::{self, ClientLimiter};
 use crate::http::metrics::{self, Metrics, RuntimeFigures};
-use crate::http::ops_views::{CheckView, HealthView};
+use crate::http::ops_views::HealthView;
 use crate::http::{CustomerApi, HttpConfig, customer_routes};
 
 /// What the service's handlers share.
@@ -84,24 +82,8 @@ pub fn router(store: PgEventStore, config: &HttpConfig) -> Result<Router, promet
 
 /// `GET /health/ready`: 200 when the service's store answers, else 503.
 async fn ready(State(service): State<Service>) -> (StatusCode, Json<HealthView>) {
-    let store = match service.store.head_position().await {
-        Ok(head) => CheckView {
-            name: "store".into(),
-            ok: true,
-            detail: format!(
-                "PostgreSQL schema {}, log head at {head}",
-                service.store.schema()
-            ),
-        },
-        Err(error) => {
-            tracing::warn!(%error, "readiness: the store does not answer");
-            CheckView {
-                name: "store".into(),
-                ok: false,
-                detail: "the event store does not answer".into(),
-            }
-        }
-    };
+    let what = format!("PostgreSQL schema {}", service.store.schema());
+    let store = store_check(&what, service.store.head_position().await);
     readiness(vec![store])
 }
 
@@ -115,15 +97,5 @@ async fn scrape(State(service): State<Service>) -> Response {
         }),
         Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
     }
-    match service.metrics.render() {
-        Ok(text) => {
-            let mut response = text.into_response();
-            response.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
+    service.metrics.response()
 }

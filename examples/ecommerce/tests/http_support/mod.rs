@@ -103,6 +103,16 @@ pub async fn serve(
     (addr, stop, server)
 }
 
+/// The Prometheus text of `base_url`'s `/metrics`.
+pub async fn metrics_text(base_url: &str) -> String {
+    reqwest::get(format!("{base_url}/metrics"))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics is text")
+}
+
 /// A shop behind the API with the test [`config`].
 pub async fn api() -> TestApi {
     api_with(config()).await
