@@ -17,7 +17,8 @@
 //! is the facade the CLI and the HTTP API ([`http`]) call; [`readmodels`] holds the query
 //! side; [`load`] is the in-process load generator and its invariant checks; [`gateway`] is
 //! the one address in front of the services of the distributed mode (routing, edge concerns,
-//! a circuit breaker per upstream).
+//! a circuit breaker per upstream); [`services`] runs contexts as processes of their own on
+//! PostgreSQL (the customer service so far).
 
 pub mod analytics;
 pub mod app;
