@@ -63,6 +63,14 @@ async fn the_admin_ships_and_delivers_and_illegal_transitions_are_409() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let unknown = api
+        .post(
+            "/api/v1/orders/no-such-order/deliver",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,9 @@ use super::{Shop, ShopError, derived_id};
 use crate::customer::Customer;
 use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::money::Money;
-use crate::order::{Order, OrderAction, OrderCommand, PlaceOrder, RequestedItem, Status};
+use crate::order::{
+    Order, OrderAction, OrderCommand, OrderError, PlaceOrder, RequestedItem, Status,
+};
 use crate::payment::{Payment, PaymentStatus};
 use crate::readmodels::products;
 
@@ -148,6 +150,24 @@ impl Shop {
             .map_err(|e| ShopError::from_repo(e, ShopError::Order))
     }
 
+    /// An order command for an order that must have been placed: one that never was is
+    /// [`ShopError::NotFound`] (the aggregate's refusal to act on a new order), not an illegal
+    /// transition. One load of the order, in the command.
+    async fn placed_order_command(
+        &self,
+        command: OrderCommand,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        let order_id = command.order_id.clone();
+        match execute(&self.steps.orders, command, correlation).await {
+            Err(eventcore::RepositoryError::Domain(OrderError::IllegalTransition {
+                status: Status::New,
+                ..
+            })) => Err(not_found("order", &order_id)),
+            other => other.map_err(|e| ShopError::from_repo(e, ShopError::Order)),
+        }
+    }
+
     /// An order as its aggregate is now (the read model may lag behind).
     ///
     /// # Errors
@@ -197,11 +217,10 @@ impl Shop {
         tracking_number: &str,
         correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
-        self.order(order_id).await?;
         let action = OrderAction::Ship {
             tracking_number: tracking_number.to_owned(),
         };
-        self.order_command(OrderCommand::new(order_id, action), correlation)
+        self.placed_order_command(OrderCommand::new(order_id, action), correlation)
             .await
     }
 
@@ -214,9 +233,8 @@ impl Shop {
         order_id: &str,
         correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
-        self.order(order_id).await?;
         let command = OrderCommand::new(order_id, OrderAction::Deliver);
-        self.order_command(command, correlation).await
+        self.placed_order_command(command, correlation).await
     }
 
     /// An order's payment.
