@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ecommerce::gateway::{self, GatewayConfig, routes::SERVICES};
+use ecommerce::http::request_id::RequestContext;
 use ecommerce::services;
-use eventcore::RuntimeStore;
+use eventcore::{EventReader, RuntimeStore};
 use http_support::{api, config, metrics_text, serve};
 use serde_json::{Value, json};
 
@@ -75,14 +76,21 @@ async fn a_customer_of_the_postgres_service_orders_from_the_shop_through_the_gat
 
     let registration =
         json!({"username": "grace", "email": "grace@example.com", "password": "correct horse"});
-    let (status, body) = call(
-        reqwest::Method::POST,
-        &format!("{b}/customers"),
-        None,
-        Some(registration.clone()),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    // The request id the client sends becomes the correlation id of the service's events.
+    let request_id = format!("signup-{}", uuid::Uuid::new_v4());
+    let signed_up = reqwest::Client::new()
+        .post(format!("{b}/customers"))
+        .header("x-request-id", &request_id)
+        .json(&registration)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(signed_up.status().as_u16(), 201);
+    assert_eq!(
+        signed_up.headers()["x-request-id"].to_str().ok(),
+        Some(request_id.as_str()),
+        "the gateway kept the client's request id"
+    );
     let (status, body) = call(
         reqwest::Method::POST,
         &format!("{b}/customers"),
@@ -145,6 +153,16 @@ async fn a_customer_of_the_postgres_service_orders_from_the_shop_through_the_gat
     }
     assert!(confirmed, "the order reached confirmed");
 
+    let logged = store.read_all(1, 100).await.expect("the service's log");
+    let registered = logged
+        .iter()
+        .find(|e| e.event_type == "CustomerRegistered")
+        .expect("registered in the service's schema");
+    assert_eq!(
+        registered.metadata.correlation_id,
+        Some(RequestContext::new(&request_id).correlation_id),
+        "the service's event carries the request's correlation id"
+    );
     let in_service = store.counts().await.expect("counts");
     assert_eq!(
         in_service.events.get("CustomerRegistered"),
