@@ -67,21 +67,25 @@ async fn orders_read_models_and_the_catalogue_survive_a_reopen() {
 async fn customers_register_once_per_address_and_log_in_with_their_password() {
     let shop = shop().await;
     let id = shop
-        .register_customer("ada", "Ada@Example.com", "correct horse", None)
+        .customers()
+        .register("ada", "Ada@Example.com", "correct horse", None)
         .await
         .expect("registers");
     let taken = shop
-        .register_customer("ada2", "ada@example.com", "another one", None)
+        .customers()
+        .register("ada2", "ada@example.com", "another one", None)
         .await
         .expect_err("taken");
     assert_eq!(taken.code(), "conflict");
     assert_eq!(
-        shop.login("ada@example.com", "correct horse")
+        shop.customers()
+            .login("ada@example.com", "correct horse")
             .await
             .expect("logs in"),
         id
     );
     let wrong = shop
+        .customers()
         .login("ada@example.com", "wrong horse")
         .await
         .expect_err("refused");

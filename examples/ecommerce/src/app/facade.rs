@@ -5,7 +5,6 @@ use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
 use super::{Shop, ShopError, derived_id};
-use crate::customer::Customer;
 use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::money::Money;
 use crate::order::{
@@ -41,38 +40,6 @@ pub(super) fn metadata(correlation: Option<Uuid>) -> Metadata {
 }
 
 impl Shop {
-    /// Registers a customer (see [`Customers::register`](super::Customers::register)).
-    ///
-    /// # Errors
-    /// [`ShopError::Customer`] for a broken rule (taken address, weak password, ...).
-    pub async fn register_customer(
-        &self,
-        username: &str,
-        email: &str,
-        password: &str,
-        correlation: Option<Uuid>,
-    ) -> Result<String, ShopError> {
-        self.customers
-            .register(username, email, password, correlation)
-            .await
-    }
-
-    /// Checks an address and password (see [`Customers::login`](super::Customers::login)).
-    ///
-    /// # Errors
-    /// [`ShopError::InvalidCredentials`].
-    pub async fn login(&self, email: &str, password: &str) -> Result<String, ShopError> {
-        self.customers.login(email, password).await
-    }
-
-    /// A registered customer.
-    ///
-    /// # Errors
-    /// [`ShopError::NotFound`].
-    pub async fn customer(&self, customer_id: &str) -> Result<Customer, ShopError> {
-        self.customers.get(customer_id).await
-    }
-
     /// Places an order priced from the order context's catalogue (the product read model).
     /// With an idempotency key, the order id and command id derive from it: a retry with the
     /// same items returns the same order; the same key with other items is refused.

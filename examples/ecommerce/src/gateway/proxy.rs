@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -60,11 +60,6 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
             return ApiError::bad_request("unreadable_body", error.to_string()).into_response();
         }
     };
-    let query = parts
-        .uri
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
     // The gateway is the edge: the client's own `X-Forwarded-For` is not believed.
     let mut headers = forwardable(&parts.headers);
     let forwarded_for = HeaderName::from_static("x-forwarded-for");
@@ -74,7 +69,10 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
     }
     let request = Outgoing {
         method: parts.method,
-        path_and_query: format!("{path}{query}"),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or(path, |p| p.as_str().to_owned()),
         headers,
         body,
     };
@@ -179,7 +177,6 @@ fn forwardable(from: &HeaderMap) -> HeaderMap {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
-    headers.remove(HOST);
     headers
 }
 

@@ -49,8 +49,12 @@ pub async fn process_payment(
         },
     )
     .with_id(id);
-    payments.execute_with(command, metadata).await?;
-    Ok(payments.load(order_id).await?.state.status)
+    // A charge records one event, completed or failed (a repeated id returns the first one).
+    let recorded = payments.execute_with(command, metadata).await?;
+    Ok(match recorded.last().map(|e| &e.event) {
+        Some(PaymentEvent::PaymentFailed { .. }) => PaymentStatus::Failed,
+        _ => PaymentStatus::Completed,
+    })
 }
 
 #[cfg(test)]

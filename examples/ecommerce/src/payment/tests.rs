@@ -210,3 +210,31 @@ async fn processing_twice_charges_once() {
     let events = payments.load("o1").await.unwrap();
     assert_eq!(events.state.paid, Some(amount));
 }
+
+#[tokio::test]
+async fn a_declined_charge_reports_failed_also_when_repeated() {
+    let payments = Repository::<Payment>::new(InMemoryEventStore::new());
+    let provider = SimulatedProvider {
+        success_rate: 0.0,
+        ..SimulatedProvider::default()
+    };
+    let id = eventcore::CommandId::new_random();
+    for _ in 0..2 {
+        let status = process_payment(
+            &payments,
+            &provider,
+            "o2",
+            "c1",
+            Money::usd(100),
+            id,
+            Metadata::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, PaymentStatus::Failed);
+    }
+    assert_eq!(
+        payments.load("o2").await.unwrap().state.status,
+        PaymentStatus::Failed
+    );
+}

@@ -11,8 +11,8 @@ use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::{self, Payment, PaymentAction, PaymentCommand, PaymentProvider};
 
 /// A bus routing each command to its context's repository with the step's command id (a step
-/// sent twice has one effect) and the flow's metadata (its correlation id). Domain rejections are permanent (the saga decides), store
-/// failures transient (retried with backoff).
+/// sent twice has one effect) and the flow's metadata (its correlation id). Domain rejections
+/// are permanent (the saga decides), store failures transient (retried with backoff).
 pub fn bus(
     inventory: Repository<Inventory>,
     orders: Repository<Order>,
