@@ -10,6 +10,9 @@
 //!   [`Inbox::apply`] runs a [`MessageHandler`] inside a store transaction together with the
 //!   message's inbox record, so the handler's commands, read-model writes and the record of
 //!   the message commit together; a redelivered message is skipped.
+//! - **Across**: [`Mirror`] is the handler that appends another service's events to this
+//!   store as they were (same ids, streams and versions), so local sagas and projections
+//!   follow them: the replies to commands sent as messages, another context's catalogue.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,11 +43,13 @@
 mod inbox;
 mod message;
 mod metrics;
+mod mirror;
 mod relay;
 mod settle;
 
 pub use inbox::{Handled, HandlerError, Inbox, MessageHandler};
 pub use message::{Message, WireError, routing_key};
 pub use metrics::{BrokerMetrics, NoMetrics};
+pub use mirror::Mirror;
 pub use relay::{PublishError, Publisher, Relay};
 pub use settle::GivenUp;
