@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Starts the distributed shop on this machine, as far as it is split so far: the customer
-# service on PostgreSQL (schema $ECOMMERCE_CUSTOMER_SCHEMA, default ecommerce_customer), an
-# embedded shop (SQLite) serving the other contexts, and the gateway in front. Records every
-# process id it started in $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for
-# down.sh, waits until the gateway reports every service ready, and prints its address.
+# Starts the distributed shop on this machine, as far as it is split so far: the customer and
+# payment services on PostgreSQL (schemas $ECOMMERCE_CUSTOMER_SCHEMA and
+# $ECOMMERCE_PAYMENT_SCHEMA, default ecommerce_customer and ecommerce_payment), an embedded
+# shop (SQLite) serving the other contexts and sending its payment steps to the payment
+# service through the broker, and the gateway in front. The broker is $ECOMMERCE_BROKER
+# (rabbitmq, the default, or kafka) at $ECOMMERCE_BROKER_URL (default: the local one), started
+# here if it is installed and down. Records every process id it started in
+# $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
+# gateway reports every service ready, and prints its address.
 # Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
-# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101).
+# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
@@ -13,6 +17,9 @@ gateway_addr="${ECOMMERCE_GATEWAY_ADDR:-127.0.0.1:8080}"
 shop_addr="${ECOMMERCE_SHOP_ADDR:-127.0.0.1:8100}"
 customer_addr="${ECOMMERCE_CUSTOMER_ADDR:-127.0.0.1:8101}"
 customer_schema="${ECOMMERCE_CUSTOMER_SCHEMA:-ecommerce_customer}"
+payment_addr="${ECOMMERCE_PAYMENT_ADDR:-127.0.0.1:8102}"
+payment_schema="${ECOMMERCE_PAYMENT_SCHEMA:-ecommerce_payment}"
+broker="${ECOMMERCE_BROKER:-rabbitmq}"
 mkdir -p "$run_dir"
 if [ -s "$run_dir/pids" ]; then
     echo "already started (process ids in $run_dir/pids): run down.sh first" >&2
@@ -31,6 +38,33 @@ if ! port_open 127.0.0.1:5432; then
         exit 1
     fi
 fi
+
+# The broker between the services.
+case "$broker" in
+rabbitmq)
+    if [ -z "${ECOMMERCE_BROKER_URL:-}" ] && ! port_open 127.0.0.1:5672; then
+        if command -v rabbitmq-server >/dev/null; then
+            echo "starting RabbitMQ"
+            rabbitmq-server -detached
+            rabbitmqctl await_startup --timeout 90 >/dev/null
+        else
+            echo "RabbitMQ is not running on 127.0.0.1:5672 and is not installed" >&2
+            exit 1
+        fi
+    fi
+    ;;
+kafka)
+    if [ -z "${ECOMMERCE_BROKER_URL:-}" ] && ! port_open 127.0.0.1:9092; then
+        echo "starting a Kafka-protocol broker (tansu)"
+        bash .ci/kafka
+    fi
+    ;;
+*)
+    echo "ECOMMERCE_BROKER must be rabbitmq or kafka, not $broker" >&2
+    exit 1
+    ;;
+esac
+export ECOMMERCE_BROKER="$broker"
 
 cargo build --release -q -p ecommerce
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release/ecommerce"
@@ -54,9 +88,10 @@ start() { # name, then the command
 }
 
 start customer "$bin" service customer --addr "$customer_addr" --schema "$customer_schema"
-start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr"
-upstreams=(--upstream "customer=http://$customer_addr")
-for service in inventory order payment notification analytics; do
+start payment "$bin" service payment --addr "$payment_addr" --schema "$payment_schema"
+start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service
+upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=http://$payment_addr")
+for service in inventory order notification analytics; do
     upstreams+=(--upstream "$service=http://$shop_addr")
 done
 start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
@@ -71,7 +106,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$gateway_addr/health/r
     fi
     sleep 1
 done
-echo "gateway on http://$gateway_addr (customer service on $customer_addr, shop on $shop_addr)"
+echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, shop on $shop_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"
 echo "stop: bash examples/ecommerce/distributed/down.sh"

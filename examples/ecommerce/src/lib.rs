@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod http;
 pub mod inventory;
 pub mod load;
+pub mod messaging;
 pub mod money;
 pub mod notification;
 pub mod order;

@@ -16,11 +16,12 @@
 //!   the distributed mode's gateway (routing, edge concerns, a circuit breaker per upstream),
 //!   here in front of one shop; `--upstream service=url` once per service otherwise.
 //! - `cargo run -p ecommerce -- service customer --addr 127.0.0.1:8101`: the customer context
-//!   as a process of its own on PostgreSQL (`DATABASE_URL`, schema `ecommerce_customer`).
+//!   as a process of its own on PostgreSQL (`DATABASE_URL`, schema `ecommerce_customer`);
+//!   `service payment` likewise, taking payment requests from the broker (`--broker rabbitmq`
+//!   or `kafka`, `--broker-url`) from a shop started with `serve --payment-service`.
 
 mod cli;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,14 +41,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the shop (the default).
-    Serve {
-        /// The SQLite file (created if missing).
-        #[arg(long, env = "ECOMMERCE_DB", default_value = "ecommerce.db")]
-        db: PathBuf,
-        /// Where the HTTP API listens.
-        #[arg(long, env = "ECOMMERCE_ADDR", default_value = DEFAULT_ADDR)]
-        addr: SocketAddr,
-    },
+    Serve(cli::serve::ServeArgs),
     /// Print the event timeline of the happy path and of each failure path.
     Demo {
         /// The SQLite file (default: a fresh temporary file).
@@ -95,9 +89,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match command {
-            Command::Serve { db, addr } => {
-                cli::serve::run(db, addr).await.map(|()| ExitCode::SUCCESS)
-            }
+            Command::Serve(serve) => cli::serve::run(serve).await.map(|()| ExitCode::SUCCESS),
             Command::Demo { db } => cli::demo::run(db).await.map(|()| ExitCode::SUCCESS),
             Command::Load(load) => cli::load::run(load).await,
             Command::Gateway(gateway) => {

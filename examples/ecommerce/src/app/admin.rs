@@ -68,7 +68,16 @@ impl Shop {
 
     /// Status and lag of every read model.
     pub fn read_models(&self) -> Vec<ProjectionStatus> {
-        self.projections.statuses()
+        let mut statuses = self.projections.statuses();
+        statuses.retain(|status| readmodels::ALL.contains(&status.name.as_str()));
+        statuses
+    }
+
+    /// Events of the payment requests' outbox not yet published to the payment service (0
+    /// when payments are handled in this process).
+    pub fn relay_lag(&self) -> u64 {
+        let relay = self.projections.status(super::PAYMENT_REQUEST_RELAY);
+        relay.map_or(0, |status| status.lag())
     }
 
     /// Rebuilds the read model `name` while the shop runs; progress meanwhile in

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use eventcore::broker::{Mirror, NoMetrics};
 use eventcore::projection::RunningProjections;
 use eventcore::saga::{PolicySaga, SagaHandle, SagaManager, SagaOptions};
 use eventcore::{CommandId, Metadata, Repository, SnapshotPolicy};
@@ -36,6 +37,7 @@ use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
 
 use crate::customer::Argon2Hasher;
 use crate::inventory::{self, Inventory, InventoryAction, InventoryCommand, ReservationExpiry};
+use crate::messaging::{Broker, Consumer};
 use crate::money::Money;
 use crate::notification::NotificationPolicy;
 use crate::payment::SimulatedProvider;
@@ -75,6 +77,12 @@ pub struct ShopConfig {
     /// for more before reading: fewer, larger transactions on the one SQLite writer under
     /// load, for up to this much more lag per hop.
     pub linger: Duration,
+    /// Where payments are handled: `None` in this process (the embedded default); a broker
+    /// when the payment context runs as its own service (`ecommerce service payment`):
+    /// payment steps are then sent as messages through this store's outbox and the
+    /// service's payment events come back through a consumer, mirrored into this store
+    /// (saga steps then always run [`StepMode::Local`]).
+    pub payment_service: Option<Broker>,
 }
 
 impl ShopConfig {
@@ -91,6 +99,7 @@ impl ShopConfig {
             dispatch_concurrency: SagaOptions::default().dispatch_concurrency,
             step_mode: StepMode::Local,
             linger: DEFAULT_LINGER,
+            payment_service: None,
         }
     }
 }
@@ -105,7 +114,13 @@ pub struct Shop {
     notifier: Notifier,
     undoer: Undoer,
     projections: RunningProjections<SqliteEventStore>,
+    payment_replies: Option<Consumer>,
 }
+
+/// The relay of payment requests to the payment service (distributed mode).
+pub const PAYMENT_REQUEST_RELAY: &str = "relay:payment-requests";
+/// The consumer (queue or group, and inbox) of the payment service's events.
+pub const PAYMENT_REPLIES: &str = "shop.payments";
 
 impl std::fmt::Debug for Shop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,19 +158,40 @@ impl Shop {
             notifications: Repository::new(store.clone()),
             provider: Arc::new(config.provider.clone()),
             payments_down: Arc::default(),
+            payments_elsewhere: config.payment_service.is_some(),
         };
         let customers = Arc::new(Customers::new(store.clone(), Arc::new(Argon2Hasher)));
         if config.seed_catalogue {
             seed(&steps.inventory).await?;
         }
         readmodels::create_tables(&store).await?;
-        let projections = readmodels::runner(store.clone(), config.linger).start()?;
+        let mut runner = readmodels::runner(store.clone(), config.linger);
+        let mut payment_replies = None;
+        let mut step_mode = config.step_mode;
+        if let Some(broker) = &config.payment_service {
+            step_mode = StepMode::Local;
+            let categories = [crate::payment::requests::CATEGORY];
+            runner = broker
+                .add_relay(
+                    runner,
+                    PAYMENT_REQUEST_RELAY,
+                    &categories,
+                    Arc::new(NoMetrics),
+                )
+                .await
+                .map_err(|e| ShopError::unavailable("the relay to the payment service", e))?;
+            let payment = [<crate::payment::Payment as eventcore::Aggregate>::TYPE];
+            let replies = broker.consume(store.clone(), PAYMENT_REPLIES, &payment, Mirror);
+            let replies = replies.await;
+            payment_replies = Some(replies.map_err(|e| ShopError::unavailable("the broker", e))?);
+        }
+        let projections = runner.start()?;
         let options = SagaOptions {
             dispatch_concurrency: config.dispatch_concurrency.max(1),
             linger: config.linger,
             ..SagaOptions::default()
         };
-        let bus = || ShopBus::new(store.clone(), steps.clone(), config.step_mode);
+        let bus = || ShopBus::new(store.clone(), steps.clone(), step_mode);
         let saga = OrderSaga {
             reply_timeout: config.reply_timeout,
         };
@@ -183,6 +219,7 @@ impl Shop {
             notifier,
             undoer,
             projections,
+            payment_replies,
         };
         shop.catalogue_caught_up().await?;
         Ok(shop)
@@ -222,6 +259,11 @@ impl Shop {
         &self.order_sagas
     }
 
+    /// The consumer of the payment service's events, in distributed mode.
+    pub fn payment_replies(&self) -> Option<&Consumer> {
+        self.payment_replies.as_ref()
+    }
+
     /// Simulates an outage of the payment provider (`true`) or ends it (`false`).
     pub fn set_payment_outage(&self, down: bool) {
         self.steps
@@ -239,6 +281,10 @@ impl Shop {
         self.notifier.shutdown().await?;
         self.undoer.shutdown().await?;
         self.projections.shutdown().await?;
+        if let Some(replies) = self.payment_replies {
+            let stopped = replies.shutdown().await;
+            stopped.map_err(|e| ShopError::unavailable("the payment replies' consumer", e))?;
+        }
         Ok(())
     }
 }

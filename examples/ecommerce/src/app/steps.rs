@@ -12,8 +12,8 @@ use super::cancellation::UndoSale;
 use crate::inventory::{ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::notification::{Message, Notification, SendNotification};
 use crate::order::{Order, OrderAction, OrderCommand};
-use crate::payment::PaymentStatus;
-use crate::payment::{ChargeOutcome, Payment, PaymentAction, PaymentCommand, PaymentProvider};
+use crate::payment::requests::PaymentRequest;
+use crate::payment::{Payment, PaymentAction, PaymentCommand, PaymentProvider, charge_outcome};
 use crate::saga::OrderSagaCommand;
 
 /// The repositories (and the payment provider) the steps write through.
@@ -32,6 +32,10 @@ pub struct Steps {
     /// A simulated outage of the payment provider: charges fail transiently (retried, and
     /// the order saga's reply deadline runs meanwhile).
     pub payments_down: Arc<AtomicBool>,
+    /// Payments are the payment service's (distributed mode): payment steps send a
+    /// [`PaymentRequest`] through the outbox instead of writing through `payments`, whose
+    /// streams here are the service's events, mirrored.
+    pub payments_elsewhere: bool,
 }
 
 impl Steps {
@@ -110,21 +114,17 @@ impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
                 if self.payments_down.load(Ordering::Relaxed) {
                     return Err(DispatchError::transient("payment provider unavailable"));
                 }
-                // Never charge twice: a completed payment is recorded again as approved, and
-                // the aggregate returns the first outcome (same id) or refuses.
-                let current = self
-                    .payments
-                    .load(&order_id)
-                    .await
-                    .map_err(DispatchError::from)?
-                    .state;
-                let outcome = if current.status == PaymentStatus::Completed {
-                    ChargeOutcome::Approved {
-                        payment_id: current.payment_id.unwrap_or_default(),
-                    }
-                } else {
-                    self.provider.charge(&order_id, amount).await
-                };
+                if self.payments_elsewhere {
+                    let request = PaymentRequest::ProcessPayment {
+                        order_id,
+                        customer_id,
+                        amount,
+                        command_id: id,
+                    };
+                    return request.send_in(tx, &metadata).await;
+                }
+                let outcome =
+                    charge_outcome(&self.payments, &*self.provider, &order_id, amount).await?;
                 let action = PaymentAction::Charge {
                     customer_id,
                     amount,
@@ -133,6 +133,13 @@ impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
                 self.payment(tx, &order_id, action, id, metadata)
                     .await
                     .map(drop)
+            }
+            C::RefundPayment { order_id } if self.payments_elsewhere => {
+                let request = PaymentRequest::RefundPayment {
+                    order_id,
+                    command_id: id,
+                };
+                request.send_in(tx, &metadata).await
             }
             C::RefundPayment { order_id } => self
                 .payment(tx, &order_id, PaymentAction::Reverse, id, metadata)
@@ -200,15 +207,25 @@ impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
         // Refund whatever is left of a completed payment: a no-op unless the order was paid
         // and nothing (the order saga's compensation) refunded it yet.
         let refund = CommandId::derived(id.into(), "refund");
-        let refunded = self
-            .payment(
+        let refunded = if self.payments_elsewhere {
+            let request = PaymentRequest::RefundPayment {
+                order_id: order_id.clone(),
+                command_id: refund,
+            };
+            request.send_in(tx, metadata).await?;
+            // Not known here: return the stock regardless, a no-op unless it is sold (and
+            // sold stock of a cancelled order is always to go back).
+            1
+        } else {
+            self.payment(
                 tx,
                 order_id,
                 PaymentAction::Reverse,
                 refund,
                 metadata.clone(),
             )
-            .await?;
+            .await?
+        };
         if refunded > 0 {
             // Paid and not yet undone: the sold units go back (a no-op unless sold).
             let give_back = CommandId::derived(id.into(), "return-sold-stock");

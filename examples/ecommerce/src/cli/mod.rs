@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod broker;
 pub mod demo;
 pub mod gateway;
 pub mod load;

@@ -5,14 +5,35 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Args;
 use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::payment::SimulatedProvider;
+
+use super::broker::BrokerArgs;
 use ecommerce::http::{self, HttpConfig};
 
-/// Opens the shop at `db`, serves `/api/v1` on `addr` until Ctrl-C (or SIGTERM), then drains
-/// the open requests and stops the shop's background work. `ECOMMERCE_PAYMENT_SUCCESS_RATE`
-/// (0.0–1.0, default 0.9) sets the share of payments the simulated provider approves.
-pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
-    let mut shop_config = ShopConfig::new(&db);
+/// The `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The SQLite file (created if missing).
+    #[arg(long, env = "ECOMMERCE_DB", default_value = "ecommerce.db")]
+    pub db: PathBuf,
+    /// Where the HTTP API listens.
+    #[arg(long, env = "ECOMMERCE_ADDR", default_value = crate::DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// Payments are the payment service's (`ecommerce service payment`), reached through the
+    /// broker: the distributed mode, while the other contexts still run here.
+    #[arg(long, env = "ECOMMERCE_PAYMENT_SERVICE")]
+    pub payment_service: bool,
+    /// The broker, with `--payment-service`.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+/// The simulated provider, with `ECOMMERCE_PAYMENT_SUCCESS_RATE` (0.0–1.0, default 0.9) as
+/// the share of payments it approves.
+pub fn provider_from_env() -> anyhow::Result<SimulatedProvider> {
+    let mut provider = SimulatedProvider::default();
     if let Ok(rate) = std::env::var("ECOMMERCE_PAYMENT_SUCCESS_RATE") {
         let rate: f64 = rate
             .parse()
@@ -21,7 +42,20 @@ pub async fn run(db: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
             .with_context(|| {
                 format!("ECOMMERCE_PAYMENT_SUCCESS_RATE must be between 0.0 and 1.0, got {rate:?}")
             })?;
-        shop_config.provider.success_rate = rate;
+        provider.success_rate = rate;
+    }
+    Ok(provider)
+}
+
+/// Opens the shop at `args.db`, serves `/api/v1` on `args.addr` until Ctrl-C (or SIGTERM),
+/// then drains the open requests and stops the shop's background work.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs { db, addr, .. } = &args;
+    let (db, addr) = (db.clone(), *addr);
+    let mut shop_config = ShopConfig::new(&db);
+    shop_config.provider = provider_from_env()?;
+    if args.payment_service {
+        shop_config.payment_service = Some(args.broker.broker());
     }
     let shop = Shop::open(shop_config)
         .await

@@ -2,17 +2,31 @@
 //! a schema of its own, until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use ecommerce::http::HttpConfig;
 use ecommerce::services;
 
+use super::broker::BrokerArgs;
+
 /// The services that run as processes so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ServiceName {
     /// Registration, login, `me`.
     Customer,
+    /// Charges and refunds, requested through the broker; an order's payment.
+    Payment,
+}
+
+impl ServiceName {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Payment => "payment",
+        }
+    }
 }
 
 /// The `service` options (the edge's settings come from the same environment as `serve`'s:
@@ -35,6 +49,9 @@ pub struct ServiceArgs {
     /// Where the service listens.
     #[arg(long, default_value = "127.0.0.1:8101")]
     addr: SocketAddr,
+    /// The broker (the services that exchange messages: payment).
+    #[command(flatten)]
+    broker: BrokerArgs,
 }
 
 /// Serves the service on `args.addr` until Ctrl-C (or SIGTERM).
@@ -43,17 +60,35 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         bail!("set ECOMMERCE_JWT_SECRET, the same for the gateway and every service");
     }
     let http = HttpConfig::from_env();
-    let ServiceName::Customer = args.name;
-    let schema = args
-        .schema
-        .unwrap_or_else(|| "ecommerce_customer".to_owned());
+    let name = args.name.as_str();
+    let schema = args.schema.unwrap_or_else(|| format!("ecommerce_{name}"));
     let store = services::open_store(&args.database_url, &schema, 8)
         .await
         .with_context(|| format!("opening schema {schema} of the database"))?;
-    let app = services::customer::router(store, &http).context("building the service")?;
+    let mut payment = None;
+    let app = match args.name {
+        ServiceName::Customer => services::customer::router(store, &http),
+        ServiceName::Payment => {
+            let broker = args.broker.broker();
+            let provider = Arc::new(super::serve::provider_from_env()?);
+            let service = services::payment::PaymentService::start(store, &broker, provider)
+                .await
+                .with_context(|| format!("connecting to {}", broker.name()))?;
+            let service = Arc::new(service);
+            payment = Some(service.clone());
+            services::payment::router(service, &http)
+        }
+    }
+    .context("building the service")?;
     let (listener, local) = super::serve::listen(args.addr).await?;
-    println!("customer service on http://{local} (PostgreSQL schema {schema})");
+    println!("{name} service on http://{local} (PostgreSQL schema {schema})");
     super::serve::until_stopped(listener, app).await?;
+    if let Some(service) = payment {
+        match Arc::try_unwrap(service) {
+            Ok(service) => service.shutdown().await.map_err(anyhow::Error::msg)?,
+            Err(_) => tracing::warn!("a request still holds the service: not waiting for it"),
+        }
+    }
     println!("stopped");
     Ok(())
 }

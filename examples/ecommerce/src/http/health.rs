@@ -1,6 +1,6 @@
 //! Health: `/health/live` (the process answers) and `/health/ready` (the store answers, every
-//! read model runs; 503 when not). In the embedded default there is no broker: events are
-//! dispatched in-process, and the check says so.
+//! read model runs, the broker's consumer consumes; 503 when not). In the embedded default
+//! there is no broker: events are dispatched in-process, and the check says so.
 
 use axum::Json;
 use axum::extract::State;
@@ -46,12 +46,29 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthVie
             format!("stopped: {}", stopped.join(", "))
         },
     };
-    let broker = CheckView {
-        name: "broker".into(),
-        ok: true,
-        detail: "in-process dispatch (embedded mode has no broker)".into(),
+    let broker = match state.shop.payment_replies() {
+        None => CheckView {
+            name: "broker".into(),
+            ok: true,
+            detail: "in-process dispatch (embedded mode has no broker)".into(),
+        },
+        Some(consumer) => consumer_check(consumer),
     };
     readiness(vec![store, broker, projections])
+}
+
+/// A broker consumer's check: ok while it consumes.
+pub fn consumer_check(consumer: &crate::messaging::Consumer) -> CheckView {
+    let ok = consumer.is_ready();
+    CheckView {
+        name: "broker".into(),
+        ok,
+        detail: if ok {
+            format!("consuming as {}", consumer.name())
+        } else {
+            format!("the consumer {} is not connected", consumer.name())
+        },
+    }
 }
 
 /// The store's check from its head position (or why it has none); `what` names the store.

@@ -9,7 +9,8 @@
 //! Series: `http_requests_total{method,route,status}`,
 //! `http_request_duration_seconds{method,route}`, `sagas_total{status}`,
 //! `events_appended_total{event_type}`, `projection_lag_events{projection}`,
-//! `relay_lag_events`, `dead_letters_total`.
+//! `relay_lag_events`, `dead_letters_total`; in distributed mode per broker consumer
+//! `consumer_lag_seconds{consumer}` and `consumer_messages_applied_total{consumer}`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,8 +21,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use eventcore::saga::SagaStatus;
@@ -30,7 +31,7 @@ use super::AppState;
 use super::errors::ApiError;
 
 /// The runtime's numbers at one moment, as the shop reports them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RuntimeFigures {
     /// Saga instances per status (every saga type).
     pub sagas: Vec<(String, u64)>,
@@ -42,6 +43,9 @@ pub struct RuntimeFigures {
     pub relay_lag: u64,
     /// Dead letters waiting for an operator.
     pub dead_letters: u64,
+    /// Per broker consumer: how long after its append elsewhere the newest applied message
+    /// committed here, in seconds, and how many messages it applied (distributed mode).
+    pub consumers: Vec<(String, f64, u64)>,
 }
 
 /// The registry and its series.
@@ -54,6 +58,8 @@ pub struct Metrics {
     projection_lag: IntGaugeVec,
     relay_lag: IntGauge,
     dead_letters: IntGauge,
+    consumer_lag: GaugeVec,
+    consumer_handled: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -101,6 +107,22 @@ impl Metrics {
         )?;
         let relay_lag = IntGauge::new("relay_lag_events", "Events not yet relayed to the broker")?;
         let dead_letters = IntGauge::new("dead_letters_total", "Dead letters waiting")?;
+        let consumer_lag = GaugeVec::new(
+            Opts::new(
+                "consumer_lag_seconds",
+                "Time from a message's append in its service to its commit here (newest applied)",
+            ),
+            &["consumer"],
+        )?;
+        let consumer_handled = IntGaugeVec::new(
+            Opts::new(
+                "consumer_messages_applied_total",
+                "Messages a broker consumer applied since the process started",
+            ),
+            &["consumer"],
+        )?;
+        registry.register(Box::new(consumer_lag.clone()))?;
+        registry.register(Box::new(consumer_handled.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(sagas.clone()))?;
@@ -117,6 +139,8 @@ impl Metrics {
             projection_lag,
             relay_lag,
             dead_letters,
+            consumer_lag,
+            consumer_handled,
         })
     }
 
@@ -155,6 +179,14 @@ impl Metrics {
         }
         self.relay_lag.set(clamp(figures.relay_lag));
         self.dead_letters.set(clamp(figures.dead_letters));
+        for (consumer, lag, handled) in &figures.consumers {
+            self.consumer_lag
+                .with_label_values(&[consumer.as_str()])
+                .set(*lag);
+            self.consumer_handled
+                .with_label_values(&[consumer.as_str()])
+                .set(clamp(*handled));
+        }
     }
 
     /// The `/metrics` reply: every series as Prometheus text (500 if it cannot be rendered).
@@ -222,8 +254,9 @@ mod tests {
             sagas: vec![("completed".into(), 2)],
             events: vec![("OrderPlaced".into(), 3)],
             projection_lag: vec![("order_view".into(), 0)],
-            relay_lag: 0,
+            relay_lag: 4,
             dead_letters: 0,
+            consumers: vec![("shop.payments".into(), 0.25, 7)],
         });
         let text = metrics.render().unwrap();
         for name in [
@@ -238,5 +271,8 @@ mod tests {
             assert!(text.contains(name), "{name} missing from {text}");
         }
         assert!(text.contains(r#"sagas_total{status="completed"} 2"#));
+        assert!(text.contains("relay_lag_events 4"), "{text}");
+        assert!(text.contains(r#"consumer_lag_seconds{consumer="shop.payments"} 0.25"#));
+        assert!(text.contains(r#"consumer_messages_applied_total{consumer="shop.payments"} 7"#));
     }
 }

@@ -22,7 +22,7 @@ pub mod openapi;
 pub mod ops_views;
 pub mod request_id;
 mod routes;
-mod runtime;
+pub(crate) mod runtime;
 mod time;
 mod views;
 

@@ -22,7 +22,23 @@ pub(crate) async fn figures(shop: &Shop) -> Result<RuntimeFigures, ShopError> {
             .iter()
             .map(|status| (status.name.clone(), status.lag()))
             .collect(),
-        // Embedded mode dispatches in-process: there is no relay to lag.
-        relay_lag: 0,
+        // Embedded mode dispatches in-process: nothing is relayed unless payments are a
+        // service of their own.
+        relay_lag: shop.relay_lag(),
+        consumers: shop
+            .payment_replies()
+            .map(super::runtime::consumer_figures)
+            .into_iter()
+            .collect(),
     })
+}
+
+/// A consumer's figures as `/metrics` reports them: name, lag in seconds, messages applied.
+pub(crate) fn consumer_figures(consumer: &crate::messaging::Consumer) -> (String, f64, u64) {
+    let figures = consumer.figures();
+    (
+        consumer.name().to_owned(),
+        figures.lag_seconds(),
+        figures.handled(),
+    )
 }

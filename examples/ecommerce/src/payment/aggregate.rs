@@ -177,6 +177,9 @@ pub struct Payment {
     pub paid: Option<Money>,
     /// What was refunded so far (in minor units of the paid currency).
     pub refunded_cents: i64,
+    /// Who was charged (once a charge was recorded, approved or declined).
+    #[serde(default)]
+    pub customer_id: Option<String>,
 }
 
 impl Payment {
@@ -198,13 +201,20 @@ impl Aggregate for Payment {
     fn apply(&mut self, event: &PaymentEvent) {
         match event {
             PaymentEvent::PaymentCompleted {
-                payment_id, amount, ..
+                payment_id,
+                amount,
+                customer_id,
+                ..
             } => {
+                self.customer_id = Some(customer_id.clone());
                 self.status = PaymentStatus::Completed;
                 self.payment_id = Some(payment_id.clone());
                 self.paid = Some(*amount);
             }
-            PaymentEvent::PaymentFailed { .. } => self.status = PaymentStatus::Failed,
+            PaymentEvent::PaymentFailed { customer_id, .. } => {
+                self.customer_id = Some(customer_id.clone());
+                self.status = PaymentStatus::Failed;
+            }
             PaymentEvent::PaymentRefunded { amount, .. } => {
                 self.refunded_cents += amount.cents;
                 if self.refundable().is_some_and(|left| left.cents == 0) {

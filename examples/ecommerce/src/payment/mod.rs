@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod provider;
+pub mod requests;
 
 pub use aggregate::{
     ChargeOutcome, Payment, PaymentAction, PaymentCommand, PaymentError, PaymentEvent,
@@ -31,15 +32,7 @@ pub async fn process_payment(
     id: CommandId,
     metadata: Metadata,
 ) -> Result<PaymentStatus, RepositoryError<PaymentError>> {
-    let current = payments.load(order_id).await?.state;
-    let outcome = if current.status == PaymentStatus::Completed {
-        // Never charge twice: the aggregate decides (first outcome or AlreadyPaid).
-        ChargeOutcome::Approved {
-            payment_id: current.payment_id.clone().unwrap_or_default(),
-        }
-    } else {
-        provider.charge(order_id, amount).await
-    };
+    let outcome = charge_outcome(payments, provider, order_id, amount).await?;
     let command = PaymentCommand::new(
         order_id,
         PaymentAction::Charge {
@@ -54,6 +47,28 @@ pub async fn process_payment(
     Ok(match recorded.last().map(|e| &e.event) {
         Some(PaymentEvent::PaymentFailed { .. }) => PaymentStatus::Failed,
         _ => PaymentStatus::Completed,
+    })
+}
+
+/// What a charge of `amount` for `order_id` comes to: the provider's answer, or, for an order
+/// already charged successfully, that charge again without asking the provider (the payment
+/// command then returns the first outcome or refuses: never a second charge).
+///
+/// # Errors
+/// The payment cannot be loaded.
+pub async fn charge_outcome(
+    payments: &Repository<Payment>,
+    provider: &dyn PaymentProvider,
+    order_id: &str,
+    amount: Money,
+) -> Result<ChargeOutcome, RepositoryError<PaymentError>> {
+    let current = payments.load(order_id).await?.state;
+    Ok(if current.status == PaymentStatus::Completed {
+        ChargeOutcome::Approved {
+            payment_id: current.payment_id.clone().unwrap_or_default(),
+        }
+    } else {
+        provider.charge(order_id, amount).await
     })
 }
 

@@ -2,10 +2,12 @@
 //! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
 //! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
 //!
-//! [`customer`] runs already; the gateway can route the customer paths to it while the other
-//! contexts are still served by an embedded shop.
+//! [`customer`] and [`payment`] run already; the gateway routes their paths to them while the
+//! other contexts are still served by an embedded shop (which sends the payment steps to the
+//! payment service through a broker, see `ShopConfig::payment_service`).
 
 pub mod customer;
+pub mod payment;
 
 use eventcore::StoreError;
 use eventcore_postgres::PgEventStore;

@@ -1,0 +1,203 @@
+//! How the distributed shop's processes reach each other, over RabbitMQ or Kafka (chosen by
+//! flag): a service's [relay](Broker::add_relay) publishes its events, and the commands it
+//! sends as events of an outbox stream, committed with the step that sends them; a
+//! [consumer](Broker::consume) applies another service's messages through an inbox, each once
+//! in effect (`eventcore::broker`).
+//!
+//! Names on the wire: the routing key (RabbitMQ) is `<category>.<event type>` on one durable
+//! topic exchange, a queue per consumer bound to `<category>.*`; on Kafka every category has
+//! its topic `<prefix><category>` and every consumer its group.
+
+mod consumer;
+
+pub use consumer::{Consumer, ConsumerFigures};
+
+use std::sync::Arc;
+
+use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, Relay};
+use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
+use eventcore::{RuntimeStore, TransactionalStore};
+use eventcore_kafka::{KafkaConsumer, KafkaPublisher, Topics};
+use eventcore_rabbitmq::{RabbitConsumer, RabbitPublisher};
+
+/// Partitions of each Kafka topic the shop creates: how many replicas of a consumer share
+/// its work (one stream always stays in one partition, in order).
+pub const KAFKA_PARTITIONS: i32 = 4;
+
+/// Which broker, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Broker {
+    /// RabbitMQ at `uri` (`amqp://user:password@host:port/vhost`), on the durable topic
+    /// exchange `exchange`.
+    RabbitMq {
+        /// The AMQP URI.
+        uri: String,
+        /// The exchange every service publishes to.
+        exchange: String,
+    },
+    /// A Kafka-protocol broker at `brokers` (`host:port[,host:port]`), a topic per category
+    /// named `<prefix><category>`.
+    Kafka {
+        /// The bootstrap servers.
+        brokers: String,
+        /// What every topic name starts with.
+        prefix: String,
+    },
+}
+
+/// The broker cannot be reached or refuses the set-up.
+#[derive(Debug, thiserror::Error)]
+#[error("{broker}: {reason}")]
+pub struct BrokerError {
+    /// `RabbitMQ` or `Kafka`.
+    pub broker: &'static str,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl Broker {
+    /// The broker's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RabbitMq { .. } => "RabbitMQ",
+            Self::Kafka { .. } => "Kafka",
+        }
+    }
+
+    fn error(&self, reason: impl std::fmt::Display) -> BrokerError {
+        BrokerError {
+            broker: self.name(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The Kafka topics of `categories` (created if missing).
+    async fn topics(
+        &self,
+        brokers: &str,
+        prefix: &str,
+        categories: &[&str],
+    ) -> Result<Vec<String>, BrokerError> {
+        let topics: Vec<String> = categories.iter().map(|c| format!("{prefix}{c}")).collect();
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        eventcore_kafka::ensure_topics(brokers, &names, KAFKA_PARTITIONS, 1)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(topics)
+    }
+
+    /// Adds to `runner` the relay `name`, which publishes every event of `categories` (and
+    /// of no other) and reports to `metrics`; it retries a failed batch for ever (the log is
+    /// the outbox: nothing is lost while the broker is away). Its lag is the projection's.
+    ///
+    /// # Errors
+    /// The broker cannot be reached.
+    pub async fn add_relay<S: RuntimeStore>(
+        &self,
+        runner: ProjectionRunner<S>,
+        name: &str,
+        categories: &[&str],
+        metrics: Arc<dyn BrokerMetrics>,
+    ) -> Result<ProjectionRunner<S>, BrokerError> {
+        let options = ProjectionOptions::default()
+            .with_batch_size(500)
+            .with_policy(ErrorPolicy::retry_forever());
+        let only = categories.iter().map(|c| (*c).to_owned());
+        Ok(match self {
+            Self::RabbitMq { uri, exchange } => {
+                let publisher = RabbitPublisher::connect(uri, exchange)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let relay = Relay::new(publisher)
+                    .only_categories(only)
+                    .with_metrics(metrics);
+                runner.add(name, relay, options)
+            }
+            Self::Kafka { brokers, prefix } => {
+                self.topics(brokers, prefix, categories).await?;
+                let publisher = KafkaPublisher::new(brokers, Topics::per_category(prefix.clone()))
+                    .map_err(|e| self.error(e))?;
+                let relay = Relay::new(publisher)
+                    .only_categories(only)
+                    .with_metrics(metrics);
+                runner.add(name, relay, options)
+            }
+        })
+    }
+
+    /// The queue (RabbitMQ) or group (Kafka) of the consumer `name`: in the broker's
+    /// namespace (`<exchange>.<name>`, `<prefix><name>`), so shops on one broker stay apart.
+    pub fn queue_of(&self, name: &str) -> String {
+        match self {
+            Self::RabbitMq { exchange, .. } => format!("{exchange}.{name}"),
+            Self::Kafka { prefix, .. } => format!("{prefix}{name}"),
+        }
+    }
+
+    /// Starts the consumer `name` (its inbox's name; its queue or group is
+    /// [`queue_of`](Self::queue_of) it) of every event of `categories`, applying each through `handler` in a transaction of `store`; it runs
+    /// until [`Consumer::shutdown`].
+    ///
+    /// # Errors
+    /// The broker cannot be reached (Kafka: its topics cannot be created).
+    pub async fn consume<S, H>(
+        &self,
+        store: S,
+        name: &str,
+        categories: &[&str],
+        handler: H,
+    ) -> Result<Consumer, BrokerError>
+    where
+        S: TransactionalStore + Send + Sync,
+        S::Transaction: Send,
+        H: MessageHandler<S::Transaction>,
+    {
+        let figures = Arc::new(ConsumerFigures::default());
+        let handler = consumer::Tracked::new(handler, figures.clone());
+        let inbox = Inbox::new(store, name);
+        let metrics: Arc<dyn BrokerMetrics> = figures.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let shutdown = consumer::stop_signal(stopped);
+        Ok(match self {
+            Self::RabbitMq { uri, exchange } => {
+                let bindings: Vec<String> = categories.iter().map(|c| format!("{c}.*")).collect();
+                let bindings: Vec<&str> = bindings.iter().map(String::as_str).collect();
+                let options =
+                    eventcore_rabbitmq::ConsumerOptions::new(self.queue_of(name), &bindings);
+                let consumer = RabbitConsumer::new(uri, exchange, options, inbox, handler)
+                    .with_metrics(metrics);
+                let ready = consumer.readiness();
+                let task =
+                    tokio::spawn(
+                        async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) },
+                    );
+                Consumer::new(
+                    name,
+                    stop,
+                    task,
+                    Box::new(move || ready.is_ready()),
+                    figures,
+                )
+            }
+            Self::Kafka { brokers, prefix } => {
+                let topics = self.topics(brokers, prefix, categories).await?;
+                let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                let options = eventcore_kafka::ConsumerOptions::new(self.queue_of(name), &topics);
+                let consumer =
+                    KafkaConsumer::new(brokers, options, inbox, handler).with_metrics(metrics);
+                let ready = consumer.readiness();
+                let task =
+                    tokio::spawn(
+                        async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) },
+                    );
+                Consumer::new(
+                    name,
+                    stop,
+                    task,
+                    Box::new(move || ready.is_ready()),
+                    figures,
+                )
+            }
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! The payment service: the payment context as its own process on PostgreSQL, in a schema of
+//! its own. Payment requests arrive as messages (the order saga's steps, sent through the
+//! sender's outbox) and are applied by [`PaymentDesk`] through an inbox, once in effect; the
+//! payments' events leave through a relay, and are the replies the saga waits for. It serves
+//! `GET /api/v1/orders/{id}/payment` (the gateway routes it here), `/health/*` (store and
+//! consumer) and `/metrics` (with the relay's and the consumer's lag).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::get;
+use eventcore::projection::{ProjectionRunner, RunningProjections};
+use eventcore::{Aggregate, EventReader, Repository, RuntimeStore};
+use eventcore_postgres::PgEventStore;
+
+use crate::http::auth::{Caller, Tokens};
+use crate::http::errors::{self, ApiError};
+use crate::http::health::{self, consumer_check, readiness, store_check};
+use crate::http::limits::{self, ClientLimiter};
+use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::ops_views::HealthView;
+use crate::http::{HttpConfig, PaymentView};
+use crate::messaging::{Broker, BrokerError, Consumer};
+use crate::payment::requests::{self, PaymentDesk};
+use crate::payment::{Payment, PaymentProvider, PaymentStatus};
+
+/// The relay of the payments' events.
+pub const RELAY: &str = "relay:payments";
+/// The consumer (queue or group, and inbox) of payment requests.
+pub const REQUESTS: &str = "payment.requests";
+
+/// A running payment service: its consumer and relay.
+#[derive(Debug)]
+pub struct PaymentService {
+    store: PgEventStore,
+    payments: Repository<Payment>,
+    requests: Consumer,
+    relay: RunningProjections<PgEventStore>,
+}
+
+impl PaymentService {
+    /// Starts the relay of `store`'s payment events and the consumer of payment requests on
+    /// `broker`, charging through `provider`.
+    ///
+    /// # Errors
+    /// The broker cannot be reached, or the relay cannot start.
+    pub async fn start(
+        store: PgEventStore,
+        broker: &Broker,
+        provider: Arc<dyn PaymentProvider>,
+    ) -> Result<Self, BrokerError> {
+        let payments = Repository::<Payment>::new(store.clone());
+        let runner = ProjectionRunner::new(store.clone());
+        let metrics = Arc::new(eventcore::broker::NoMetrics);
+        let runner = broker
+            .add_relay(runner, RELAY, &[Payment::TYPE], metrics)
+            .await?;
+        let relay = runner.start().map_err(|e| BrokerError {
+            broker: broker.name(),
+            reason: format!("the relay cannot start: {e}"),
+        })?;
+        let desk = PaymentDesk::new(payments.clone(), provider);
+        let requests = broker
+            .consume(store.clone(), REQUESTS, &[requests::CATEGORY], desk)
+            .await?;
+        Ok(Self {
+            store,
+            payments,
+            requests,
+            relay,
+        })
+    }
+
+    /// The service's store.
+    pub fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    /// The consumer of payment requests.
+    pub fn requests(&self) -> &Consumer {
+        &self.requests
+    }
+
+    /// Events not yet relayed.
+    pub fn relay_lag(&self) -> u64 {
+        self.relay.status(RELAY).map_or(0, |status| status.lag())
+    }
+
+    /// Stops the consumer (after the messages in hand), then the relay.
+    ///
+    /// # Errors
+    /// Why either had failed.
+    pub async fn shutdown(self) -> Result<(), String> {
+        let consumer = self.requests.shutdown().await;
+        let relay = self.relay.shutdown().await.map_err(|e| e.to_string());
+        consumer.and(relay)
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+struct Served {
+    service: Arc<PaymentService>,
+    tokens: Arc<Tokens>,
+    metrics: Arc<Metrics>,
+}
+
+impl FromRef<Served> for Arc<Tokens> {
+    fn from_ref(served: &Served) -> Self {
+        served.tokens.clone()
+    }
+}
+
+/// The service's router, with `config` at its edge.
+///
+/// # Errors
+/// The metrics registry cannot be built (a name clash: a bug).
+pub fn router(
+    service: Arc<PaymentService>,
+    config: &HttpConfig,
+) -> Result<Router, prometheus::Error> {
+    let metrics = Arc::new(Metrics::new()?);
+    let served = Served {
+        service,
+        tokens: Arc::new(Tokens::new(&config.jwt_secret, config.token_ttl)),
+        metrics: metrics.clone(),
+    };
+    let limiter = Arc::new(ClientLimiter::new(
+        config.rate_limit,
+        config.trust_forwarded_for,
+    ));
+    let api = Router::new()
+        .route("/api/v1/orders/{id}/payment", get(payment))
+        .route_layer(from_fn_with_state(limiter, limits::rate_limit))
+        .route_layer(from_fn_with_state(metrics.clone(), metrics::track));
+    let ops = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(scrape))
+        .route_layer(from_fn_with_state(metrics, metrics::track));
+    let app = api.merge(ops).fallback(errors::no_route).with_state(served);
+    Ok(crate::http::edge(app, config))
+}
+
+/// `GET /api/v1/orders/{id}/payment`: the order's payment, for the admin or the customer it
+/// charged; 404 otherwise (or before any charge).
+async fn payment(
+    State(served): State<Served>,
+    Caller(claims): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentView>, ApiError> {
+    let loaded = served.service.payments.load(&id).await;
+    let payment = loaded
+        .map_err(|e| crate::app::ShopError::from_repo(e, crate::app::ShopError::Payment))?
+        .state;
+    let visible = claims.is_admin() || payment.customer_id.as_deref() == Some(&claims.sub);
+    if payment.status == PaymentStatus::None || !visible {
+        return Err(crate::app::ShopError::NotFound {
+            what: "payment of order",
+            id,
+        }
+        .into());
+    }
+    Ok(Json(PaymentView::new(&id, &payment)))
+}
+
+/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
+async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
+    let service = &served.service;
+    let what = format!("PostgreSQL schema {}", service.store.schema());
+    let store = store_check(&what, service.store.head_position().await);
+    readiness(vec![store, consumer_check(&service.requests)])
+}
+
+/// `GET /metrics`: the request series; events and dead letters from the store's counts; the
+/// relay's lag and the consumer's.
+async fn scrape(State(served): State<Served>) -> Response {
+    let service = &served.service;
+    match service.store.counts().await {
+        Ok(counts) => served.metrics.set_runtime(&RuntimeFigures {
+            dead_letters: counts.dead_letter_total(),
+            events: counts.events.into_iter().collect(),
+            relay_lag: service.relay_lag(),
+            consumers: vec![crate::http::runtime::consumer_figures(&service.requests)],
+            ..RuntimeFigures::default()
+        }),
+        Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
+    }
+    served.metrics.response()
+}
