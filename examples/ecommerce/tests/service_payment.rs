@@ -79,6 +79,33 @@ async fn the_saga_pays_through_the_payment_service_over_rabbitmq() {
         uri: format!("amqp://guest:guest@127.0.0.1:5672/{}", vhost.0),
         exchange: "ecommerce".into(),
     };
+    pays_through_the_payment_service(&broker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_saga_pays_through_the_payment_service_over_kafka() {
+    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let prefix = format!("ec_test_{}.", uuid::Uuid::new_v4().simple());
+    let broker = Broker::Kafka {
+        brokers: brokers.clone(),
+        prefix: prefix.clone(),
+    };
+    pays_through_the_payment_service(&broker).await;
+    let mut topics: Vec<String> = ["payment", "paymentrequest"]
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect();
+    for consumer in [services::payment::REQUESTS, ecommerce::app::PAYMENT_REPLIES] {
+        topics.push(format!("{}.dlq", broker.queue_of(consumer)));
+    }
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    eventcore_kafka::delete_topics(&brokers, &topics)
+        .await
+        .expect("deletes the test's topics");
+}
+
+/// Happy path, declined payment and refund with the payment service on `broker`.
+async fn pays_through_the_payment_service(broker: &Broker) {
     let schema = format!(
         "ec_test_ecommerce_payment_{}",
         uuid::Uuid::new_v4().simple()
@@ -92,7 +119,7 @@ async fn the_saga_pays_through_the_payment_service_over_rabbitmq() {
         decline_above: Money::usd(100_000),
         ..SimulatedProvider::seeded(1)
     };
-    let service = PaymentService::start(store.clone(), &broker, Arc::new(provider))
+    let service = PaymentService::start(store.clone(), broker, Arc::new(provider))
         .await
         .expect("the payment service starts");
     let shop = Shop::open(ShopConfig {
