@@ -9,7 +9,9 @@
 # $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
 # gateway reports every service ready, and prints its address.
 # Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
-# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102).
+# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102; its
+# $ECOMMERCE_PAYMENT_REPLICAS replicas, default 2, on ports 10 apart). restart.sh <service>
+# stops every replica of a service and starts them again.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
@@ -19,6 +21,7 @@ customer_addr="${ECOMMERCE_CUSTOMER_ADDR:-127.0.0.1:8101}"
 customer_schema="${ECOMMERCE_CUSTOMER_SCHEMA:-ecommerce_customer}"
 payment_addr="${ECOMMERCE_PAYMENT_ADDR:-127.0.0.1:8102}"
 payment_schema="${ECOMMERCE_PAYMENT_SCHEMA:-ecommerce_payment}"
+payment_replicas="${ECOMMERCE_PAYMENT_REPLICAS:-2}"
 broker="${ECOMMERCE_BROKER:-rabbitmq}"
 mkdir -p "$run_dir"
 if [ -s "$run_dir/pids" ]; then
@@ -79,18 +82,29 @@ if [ -z "${ECOMMERCE_ADMIN_PASSWORD:-}" ]; then
     ECOMMERCE_ADMIN_PASSWORD="$(cat "$run_dir/admin")"
 fi
 export ECOMMERCE_JWT_SECRET ECOMMERCE_ADMIN_PASSWORD ECOMMERCE_TRUST_FORWARDED_FOR=1
+# The environment every process starts with, for restart.sh.
+export -p | grep -E '^declare -x (ECOMMERCE_|DATABASE_URL|RUST_LOG)' > "$run_dir/env"
 
-start() { # name, then the command
+start() { # name, then the command (kept for restart.sh)
     local name="$1"
     shift
-    nohup "$@" > "$run_dir/$name.log" 2>&1 &
+    printf '%q ' "$@" > "$run_dir/$name.cmd"
+    nohup "$@" >> "$run_dir/$name.log" 2>&1 &
     echo "$! $name" >> "$run_dir/pids"
 }
 
 start customer "$bin" service customer --addr "$customer_addr" --schema "$customer_schema"
-start payment "$bin" service payment --addr "$payment_addr" --schema "$payment_schema"
+# Replicas of the payment service side by side (ports 10 apart): the broker hands each
+# request to one of them, the inbox applies it once, the relay's checkpoint takes turns.
+payment_urls=()
+for ((i = 0; i < payment_replicas; i++)); do
+    addr="${payment_addr%:*}:$((${payment_addr##*:} + 10 * i))"
+    start "payment-$i" "$bin" service payment --addr "$addr" --schema "$payment_schema"
+    payment_urls+=("http://$addr")
+done
 start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service
-upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=http://$payment_addr")
+payment_list="$(IFS=,; echo "${payment_urls[*]}")"
+upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=$payment_list")
 for service in inventory order notification analytics; do
     upstreams+=(--upstream "$service=http://$shop_addr")
 done
@@ -109,4 +123,5 @@ done
 echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, shop on $shop_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"
+echo "restart a service's replicas: bash examples/ecommerce/distributed/restart.sh payment"
 echo "stop: bash examples/ecommerce/distributed/down.sh"

@@ -281,7 +281,7 @@ impl Shop {
         self.notifier.shutdown().await?;
         self.undoer.shutdown().await?;
         self.projections.shutdown().await?;
-        if let Some(replies) = self.payment_replies {
+        if let Some(replies) = &self.payment_replies {
             let stopped = replies.shutdown().await;
             stopped.map_err(|e| ShopError::unavailable("the payment replies' consumer", e))?;
         }

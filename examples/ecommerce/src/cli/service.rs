@@ -84,10 +84,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     println!("{name} service on http://{local} (PostgreSQL schema {schema})");
     super::serve::until_stopped(listener, app).await?;
     if let Some(service) = payment {
-        match Arc::try_unwrap(service) {
-            Ok(service) => service.shutdown().await.map_err(anyhow::Error::msg)?,
-            Err(_) => tracing::warn!("a request still holds the service: not waiting for it"),
-        }
+        service.shutdown().await.map_err(anyhow::Error::msg)?;
     }
     println!("stopped");
     Ok(())

@@ -108,7 +108,7 @@ pub(super) async fn stop_signal(mut stopped: watch::Receiver<bool>) {
 pub struct Consumer {
     name: String,
     stop: watch::Sender<bool>,
-    task: JoinHandle<Result<(), String>>,
+    task: std::sync::Mutex<Option<JoinHandle<Result<(), String>>>>,
     ready: Box<dyn Fn() -> bool + Send + Sync>,
     figures: Arc<ConsumerFigures>,
 }
@@ -132,7 +132,7 @@ impl Consumer {
         Self {
             name: name.to_owned(),
             stop,
-            task,
+            task: std::sync::Mutex::new(Some(task)),
             ready,
             figures,
         }
@@ -145,7 +145,11 @@ impl Consumer {
 
     /// Whether it consumes right now (for a readiness probe).
     pub fn is_ready(&self) -> bool {
-        !self.task.is_finished() && (self.ready)()
+        let running = self
+            .task
+            .lock()
+            .is_ok_and(|task| task.as_ref().is_some_and(|t| !t.is_finished()));
+        running && (self.ready)()
     }
 
     /// What it did so far.
@@ -153,15 +157,20 @@ impl Consumer {
         &self.figures
     }
 
-    /// Stops it after the messages in hand (applied and acknowledged).
+    /// Stops it after the messages in hand (applied and acknowledged); stopping it again
+    /// does nothing.
     ///
     /// # Errors
     /// Why it had stopped already, if it failed.
-    pub async fn shutdown(self) -> Result<(), String> {
+    pub async fn shutdown(&self) -> Result<(), String> {
         let _ = self.stop.send(true);
-        match self.task.await {
-            Ok(result) => result,
-            Err(error) => Err(format!("the consumer task failed: {error}")),
+        let task = self.task.lock().ok().and_then(|mut task| task.take());
+        match task {
+            None => Ok(()),
+            Some(task) => match task.await {
+                Ok(result) => result,
+                Err(error) => Err(format!("the consumer task failed: {error}")),
+            },
         }
     }
 }

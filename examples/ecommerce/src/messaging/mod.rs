@@ -182,7 +182,11 @@ impl Broker {
             Self::Kafka { brokers, prefix } => {
                 let topics = self.topics(brokers, prefix, categories).await?;
                 let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-                let options = eventcore_kafka::ConsumerOptions::new(self.queue_of(name), &topics);
+                // A replica that vanished without leaving its group (killed) gives its
+                // partitions up after 6 s, not librdkafka's default 45 s.
+                let options = eventcore_kafka::ConsumerOptions::new(self.queue_of(name), &topics)
+                    .with_config("session.timeout.ms", "6000")
+                    .with_config("heartbeat.interval.ms", "500");
                 let consumer =
                     KafkaConsumer::new(brokers, options, inbox, handler).with_metrics(metrics);
                 let ready = consumer.readiness();

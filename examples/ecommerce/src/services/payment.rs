@@ -5,7 +5,7 @@
 //! `GET /api/v1/orders/{id}/payment` (the gateway routes it here), `/health/*` (store and
 //! consumer) and `/metrics` (with the relay's and the consumer's lag).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::Router;
@@ -40,7 +40,7 @@ pub struct PaymentService {
     store: PgEventStore,
     payments: Repository<Payment>,
     requests: Consumer,
-    relay: RunningProjections<PgEventStore>,
+    relay: Mutex<Option<RunningProjections<PgEventStore>>>,
 }
 
 impl PaymentService {
@@ -72,7 +72,7 @@ impl PaymentService {
             store,
             payments,
             requests,
-            relay,
+            relay: Mutex::new(Some(relay)),
         })
     }
 
@@ -88,16 +88,23 @@ impl PaymentService {
 
     /// Events not yet relayed.
     pub fn relay_lag(&self) -> u64 {
-        self.relay.status(RELAY).map_or(0, |status| status.lag())
+        let relay = self.relay.lock().ok();
+        let status = relay.and_then(|r| r.as_ref().and_then(|r| r.status(RELAY)));
+        status.map_or(0, |status| status.lag())
     }
 
-    /// Stops the consumer (after the messages in hand), then the relay.
+    /// Stops the consumer (after the messages in hand), then the relay; stopping again does
+    /// nothing. Requests still being answered keep working on the store.
     ///
     /// # Errors
     /// Why either had failed.
-    pub async fn shutdown(self) -> Result<(), String> {
+    pub async fn shutdown(&self) -> Result<(), String> {
         let consumer = self.requests.shutdown().await;
-        let relay = self.relay.shutdown().await.map_err(|e| e.to_string());
+        let relay = self.relay.lock().ok().and_then(|mut relay| relay.take());
+        let relay = match relay {
+            Some(relay) => relay.shutdown().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
         consumer.and(relay)
     }
 }
