@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Starts the distributed shop on this machine, as far as it is split so far: the customer and
-# payment services on PostgreSQL (schemas $ECOMMERCE_CUSTOMER_SCHEMA and
-# $ECOMMERCE_PAYMENT_SCHEMA, default ecommerce_customer and ecommerce_payment), an embedded
-# shop (SQLite) serving the other contexts and sending its payment steps to the payment
-# service through the broker, and the gateway in front. The broker is $ECOMMERCE_BROKER
+# Starts the distributed shop on this machine, as far as it is split so far: the customer,
+# payment and notification services on PostgreSQL (schemas $ECOMMERCE_CUSTOMER_SCHEMA,
+# $ECOMMERCE_PAYMENT_SCHEMA, $ECOMMERCE_NOTIFICATION_SCHEMA, default ecommerce_<service>), an
+# embedded shop (SQLite) serving the other contexts, sending its payment steps to the payment
+# service and its order events to the notification service through the broker, and the
+# gateway in front. The broker is $ECOMMERCE_BROKER
 # (rabbitmq, the default, or kafka) at $ECOMMERCE_BROKER_URL (default: the local one), started
 # here if it is installed and down. Records every process id it started in
 # $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
 # gateway reports every service ready, and prints its address.
 # Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
-# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102; its
+# $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_NOTIFICATION_ADDR (127.0.0.1:8104),
+# $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102; its
 # $ECOMMERCE_PAYMENT_REPLICAS replicas, default 2, on ports 10 apart). restart.sh <service>
 # stops every replica of a service and starts them again.
 set -euo pipefail
@@ -22,6 +24,8 @@ customer_schema="${ECOMMERCE_CUSTOMER_SCHEMA:-ecommerce_customer}"
 payment_addr="${ECOMMERCE_PAYMENT_ADDR:-127.0.0.1:8102}"
 payment_schema="${ECOMMERCE_PAYMENT_SCHEMA:-ecommerce_payment}"
 payment_replicas="${ECOMMERCE_PAYMENT_REPLICAS:-2}"
+notification_addr="${ECOMMERCE_NOTIFICATION_ADDR:-127.0.0.1:8104}"
+notification_schema="${ECOMMERCE_NOTIFICATION_SCHEMA:-ecommerce_notification}"
 broker="${ECOMMERCE_BROKER:-rabbitmq}"
 mkdir -p "$run_dir"
 if [ -s "$run_dir/pids" ]; then
@@ -102,10 +106,14 @@ for ((i = 0; i < payment_replicas; i++)); do
     start "payment-$i" "$bin" service payment --addr "$addr" --schema "$payment_schema"
     payment_urls+=("http://$addr")
 done
-start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service
+start notification "$bin" service notification --addr "$notification_addr" \
+    --schema "$notification_schema"
+start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service \
+    --notification-service
 payment_list="$(IFS=,; echo "${payment_urls[*]}")"
-upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=$payment_list")
-for service in inventory order notification analytics; do
+upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=$payment_list"
+    --upstream "notification=http://$notification_addr")
+for service in inventory order analytics; do
     upstreams+=(--upstream "$service=http://$shop_addr")
 done
 start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
@@ -120,7 +128,7 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$gateway_addr/health/r
     fi
     sleep 1
 done
-echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, shop on $shop_addr; broker: $broker)"
+echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, shop on $shop_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"
 echo "restart a service's replicas: bash examples/ecommerce/distributed/restart.sh payment"

@@ -73,11 +73,13 @@ impl Shop {
         statuses
     }
 
-    /// Events of the payment requests' outbox not yet published to the payment service (0
-    /// when payments are handled in this process).
+    /// Events not yet published to the services elsewhere, over every relay (0 when every
+    /// context runs in this process).
     pub fn relay_lag(&self) -> u64 {
-        let relay = self.projections.status(super::PAYMENT_REQUEST_RELAY);
-        relay.map_or(0, |status| status.lag())
+        let relays = super::RELAYS
+            .iter()
+            .filter_map(|r| self.projections.status(r));
+        relays.map(|status| status.lag()).sum()
     }
 
     /// Rebuilds the read model `name` while the shop runs; progress meanwhile in
@@ -108,12 +110,12 @@ impl Shop {
         for name in readmodels::ALL {
             self.projections.wait_until(name, head).await?;
         }
-        let intakes = [
+        let mut intakes = vec![
             self.order_sagas.events(),
             self.expiry.events(),
-            self.notifier.events(),
             self.undoer.events(),
         ];
+        intakes.extend(self.notifier.as_ref().map(|n| n.events()));
         for intake in intakes {
             for status in intake.statuses() {
                 intake.wait_until(&status.name, head).await?;
@@ -153,7 +155,9 @@ impl Shop {
         &self,
         event: &eventcore::RecordedEvent,
     ) -> Result<(), ShopError> {
-        self.notifier.manager().deliver(event).await?;
+        if let Some(notifier) = &self.notifier {
+            notifier.manager().deliver(event).await?;
+        }
         self.undoer.manager().deliver(event).await?;
         Ok(())
     }
@@ -166,7 +170,7 @@ impl Shop {
         let mut consumers: Vec<String> = readmodels::ALL.iter().map(|n| (*n).to_owned()).collect();
         consumers.push(self.order_sagas.manager().consumer());
         consumers.push(self.expiry.manager().consumer());
-        consumers.push(self.notifier.manager().consumer());
+        consumers.extend(self.notifier.as_ref().map(|n| n.manager().consumer()));
         consumers.push(self.undoer.manager().consumer());
         let mut letters = Vec::new();
         for consumer in consumers {

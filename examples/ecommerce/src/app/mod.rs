@@ -16,6 +16,7 @@ pub mod cancellation;
 mod customers;
 mod error;
 mod facade;
+mod remote;
 mod steps;
 
 pub use bus::{ClaimedCommands, ShopBus, StepMode};
@@ -23,13 +24,15 @@ pub use cancellation::{CancellationPolicy, UndoSale};
 pub use customers::Customers;
 pub use error::ShopError;
 pub use facade::{PlaceOrderRequest, Placed};
+pub use remote::{
+    NOTIFICATION_RELAY, PAYMENT_REPLIES, PAYMENT_REQUEST_RELAY, RELAYS, RemoteContexts,
+};
 pub use steps::Steps;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventcore::broker::{Mirror, NoMetrics};
 use eventcore::projection::RunningProjections;
 use eventcore::saga::{PolicySaga, SagaHandle, SagaManager, SagaOptions};
 use eventcore::{CommandId, Metadata, Repository, SnapshotPolicy};
@@ -37,7 +40,7 @@ use eventcore_sqlite::{SqliteEventStore, SqliteSynchronous};
 
 use crate::customer::Argon2Hasher;
 use crate::inventory::{self, Inventory, InventoryAction, InventoryCommand, ReservationExpiry};
-use crate::messaging::{Broker, Consumer};
+use crate::messaging::Consumer;
 use crate::money::Money;
 use crate::notification::NotificationPolicy;
 use crate::payment::SimulatedProvider;
@@ -77,12 +80,9 @@ pub struct ShopConfig {
     /// for more before reading: fewer, larger transactions on the one SQLite writer under
     /// load, for up to this much more lag per hop.
     pub linger: Duration,
-    /// Where payments are handled: `None` in this process (the embedded default); a broker
-    /// when the payment context runs as its own service (`ecommerce service payment`):
-    /// payment steps are then sent as messages through this store's outbox and the
-    /// service's payment events come back through a consumer, mirrored into this store
-    /// (saga steps then always run [`StepMode::Local`]).
-    pub payment_service: Option<Broker>,
+    /// The contexts handled by services elsewhere (distributed mode); `None`: every context
+    /// in this process (the embedded default).
+    pub remote: Option<RemoteContexts>,
 }
 
 impl ShopConfig {
@@ -99,7 +99,7 @@ impl ShopConfig {
             dispatch_concurrency: SagaOptions::default().dispatch_concurrency,
             step_mode: StepMode::Local,
             linger: DEFAULT_LINGER,
-            payment_service: None,
+            remote: None,
         }
     }
 }
@@ -111,16 +111,11 @@ pub struct Shop {
     customers: Arc<Customers>,
     order_sagas: OrderSagas,
     expiry: ExpirySagas,
-    notifier: Notifier,
+    notifier: Option<Notifier>,
     undoer: Undoer,
     projections: RunningProjections<SqliteEventStore>,
     payment_replies: Option<Consumer>,
 }
-
-/// The relay of payment requests to the payment service (distributed mode).
-pub const PAYMENT_REQUEST_RELAY: &str = "relay:payment-requests";
-/// The consumer (queue or group, and inbox) of the payment service's events.
-pub const PAYMENT_REPLIES: &str = "shop.payments";
 
 impl std::fmt::Debug for Shop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,7 +153,7 @@ impl Shop {
             notifications: Repository::new(store.clone()),
             provider: Arc::new(config.provider.clone()),
             payments_down: Arc::default(),
-            payments_elsewhere: config.payment_service.is_some(),
+            payments_elsewhere: config.remote.as_ref().is_some_and(|r| r.payment),
         };
         let customers = Arc::new(Customers::new(store.clone(), Arc::new(Argon2Hasher)));
         if config.seed_catalogue {
@@ -168,22 +163,11 @@ impl Shop {
         let mut runner = readmodels::runner(store.clone(), config.linger);
         let mut payment_replies = None;
         let mut step_mode = config.step_mode;
-        if let Some(broker) = &config.payment_service {
-            step_mode = StepMode::Local;
-            let categories = [crate::payment::requests::CATEGORY];
-            runner = broker
-                .add_relay(
-                    runner,
-                    PAYMENT_REQUEST_RELAY,
-                    &categories,
-                    Arc::new(NoMetrics),
-                )
-                .await
-                .map_err(|e| ShopError::unavailable("the relay to the payment service", e))?;
-            let payment = [<crate::payment::Payment as eventcore::Aggregate>::TYPE];
-            let replies = broker.consume(store.clone(), PAYMENT_REPLIES, &payment, Mirror);
-            let replies = replies.await;
-            payment_replies = Some(replies.map_err(|e| ShopError::unavailable("the broker", e))?);
+        if let Some(remote) = &config.remote {
+            if remote.payment {
+                step_mode = StepMode::Local;
+            }
+            (runner, payment_replies) = remote.connect(&store, runner).await?;
         }
         let projections = runner.start()?;
         let options = SagaOptions {
@@ -204,9 +188,13 @@ impl Shop {
         let expiry = SagaManager::new(expiry, store.clone(), bus())
             .with_options(options)
             .start()?;
-        let notifier = SagaManager::new(PolicySaga::new(NotificationPolicy), store.clone(), bus())
-            .with_options(options)
-            .start()?;
+        let notifier = if config.remote.as_ref().is_some_and(|r| r.notification) {
+            None
+        } else {
+            let policy = PolicySaga::new(NotificationPolicy);
+            let manager = SagaManager::new(policy, store.clone(), bus()).with_options(options);
+            Some(manager.start()?)
+        };
         let undoer = SagaManager::new(PolicySaga::new(CancellationPolicy), store.clone(), bus())
             .with_options(options)
             .start()?;
@@ -278,7 +266,9 @@ impl Shop {
     pub async fn shutdown(self) -> Result<(), ShopError> {
         self.order_sagas.shutdown().await?;
         self.expiry.shutdown().await?;
-        self.notifier.shutdown().await?;
+        if let Some(notifier) = self.notifier {
+            notifier.shutdown().await?;
+        }
         self.undoer.shutdown().await?;
         self.projections.shutdown().await?;
         if let Some(replies) = &self.payment_replies {

@@ -10,7 +10,7 @@ use eventcore_sqlite::SqliteTransaction;
 
 use super::cancellation::UndoSale;
 use crate::inventory::{ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
-use crate::notification::{Message, Notification, SendNotification};
+use crate::notification::{Message, Notification, Notifier};
 use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::requests::PaymentRequest;
 use crate::payment::{Payment, PaymentAction, PaymentCommand, PaymentProvider, charge_outcome};
@@ -183,14 +183,8 @@ impl LocalCommands<Message, SqliteTransaction> for Steps {
         id: CommandId,
         metadata: &Metadata,
     ) -> Result<(), DispatchError> {
-        let send = SendNotification {
-            message: command.clone(),
-            id,
-        };
-        self.notifications
-            .execute_in(tx, send, metadata.clone())
-            .await?;
-        Ok(())
+        let notifier = Notifier::new(self.notifications.clone());
+        notifier.execute(tx, command, id, metadata).await
     }
 }
 

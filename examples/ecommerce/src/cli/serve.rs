@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::app::{RemoteContexts, Shop, ShopConfig};
 use ecommerce::payment::SimulatedProvider;
 
 use super::broker::BrokerArgs;
@@ -25,7 +25,11 @@ pub struct ServeArgs {
     /// broker: the distributed mode, while the other contexts still run here.
     #[arg(long, env = "ECOMMERCE_PAYMENT_SERVICE")]
     pub payment_service: bool,
-    /// The broker, with `--payment-service`.
+    /// Notifications are the notification service's (`ecommerce service notification`): the
+    /// shop relays the events it reacts to through the broker.
+    #[arg(long, env = "ECOMMERCE_NOTIFICATION_SERVICE")]
+    pub notification_service: bool,
+    /// The broker, with `--payment-service` or `--notification-service`.
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -54,8 +58,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (db, addr) = (db.clone(), *addr);
     let mut shop_config = ShopConfig::new(&db);
     shop_config.provider = provider_from_env()?;
-    if args.payment_service {
-        shop_config.payment_service = Some(args.broker.broker());
+    if args.payment_service || args.notification_service {
+        shop_config.remote = Some(RemoteContexts {
+            payment: args.payment_service,
+            notification: args.notification_service,
+            ..RemoteContexts::new(args.broker.broker())
+        });
     }
     let shop = Shop::open(shop_config)
         .await

@@ -18,6 +18,8 @@ pub enum ServiceName {
     Customer,
     /// Charges and refunds, requested through the broker; an order's payment.
     Payment,
+    /// One message per notable order and payment event, received through the broker.
+    Notification,
 }
 
 impl ServiceName {
@@ -25,6 +27,7 @@ impl ServiceName {
         match self {
             Self::Customer => "customer",
             Self::Payment => "payment",
+            Self::Notification => "notification",
         }
     }
 }
@@ -49,9 +52,26 @@ pub struct ServiceArgs {
     /// Where the service listens.
     #[arg(long, default_value = "127.0.0.1:8101")]
     addr: SocketAddr,
-    /// The broker (the services that exchange messages: payment).
+    /// The broker (the services that exchange messages: payment, notification).
     #[command(flatten)]
     broker: BrokerArgs,
+}
+
+/// A service's background work (consumer, relay, policy), to stop after its HTTP server.
+enum Background {
+    None,
+    Payment(Arc<services::payment::PaymentService>),
+    Notification(Arc<services::notification::NotificationService>),
+}
+
+impl Background {
+    async fn stop(self) -> Result<(), String> {
+        match self {
+            Self::None => Ok(()),
+            Self::Payment(service) => service.shutdown().await,
+            Self::Notification(service) => service.shutdown().await,
+        }
+    }
 }
 
 /// Serves the service on `args.addr` until Ctrl-C (or SIGTERM).
@@ -65,7 +85,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let store = services::open_store(&args.database_url, &schema, 8)
         .await
         .with_context(|| format!("opening schema {schema} of the database"))?;
-    let mut payment = None;
+    let mut background = Background::None;
     let app = match args.name {
         ServiceName::Customer => services::customer::router(store, &http),
         ServiceName::Payment => {
@@ -75,17 +95,24 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("connecting to {}", broker.name()))?;
             let service = Arc::new(service);
-            payment = Some(service.clone());
+            background = Background::Payment(service.clone());
             services::payment::router(service, &http)
+        }
+        ServiceName::Notification => {
+            let broker = args.broker.broker();
+            let service = services::notification::NotificationService::start(store, &broker)
+                .await
+                .with_context(|| format!("connecting to {}", broker.name()))?;
+            let service = Arc::new(service);
+            background = Background::Notification(service.clone());
+            services::notification::router(service, &http)
         }
     }
     .context("building the service")?;
     let (listener, local) = super::serve::listen(args.addr).await?;
     println!("{name} service on http://{local} (PostgreSQL schema {schema})");
     super::serve::until_stopped(listener, app).await?;
-    if let Some(service) = payment {
-        service.shutdown().await.map_err(anyhow::Error::msg)?;
-    }
+    background.stop().await.map_err(anyhow::Error::msg)?;
     println!("stopped");
     Ok(())
 }

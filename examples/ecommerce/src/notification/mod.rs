@@ -8,8 +8,8 @@
 //! message each of those events calls for, so even a re-sent command with another id records
 //! nothing new.
 
-use eventcore::saga::Policy;
-use eventcore::{Aggregate, Command, CommandId, Event};
+use eventcore::saga::{DispatchError, LocalCommands, Policy};
+use eventcore::{Aggregate, Command, CommandId, Event, Metadata, Repository, StoreTransaction};
 use serde::{Deserialize, Serialize};
 
 /// The events that call for a message (decoded by type name from order and payment streams).
@@ -211,6 +211,40 @@ impl Aggregate for Notification {
             Some(_) => vec![],
             None => vec![NotificationEvent::NotificationSent(command.message.clone())],
         })
+    }
+}
+
+/// Sends notifications inside the transaction that records a policy step (a `LocalBus`'s
+/// commands), on any store: the embedded shop's and the notification service's.
+#[derive(Clone)]
+pub struct Notifier {
+    notifications: Repository<Notification>,
+}
+
+impl Notifier {
+    /// A notifier recording through `notifications`.
+    pub fn new(notifications: Repository<Notification>) -> Self {
+        Self { notifications }
+    }
+}
+
+#[eventcore::async_trait]
+impl<Tx: StoreTransaction> LocalCommands<Message, Tx> for Notifier {
+    async fn execute(
+        &self,
+        tx: &mut Tx,
+        command: &Message,
+        id: CommandId,
+        metadata: &Metadata,
+    ) -> Result<(), DispatchError> {
+        let send = SendNotification {
+            message: command.clone(),
+            id,
+        };
+        self.notifications
+            .execute_in(tx, send, metadata.clone())
+            .await?;
+        Ok(())
     }
 }
 

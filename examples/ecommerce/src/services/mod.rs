@@ -2,11 +2,13 @@
 //! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
 //! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
 //!
-//! [`customer`] and [`payment`] run already; the gateway routes their paths to them while the
-//! other contexts are still served by an embedded shop (which sends the payment steps to the
-//! payment service through a broker, see `ShopConfig::payment_service`).
+//! [`customer`], [`payment`] and [`notification`] run already; the gateway routes their paths
+//! to them while the other contexts are still served by an embedded shop (which sends the
+//! payment steps to the payment service and its order events to the notification service
+//! through a broker, see `ShopConfig::remote`).
 
 pub mod customer;
+pub mod notification;
 pub mod payment;
 
 use eventcore::StoreError;

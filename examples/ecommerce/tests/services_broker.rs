@@ -1,19 +1,23 @@
-//! The payment service as the distributed mode runs it: its own PostgreSQL schema, payment
-//! requests arriving through RabbitMQ (a vhost of this test's own) from a shop whose saga
-//! sends them as messages, the payments' events going back as the saga's replies. Happy path,
-//! a declined payment, and a refund after a customer cancels a confirmed order; every payment
-//! lives in the service's schema, and the shop holds the mirrored copies its saga followed.
+//! The payment and notification services as the distributed mode runs them, over RabbitMQ (a
+//! vhost of the test's own) and over Kafka (topics under a prefix of its own): each on its own
+//! PostgreSQL schema; payment requests arrive from a shop whose saga sends them as messages,
+//! the payments' events go back as the saga's replies; the notification service follows the
+//! order and payment events and sends one message per notable event. Happy path, a declined
+//! payment, and a refund after a customer cancels a confirmed order; every payment and every
+//! notification lives in its service's schema, and the shop holds the mirrored payments its
+//! saga followed and no notification.
 
 mod shop_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ecommerce::app::{Shop, ShopConfig};
+use ecommerce::app::{RemoteContexts, Shop, ShopConfig};
 use ecommerce::messaging::Broker;
 use ecommerce::money::Money;
 use ecommerce::order::Status;
 use ecommerce::payment::{Payment, PaymentStatus, SimulatedProvider};
+use ecommerce::services::notification::NotificationService;
 use ecommerce::services::{self, payment::PaymentService};
 use eventcore::{EventReader, Repository, StreamId};
 use shop_support::{WAIT, request, settle, temp_db};
@@ -53,6 +57,14 @@ impl Drop for Vhost {
             .args(["delete_vhost", &self.0])
             .output();
     }
+}
+
+/// Every notification sent in `store` (the events of its `notification` streams).
+async fn notifications_in(store: &impl EventReader) -> Vec<eventcore::RecordedEvent> {
+    let all = store.read_all(1, 1_000_000).await.expect("reads");
+    all.into_iter()
+        .filter(|e| e.stream_id.category() == "notification")
+        .collect()
 }
 
 /// Waits until `payment` of `order_id` in `payments` has `status`.
@@ -95,7 +107,12 @@ async fn the_saga_pays_through_the_payment_service_over_kafka() {
         .iter()
         .map(|c| format!("{prefix}{c}"))
         .collect();
-    for consumer in [services::payment::REQUESTS, ecommerce::app::PAYMENT_REPLIES] {
+    let consumers = [
+        services::payment::REQUESTS,
+        services::notification::EVENTS,
+        ecommerce::app::PAYMENT_REPLIES,
+    ];
+    for consumer in consumers {
         topics.push(format!("{}.dlq", broker.queue_of(consumer)));
     }
     let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -104,15 +121,21 @@ async fn the_saga_pays_through_the_payment_service_over_kafka() {
         .expect("deletes the test's topics");
 }
 
-/// Happy path, declined payment and refund with the payment service on `broker`.
+/// Happy path, declined payment and refund with the payment and notification services on
+/// `broker`.
 async fn pays_through_the_payment_service(broker: &Broker) {
-    let schema = format!(
-        "ec_test_ecommerce_payment_{}",
-        uuid::Uuid::new_v4().simple()
-    );
+    let run = uuid::Uuid::new_v4().simple();
+    let schema = format!("ec_test_ecommerce_payment_{run}");
     let store = services::open_store(&database_url(), &schema, 4)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be running at {}: {e}", database_url()));
+    let notification_schema = format!("ec_test_ecommerce_notification_{run}");
+    let notification_store = services::open_store(&database_url(), &notification_schema, 4)
+        .await
+        .expect("opens the notification schema");
+    let notifications = NotificationService::start(notification_store.clone(), broker)
+        .await
+        .expect("the notification service starts");
     // Approves everything up to 1,000.00; declines above.
     let provider = SimulatedProvider {
         success_rate: 1.0,
@@ -122,14 +145,20 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     let service = PaymentService::start(store.clone(), broker, Arc::new(provider))
         .await
         .expect("the payment service starts");
+    let remote = RemoteContexts::new(broker.clone())
+        .with_payment()
+        .with_notification();
     let shop = Shop::open(ShopConfig {
-        payment_service: Some(broker.clone()),
+        remote: Some(remote),
         ..shop_support::config(&temp_db())
     })
     .await
     .expect("the shop opens against the broker");
     let ready = Instant::now() + WAIT;
-    while !(service.requests().is_ready() && shop.payment_replies().is_some_and(|c| c.is_ready())) {
+    while !(service.requests().is_ready()
+        && notifications.events().is_ready()
+        && shop.payment_replies().is_some_and(|c| c.is_ready()))
+    {
         assert!(Instant::now() < ready, "the consumers did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -186,7 +215,8 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     );
 
     // A customer cancels the confirmed order: the undo policy's refund goes to the service.
-    shop.cancel_order(&paid, Some("c-1"), "changed my mind", None)
+    let cancelling = uuid::Uuid::new_v4();
+    shop.cancel_order(&paid, Some("c-1"), "changed my mind", Some(cancelling))
         .await
         .expect("cancels");
     payment_reaches(&payments, &paid, PaymentStatus::Refunded).await;
@@ -210,10 +240,60 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     assert!(service.requests().figures().handled() >= 3);
     assert_eq!(service.requests().figures().dead_lettered(), 0);
 
+    // One message per notable event, each with the placing request's correlation id for the
+    // paid order: confirmed, then cancelled; payment failed and cancelled for the declined one.
+    let expected = [
+        format!("{paid}.confirmed"),
+        format!("{paid}.cancelled"),
+        format!("{declined}.payment-failed"),
+        format!("{declined}.cancelled"),
+    ];
+    let until = Instant::now() + WAIT;
+    let sent = loop {
+        let sent = notifications_in(&notification_store).await;
+        if sent.len() >= expected.len() || Instant::now() >= until {
+            break sent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut keys: Vec<String> = sent
+        .iter()
+        .map(|e| e.stream_id.entity_id().unwrap_or_default().to_owned())
+        .collect();
+    keys.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    assert_eq!(keys, want, "one notification per notable event");
+    // Each message carries the correlation id of the request that started its flow: the
+    // confirmation the placing request's, the cancellation the cancelling request's.
+    let correlation_of = |key: &str| {
+        sent.iter()
+            .find(|e| e.stream_id.entity_id() == Some(key))
+            .and_then(|e| e.metadata.correlation_id)
+    };
+    assert_eq!(
+        correlation_of(&format!("{paid}.confirmed")),
+        Some(correlation)
+    );
+    assert_eq!(
+        correlation_of(&format!("{paid}.cancelled")),
+        Some(cancelling)
+    );
+    assert!(
+        notifications_in(shop.store()).await.is_empty(),
+        "the shop sends none itself"
+    );
+
     shop.shutdown().await.expect("stops");
     service.shutdown().await.expect("stops");
-    eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(store.pool())
-        .await
-        .expect("drops the test's schema");
+    notifications.shutdown().await.expect("stops");
+    for (store, schema) in [
+        (&store, &schema),
+        (&notification_store, &notification_schema),
+    ] {
+        eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(store.pool())
+            .await
+            .expect("drops the test's schema");
+    }
 }

@@ -1,0 +1,149 @@
+//! The notification service: the notification context as its own process on PostgreSQL, in a
+//! schema of its own. It consumes the order and payment events of the other services, mirrors
+//! them into its store (`eventcore::broker::Mirror`), and runs the [`NotificationPolicy`]
+//! over them there, exactly as the embedded shop does: one message per notable event, however
+//! often the event is delivered. It serves `/health/*` (store and consumer) and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::get;
+use eventcore::broker::Mirror;
+use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager};
+use eventcore::{EventReader, Repository, RuntimeStore};
+use eventcore_postgres::PgEventStore;
+
+use crate::http::HttpConfig;
+use crate::http::errors;
+use crate::http::health::{self, consumer_check, readiness, store_check};
+use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::ops_views::HealthView;
+use crate::messaging::{Broker, BrokerError, Consumer};
+use crate::notification::{NotificationPolicy, Notifier};
+
+/// The consumer (queue or group, and inbox) of the events that call for a message.
+pub const EVENTS: &str = "notification.events";
+
+type Policies =
+    SagaHandle<PolicySaga<NotificationPolicy>, PgEventStore, LocalBus<PgEventStore, Notifier>>;
+
+/// A running notification service.
+#[derive(Debug)]
+pub struct NotificationService {
+    store: PgEventStore,
+    events: Consumer,
+    policy: tokio::sync::Mutex<Option<Policies>>,
+}
+
+impl NotificationService {
+    /// Starts the policy over `store` and the consumer of the order and payment events on
+    /// `broker`.
+    ///
+    /// # Errors
+    /// The broker cannot be reached, or the policy cannot start.
+    pub async fn start(store: PgEventStore, broker: &Broker) -> Result<Self, BrokerError> {
+        let notifier = Notifier::new(Repository::new(store.clone()));
+        let bus = LocalBus::new(store.clone(), notifier);
+        let policy = SagaManager::new(PolicySaga::new(NotificationPolicy), store.clone(), bus)
+            .start()
+            .map_err(|e| BrokerError {
+                broker: broker.name(),
+                reason: format!("the notification policy cannot start: {e}"),
+            })?;
+        let categories = <NotificationPolicy as eventcore::saga::Policy>::CATEGORIES;
+        let events = broker
+            .consume(store.clone(), EVENTS, categories, Mirror)
+            .await?;
+        Ok(Self {
+            store,
+            events,
+            policy: tokio::sync::Mutex::new(Some(policy)),
+        })
+    }
+
+    /// The service's store.
+    pub fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    /// The consumer of the events.
+    pub fn events(&self) -> &Consumer {
+        &self.events
+    }
+
+    /// Stops the consumer (after the messages in hand), then the policy; stopping again does
+    /// nothing.
+    ///
+    /// # Errors
+    /// Why either had failed.
+    pub async fn shutdown(&self) -> Result<(), String> {
+        let consumer = self.events.shutdown().await;
+        let policy = self.policy.lock().await.take();
+        let policy = match policy {
+            Some(policy) => policy.shutdown().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
+        consumer.and(policy)
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+struct Served {
+    service: Arc<NotificationService>,
+    metrics: Arc<Metrics>,
+}
+
+/// The service's router (no API of its own: `/health/*` and `/metrics`), with `config` at its
+/// edge.
+///
+/// # Errors
+/// The metrics registry cannot be built (a name clash: a bug).
+pub fn router(
+    service: Arc<NotificationService>,
+    config: &HttpConfig,
+) -> Result<Router, prometheus::Error> {
+    let metrics = Arc::new(Metrics::new()?);
+    let served = Served {
+        service,
+        metrics: metrics.clone(),
+    };
+    let app = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(scrape))
+        .route_layer(from_fn_with_state(metrics, metrics::track))
+        .fallback(errors::no_route)
+        .with_state(served);
+    Ok(crate::http::edge(app, config))
+}
+
+/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
+async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
+    let service = &served.service;
+    let what = format!("PostgreSQL schema {}", service.store.schema());
+    let store = store_check(&what, service.store.head_position().await);
+    readiness(vec![store, consumer_check(&service.events)])
+}
+
+/// `GET /metrics`: the request series; sagas, events and dead letters from the store's
+/// counts; the consumer's lag.
+async fn scrape(State(served): State<Served>) -> Response {
+    let service = &served.service;
+    match service.store.counts().await {
+        Ok(counts) => served.metrics.set_runtime(&RuntimeFigures {
+            sagas: counts.sagas_per_status().into_iter().collect(),
+            dead_letters: counts.dead_letter_total(),
+            events: counts.events.into_iter().collect(),
+            consumers: vec![crate::http::runtime::consumer_figures(&service.events)],
+            ..RuntimeFigures::default()
+        }),
+        Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
+    }
+    served.metrics.response()
+}
