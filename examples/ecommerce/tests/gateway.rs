@@ -309,6 +309,69 @@ async fn a_gone_service_is_502_a_slow_one_504_and_the_edge_answers_for_itself() 
     let _ = stop_upstream.send(());
 }
 
+/// An upstream whose `/api/v1/dead-letters` lists `letters` (admins only), or none at all.
+fn with_dead_letters(letters: Option<Value>) -> Router {
+    let router = Router::new().route("/health/ready", get(|| async { "ready" }));
+    match letters {
+        None => router,
+        Some(letters) => router.route(
+            "/api/v1/dead-letters",
+            get(move |headers: HeaderMap| async move {
+                let admin = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("Bearer "));
+                if admin {
+                    (StatusCode::OK, axum::Json(letters))
+                } else {
+                    (StatusCode::UNAUTHORIZED, axum::Json(json!({})))
+                }
+            }),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_gathers_every_services_dead_letters() {
+    let letter = |consumer: &str| json!({"consumer": consumer, "position": 0, "event_type": "x", "error": "bad"});
+    let (payment, stop_payment, _) =
+        serve(with_dead_letters(Some(json!([letter("payment.requests")])))).await;
+    let (shop, stop_shop, _) = serve(with_dead_letters(Some(json!([letter("order-saga")])))).await;
+    let (customer, stop_customer, _) = serve(with_dead_letters(None)).await;
+    let mut gateway_config = GatewayConfig::single(&format!("http://{shop}"), config());
+    gateway_config
+        .upstreams
+        .insert("payment".into(), vec![format!("http://{payment}")]);
+    gateway_config
+        .upstreams
+        .insert("customer".into(), vec![format!("http://{customer}")]);
+    let (addr, stop, _) = serve(gateway::router(gateway_config).expect("builds")).await;
+    let url = format!("http://{addr}/api/v1/dead-letters");
+
+    let (status, _, _) = get_json(&url, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = get_json(&url, Some(&token())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut consumers: Vec<&str> = body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|l| l["consumer"].as_str())
+        .collect();
+    consumers.sort_unstable();
+    // The shop serves four services and is asked once; the customer service has none.
+    assert_eq!(consumers, ["order-saga", "payment.requests"], "{body}");
+
+    let _ = stop_payment.send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, body) = get_json(&url, Some(&token())).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.to_string().contains("payment"), "{body}");
+    let _ = stop.send(());
+    let _ = stop_shop.send(());
+    let _ = stop_customer.send(());
+}
+
 /// A shop on the SQLite file at `path` (payments always approved) and its router.
 async fn replica(path: &std::path::Path) -> (Arc<Shop>, Router) {
     let shop_config = ShopConfig {

@@ -19,7 +19,9 @@ use ecommerce::order::Status;
 use ecommerce::payment::{Payment, PaymentStatus, SimulatedProvider};
 use ecommerce::services::notification::NotificationService;
 use ecommerce::services::{self, payment::PaymentService};
-use eventcore::{EventReader, Repository, StreamId};
+use eventcore::{
+    AppendRequest, EventAppender, EventReader, ExpectedVersion, NewEvent, Repository, StreamId,
+};
 use shop_support::{WAIT, request, settle, temp_db};
 
 fn database_url() -> String {
@@ -239,6 +241,34 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     );
     assert!(service.requests().figures().handled() >= 3);
     assert_eq!(service.requests().figures().dead_lettered(), 0);
+
+    // A request the payment service cannot read is dead-lettered at once, and shows among its
+    // dead letters (what the gateway's /api/v1/dead-letters gathers).
+    let poison = NewEvent::raw(
+        "ProcessPayment",
+        1,
+        serde_json::value::RawValue::from_string(r#"{"order_id": 7}"#.into()).expect("json"),
+    );
+    let stream = StreamId::new("paymentrequest-poison").expect("valid");
+    shop.store()
+        .append(AppendRequest::single(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![poison],
+        ))
+        .await
+        .expect("appended to the outbox");
+    let until = Instant::now() + WAIT;
+    while service.requests().figures().dead_lettered() == 0 {
+        assert!(
+            Instant::now() < until,
+            "the malformed request was not dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let letters = service.requests().dead_letters(10).await.expect("lists");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(letters[0].origin.contains("paymentrequest"), "{letters:?}");
 
     // One message per notable event, each with the placing request's correlation id for the
     // paid order: confirmed, then cancelled; payment failed and cancelled for the declined one.

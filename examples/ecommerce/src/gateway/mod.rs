@@ -11,6 +11,7 @@
 //! services may share one (the embedded shop serves them all).
 
 pub mod breaker;
+mod dead_letters;
 pub mod health;
 pub mod metrics;
 mod proxy;
@@ -138,6 +139,7 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
         http.trust_forwarded_for,
     ));
     let api = Router::new()
+        .route("/api/v1/dead-letters", get(dead_letters::all))
         .route("/api/v1/{*path}", any(proxy::forward))
         .route_layer(from_fn_with_state(limiter, limits::rate_limit));
     let app = api

@@ -162,7 +162,7 @@ impl Outgoing {
 }
 
 /// 401 unless the request carries a valid bearer token (the service checks the role).
-fn check_token(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn check_token(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -264,14 +264,27 @@ pub struct RetryAccepted {
 /// An event a consumer gave up on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeadLetterView {
-    /// The consumer (a read model, a saga or a policy).
+    /// The consumer (a read model, a saga, a policy, or a broker consumer's queue or group).
     pub consumer: String,
-    /// The event's position in the log.
+    /// The event's position in the log (0 for a message a broker consumer gave up on).
     pub position: u64,
     /// The event's type.
     pub event_type: String,
     /// Why it was given up on.
     pub error: String,
+}
+
+impl From<crate::messaging::BrokerDeadLetter> for DeadLetterView {
+    /// A broker consumer's dead letter: its queue or group as the consumer, its routing key or
+    /// topic as the event type, position 0 (it has none in this store).
+    fn from(letter: crate::messaging::BrokerDeadLetter) -> Self {
+        Self {
+            consumer: letter.consumer,
+            position: 0,
+            event_type: letter.origin,
+            error: letter.error,
+        }
+    }
 }
 
 impl From<&eventcore::DeadLetter> for DeadLetterView {

@@ -106,6 +106,7 @@ pub(super) async fn stop_signal(mut stopped: watch::Receiver<bool>) {
 
 /// A consumer running in the background.
 pub struct Consumer {
+    broker: super::Broker,
     name: String,
     stop: watch::Sender<bool>,
     task: std::sync::Mutex<Option<JoinHandle<Result<(), String>>>>,
@@ -123,6 +124,7 @@ impl std::fmt::Debug for Consumer {
 
 impl Consumer {
     pub(super) fn new(
+        broker: &super::Broker,
         name: &str,
         stop: watch::Sender<bool>,
         task: JoinHandle<Result<(), String>>,
@@ -130,6 +132,7 @@ impl Consumer {
         figures: Arc<ConsumerFigures>,
     ) -> Self {
         Self {
+            broker: broker.clone(),
             name: name.to_owned(),
             stop,
             task: std::sync::Mutex::new(Some(task)),
@@ -150,6 +153,17 @@ impl Consumer {
             .lock()
             .is_ok_and(|task| task.as_ref().is_some_and(|t| !t.is_finished()));
         running && (self.ready)()
+    }
+
+    /// Up to `limit` of the messages it gave up on (its dead-letter queue or topic).
+    ///
+    /// # Errors
+    /// The broker cannot be reached.
+    pub async fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<super::BrokerDeadLetter>, super::BrokerError> {
+        self.broker.dead_letters(&self.name, limit).await
     }
 
     /// What it did so far.

@@ -45,6 +45,17 @@ pub enum Broker {
     },
 }
 
+/// A message a consumer gave up on, as its dead-letter queue or topic holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerDeadLetter {
+    /// The consumer's queue or group.
+    pub consumer: String,
+    /// Where it came from: its routing key (RabbitMQ) or topic (Kafka).
+    pub origin: String,
+    /// Why it was given up on.
+    pub error: String,
+}
+
 /// The broker cannot be reached or refuses the set-up.
 #[derive(Debug, thiserror::Error)]
 #[error("{broker}: {reason}")]
@@ -134,6 +145,46 @@ impl Broker {
         }
     }
 
+    /// Up to `limit` dead letters of the consumer `name`, oldest first (they stay where they
+    /// are).
+    ///
+    /// # Errors
+    /// The broker cannot be reached.
+    pub async fn dead_letters(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<BrokerDeadLetter>, BrokerError> {
+        let consumer = self.queue_of(name);
+        Ok(match self {
+            Self::RabbitMq { uri, .. } => eventcore_rabbitmq::DeadLetters::new(uri, &consumer)
+                .list(limit)
+                .await
+                .map_err(|e| self.error(e))?
+                .into_iter()
+                .map(|letter| BrokerDeadLetter {
+                    consumer: consumer.clone(),
+                    origin: letter.original_routing_key,
+                    error: letter.error,
+                })
+                .collect(),
+            Self::Kafka { brokers, .. } => {
+                let topic = format!("{consumer}.dlq");
+                eventcore_kafka::DeadLetters::new(brokers, &topic)
+                    .list(limit)
+                    .await
+                    .map_err(|e| self.error(e))?
+                    .into_iter()
+                    .map(|letter| BrokerDeadLetter {
+                        consumer: consumer.clone(),
+                        origin: letter.original_topic,
+                        error: letter.error,
+                    })
+                    .collect()
+            }
+        })
+    }
+
     /// Starts the consumer `name` (its inbox's name; its queue or group is
     /// [`queue_of`](Self::queue_of) it) of every event of `categories`, applying each through `handler` in a transaction of `store`; it runs
     /// until [`Consumer::shutdown`].
@@ -167,17 +218,9 @@ impl Broker {
                 let consumer = RabbitConsumer::new(uri, exchange, options, inbox, handler)
                     .with_metrics(metrics);
                 let ready = consumer.readiness();
-                let task =
-                    tokio::spawn(
-                        async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) },
-                    );
-                Consumer::new(
-                    name,
-                    stop,
-                    task,
-                    Box::new(move || ready.is_ready()),
-                    figures,
-                )
+                let run = async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) };
+                let ready = Box::new(move || ready.is_ready());
+                Consumer::new(self, name, stop, tokio::spawn(run), ready, figures)
             }
             Self::Kafka { brokers, prefix } => {
                 let topics = self.topics(brokers, prefix, categories).await?;
@@ -190,17 +233,9 @@ impl Broker {
                 let consumer =
                     KafkaConsumer::new(brokers, options, inbox, handler).with_metrics(metrics);
                 let ready = consumer.readiness();
-                let task =
-                    tokio::spawn(
-                        async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) },
-                    );
-                Consumer::new(
-                    name,
-                    stop,
-                    task,
-                    Box::new(move || ready.is_ready()),
-                    figures,
-                )
+                let run = async move { consumer.run(shutdown).await.map_err(|e| e.to_string()) };
+                let ready = Box::new(move || ready.is_ready());
+                Consumer::new(self, name, stop, tokio::spawn(run), ready, figures)
             }
         })
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
@@ -19,10 +19,11 @@ use eventcore::{EventReader, Repository, RuntimeStore};
 use eventcore_postgres::PgEventStore;
 
 use crate::http::HttpConfig;
-use crate::http::errors;
+use crate::http::auth::{AdminCaller, Tokens};
+use crate::http::errors::{self, ApiError};
 use crate::http::health::{self, consumer_check, readiness, store_check};
 use crate::http::metrics::{self, Metrics, RuntimeFigures};
-use crate::http::ops_views::HealthView;
+use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::notification::{NotificationPolicy, Notifier};
 
@@ -96,11 +97,18 @@ impl NotificationService {
 #[derive(Clone, Debug)]
 struct Served {
     service: Arc<NotificationService>,
+    tokens: Arc<Tokens>,
     metrics: Arc<Metrics>,
 }
 
-/// The service's router (no API of its own: `/health/*` and `/metrics`), with `config` at its
-/// edge.
+impl FromRef<Served> for Arc<Tokens> {
+    fn from_ref(served: &Served) -> Self {
+        served.tokens.clone()
+    }
+}
+
+/// The service's router (`/api/v1/dead-letters` for the admin, `/health/*` and `/metrics`),
+/// with `config` at its edge.
 ///
 /// # Errors
 /// The metrics registry cannot be built (a name clash: a bug).
@@ -111,9 +119,11 @@ pub fn router(
     let metrics = Arc::new(Metrics::new()?);
     let served = Served {
         service,
+        tokens: Arc::new(Tokens::new(&config.jwt_secret, config.token_ttl)),
         metrics: metrics.clone(),
     };
     let app = Router::new()
+        .route("/api/v1/dead-letters", get(dead_letters))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(scrape))
@@ -121,6 +131,19 @@ pub fn router(
         .fallback(errors::no_route)
         .with_state(served);
     Ok(crate::http::edge(app, config))
+}
+
+/// `GET /api/v1/dead-letters` (admin): what the policy and the consumer gave up on.
+async fn dead_letters(
+    State(served): State<Served>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let service = &served.service;
+    let policy = service.policy.lock().await;
+    let consumers: Vec<String> = policy.iter().map(|p| p.manager().consumer()).collect();
+    drop(policy);
+    let letters = super::dead_letters(&service.store, &consumers, &service.events).await?;
+    Ok(Json(letters))
 }
 
 /// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.

@@ -18,12 +18,12 @@ use eventcore::projection::{ProjectionRunner, RunningProjections};
 use eventcore::{Aggregate, EventReader, Repository, RuntimeStore};
 use eventcore_postgres::PgEventStore;
 
-use crate::http::auth::{Caller, Tokens};
+use crate::http::auth::{AdminCaller, Caller, Tokens};
 use crate::http::errors::{self, ApiError};
 use crate::http::health::{self, consumer_check, readiness, store_check};
 use crate::http::limits::{self, ClientLimiter};
 use crate::http::metrics::{self, Metrics, RuntimeFigures};
-use crate::http::ops_views::HealthView;
+use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::http::{HttpConfig, PaymentView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::payment::requests::{self, PaymentDesk};
@@ -143,6 +143,7 @@ pub fn router(
     ));
     let api = Router::new()
         .route("/api/v1/orders/{id}/payment", get(payment))
+        .route("/api/v1/dead-letters", get(dead_letters))
         .route_layer(from_fn_with_state(limiter, limits::rate_limit))
         .route_layer(from_fn_with_state(metrics.clone(), metrics::track));
     let ops = Router::new()
@@ -174,6 +175,18 @@ async fn payment(
         .into());
     }
     Ok(Json(PaymentView::new(&id, &payment)))
+}
+
+/// `GET /api/v1/dead-letters` (admin): what the service gave up on (its relay retries for
+/// ever, so only its consumer's).
+async fn dead_letters(
+    State(served): State<Served>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let service = &served.service;
+    let relay = [RELAY.to_owned()];
+    let letters = super::dead_letters(&service.store, &relay, &service.requests).await?;
+    Ok(Json(letters))
 }
 
 /// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.

@@ -187,7 +187,8 @@ pub(crate) async fn unfinished_sagas(
     ))
 }
 
-/// The events every read model, saga and policy gave up on (admin). Empty in a healthy shop.
+/// The events every read model, saga and policy gave up on, and the messages the shop's broker
+/// consumer gave up on in distributed mode (admin). Empty in a healthy shop.
 #[utoipa::path(
     get, path = "/api/v1/dead-letters", tag = "operations",
     security(("bearer" = [])),
@@ -202,7 +203,17 @@ pub(crate) async fn dead_letters(
     _admin: AdminCaller,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let letters = state.shop.dead_letters().await?;
-    Ok(Json(letters.iter().map(DeadLetterView::from).collect()))
+    let mut views: Vec<DeadLetterView> = letters.iter().map(DeadLetterView::from).collect();
+    if let Some(consumer) = state.shop.payment_replies() {
+        let broker = consumer.dead_letters(1_000).await;
+        views.extend(
+            broker
+                .map_err(ApiError::unavailable)?
+                .into_iter()
+                .map(DeadLetterView::from),
+        );
+    }
+    Ok(Json(views))
 }
 
 fn known_read_model(name: &str) -> Result<&str, ApiError> {

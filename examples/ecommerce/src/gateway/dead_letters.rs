@@ -1,0 +1,77 @@
+//! `GET /api/v1/dead-letters` at the gateway: the dead letters of every service in one list,
+//! the operator's view across processes (and what `load --url` checks is empty). Each service
+//! is asked once, at a replica whose breaker is not open (its replicas share their store and
+//! their broker queues); a service that has no such endpoint (404) has none to show.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::Gateway;
+use super::breaker::BreakerState;
+use crate::http::errors::ApiError;
+
+/// The handler: every service's `/api/v1/dead-letters`, concatenated.
+pub async fn all(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(error) = super::proxy::check_token(&gateway, &headers) {
+        return error.into_response();
+    }
+    let mut asked = BTreeSet::new();
+    let mut letters: Vec<Value> = Vec::new();
+    for upstream in &gateway.upstreams {
+        let now = Instant::now();
+        let replica = upstream
+            .replicas
+            .iter()
+            .find(|r| r.breaker.state(now) != BreakerState::Open);
+        let Some(replica) = replica else {
+            return failed(&upstream.name, "every replica's circuit breaker is open");
+        };
+        // One process may serve several services (the embedded shop): ask it once.
+        if !asked.insert(replica.base_url.clone()) {
+            continue;
+        }
+        let mut request = gateway
+            .client
+            .get(format!("{}/api/v1/dead-letters", replica.base_url))
+            .timeout(gateway.upstream_timeout);
+        if let Some(token) = headers.get(AUTHORIZATION) {
+            request = request.header(AUTHORIZATION, token);
+        }
+        let answer = match request.send().await {
+            Ok(answer) => answer,
+            Err(error) => return failed(&upstream.name, &error.to_string()),
+        };
+        match answer.status().as_u16() {
+            200 => match answer.json::<Vec<Value>>().await {
+                Ok(found) => letters.extend(found),
+                Err(error) => return failed(&upstream.name, &error.to_string()),
+            },
+            404 => {}
+            status @ (401 | 403) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+                return ApiError::new(status, "forbidden", "not allowed by a service")
+                    .into_response();
+            }
+            status => return failed(&upstream.name, &format!("answered {status}")),
+        }
+    }
+    Json(letters).into_response()
+}
+
+/// 502 naming the service whose dead letters could not be read.
+fn failed(service: &str, why: &str) -> Response {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+        format!("cannot read the dead letters of {service}: {why}"),
+    )
+    .into_response()
+}
