@@ -9,6 +9,11 @@
 //!   [`CancellationPolicy`] (a confirmed order that is cancelled gets its refund and stock
 //!   back);
 //! - the read models of [`crate::readmodels`].
+//!
+//! In the distributed mode ([`ShopConfig::remote`], [`RemoteContexts`]) the payment and
+//! notification contexts may be services of their own: payment steps then leave as messages
+//! through this store's outbox and the payments' events come back mirrored, and the order
+//! events are relayed to the notification service instead of a policy here.
 
 mod admin;
 mod bus;

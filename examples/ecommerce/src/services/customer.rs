@@ -7,7 +7,6 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
 use eventcore::{EventReader, RuntimeStore};
@@ -16,10 +15,8 @@ use eventcore_postgres::PgEventStore;
 use crate::app::Customers;
 use crate::customer::Argon2Hasher;
 use crate::http::auth::{AdminAccount, Tokens};
-use crate::http::errors;
-use crate::http::health::{self, readiness, store_check};
-use crate::http::limits::{self, ClientLimiter};
-use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::health::{readiness, store_check};
+use crate::http::metrics::{Metrics, RuntimeFigures};
 use crate::http::ops_views::HealthView;
 use crate::http::{CustomerApi, HttpConfig, customer_routes};
 
@@ -61,23 +58,11 @@ pub fn router(store: PgEventStore, config: &HttpConfig) -> Result<Router, promet
         store,
         metrics: metrics.clone(),
     };
-    let limiter = Arc::new(ClientLimiter::new(
-        config.rate_limit,
-        config.trust_forwarded_for,
-    ));
-    let api = customer_routes::<Service>()
-        .route_layer(from_fn_with_state(limiter, limits::rate_limit))
-        .route_layer(from_fn_with_state(metrics.clone(), metrics::track));
     let ops = Router::new()
-        .route("/health/live", get(health::live))
         .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape))
-        .route_layer(from_fn_with_state(metrics, metrics::track));
-    let app = api
-        .merge(ops)
-        .fallback(errors::no_route)
-        .with_state(service);
-    Ok(crate::http::edge(app, config))
+        .route("/metrics", get(scrape));
+    let api = customer_routes::<Service>();
+    Ok(super::app::assemble(api, ops, metrics, service, config))
 }
 
 /// `GET /health/ready`: 200 when the service's store answers, else 503.

@@ -7,6 +7,7 @@
 //! payment steps to the payment service and its order events to the notification service
 //! through a broker, see `ShopConfig::remote`).
 
+mod app;
 pub mod customer;
 pub mod notification;
 pub mod payment;
@@ -33,33 +34,4 @@ pub async fn open_store(
     let store = PgEventStore::with_schema(pool, schema).await?;
     store.migrate().await?;
     Ok(store)
-}
-
-/// What a service's `GET /api/v1/dead-letters` shows: its store's dead letters of `consumers`
-/// (its projections and sagas) and what its broker consumer gave up on.
-///
-/// # Errors
-/// 503 when the store or the broker cannot be read.
-pub(crate) async fn dead_letters(
-    store: &PgEventStore,
-    consumers: &[String],
-    broker: &crate::messaging::Consumer,
-) -> Result<Vec<crate::http::ops_views::DeadLetterView>, crate::http::errors::ApiError> {
-    use crate::http::errors::ApiError;
-    use crate::http::ops_views::DeadLetterView;
-    use eventcore::TransactionalStore;
-    let mut views = Vec::new();
-    for consumer in consumers {
-        let letters = store.dead_letters(consumer, 1_000).await;
-        let letters = letters.map_err(ApiError::unavailable)?;
-        views.extend(letters.iter().map(DeadLetterView::from));
-    }
-    let letters = broker.dead_letters(1_000).await;
-    views.extend(
-        letters
-            .map_err(ApiError::unavailable)?
-            .into_iter()
-            .map(DeadLetterView::from),
-    );
-    Ok(views)
 }

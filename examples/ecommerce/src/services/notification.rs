@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
 use eventcore::broker::Mirror;
@@ -19,10 +18,10 @@ use eventcore::{EventReader, Repository, RuntimeStore};
 use eventcore_postgres::PgEventStore;
 
 use crate::http::HttpConfig;
-use crate::http::auth::{AdminCaller, Tokens};
-use crate::http::errors::{self, ApiError};
-use crate::http::health::{self, consumer_check, readiness, store_check};
-use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::auth::AdminCaller;
+use crate::http::errors::ApiError;
+use crate::http::health::{consumer_check, readiness, store_check};
+use crate::http::metrics::RuntimeFigures;
 use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::notification::{NotificationPolicy, Notifier};
@@ -93,19 +92,7 @@ impl NotificationService {
     }
 }
 
-/// What the handlers share.
-#[derive(Clone, Debug)]
-struct Served {
-    service: Arc<NotificationService>,
-    tokens: Arc<Tokens>,
-    metrics: Arc<Metrics>,
-}
-
-impl FromRef<Served> for Arc<Tokens> {
-    fn from_ref(served: &Served) -> Self {
-        served.tokens.clone()
-    }
-}
+type Served = super::app::Served<NotificationService>;
 
 /// The service's router (`/api/v1/dead-letters` for the admin, `/health/*` and `/metrics`),
 /// with `config` at its edge.
@@ -116,21 +103,13 @@ pub fn router(
     service: Arc<NotificationService>,
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
-    let metrics = Arc::new(Metrics::new()?);
-    let served = Served {
-        service,
-        tokens: Arc::new(Tokens::new(&config.jwt_secret, config.token_ttl)),
-        metrics: metrics.clone(),
-    };
-    let app = Router::new()
-        .route("/api/v1/dead-letters", get(dead_letters))
-        .route("/health/live", get(health::live))
+    let served = Served::new(service, config)?;
+    let api = Router::new().route("/api/v1/dead-letters", get(dead_letters));
+    let ops = Router::new()
         .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape))
-        .route_layer(from_fn_with_state(metrics, metrics::track))
-        .fallback(errors::no_route)
-        .with_state(served);
-    Ok(crate::http::edge(app, config))
+        .route("/metrics", get(scrape));
+    let metrics = served.metrics.clone();
+    Ok(super::app::assemble(api, ops, metrics, served, config))
 }
 
 /// `GET /api/v1/dead-letters` (admin): what the policy and the consumer gave up on.
@@ -142,7 +121,7 @@ async fn dead_letters(
     let policy = service.policy.lock().await;
     let consumers: Vec<String> = policy.iter().map(|p| p.manager().consumer()).collect();
     drop(policy);
-    let letters = super::dead_letters(&service.store, &consumers, &service.events).await?;
+    let letters = super::app::dead_letters(&service.store, &consumers, &service.events).await?;
     Ok(Json(letters))
 }
 

@@ -9,20 +9,18 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
 use eventcore::projection::{ProjectionRunner, RunningProjections};
 use eventcore::{Aggregate, EventReader, Repository, RuntimeStore};
 use eventcore_postgres::PgEventStore;
 
-use crate::http::auth::{AdminCaller, Caller, Tokens};
-use crate::http::errors::{self, ApiError};
-use crate::http::health::{self, consumer_check, readiness, store_check};
-use crate::http::limits::{self, ClientLimiter};
-use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::auth::{AdminCaller, Caller};
+use crate::http::errors::ApiError;
+use crate::http::health::{consumer_check, readiness, store_check};
+use crate::http::metrics::RuntimeFigures;
 use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::http::{HttpConfig, PaymentView};
 use crate::messaging::{Broker, BrokerError, Consumer};
@@ -109,19 +107,7 @@ impl PaymentService {
     }
 }
 
-/// What the handlers share.
-#[derive(Clone, Debug)]
-struct Served {
-    service: Arc<PaymentService>,
-    tokens: Arc<Tokens>,
-    metrics: Arc<Metrics>,
-}
-
-impl FromRef<Served> for Arc<Tokens> {
-    fn from_ref(served: &Served) -> Self {
-        served.tokens.clone()
-    }
-}
+type Served = super::app::Served<PaymentService>;
 
 /// The service's router, with `config` at its edge.
 ///
@@ -131,28 +117,15 @@ pub fn router(
     service: Arc<PaymentService>,
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
-    let metrics = Arc::new(Metrics::new()?);
-    let served = Served {
-        service,
-        tokens: Arc::new(Tokens::new(&config.jwt_secret, config.token_ttl)),
-        metrics: metrics.clone(),
-    };
-    let limiter = Arc::new(ClientLimiter::new(
-        config.rate_limit,
-        config.trust_forwarded_for,
-    ));
+    let served = Served::new(service, config)?;
     let api = Router::new()
         .route("/api/v1/orders/{id}/payment", get(payment))
-        .route("/api/v1/dead-letters", get(dead_letters))
-        .route_layer(from_fn_with_state(limiter, limits::rate_limit))
-        .route_layer(from_fn_with_state(metrics.clone(), metrics::track));
+        .route("/api/v1/dead-letters", get(dead_letters));
     let ops = Router::new()
-        .route("/health/live", get(health::live))
         .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape))
-        .route_layer(from_fn_with_state(metrics, metrics::track));
-    let app = api.merge(ops).fallback(errors::no_route).with_state(served);
-    Ok(crate::http::edge(app, config))
+        .route("/metrics", get(scrape));
+    let metrics = served.metrics.clone();
+    Ok(super::app::assemble(api, ops, metrics, served, config))
 }
 
 /// `GET /api/v1/orders/{id}/payment`: the order's payment, for the admin or the customer it
@@ -185,7 +158,7 @@ async fn dead_letters(
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let service = &served.service;
     let relay = [RELAY.to_owned()];
-    let letters = super::dead_letters(&service.store, &relay, &service.requests).await?;
+    let letters = super::app::dead_letters(&service.store, &relay, &service.requests).await?;
     Ok(Json(letters))
 }
 
