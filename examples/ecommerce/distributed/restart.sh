@@ -3,9 +3,12 @@
 # starts them again with the command lines up.sh recorded, and waits until each answers its
 # readiness probe again. Usage: restart.sh <service> (customer, payment, shop, gateway).
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
 service="${1:?usage: restart.sh <service>}"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 [ -s "$run_dir/pids" ] || { echo "nothing started (no $run_dir/pids)" >&2; exit 1; }
 
 # This service's lines of the pid file: "pid name", name "<service>" or "<service>-<n>".
@@ -32,25 +35,15 @@ done
 source "$run_dir/env"
 others="$(awk -v s="$service" '!($2 == s || index($2, s "-") == 1)' "$run_dir/pids")"
 printf '%s\n' "$others" | sed '/^$/d' > "$run_dir/pids"
+# One after the other, each ready (its /health/ready answers 200) before the next starts:
+# a consumer group then grows one member at a time.
 for line in "${mine[@]}"; do
     read -r _ name <<< "$line"
     eval "nohup $(cat "$run_dir/$name.cmd") >> \"$run_dir/$name.log\" 2>&1 &"
     echo "$! $name" >> "$run_dir/pids"
     echo "started $name ($!)"
-done
-
-# Ready again: each restarted process answers /health/ready (its --addr) with 200.
-for line in "${mine[@]}"; do
-    read -r _ name <<< "$line"
-    addr="$(sed -n 's/.*--addr \([^ ]*\).*/\1/p' "$run_dir/$name.cmd")"
+    addr="$(addr_of "$name")"
     [ -n "$addr" ] || continue
-    deadline=$((SECONDS + 60))
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/health/ready")" = 200 ]; do
-        if ((SECONDS >= deadline)); then
-            echo "$name did not become ready again; see $run_dir/$name.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
+    wait_ready "$name" "$addr" 120
     echo "$name is ready on $addr"
 done

@@ -15,7 +15,8 @@
 # $ECOMMERCE_PAYMENT_REPLICAS replicas, default 2, on ports 10 apart). restart.sh <service>
 # stops every replica of a service and starts them again.
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
 gateway_addr="${ECOMMERCE_GATEWAY_ADDR:-127.0.0.1:8080}"
 shop_addr="${ECOMMERCE_SHOP_ADDR:-127.0.0.1:8100}"
@@ -33,6 +34,8 @@ if [ -s "$run_dir/pids" ]; then
     exit 1
 fi
 
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
 # PostgreSQL: the customer service's store.
@@ -103,8 +106,11 @@ start customer "$bin" service customer --addr "$customer_addr" --schema "$custom
 payment_urls=()
 for ((i = 0; i < payment_replicas; i++)); do
     addr="${payment_addr%:*}:$((${payment_addr##*:} + 10 * i))"
-    start "payment-$i" "$bin" service payment --addr "$addr" --schema "$payment_schema"
+    start "payment-$i" env ECOMMERCE_INSTANCE="payment-$i" "$bin" service payment \
+        --addr "$addr" --schema "$payment_schema"
     payment_urls+=("http://$addr")
+    # One at a time: a Kafka consumer group grows one member at a time.
+    wait_ready "payment-$i" "$addr" 90 || { bash "$here/down.sh"; exit 1; }
 done
 start notification "$bin" service notification --addr "$notification_addr" \
     --schema "$notification_schema"
@@ -118,16 +124,16 @@ for service in inventory order analytics; do
 done
 start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
 
-deadline=$((SECONDS + 60))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$gateway_addr/health/ready")" = 200 ]; do
-    if ((SECONDS >= deadline)); then
-        echo "the services did not become ready; logs in $run_dir" >&2
-        curl -s "http://$gateway_addr/health/ready" >&2 || true
-        bash "$(dirname "$0")/down.sh"
+# Every process ready (each replica, not only one per service: a Kafka group has formed
+# before the first message), then the gateway's view of them all.
+while read -r _ name; do
+    addr="$(addr_of "$name")"
+    if ! wait_ready "$name" "$addr" 90; then
+        bash "$here/down.sh"
         exit 1
     fi
-    sleep 1
-done
+done < "$run_dir/pids"
+echo "every service is ready"
 echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, shop on $shop_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"

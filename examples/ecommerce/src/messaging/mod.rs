@@ -226,10 +226,28 @@ impl Broker {
                 let topics = self.topics(brokers, prefix, categories).await?;
                 let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
                 // A replica that vanished without leaving its group (killed) gives its
-                // partitions up after 6 s, not librdkafka's default 45 s.
+                // partitions up after 6 s, not librdkafka's default 45 s, and a rebalance
+                // does not wait minutes for members that are gone.
                 let options = eventcore_kafka::ConsumerOptions::new(self.queue_of(name), &topics)
                     .with_config("session.timeout.ms", "6000")
-                    .with_config("heartbeat.interval.ms", "500");
+                    .with_config("heartbeat.interval.ms", "500")
+                    // A rebalance waits for the group's known members at most this long
+                    // (librdkafka's default is 5 minutes).
+                    .with_config("max.poll.interval.ms", "10000");
+                // A replica with a name of its own is a static member: restarted, it takes
+                // its place in the group back instead of joining as a new member.
+                let options = match std::env::var("ECOMMERCE_INSTANCE") {
+                    Ok(instance) => options.with_config(
+                        "group.instance.id",
+                        format!("{}.{instance}", self.queue_of(name)),
+                    ),
+                    Err(_) => options,
+                };
+                // librdkafka's own debug contexts (`cgrp`, `consumer`, ...) for an operator.
+                let options = match std::env::var("ECOMMERCE_KAFKA_DEBUG") {
+                    Ok(contexts) => options.with_config("debug", contexts),
+                    Err(_) => options,
+                };
                 let consumer =
                     KafkaConsumer::new(brokers, options, inbox, handler).with_metrics(metrics);
                 let ready = consumer.readiness();
