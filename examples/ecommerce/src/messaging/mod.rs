@@ -186,8 +186,8 @@ impl Broker {
     }
 
     /// Starts the consumer `name` (its inbox's name; its queue or group is
-    /// [`queue_of`](Self::queue_of) it) of every event of `categories`, applying each through `handler` in a transaction of `store`; it runs
-    /// until [`Consumer::shutdown`].
+    /// [`queue_of`](Self::queue_of) it) of every event of `categories`, applying each through
+    /// `handler` in a transaction of `store`; it runs until [`Consumer::shutdown`].
     ///
     /// # Errors
     /// The broker cannot be reached (Kafka: its topics cannot be created).
