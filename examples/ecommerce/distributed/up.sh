@@ -89,6 +89,9 @@ if [ -z "${ECOMMERCE_ADMIN_PASSWORD:-}" ]; then
     ECOMMERCE_ADMIN_PASSWORD="$(cat "$run_dir/admin")"
 fi
 export ECOMMERCE_JWT_SECRET ECOMMERCE_ADMIN_PASSWORD ECOMMERCE_TRUST_FORWARDED_FOR=1
+# Each service logs a line per order placed, payment request applied and notification sent,
+# with the flow's correlation id (the placing request's id), into $run_dir/<process>.log.
+export RUST_LOG="${RUST_LOG:-warn,ecommerce=info}"
 # The environment every process starts with, for restart.sh.
 export -p | grep -E '^declare -x (ECOMMERCE_|DATABASE_URL|RUST_LOG)' > "$run_dir/env"
 

@@ -93,6 +93,7 @@ impl Shop {
             .execute_with(command, metadata(correlation))
             .await
             .map_err(|e| ShopError::from_repo(e, ShopError::Order))?;
+        tracing::info!(%order_id, correlation_id = ?correlation, "order placed");
         match &key {
             // The key's events: this placement's, or those of a concurrent placement under the
             // same key that won (the repository returns a command id's first outcome).

@@ -237,6 +237,7 @@ impl<Tx: StoreTransaction> LocalCommands<Message, Tx> for Notifier {
         id: CommandId,
         metadata: &Metadata,
     ) -> Result<(), DispatchError> {
+        tracing::info!(key = %command.key, correlation_id = ?metadata.correlation_id, "notification sent");
         let send = SendNotification {
             message: command.clone(),
             id,

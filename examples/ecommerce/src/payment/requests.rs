@@ -148,6 +148,7 @@ impl<Tx: StoreTransaction> MessageHandler<Tx> for PaymentDesk {
                 command_id,
             } => (order_id, PaymentAction::Reverse, command_id),
         };
+        tracing::info!(%order_id, correlation_id = ?message.correlation_id, request = %message.event_type, "payment request applied");
         let command = PaymentCommand::new(&order_id, action).with_id(id);
         self.payments
             .execute_in(tx, command, metadata)
