@@ -103,6 +103,8 @@ async fn the_saga_pays_through_the_payment_service_over_kafka() {
     let broker = Broker::Kafka {
         brokers: brokers.clone(),
         prefix: prefix.clone(),
+        instance: None,
+        debug: None,
     };
     pays_through_the_payment_service(&broker).await;
     let mut topics: Vec<String> = ["payment", "paymentrequest"]

@@ -1,10 +1,8 @@
 //! The shop's side of the distributed mode: the contexts that run as services of their own,
 //! and the relays and the consumer that connect this shop to them through a broker.
 
-use std::sync::Arc;
-
 use eventcore::Aggregate;
-use eventcore::broker::{Mirror, NoMetrics};
+use eventcore::broker::Mirror;
 use eventcore::projection::ProjectionRunner;
 use eventcore_sqlite::SqliteEventStore;
 
@@ -75,12 +73,7 @@ impl RemoteContexts {
         if self.payment {
             let categories = [requests::CATEGORY];
             runner = broker
-                .add_relay(
-                    runner,
-                    PAYMENT_REQUEST_RELAY,
-                    &categories,
-                    Arc::new(NoMetrics),
-                )
+                .add_relay(runner, PAYMENT_REQUEST_RELAY, &categories)
                 .await
                 .map_err(relay_failed)?;
             let consumer = broker
@@ -95,7 +88,7 @@ impl RemoteContexts {
                 categories.push(Payment::TYPE);
             }
             runner = broker
-                .add_relay(runner, NOTIFICATION_RELAY, &categories, Arc::new(NoMetrics))
+                .add_relay(runner, NOTIFICATION_RELAY, &categories)
                 .await
                 .map_err(relay_failed)?;
         }

@@ -25,6 +25,14 @@ pub struct BrokerArgs {
     /// The RabbitMQ exchange, or what every Kafka topic name starts with (`<it>.<category>`).
     #[arg(long, env = "ECOMMERCE_BROKER_NAMESPACE", default_value = "ecommerce")]
     pub broker_namespace: String,
+    /// This replica's name among its service's replicas (`payment-0`); on Kafka its consumers
+    /// are then static group members, which take their place back after a restart.
+    #[arg(long, env = "ECOMMERCE_INSTANCE")]
+    pub instance: Option<String>,
+    /// librdkafka's debug contexts for the Kafka consumers (`cgrp`, `consumer`, ...; shown with
+    /// `RUST_LOG=librdkafka=debug`).
+    #[arg(long, env = "ECOMMERCE_KAFKA_DEBUG")]
+    pub kafka_debug: Option<String>,
 }
 
 impl BrokerArgs {
@@ -44,6 +52,8 @@ impl BrokerArgs {
                     .clone()
                     .unwrap_or_else(|| "127.0.0.1:9092".to_owned()),
                 prefix: format!("{}.", self.broker_namespace),
+                instance: self.instance.clone(),
+                debug: self.kafka_debug.clone(),
             },
         }
     }

@@ -8,12 +8,10 @@ use eventcore::broker::{BrokerMetrics, HandlerError, Message, MessageHandler};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// What a consumer did, as counts, and how far behind it is.
+/// What a consumer applied and gave up on, and how far behind it is.
 #[derive(Debug, Default)]
 pub struct ConsumerFigures {
     handled: AtomicU64,
-    duplicates: AtomicU64,
-    retried: AtomicU64,
     dead_lettered: AtomicU64,
     lag_micros: AtomicU64,
 }
@@ -26,16 +24,6 @@ impl ConsumerFigures {
     /// Messages applied (committed).
     pub fn handled(&self) -> u64 {
         self.handled.load(Ordering::Relaxed)
-    }
-
-    /// Redelivered messages skipped (applied before).
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates.load(Ordering::Relaxed)
-    }
-
-    /// Failed attempts that will be tried again.
-    pub fn retried(&self) -> u64 {
-        self.retried.load(Ordering::Relaxed)
     }
 
     /// Messages sent to the dead-letter queue or topic.
@@ -53,14 +41,6 @@ impl ConsumerFigures {
 impl BrokerMetrics for ConsumerFigures {
     fn handled(&self, count: usize) {
         bump(&self.handled, count);
-    }
-
-    fn duplicates(&self, count: usize) {
-        bump(&self.duplicates, count);
-    }
-
-    fn retried(&self, count: usize) {
-        bump(&self.retried, count);
     }
 
     fn dead_lettered(&self, count: usize) {

@@ -42,6 +42,12 @@ pub enum Broker {
         brokers: String,
         /// What every topic name starts with.
         prefix: String,
+        /// This replica's name among its service's replicas (`payment-0`): its consumers are
+        /// then static group members, which take their place in the group back when the
+        /// replica restarts instead of joining as new members.
+        instance: Option<String>,
+        /// librdkafka's debug contexts for the consumers (`cgrp`, `consumer`, ...).
+        debug: Option<String>,
     },
 }
 
@@ -98,7 +104,7 @@ impl Broker {
     }
 
     /// Adds to `runner` the relay `name`, which publishes every event of `categories` (and
-    /// of no other) and reports to `metrics`; it retries a failed batch for ever (the log is
+    /// of no other); it retries a failed batch for ever (the log is
     /// the outbox: nothing is lost while the broker is away). Its lag is the projection's.
     ///
     /// # Errors
@@ -108,7 +114,6 @@ impl Broker {
         runner: ProjectionRunner<S>,
         name: &str,
         categories: &[&str],
-        metrics: Arc<dyn BrokerMetrics>,
     ) -> Result<ProjectionRunner<S>, BrokerError> {
         let options = ProjectionOptions::default()
             .with_batch_size(500)
@@ -119,19 +124,15 @@ impl Broker {
                 let publisher = RabbitPublisher::connect(uri, exchange)
                     .await
                     .map_err(|e| self.error(e))?;
-                let relay = Relay::new(publisher)
-                    .only_categories(only)
-                    .with_metrics(metrics);
-                runner.add(name, relay, options)
+                runner.add(name, Relay::new(publisher).only_categories(only), options)
             }
-            Self::Kafka { brokers, prefix } => {
+            Self::Kafka {
+                brokers, prefix, ..
+            } => {
                 self.topics(brokers, prefix, categories).await?;
                 let publisher = KafkaPublisher::new(brokers, Topics::per_category(prefix.clone()))
                     .map_err(|e| self.error(e))?;
-                let relay = Relay::new(publisher)
-                    .only_categories(only)
-                    .with_metrics(metrics);
-                runner.add(name, relay, options)
+                runner.add(name, Relay::new(publisher).only_categories(only), options)
             }
         })
     }
@@ -222,7 +223,12 @@ impl Broker {
                 let ready = Box::new(move || ready.is_ready());
                 Consumer::new(self, name, stop, tokio::spawn(run), ready, figures)
             }
-            Self::Kafka { brokers, prefix } => {
+            Self::Kafka {
+                brokers,
+                prefix,
+                instance,
+                debug,
+            } => {
                 let topics = self.topics(brokers, prefix, categories).await?;
                 let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
                 // A replica that vanished without leaving its group (killed) gives its
@@ -234,19 +240,16 @@ impl Broker {
                     // A rebalance waits for the group's known members at most this long
                     // (librdkafka's default is 5 minutes).
                     .with_config("max.poll.interval.ms", "10000");
-                // A replica with a name of its own is a static member: restarted, it takes
-                // its place in the group back instead of joining as a new member.
-                let options = match std::env::var("ECOMMERCE_INSTANCE") {
-                    Ok(instance) => options.with_config(
-                        "group.instance.id",
-                        format!("{}.{instance}", self.queue_of(name)),
-                    ),
-                    Err(_) => options,
+                let options = match instance {
+                    Some(instance) => {
+                        let member = format!("{}.{instance}", self.queue_of(name));
+                        options.with_config("group.instance.id", member)
+                    }
+                    None => options,
                 };
-                // librdkafka's own debug contexts (`cgrp`, `consumer`, ...) for an operator.
-                let options = match std::env::var("ECOMMERCE_KAFKA_DEBUG") {
-                    Ok(contexts) => options.with_config("debug", contexts),
-                    Err(_) => options,
+                let options = match debug {
+                    Some(contexts) => options.with_config("debug", contexts.as_str()),
+                    None => options,
                 };
                 let consumer =
                     KafkaConsumer::new(brokers, options, inbox, handler).with_metrics(metrics);

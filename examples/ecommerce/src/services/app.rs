@@ -1,22 +1,25 @@
 //! What every service's HTTP side shares: its handlers' state, the assembly of its router
-//! (API, health, metrics, edge) and its dead-letter listing.
+//! (API, health, metrics, edge), readiness, metrics and the dead-letter listing.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::response::Response;
 use axum::routing::get;
-use eventcore::TransactionalStore;
+use eventcore::{EventReader, RuntimeStore, TransactionalStore};
 use eventcore_postgres::PgEventStore;
 
 use crate::http::HttpConfig;
 use crate::http::auth::Tokens;
 use crate::http::errors::{self, ApiError};
-use crate::http::health;
+use crate::http::health::{self, consumer_check, readiness, store_check};
 use crate::http::limits::{self, ClientLimiter};
-use crate::http::metrics::{self, Metrics};
-use crate::http::ops_views::DeadLetterView;
+use crate::http::metrics::{self, Metrics, RuntimeFigures};
+use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::messaging::Consumer;
 
 /// What a service's handlers share: the running service, the token checker, the metrics.
@@ -76,6 +79,39 @@ pub(crate) fn assemble<S: Clone + Send + Sync + 'static>(
         .route_layer(from_fn_with_state(metrics, metrics::track));
     let app = api.merge(ops).fallback(errors::no_route).with_state(state);
     crate::http::edge(app, config)
+}
+
+/// A service's `/health/ready`: 200 when its store answers and its broker consumer consumes,
+/// else 503.
+pub(crate) async fn ready(
+    store: &PgEventStore,
+    consumer: &Consumer,
+) -> (StatusCode, Json<HealthView>) {
+    let what = format!("PostgreSQL schema {}", store.schema());
+    let store = store_check(&what, store.head_position().await);
+    readiness(vec![store, consumer_check(consumer)])
+}
+
+/// A service's `/metrics`: the request series in `metrics`; sagas, events and dead letters
+/// from its store's counts; its relay's lag (`relay_lag`) and its consumer's figures.
+pub(crate) async fn scrape(
+    metrics: &Metrics,
+    store: &PgEventStore,
+    consumer: &Consumer,
+    relay_lag: u64,
+) -> Response {
+    match store.counts().await {
+        Ok(counts) => metrics.set_runtime(&RuntimeFigures {
+            sagas: counts.sagas_per_status().into_iter().collect(),
+            dead_letters: counts.dead_letter_total(),
+            events: counts.events.into_iter().collect(),
+            relay_lag,
+            consumers: vec![crate::http::runtime::consumer_figures(consumer)],
+            ..RuntimeFigures::default()
+        }),
+        Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
+    }
+    metrics.response()
 }
 
 /// What a service's `GET /api/v1/dead-letters` shows: its store's dead letters of `consumers`

@@ -12,16 +12,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use eventcore::Repository;
 use eventcore::broker::Mirror;
 use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager};
-use eventcore::{EventReader, Repository, RuntimeStore};
 use eventcore_postgres::PgEventStore;
 
 use crate::http::HttpConfig;
 use crate::http::auth::AdminCaller;
 use crate::http::errors::ApiError;
-use crate::http::health::{consumer_check, readiness, store_check};
-use crate::http::metrics::RuntimeFigures;
 use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::notification::{NotificationPolicy, Notifier};
@@ -38,6 +36,8 @@ pub struct NotificationService {
     store: PgEventStore,
     events: Consumer,
     policy: tokio::sync::Mutex<Option<Policies>>,
+    /// The policy's consumer name (its dead letters are stored under it).
+    policy_consumer: String,
 }
 
 impl NotificationService {
@@ -62,6 +62,7 @@ impl NotificationService {
         Ok(Self {
             store,
             events,
+            policy_consumer: policy.manager().consumer(),
             policy: tokio::sync::Mutex::new(Some(policy)),
         })
     }
@@ -118,34 +119,20 @@ async fn dead_letters(
     _admin: AdminCaller,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let service = &served.service;
-    let policy = service.policy.lock().await;
-    let consumers: Vec<String> = policy.iter().map(|p| p.manager().consumer()).collect();
-    drop(policy);
+    let consumers = [service.policy_consumer.clone()];
     let letters = super::app::dead_letters(&service.store, &consumers, &service.events).await?;
     Ok(Json(letters))
 }
 
 /// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
 async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    let service = &served.service;
-    let what = format!("PostgreSQL schema {}", service.store.schema());
-    let store = store_check(&what, service.store.head_position().await);
-    readiness(vec![store, consumer_check(&service.events)])
+    super::app::ready(&served.service.store, &served.service.events).await
 }
 
 /// `GET /metrics`: the request series; sagas, events and dead letters from the store's
-/// counts; the consumer's lag.
+/// counts; the relay's lag and the consumer's.
 async fn scrape(State(served): State<Served>) -> Response {
     let service = &served.service;
-    match service.store.counts().await {
-        Ok(counts) => served.metrics.set_runtime(&RuntimeFigures {
-            sagas: counts.sagas_per_status().into_iter().collect(),
-            dead_letters: counts.dead_letter_total(),
-            events: counts.events.into_iter().collect(),
-            consumers: vec![crate::http::runtime::consumer_figures(&service.events)],
-            ..RuntimeFigures::default()
-        }),
-        Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
-    }
-    served.metrics.response()
+    let lag = 0; // it relays nothing
+    super::app::scrape(&served.metrics, &service.store, &service.events, lag).await
 }

@@ -14,13 +14,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use eventcore::projection::{ProjectionRunner, RunningProjections};
-use eventcore::{Aggregate, EventReader, Repository, RuntimeStore};
+use eventcore::{Aggregate, Repository};
 use eventcore_postgres::PgEventStore;
 
 use crate::http::auth::{AdminCaller, Caller};
 use crate::http::errors::ApiError;
-use crate::http::health::{consumer_check, readiness, store_check};
-use crate::http::metrics::RuntimeFigures;
 use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::http::{HttpConfig, PaymentView};
 use crate::messaging::{Broker, BrokerError, Consumer};
@@ -54,10 +52,7 @@ impl PaymentService {
     ) -> Result<Self, BrokerError> {
         let payments = Repository::<Payment>::new(store.clone());
         let runner = ProjectionRunner::new(store.clone());
-        let metrics = Arc::new(eventcore::broker::NoMetrics);
-        let runner = broker
-            .add_relay(runner, RELAY, &[Payment::TYPE], metrics)
-            .await?;
+        let runner = broker.add_relay(runner, RELAY, &[Payment::TYPE]).await?;
         let relay = runner.start().map_err(|e| BrokerError {
             broker: broker.name(),
             reason: format!("the relay cannot start: {e}"),
@@ -164,25 +159,13 @@ async fn dead_letters(
 
 /// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
 async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    let service = &served.service;
-    let what = format!("PostgreSQL schema {}", service.store.schema());
-    let store = store_check(&what, service.store.head_position().await);
-    readiness(vec![store, consumer_check(&service.requests)])
+    super::app::ready(&served.service.store, &served.service.requests).await
 }
 
-/// `GET /metrics`: the request series; events and dead letters from the store's counts; the
-/// relay's lag and the consumer's.
+/// `GET /metrics`: the request series; sagas, events and dead letters from the store's
+/// counts; the relay's lag and the consumer's.
 async fn scrape(State(served): State<Served>) -> Response {
     let service = &served.service;
-    match service.store.counts().await {
-        Ok(counts) => served.metrics.set_runtime(&RuntimeFigures {
-            dead_letters: counts.dead_letter_total(),
-            events: counts.events.into_iter().collect(),
-            relay_lag: service.relay_lag(),
-            consumers: vec![crate::http::runtime::consumer_figures(&service.requests)],
-            ..RuntimeFigures::default()
-        }),
-        Err(error) => tracing::warn!(%error, "store counts unavailable for /metrics"),
-    }
-    served.metrics.response()
+    let lag = service.relay_lag();
+    super::app::scrape(&served.metrics, &service.store, &service.requests, lag).await
 }
