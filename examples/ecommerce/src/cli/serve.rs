@@ -54,8 +54,7 @@ pub fn provider_from_env() -> anyhow::Result<SimulatedProvider> {
 /// Opens the shop at `args.db`, serves `/api/v1` on `args.addr` until Ctrl-C (or SIGTERM),
 /// then drains the open requests and stops the shop's background work.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let ServeArgs { db, addr, .. } = &args;
-    let (db, addr) = (db.clone(), *addr);
+    let (db, addr) = (args.db.clone(), args.addr);
     let mut shop_config = ShopConfig::new(&db);
     shop_config.provider = provider_from_env()?;
     if args.payment_service || args.notification_service {
