@@ -285,7 +285,7 @@ async fn main() {
         if !runs("W1") {
             break;
         }
-        let per_task = if tasks == 1 { 600 } else { 100 } / scale;
+        let per_task = if tasks == 1 { 600 } else { 300 } / scale;
         let mut rounds = Vec::new();
         for round in 0..5 {
             let (ours, raw) = if round % 2 == 0 {

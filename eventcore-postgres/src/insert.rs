@@ -80,6 +80,8 @@ const SUMMARY: &str = "SELECT MIN(global_position), MIN(stream_version), COUNT(*
 /// went in, and finds out which clash it was.
 #[derive(Debug)]
 pub(crate) struct InsertSql {
+    /// One event, outside a caller's transaction: see [`flat`].
+    one_flat: String,
     one: String,
     many: String,
     one_tx: String,
@@ -121,6 +123,7 @@ impl InsertSql {
         };
         const SKIP: &str = "ON CONFLICT DO NOTHING";
         Self {
+            one_flat: flat(&events, &recorded_at, schema.gate()),
             one: one(""),
             many: many(""),
             one_tx: one(SKIP),
@@ -129,14 +132,44 @@ impl InsertSql {
         }
     }
 
-    fn get(&self, events: usize, in_tx: bool) -> &str {
-        match (events == 1, in_tx) {
+    fn get(&self, events: usize, place: Placement) -> &str {
+        if events == 1 && place.is_flat() {
+            return &self.one_flat;
+        }
+        match (events == 1, place.in_tx) {
             (true, false) => &self.one,
             (false, false) => &self.many,
             (true, true) => &self.one_tx,
             (false, true) => &self.many_tx,
         }
     }
+}
+
+/// The append of one event outside a caller's transaction (the everyday command path): a
+/// plain `INSERT ... SELECT` over one row that takes the gate and the stream's lock, then the
+/// transaction id (the outer select list is evaluated after the subquery's row). Parameters
+/// as [`InsertSql`]'s but no `$11`: outside a caller's transaction the transaction has no id
+/// before the gate (it is never early), and every earlier writer of the stream committed
+/// before this one took the stream's lock, so before it got its id: its positions lie above
+/// theirs. No row back means the version check failed. (`OFFSET 0` keeps the check out of
+/// the subquery, where the planner would evaluate the version look-up a second time.)
+fn flat(events: &str, recorded_at: &str, gate: i32) -> String {
+    let key = lock_key("$1");
+    format!(
+        "INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
+             event_type, schema_version, recorded_at, metadata, payload)
+         SELECT (pg_current_xact_id()::TEXT::BIGINT << {INDEX_BITS}) + $3::BIGINT + 1,
+                $6::UUID, $1, s.v + 1, $7::TEXT, $8::INT, {recorded_at}, $9::TEXT::JSON,
+                $10::TEXT::JSON
+         FROM (SELECT pg_advisory_xact_lock_shared({gate}, pg_backend_pid())::TEXT AS gated,
+                      pg_advisory_xact_lock({key})::TEXT AS locked,
+                      COALESCE((SELECT stream_version FROM {events} WHERE stream_id = $1
+                                ORDER BY stream_version DESC LIMIT 1), 0) AS v
+               OFFSET 0) s
+         WHERE CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN s.v = 0
+                            WHEN 2 THEN s.v > 0 ELSE s.v = $5::BIGINT END
+         RETURNING global_position, stream_version"
+    )
 }
 
 /// The check mode and exact version parameters of an expectation.
@@ -172,6 +205,11 @@ impl Placement {
         gate: GateMode::Unknown,
         in_tx: false,
     };
+
+    /// Whether the [`flat`] statement serves: outside a caller's transaction.
+    fn is_flat(self) -> bool {
+        !self.in_tx
+    }
 }
 
 /// Inserts one stream's events if its check holds; `Ok(None)` when it does not.
@@ -245,7 +283,8 @@ async fn run_insert(
     now: SystemTime,
 ) -> Result<Inserted, Failure> {
     let (mode, exact) = mode(append.expected);
-    let base = sqlx::query(sql.get(append.events.len(), place.in_tx))
+    let flat = append.events.len() == 1 && place.is_flat();
+    let base = sqlx::query(sql.get(append.events.len(), place))
         .bind(append.stream.as_str())
         .bind(micros(now))
         .bind(place.index_base as i64)
@@ -276,6 +315,15 @@ async fn run_insert(
             .bind(metadata)
             .bind(payloads)
     };
+    if flat {
+        return Ok(match query.fetch_optional(&mut *conn).await? {
+            Some(row) => Inserted::Rows {
+                position: row.try_get::<i64, _>(0)? as u64,
+                version: row.try_get::<i64, _>(1)? as u64,
+            },
+            None => Inserted::Refused,
+        });
+    }
     let row = query.bind(place.gate as i32).fetch_one(&mut *conn).await?;
     let (first_position, first_version, inserted): (Option<i64>, Option<i64>, i64) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);

@@ -119,6 +119,7 @@ mod rows;
 mod runtime;
 mod runtime_sql;
 mod schema;
+mod session;
 mod snapshot;
 mod sql;
 mod store;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use eventcore::backend::{read_start, sql_limit};
 use eventcore::{
-    AppendRequest, CommandRead, EventAppender, EventId, EventReader, RecordedEvent, StoreError,
-    StreamId,
+    AppendRequest, CommandRead, CommandSession, EventAppender, EventId, EventReader, RecordedEvent,
+    StoreError, StreamId,
 };
 use futures::TryStreamExt;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::append::{self, Failure};
@@ -17,6 +18,7 @@ use crate::builder::PgEventStoreBuilder;
 use crate::insert::Placement;
 use crate::rows::event_from_row;
 use crate::schema::Schema;
+use crate::session::PgCommandSession;
 use crate::snapshot::PgSnapshotStore;
 use crate::sql::Sql;
 use crate::transaction::PgTransaction;
@@ -202,17 +204,15 @@ impl PgEventStore {
         }
     }
 
-    async fn append_once(&self, request: &AppendRequest) -> Result<Vec<RecordedEvent>, Failure> {
-        let mut conn = self
-            .inner
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::backend)?;
+    /// One attempt at `request` on `conn`.
+    async fn append_once(
+        &self,
+        conn: &mut PgConnection,
+        request: &AppendRequest,
+    ) -> Result<Vec<RecordedEvent>, Failure> {
         if append::is_one_statement(request) {
             // One statement, its own transaction.
-            return append::append_on(&mut conn, &self.inner.sql, request, Placement::AUTOCOMMIT)
-                .await;
+            return append::append_on(conn, &self.inner.sql, request, Placement::AUTOCOMMIT).await;
         }
         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await
@@ -222,16 +222,19 @@ impl PgEventStore {
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(recorded)
     }
-}
 
-#[async_trait]
-impl EventAppender for PgEventStore {
-    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// [`EventAppender::append`] on `conn`: every attempt, and the look-up that names a
+    /// duplicate event id.
+    pub(crate) async fn append_with(
+        &self,
+        conn: &mut PgConnection,
+        request: AppendRequest,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.append_once(&request).await {
+            match self.append_once(conn, &request).await {
                 Ok(recorded) => {
                     if let Some(last) = recorded.last() {
                         self.committed(last.global_position);
@@ -240,18 +243,29 @@ impl EventAppender for PgEventStore {
                 }
                 Err(failure) if append::is_retryable(&failure) && attempt < MAX_ATTEMPTS => {}
                 Err(failure @ Failure::Duplicate) => {
-                    let mut conn = self
-                        .inner
-                        .pool
-                        .acquire()
-                        .await
-                        .map_err(StoreError::backend)?;
                     let sql = &self.inner.sql;
-                    return Err(append::into_store_error(failure, &mut conn, sql, &request).await);
+                    return Err(append::into_store_error(failure, conn, sql, &request).await);
                 }
                 Err(failure) => return Err(failure.into_error()),
             }
         }
+    }
+
+    /// A connection of the pool.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.inner.pool.acquire().await.map_err(StoreError::backend)
+    }
+}
+
+#[async_trait]
+impl EventAppender for PgEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut conn = self.acquire().await?;
+        self.append_with(&mut conn, request).await
+    }
+
+    fn command_session(&self) -> Option<Box<dyn CommandSession + '_>> {
+        Some(Box::new(PgCommandSession::new(self)))
     }
 }
 

@@ -191,7 +191,8 @@ pub use repository::{
 };
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use store::{
-    AppendRequest, CommandRead, EventAppender, EventReader, EventStore, FoldSink, StreamAppend,
+    AppendRequest, CommandRead, CommandSession, EventAppender, EventReader, EventStore, FoldSink,
+    StreamAppend,
 };
 pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 /// The bound of [`projection::ProjectionRunner`] and [`saga::SagaManager`]: a store that keeps

@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::event::{Envelope, Metadata, NewEvent, RecordedEvent};
 use crate::id::{EventId, StreamId};
 use crate::snapshot::{Snapshot, SnapshotStore};
-use crate::store::{AppendRequest, EventStore, FoldSink};
+use crate::store::{AppendRequest, CommandSession, EventStore, FoldSink};
 use crate::upcast::Upcasters;
 use crate::version::ExpectedVersion;
 use events::{command_metadata, encode};
@@ -193,7 +193,7 @@ impl<A: Aggregate> Repository<A> {
     }
 
     async fn load_stream(&self, stream: StreamId) -> Result<Loaded<A>, A> {
-        match self.load_for(stream, None).await? {
+        match self.load_for(stream, None, None).await? {
             Load::Loaded(loaded) => Ok(loaded),
             Load::Handled(_) => unreachable!("no probe was given"),
         }
@@ -201,15 +201,24 @@ impl<A: Aggregate> Repository<A> {
 
     /// Loads the instance behind `stream` (snapshot, then the events after it, in one read,
     /// folded as they arrive), unless `probe` is stored: then the command it belongs to was
-    /// handled before.
-    async fn load_for(&self, stream: StreamId, probe: Option<EventId>) -> Result<Load<A>, A> {
+    /// handled before. Reads in `session` when given one.
+    async fn load_for(
+        &self,
+        stream: StreamId,
+        probe: Option<EventId>,
+        session: Option<&mut (dyn CommandSession + '_)>,
+    ) -> Result<Load<A>, A> {
         let (state, version) = self.snapshot_of(&stream).await?.unwrap_or_default();
         let mut folder = Folder::new(stream.clone(), state, version, &self.upcasters);
-        let handled = self
-            .store
-            .fold_for_command(&stream, version + 1, probe, &mut folder)
-            .await
-            .map_err(RepositoryError::Store)?;
+        let from = version + 1;
+        let handled = match session {
+            Some(session) => session.fold_for_command(&stream, from, probe, &mut folder),
+            None => self
+                .store
+                .fold_for_command(&stream, from, probe, &mut folder),
+        }
+        .await
+        .map_err(RepositoryError::Store)?;
         if let Some(version) = handled {
             return Ok(Load::Handled(version));
         }

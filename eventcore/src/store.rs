@@ -400,6 +400,38 @@ pub trait EventAppender: Send + Sync {
     /// # Errors
     /// As described in the trait's contract, plus backend failures.
     async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// A session in which one command's read and its append run on one connection, for a
+    /// store whose every call would otherwise take a connection from a pool and give it back
+    /// (a round trip of its own, with some pools). `None`, the default, when the store gains
+    /// nothing by it; [`Repository`](crate::Repository) takes one per command.
+    fn command_session(&self) -> Option<Box<dyn CommandSession + '_>> {
+        None
+    }
+}
+
+/// One command's read and append on one connection of a store (see
+/// [`EventAppender::command_session`]). Each call behaves as the store's own method of the same
+/// name; the connection goes back to the store's pool when the session is dropped.
+#[async_trait]
+pub trait CommandSession: Send {
+    /// As [`EventReader::fold_for_command`].
+    ///
+    /// # Errors
+    /// As [`EventReader::fold_for_command`].
+    async fn fold_for_command(
+        &mut self,
+        stream: &StreamId,
+        from_version: u64,
+        probe: Option<EventId>,
+        sink: &mut dyn FoldSink,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// As [`EventAppender::append`].
+    ///
+    /// # Errors
+    /// As [`EventAppender::append`].
+    async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
 }
 
 /// A complete event store: [`EventReader`] and [`EventAppender`]. Implemented for every type
@@ -469,6 +501,10 @@ impl<T: EventReader + ?Sized> EventReader for Arc<T> {
 impl<T: EventAppender + ?Sized> EventAppender for Arc<T> {
     async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
         (**self).append(request).await
+    }
+
+    fn command_session(&self) -> Option<Box<dyn CommandSession + '_>> {
+        (**self).command_session()
     }
 }
 

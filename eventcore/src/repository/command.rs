@@ -36,6 +36,10 @@ impl<A: Aggregate> Repository<A> {
             if !std::mem::take(&mut reload) {
                 attempt += 1;
             }
+            // This round's read and append on one connection, where the store has them. It
+            // is dropped before anything else reads or writes (a pool of one connection
+            // would wait for itself), and a new round takes a fresh one.
+            let mut session = self.store.command_session();
             let cached = slot.take::<A>(self.cache_key);
             let probed = cached.is_none();
             let Loaded {
@@ -51,9 +55,13 @@ impl<A: Aggregate> Repository<A> {
                     state,
                     version,
                 },
-                None => match self.load_for(stream.clone(), Some(first_id)).await {
+                None => match self
+                    .load_for(stream.clone(), Some(first_id), session.as_deref_mut())
+                    .await
+                {
                     Ok(Load::Loaded(loaded)) => loaded,
                     Ok(Load::Handled(first_version)) => {
+                        drop(session);
                         return self
                             .already_committed(&command, &stream, first_version)
                             .await;
@@ -86,7 +94,12 @@ impl<A: Aggregate> Repository<A> {
             let new_events = encode::<A>(&command, &stream, &events, &metadata)?;
             let request =
                 AppendRequest::single(stream.clone(), ExpectedVersion::Exact(version), new_events);
-            match self.store.append(request).await {
+            let appended = match session.as_deref_mut() {
+                Some(session) => session.append(request).await,
+                None => self.store.append(request).await,
+            };
+            drop(session);
+            match appended {
                 Ok(recorded) => {
                     report.committed(&stream, attempt, recorded.len());
                     for event in &events {

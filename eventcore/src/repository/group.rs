@@ -96,7 +96,7 @@ impl<A: Aggregate> Repository<A> {
     async fn execute_group(&self, slot: &mut Slot, stream: StreamId, group: Vec<Pending<A>>) {
         let loaded = match slot.take::<A>(self.cache_key) {
             Some(cached) => Some(cached),
-            None => match self.load_for(stream.clone(), None).await {
+            None => match self.load_for(stream.clone(), None, None).await {
                 Ok(Load::Loaded(loaded)) => Some((loaded.state, loaded.version)),
                 _ => None,
             },
