@@ -40,8 +40,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                     Box::pin(async move { (record, self.dispatch_one(record).await) }) as _
                 })
                 .collect();
-            let mut outcomes =
-                futures::stream::iter(attempts).buffered(self.options.dispatch_concurrency.max(1));
+            let mut outcomes = futures::stream::iter(attempts)
+                .buffer_unordered(self.options.dispatch_concurrency.max(1));
             while let Some((record, outcome)) = outcomes.next().await {
                 match outcome {
                     Ok(true) => recorded += 1,
