@@ -148,11 +148,15 @@ impl InsertSql {
 /// The append of one event outside a caller's transaction (the everyday command path): a
 /// plain `INSERT ... SELECT` over one row that takes the gate and the stream's lock, then the
 /// transaction id (the outer select list is evaluated after the subquery's row). Parameters
-/// as [`InsertSql`]'s but no `$11`: outside a caller's transaction the transaction has no id
+/// as [`InsertSql`]'s but `$11` says whether to skip the version look-up (see below): outside
+/// a caller's transaction the transaction has no id
 /// before the gate (it is never early), and every earlier writer of the stream committed
 /// before this one took the stream's lock, so before it got its id: its positions lie above
 /// theirs. No row back means the version check failed. (`OFFSET 0` keeps the check out of
-/// the subquery, where the planner would evaluate the version look-up a second time.)
+/// the subquery, where the planner would evaluate the version look-up a second time.) A new
+/// stream's first append (no stream, or exactly version 0) in a statement of its own skips the
+/// look-up: it inserts version 1, and the unique index on the stream's versions refuses it if
+/// the stream exists (in a transaction of several statements that error would abort it).
 fn flat(events: &str, recorded_at: &str, gate: i32) -> String {
     let key = lock_key("$1");
     format!(
@@ -163,8 +167,10 @@ fn flat(events: &str, recorded_at: &str, gate: i32) -> String {
                 $10::TEXT::JSON
          FROM (SELECT pg_advisory_xact_lock_shared({gate}, pg_backend_pid())::TEXT AS gated,
                       pg_advisory_xact_lock({key})::TEXT AS locked,
-                      COALESCE((SELECT stream_version FROM {events} WHERE stream_id = $1
-                                ORDER BY stream_version DESC LIMIT 1), 0) AS v
+                      CASE WHEN $11::BOOL THEN 0
+                           ELSE COALESCE((SELECT stream_version FROM {events}
+                                          WHERE stream_id = $1
+                                          ORDER BY stream_version DESC LIMIT 1), 0) END AS v
                OFFSET 0) s
          WHERE CASE $4::INT WHEN 0 THEN TRUE WHEN 1 THEN s.v = 0
                             WHEN 2 THEN s.v > 0 ELSE s.v = $5::BIGINT END
@@ -196,6 +202,8 @@ pub(crate) struct Placement {
     pub(crate) index_base: u64,
     pub(crate) gate: GateMode,
     pub(crate) in_tx: bool,
+    /// The statement is its own transaction (a failed one aborts nothing else).
+    pub(crate) alone: bool,
 }
 
 impl Placement {
@@ -204,6 +212,13 @@ impl Placement {
         index_base: 0,
         gate: GateMode::Unknown,
         in_tx: false,
+        alone: false,
+    };
+
+    /// An append that is one statement, its own transaction.
+    pub(crate) const ALONE: Self = Self {
+        alone: true,
+        ..Self::AUTOCOMMIT
     };
 
     /// Whether the [`flat`] statement serves: outside a caller's transaction.
@@ -316,12 +331,18 @@ async fn run_insert(
             .bind(payloads)
     };
     if flat {
-        return Ok(match query.fetch_optional(&mut *conn).await? {
-            Some(row) => Inserted::Rows {
+        let skip = place.alone && (mode == 1 || (mode == 3 && exact == 0));
+        return Ok(match query.bind(skip).fetch_optional(&mut *conn).await {
+            Ok(Some(row)) => Inserted::Rows {
                 position: row.try_get::<i64, _>(0)? as u64,
                 version: row.try_get::<i64, _>(1)? as u64,
             },
-            None => Inserted::Refused,
+            Ok(None) => Inserted::Refused,
+            // A new stream's first append found version 1 taken: the stream exists.
+            Err(error) => match Failure::from(error) {
+                Failure::Raced if skip => Inserted::Refused,
+                failure => return Err(failure),
+            },
         });
     }
     let row = query.bind(place.gate as i32).fetch_one(&mut *conn).await?;

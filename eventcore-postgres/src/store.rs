@@ -212,7 +212,7 @@ impl PgEventStore {
     ) -> Result<Vec<RecordedEvent>, Failure> {
         if append::is_one_statement(request) {
             // One statement, its own transaction.
-            return append::append_on(conn, &self.inner.sql, request, Placement::AUTOCOMMIT).await;
+            return append::append_on(conn, &self.inner.sql, request, Placement::ALONE).await;
         }
         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN)
             .await

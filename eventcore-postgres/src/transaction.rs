@@ -391,6 +391,7 @@ async fn append_in_tx(
         index_base,
         gate,
         in_tx: true,
+        alone: false,
     };
     let mut attempt = 0;
     loop {
