@@ -148,15 +148,18 @@ impl InsertSql {
 /// The append of one event outside a caller's transaction (the everyday command path): a
 /// plain `INSERT ... SELECT` over one row that takes the gate and the stream's lock, then the
 /// transaction id (the outer select list is evaluated after the subquery's row). Parameters
-/// as [`InsertSql`]'s but `$11` says whether to skip the version look-up (see below): outside
-/// a caller's transaction the transaction has no id
-/// before the gate (it is never early), and every earlier writer of the stream committed
-/// before this one took the stream's lock, so before it got its id: its positions lie above
-/// theirs. No row back means the version check failed. (`OFFSET 0` keeps the check out of
-/// the subquery, where the planner would evaluate the version look-up a second time.) A new
-/// stream's first append (no stream, or exactly version 0) in a statement of its own skips the
-/// look-up: it inserts version 1, and the unique index on the stream's versions refuses it if
-/// the stream exists (in a transaction of several statements that error would abort it).
+/// as [`InsertSql`]'s, but `$11` says whether to skip the version look-up (see below).
+///
+/// No early-writer or stream-order check: outside a caller's transaction the transaction has
+/// no id before the gate (it is never early), and every earlier writer of the stream
+/// committed before this one took the stream's lock, so before it got its id: its positions
+/// lie below. No row back means the version check failed. (`OFFSET 0` keeps the check out of
+/// the subquery, where the planner would evaluate the version look-up a second time.)
+///
+/// A new stream's first append (no stream, or exactly version 0) in a statement of its own
+/// skips the look-up: it inserts version 1, and the unique index on the stream's versions
+/// refuses it if the stream exists (in a transaction of several statements that error would
+/// abort the transaction).
 fn flat(events: &str, recorded_at: &str, gate: i32) -> String {
     let key = lock_key("$1");
     format!(
