@@ -36,6 +36,13 @@ async fn main() {
         t.raw_per_second,
         t.local_sagas_per_second / t.raw_per_second
     );
+    println!(
+        "grouped steps  {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}   (step_group {})",
+        t.grouped_sagas_per_second,
+        t.raw_per_second,
+        t.grouped_sagas_per_second / t.raw_per_second,
+        eventcore::testing::sagas::GROUP
+    );
     sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await

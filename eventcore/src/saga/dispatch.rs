@@ -15,6 +15,9 @@ use crate::durable::SagaRecord;
 use crate::error::StoreError;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
+/// A dispatch of one instance's step, or of a group's: each instance's outcome.
+type Attempt<'a> = futures::future::BoxFuture<'a, Vec<(&'a SagaRecord, Result<bool, SagaError>)>>;
+
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// Runs the next step of every instance that has one due (up to `limit` instances per
     /// status); returns how many steps had an outcome recorded.
@@ -32,26 +35,33 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 .store
                 .sagas_with_status(S::TYPE, status.as_str(), limit)
                 .await?;
-            type Attempt<'a> =
-                futures::future::BoxFuture<'a, (&'a SagaRecord, Result<bool, SagaError>)>;
-            let attempts: Vec<Attempt<'_>> = records
-                .iter()
-                .map(|record| {
-                    Box::pin(async move { (record, self.dispatch_one(record).await) }) as _
-                })
-                .collect();
+            let attempts: Vec<Attempt<'_>> = match self.bus.local() {
+                Some(local) if self.options.step_group > 1 => records
+                    .chunks(self.options.step_group)
+                    .map(|group| Box::pin(self.dispatch_group(group, local)) as _)
+                    .collect(),
+                _ => records
+                    .iter()
+                    .map(|record| {
+                        Box::pin(async move { vec![(record, self.dispatch_one(record).await)] })
+                            as _
+                    })
+                    .collect(),
+            };
             let mut outcomes = futures::stream::iter(attempts)
                 .buffer_unordered(self.options.dispatch_concurrency.max(1));
-            while let Some((record, outcome)) = outcomes.next().await {
-                match outcome {
-                    Ok(true) => recorded += 1,
-                    Ok(false) => {}
-                    // Someone else changed the instance meanwhile: next round.
-                    Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
-                    Err(crash @ SagaError::Crash(_)) => return Err(crash),
-                    Err(error) => {
-                        tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
-                        first_error.get_or_insert(error);
+            while let Some(group) = outcomes.next().await {
+                for (record, outcome) in group {
+                    match outcome {
+                        Ok(true) => recorded += 1,
+                        Ok(false) => {}
+                        // Someone else changed the instance meanwhile: next round.
+                        Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
+                        Err(crash @ SagaError::Crash(_)) => return Err(crash),
+                        Err(error) => {
+                            tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
+                            first_error.get_or_insert(error);
+                        }
                     }
                 }
             }
@@ -151,7 +161,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
 
     /// Puts a step's outcome on `document`; the deadline changes it brings, or `None` if the
     /// step was not pending any more (recorded already).
-    fn outcome_changes(
+    pub(super) fn outcome_changes(
         &self,
         id: &str,
         name: &str,
@@ -195,7 +205,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// the saga record. A replica doing the same loses on the record's version and rolls back
     /// whole. A failed command wrote nothing: its transaction is rolled back and the failure
     /// recorded in one of its own.
-    async fn dispatch_local(
+    pub(super) async fn dispatch_local(
         &self,
         record: &SagaRecord,
         local: &dyn LocalDispatch<S::Command>,

@@ -106,6 +106,7 @@ mod dispatch;
 pub(crate) mod document;
 mod error;
 mod faults;
+mod grouped;
 mod intake;
 mod local;
 mod manager;

@@ -21,10 +21,12 @@ pub use records::{
     counts_report_events_sagas_and_dead_letters, runtime_records_persist_for_another_handle,
 };
 pub use simulation::{
-    SimulationReport, simulate, simulate_local, simulation_with_crashes_at_every_boundary,
+    SimulationReport, simulate, simulate_grouped, simulate_local,
+    simulation_with_crashes_at_every_boundary,
+    simulation_with_crashes_at_every_boundary_with_grouped_local_steps,
     simulation_with_crashes_at_every_boundary_with_local_steps,
 };
-pub use throughput::{Throughput, throughput};
+pub use throughput::{GROUP, Throughput, throughput};
 
 pub use super::rng::Rng;
 
@@ -48,6 +50,7 @@ macro_rules! saga_tests {
             policies_turn_events_into_commands,
             simulation_with_crashes_at_every_boundary,
             simulation_with_crashes_at_every_boundary_with_local_steps,
+            simulation_with_crashes_at_every_boundary_with_grouped_local_steps,
             local_steps_commit_with_the_saga_record,
             counts_report_events_sagas_and_dead_letters,
             steps_carry_the_correlation_id_of_their_flow,

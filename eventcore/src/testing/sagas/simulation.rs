@@ -17,8 +17,8 @@ use super::transfer::{
 use crate::event::RecordedEvent;
 use crate::saga::CommandBus;
 use crate::saga::{
-    CRASH_POINTS, FaultInjector, InjectedCrash, ManualClock, SagaError, SagaManager, SagaStatus,
-    StepKind, StepStatus,
+    CRASH_POINTS, FaultInjector, InjectedCrash, ManualClock, SagaError, SagaManager, SagaOptions,
+    SagaStatus, StepKind, StepStatus,
 };
 
 /// What a simulation did.
@@ -111,6 +111,21 @@ pub async fn simulate_local<T: SagaStore>(
     simulate_with(store, seed, sagas, steps, local_counter_bus).await
 }
 
+/// [`simulate_local`] with the next steps of up to three instances committed together
+/// ([`SagaOptions::step_group`](crate::saga::SagaOptions::step_group)).
+pub async fn simulate_grouped<T: SagaStore>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+) -> SimulationReport {
+    let options = SagaOptions {
+        step_group: 3,
+        ..options()
+    };
+    simulate_with_options(store, seed, sagas, steps, local_counter_bus, options).await
+}
+
 /// A seeded run over the bus `bus` builds (made flaky while the run injects failures).
 async fn simulate_with<T: SagaStore, B: CommandBus<Move>>(
     store: &T,
@@ -119,10 +134,21 @@ async fn simulate_with<T: SagaStore, B: CommandBus<Move>>(
     steps: usize,
     bus: impl FnOnce(T, Arc<Deliveries>) -> B,
 ) -> SimulationReport {
+    simulate_with_options(store, seed, sagas, steps, bus, options()).await
+}
+
+async fn simulate_with_options<T: SagaStore, B: CommandBus<Move>>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+    bus: impl FnOnce(T, Arc<Deliveries>) -> B,
+    options: SagaOptions,
+) -> SimulationReport {
     let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
     let inner = bus(store.clone(), Arc::clone(&deliveries));
     let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
-    run(store, seed, sagas, steps, bus, flaky, deliveries).await
+    run(store, seed, sagas, steps, bus, flaky, deliveries, options).await
 }
 
 async fn run<T: SagaStore, B: CommandBus<Move>>(
@@ -133,6 +159,7 @@ async fn run<T: SagaStore, B: CommandBus<Move>>(
     bus: B,
     flaky: Arc<AtomicBool>,
     deliveries: Arc<Deliveries>,
+    options: SagaOptions,
 ) -> SimulationReport {
     let run = format!("sim{seed}-{}", run_id());
     let mut rng = Rng::new(seed);
@@ -146,7 +173,7 @@ async fn run<T: SagaStore, B: CommandBus<Move>>(
     let manager = SagaManager::new(TransferSaga, store.clone(), bus)
         .with_clock(clock.clone())
         .with_faults(faults.clone())
-        .with_options(options());
+        .with_options(options);
 
     let mut ids = Vec::new();
     let mut initial = BTreeMap::new();
@@ -274,6 +301,17 @@ pub async fn simulation_with_crashes_at_every_boundary_with_local_steps<T: SagaS
         total.merge(simulate_local(&store, seed, 10, 300).await);
     }
     check_simulation(&total, "local steps");
+}
+
+/// The same with the next steps of up to three instances committed together.
+pub async fn simulation_with_crashes_at_every_boundary_with_grouped_local_steps<T: SagaStore>(
+    store: T,
+) {
+    let mut total = SimulationReport::default();
+    for seed in 21..=24 {
+        total.merge(simulate_grouped(&store, seed, 10, 300).await);
+    }
+    check_simulation(&total, "grouped local steps");
 }
 
 fn check_simulation(total: &SimulationReport, kind: &str) {

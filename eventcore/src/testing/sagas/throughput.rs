@@ -35,7 +35,13 @@ pub struct Throughput {
     /// transactions ([`local_counter_bus`](super::transfer::local_counter_bus)): one commit
     /// per step.
     pub local_sagas_per_second: f64,
+    /// The same with the next steps of up to [`GROUP`] instances committed together
+    /// ([`SagaOptions::step_group`]).
+    pub grouped_sagas_per_second: f64,
 }
+
+/// The step group of [`Throughput::grouped_sagas_per_second`].
+pub const GROUP: usize = 8;
 
 /// Runs `n` transfers both ways on `store` (their events are seeded first, untimed).
 ///
@@ -45,7 +51,8 @@ pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
     let run = run_id();
     let ids: Vec<String> = (0..n).map(|i| format!("{run}-b{i}")).collect();
     let local_ids: Vec<String> = (0..n).map(|i| format!("{run}-l{i}")).collect();
-    for id in ids.iter().chain(&local_ids) {
+    let grouped_ids: Vec<String> = (0..n).map(|i| format!("{run}-g{i}")).collect();
+    for id in ids.iter().chain(&local_ids).chain(&grouped_ids) {
         let accounts = accounts(&run, id);
         fund(&store, &accounts.from, 100).await;
         fund(&store, &format!("{}-raw", accounts.from), 100).await;
@@ -95,14 +102,17 @@ pub async fn throughput<T: SagaStore>(store: T, n: usize) -> Throughput {
     let raw_per_second = n as f64 / start.elapsed().as_secs_f64();
 
     let bus = counter_bus(store.clone(), Arc::new(Deliveries::default()));
-    let sagas_per_second = run_sagas(&store, bus, n, &ids).await;
+    let sagas_per_second = run_sagas(&store, bus, n, &ids, 1).await;
     let bus = local_counter_bus(store.clone(), Arc::new(Deliveries::default()));
-    let local_sagas_per_second = run_sagas(&store, bus, n, &local_ids).await;
+    let local_sagas_per_second = run_sagas(&store, bus, n, &local_ids, 1).await;
+    let bus = local_counter_bus(store.clone(), Arc::new(Deliveries::default()));
+    let grouped_sagas_per_second = run_sagas(&store, bus, n, &grouped_ids, GROUP).await;
     Throughput {
         sagas: n,
         sagas_per_second,
         raw_per_second,
         local_sagas_per_second,
+        grouped_sagas_per_second,
     }
 }
 
@@ -113,9 +123,11 @@ async fn run_sagas<T: SagaStore, B: CommandBus<super::transfer::Move>>(
     bus: B,
     n: usize,
     ids: &[String],
+    step_group: usize,
 ) -> f64 {
     let options = SagaOptions {
         poll_interval: Duration::from_millis(5),
+        step_group,
         ..SagaOptions::default()
     };
     let start = Instant::now();
