@@ -24,25 +24,7 @@ async fn main() {
         "eventcore-postgres sagas ({} three-step transfers)",
         t.sagas
     );
-    println!(
-        "saga manager   {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}",
-        t.sagas_per_second,
-        t.raw_per_second,
-        t.sagas_per_second / t.raw_per_second
-    );
-    println!(
-        "local steps    {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}",
-        t.local_sagas_per_second,
-        t.raw_per_second,
-        t.local_sagas_per_second / t.raw_per_second
-    );
-    println!(
-        "grouped steps  {:>8.0} sagas/s   raw repository commands {:>8.0} transfers/s   ratio {:.2}   (step_group {})",
-        t.grouped_sagas_per_second,
-        t.raw_per_second,
-        t.grouped_sagas_per_second / t.raw_per_second,
-        eventcore::testing::sagas::GROUP
-    );
+    print!("{}", t.table());
     sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await

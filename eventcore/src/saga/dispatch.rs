@@ -210,31 +210,73 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         record: &SagaRecord,
         local: &dyn LocalDispatch<S::Command>,
     ) -> Result<bool, SagaError> {
-        let id = &record.saga_id;
-        // The record as listed, not read again: the save below is versioned, so if anything
-        // changed it meanwhile the whole transaction (the command's events too) rolls back.
-        let (mut document, version) = (parse::<S>(record)?, record.version);
-        let Some(step) = document.next_step(self.clock.now()) else {
+        let Some(mut step) = self.next_local_step(record)? else {
             return Ok(false);
         };
-        let (name, command) = (step.name.clone(), step.command.clone());
-        let metadata = document.step_metadata();
         let mut tx = self.store.begin().await?;
-        self.faults.check("dispatch:before-send")?;
-        let outcome = local
-            .execute_in(&mut tx, &command, Self::command_id(id, &name), &metadata)
-            .await;
-        self.faults.check("dispatch:after-send")?;
+        let outcome = self.run_local_step(&mut tx, &step, local).await?;
+        let id = &record.saga_id;
         if outcome.is_err() {
             drop(tx);
             return self
-                .record_outcome(id, &name, &outcome, document, version)
+                .record_outcome(id, &step.name, &outcome, step.document, step.version)
                 .await;
         }
-        let Some(changes) = self.outcome_changes(id, &name, &outcome, &mut document)? else {
+        let Some(changes) = self.outcome_changes(id, &step.name, &outcome, &mut step.document)?
+        else {
             return Ok(false);
         };
-        self.commit_outcome(tx, id, &document, version, changes)
+        self.commit_outcome(tx, id, &step.document, step.version, changes)
             .await
     }
+
+    /// A listed instance's next step, if one is due. The record as listed, not read again:
+    /// the save of its outcome is versioned, so if anything changed it meanwhile the whole
+    /// transaction (the command's events too) rolls back.
+    pub(super) fn next_local_step(
+        &self,
+        record: &SagaRecord,
+    ) -> Result<Option<LocalStep<S>>, SagaError> {
+        let document = parse::<S>(record)?;
+        let Some(step) = document.next_step(self.clock.now()) else {
+            return Ok(None);
+        };
+        let (name, command) = (step.name.clone(), step.command.clone());
+        let metadata = document.step_metadata();
+        Ok(Some(LocalStep {
+            id: record.saga_id.clone(),
+            version: record.version,
+            document,
+            name,
+            command,
+            metadata,
+        }))
+    }
+
+    /// Executes `step`'s command inside `tx` with the step's command id; its outcome.
+    pub(super) async fn run_local_step(
+        &self,
+        tx: &mut T::Transaction,
+        step: &LocalStep<S>,
+        local: &dyn LocalDispatch<S::Command>,
+    ) -> Result<Result<(), DispatchError>, SagaError> {
+        self.faults.check("dispatch:before-send")?;
+        let id = Self::command_id(&step.id, &step.name);
+        let outcome = local
+            .execute_in(tx, &step.command, id, &step.metadata)
+            .await;
+        self.faults.check("dispatch:after-send")?;
+        Ok(outcome)
+    }
+}
+
+/// An instance's next step as listed, to run in the saga's own store.
+pub(super) struct LocalStep<S: Saga> {
+    id: String,
+    /// The record's version when listed.
+    pub(super) version: u64,
+    pub(super) document: Document<S>,
+    pub(super) name: String,
+    command: S::Command,
+    metadata: crate::event::Metadata,
 }

@@ -7,7 +7,6 @@ use super::bus::CommandBus;
 use super::error::SagaError;
 use super::local::LocalDispatch;
 use super::manager::SagaManager;
-use super::record::parse;
 use crate::durable::SagaRecord;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
@@ -57,31 +56,25 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         let mut tx = self.store.begin().await?;
         let mut outcomes = Vec::with_capacity(records.len());
         for record in records {
-            let id = &record.saga_id;
-            let (mut document, version) = (parse::<S>(record)?, record.version);
-            let Some(step) = document.next_step(self.clock.now()) else {
+            let Some(mut step) = self.next_local_step(record)? else {
                 outcomes.push((record, Ok(false)));
                 continue;
             };
-            let (name, command) = (step.name.clone(), step.command.clone());
-            let metadata = document.step_metadata();
-            self.faults.check("dispatch:before-send")?;
-            let outcome = local
-                .execute_in(&mut tx, &command, Self::command_id(id, &name), &metadata)
-                .await;
-            self.faults.check("dispatch:after-send")?;
+            let outcome = self.run_local_step(&mut tx, &step, local).await?;
             if outcome.is_err() {
                 return Ok(None); // `tx` rolls back as it is dropped
             }
-            let Some(changes) = self.outcome_changes(id, &name, &outcome, &mut document)? else {
+            let id = &record.saga_id;
+            let Some(changes) =
+                self.outcome_changes(id, &step.name, &outcome, &mut step.document)?
+            else {
                 outcomes.push((record, Ok(false)));
                 continue;
             };
-            if self
-                .save(&mut tx, id, &document, version, changes)
-                .await
-                .is_err()
-            {
+            let saved = self
+                .save(&mut tx, id, &step.document, step.version, changes)
+                .await;
+            if saved.is_err() {
                 return Ok(None);
             }
             outcomes.push((record, Ok(true)));

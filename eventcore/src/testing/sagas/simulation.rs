@@ -148,7 +148,7 @@ async fn simulate_with_options<T: SagaStore, B: CommandBus<Move>>(
     let (flaky, deliveries) = (Arc::new(AtomicBool::new(true)), Arc::default());
     let inner = bus(store.clone(), Arc::clone(&deliveries));
     let bus = Flaky::new(inner, seed ^ 0xB05, 0.1, flaky.clone());
-    run(store, seed, sagas, steps, bus, flaky, deliveries, options).await
+    run(store, seed, sagas, steps, (bus, flaky, deliveries), options).await
 }
 
 async fn run<T: SagaStore, B: CommandBus<Move>>(
@@ -156,9 +156,7 @@ async fn run<T: SagaStore, B: CommandBus<Move>>(
     seed: u64,
     sagas: usize,
     steps: usize,
-    bus: B,
-    flaky: Arc<AtomicBool>,
-    deliveries: Arc<Deliveries>,
+    (bus, flaky, deliveries): (B, Arc<AtomicBool>, Arc<Deliveries>),
     options: SagaOptions,
 ) -> SimulationReport {
     let run = format!("sim{seed}-{}", run_id());

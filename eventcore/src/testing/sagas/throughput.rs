@@ -40,6 +40,24 @@ pub struct Throughput {
     pub grouped_sagas_per_second: f64,
 }
 
+impl Throughput {
+    /// The three kinds of saga beside the raw commands, one line each, as the benches print
+    /// them.
+    pub fn table(&self) -> String {
+        let raw = self.raw_per_second;
+        let line = |kind: &str, rate: f64| {
+            format!(
+                "{kind:<14} {rate:>8.0} sagas/s   raw repository commands {raw:>8.0} \
+                 transfers/s   ratio {:.2}\n",
+                rate / raw
+            )
+        };
+        line("saga manager", self.sagas_per_second)
+            + &line("local steps", self.local_sagas_per_second)
+            + &line(&format!("grouped ({GROUP})"), self.grouped_sagas_per_second)
+    }
+}
+
 /// The step group of [`Throughput::grouped_sagas_per_second`].
 pub const GROUP: usize = 8;
 
