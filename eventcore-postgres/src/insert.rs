@@ -132,16 +132,18 @@ impl InsertSql {
         }
     }
 
-    fn get(&self, events: usize, place: Placement) -> &str {
-        if events == 1 && place.is_flat() {
-            return &self.one_flat;
+    /// The statement for `events` events at `place`, and whether it is the [`flat`] one.
+    fn get(&self, events: usize, place: Placement) -> (&str, bool) {
+        if events == 1 && !place.in_tx {
+            return (&self.one_flat, true);
         }
-        match (events == 1, place.in_tx) {
+        let sql = match (events == 1, place.in_tx) {
             (true, false) => &self.one,
             (false, false) => &self.many,
             (true, true) => &self.one_tx,
             (false, true) => &self.many_tx,
-        }
+        };
+        (sql, false)
     }
 }
 
@@ -223,11 +225,6 @@ impl Placement {
         alone: true,
         ..Self::AUTOCOMMIT
     };
-
-    /// Whether the [`flat`] statement serves: outside a caller's transaction.
-    fn is_flat(self) -> bool {
-        !self.in_tx
-    }
 }
 
 /// Inserts one stream's events if its check holds; `Ok(None)` when it does not.
@@ -301,8 +298,8 @@ async fn run_insert(
     now: SystemTime,
 ) -> Result<Inserted, Failure> {
     let (mode, exact) = mode(append.expected);
-    let flat = append.events.len() == 1 && place.is_flat();
-    let base = sqlx::query(sql.get(append.events.len(), place))
+    let (statement, flat) = sql.get(append.events.len(), place);
+    let base = sqlx::query(statement)
         .bind(append.stream.as_str())
         .bind(micros(now))
         .bind(place.index_base as i64)

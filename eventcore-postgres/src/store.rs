@@ -146,12 +146,7 @@ impl PgEventStore {
     /// # Errors
     /// As [`migrate`](Self::migrate).
     pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
-        let mut conn = self
-            .inner
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::backend)?;
+        let mut conn = self.acquire().await?;
         migrate::run(&mut conn, &self.inner.schema, version).await?;
         migrate::check_positions(&mut conn, &self.inner.schema).await
     }
@@ -302,12 +297,7 @@ impl EventReader for PgEventStore {
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
-        let mut conn = self
-            .inner
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::backend)?;
+        let mut conn = self.acquire().await?;
         append::version_of(&mut conn, &self.inner.sql, stream).await
     }
 

@@ -160,6 +160,7 @@ mod memory_runtime;
 pub mod projection;
 mod repository;
 pub mod saga;
+mod session;
 mod snapshot;
 mod store;
 mod subscription;

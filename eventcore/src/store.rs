@@ -14,6 +14,7 @@ use crate::id::{
     EventId, MAX_EVENT_TYPE_BYTES, MAX_EVENTS_PER_APPEND, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
     MAX_STREAMS_PER_APPEND, StreamId, validate_text,
 };
+pub use crate::session::CommandSession;
 use crate::version::ExpectedVersion;
 
 /// Events for one stream within an [`AppendRequest`], with the version the stream must have.
@@ -408,30 +409,6 @@ pub trait EventAppender: Send + Sync {
     fn command_session(&self) -> Option<Box<dyn CommandSession + '_>> {
         None
     }
-}
-
-/// One command's read and append on one connection of a store (see
-/// [`EventAppender::command_session`]). Each call behaves as the store's own method of the same
-/// name; the connection goes back to the store's pool when the session is dropped.
-#[async_trait]
-pub trait CommandSession: Send {
-    /// As [`EventReader::fold_for_command`].
-    ///
-    /// # Errors
-    /// As [`EventReader::fold_for_command`].
-    async fn fold_for_command(
-        &mut self,
-        stream: &StreamId,
-        from_version: u64,
-        probe: Option<EventId>,
-        sink: &mut dyn FoldSink,
-    ) -> Result<Option<u64>, StoreError>;
-
-    /// As [`EventAppender::append`].
-    ///
-    /// # Errors
-    /// As [`EventAppender::append`].
-    async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError>;
 }
 
 /// A complete event store: [`EventReader`] and [`EventAppender`]. Implemented for every type

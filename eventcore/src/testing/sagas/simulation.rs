@@ -98,7 +98,7 @@ pub async fn simulate<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
-    simulate_with(store, seed, sagas, steps, counter_bus).await
+    simulate_with(store, seed, sagas, steps, counter_bus, options()).await
 }
 
 /// [`simulate`] with steps executed in the saga's own transactions ([`local_counter_bus`]).
@@ -108,7 +108,7 @@ pub async fn simulate_local<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
-    simulate_with(store, seed, sagas, steps, local_counter_bus).await
+    simulate_with(store, seed, sagas, steps, local_counter_bus, options()).await
 }
 
 /// [`simulate_local`] with the next steps of up to three instances committed together
@@ -123,21 +123,11 @@ pub async fn simulate_grouped<T: SagaStore>(
         step_group: 3,
         ..options()
     };
-    simulate_with_options(store, seed, sagas, steps, local_counter_bus, options).await
+    simulate_with(store, seed, sagas, steps, local_counter_bus, options).await
 }
 
 /// A seeded run over the bus `bus` builds (made flaky while the run injects failures).
 async fn simulate_with<T: SagaStore, B: CommandBus<Move>>(
-    store: &T,
-    seed: u64,
-    sagas: usize,
-    steps: usize,
-    bus: impl FnOnce(T, Arc<Deliveries>) -> B,
-) -> SimulationReport {
-    simulate_with_options(store, seed, sagas, steps, bus, options()).await
-}
-
-async fn simulate_with_options<T: SagaStore, B: CommandBus<Move>>(
     store: &T,
     seed: u64,
     sagas: usize,
