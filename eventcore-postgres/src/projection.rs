@@ -39,6 +39,10 @@ impl StoreTransaction for PgTransaction {
         self.guard.after_commit(callback);
     }
 
+    fn own_states(&mut self) -> Option<&mut eventcore::TransactionStates> {
+        Some(self.guard.states())
+    }
+
     async fn append(
         &mut self,
         request: eventcore::AppendRequest,
@@ -111,6 +115,14 @@ impl StoreTransaction for PgTransaction {
         PgTransaction::record_processed(self, consumer, event_id).await
     }
 
+    async fn record_all_processed(
+        &mut self,
+        consumer: &str,
+        event_ids: &[EventId],
+    ) -> Result<Vec<bool>, StoreError> {
+        PgTransaction::record_all_processed(self, consumer, event_ids).await
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         PgTransaction::commit(self).await
     }
@@ -140,6 +152,13 @@ impl RuntimeTransaction for PgTransaction {
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError> {
         PgTransaction::saga(self, saga_type, saga_id).await
+    }
+    async fn sagas(
+        &mut self,
+        saga_type: &str,
+        saga_ids: &[String],
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        PgTransaction::sagas(self, saga_type, saga_ids).await
     }
     async fn save_saga(
         &mut self,

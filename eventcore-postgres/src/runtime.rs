@@ -120,6 +120,24 @@ pub(crate) async fn saga<'e>(
         .transpose()
 }
 
+/// The records of the instances `saga_ids` that exist, in one statement.
+pub(crate) async fn sagas<'e>(
+    executor: impl PgExecutor<'e>,
+    sql: &RuntimeSql,
+    saga_type: &str,
+    saga_ids: &[String],
+) -> Result<Vec<SagaRecord>, StoreError> {
+    sqlx::query(&sql.load_sagas)
+        .bind(saga_type)
+        .bind(saga_ids)
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::backend)?
+        .iter()
+        .map(saga_from_row)
+        .collect()
+}
+
 pub(crate) async fn sagas_by_status<'e>(
     executor: impl PgExecutor<'e>,
     sql: &RuntimeSql,
@@ -262,6 +280,24 @@ pub(crate) async fn record_processed<'e>(
         .await
         .map_err(StoreError::backend)?;
     Ok(result.rows_affected() == 1)
+}
+
+/// [`record_processed`] for each of `event_ids`, in one statement.
+pub(crate) async fn record_all_processed<'e>(
+    executor: impl PgExecutor<'e>,
+    sql: &RuntimeSql,
+    consumer: &str,
+    event_ids: &[EventId],
+) -> Result<Vec<bool>, StoreError> {
+    let ids: Vec<uuid::Uuid> = event_ids.iter().map(|id| id.as_uuid()).collect();
+    let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(&sql.record_all_processed)
+        .bind(consumer)
+        .bind(&ids)
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::backend)?;
+    let mut inserted: std::collections::HashSet<uuid::Uuid> = inserted.into_iter().collect();
+    Ok(ids.iter().map(|id| inserted.remove(id)).collect())
 }
 
 pub(crate) async fn is_processed<'e>(

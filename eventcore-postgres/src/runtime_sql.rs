@@ -28,6 +28,8 @@ pub(crate) struct RuntimeSql {
     pub(crate) deadlines: String,
     pub(crate) record_processed: String,
     pub(crate) is_processed: String,
+    pub(crate) load_sagas: String,
+    pub(crate) record_all_processed: String,
     pub(crate) record_dead_letter: String,
     pub(crate) dead_letters: String,
     pub(crate) count_events_through: String,
@@ -65,6 +67,9 @@ impl RuntimeSql {
             load_saga: format!(
                 "SELECT {saga_columns} FROM {sagas} WHERE saga_type = $1 AND saga_id = $2"
             ),
+            load_sagas: format!(
+                "SELECT {saga_columns} FROM {sagas} WHERE saga_type = $1 AND saga_id = ANY($2::TEXT[])"
+            ),
             sagas_by_status: format!(
                 "SELECT {saga_columns} FROM {sagas} WHERE saga_type = $1 AND status = $2
                  ORDER BY updated_at, saga_id LIMIT $3"
@@ -97,6 +102,10 @@ impl RuntimeSql {
             ),
             record_processed: format!(
                 "INSERT INTO {inbox} (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            ),
+            record_all_processed: format!(
+                "INSERT INTO {inbox} (consumer, event_id) SELECT $1, id FROM UNNEST($2::UUID[]) AS id \
+                 ON CONFLICT DO NOTHING RETURNING event_id"
             ),
             is_processed: format!("SELECT 1 FROM {inbox} WHERE consumer = $1 AND event_id = $2"),
             record_dead_letter: format!(

@@ -245,6 +245,25 @@ impl PgTransaction {
             .await
     }
 
+    /// The records of the instances `saga_ids` that exist, in one statement.
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn sagas(
+        &mut self,
+        saga_type: &str,
+        saga_ids: &[String],
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        self.guard
+            .run_statement(runtime::sagas(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                saga_type,
+                saga_ids,
+            ))
+            .await
+    }
+
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
     /// returns the new version (`record.version` and `updated_at` are ignored on write).
     ///
@@ -309,6 +328,26 @@ impl PgTransaction {
                 &self.store.inner.sql.runtime,
                 consumer,
                 event_id,
+            ))
+            .await
+    }
+
+    /// [`record_processed`](Self::record_processed) for each of `event_ids`, in one statement:
+    /// for each, whether it was new.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn record_all_processed(
+        &mut self,
+        consumer: &str,
+        event_ids: &[EventId],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.guard
+            .run_statement(runtime::record_all_processed(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                consumer,
+                event_ids,
             ))
             .await
     }

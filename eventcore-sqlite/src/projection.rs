@@ -62,6 +62,10 @@ impl StoreTransaction for SqliteTransaction {
         self.guard.after_commit(callback);
     }
 
+    fn own_states(&mut self) -> Option<&mut eventcore::TransactionStates> {
+        Some(self.guard.states())
+    }
+
     async fn append(
         &mut self,
         request: eventcore::AppendRequest,

@@ -165,6 +165,7 @@ mod snapshot;
 mod store;
 mod subscription;
 mod transaction;
+mod tx_states;
 mod upcast;
 mod version;
 
@@ -202,5 +203,6 @@ pub use subscription::{EventReaderExt, Subscription, SubscriptionOptions};
 /// [`counts`](RuntimeStore::counts), what a store holds now, for metrics.
 pub use transaction::RuntimeStore;
 pub use transaction::{DeadLetter, StoreTransaction, TransactionalStore};
+pub use tx_states::TransactionStates;
 pub use upcast::Upcasters;
 pub use version::{Conflict, ExpectedVersion};

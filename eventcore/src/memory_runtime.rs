@@ -136,6 +136,10 @@ impl StoreTransaction for InMemoryTransaction {
         self.guard.after_commit(callback);
     }
 
+    fn own_states(&mut self) -> Option<&mut crate::TransactionStates> {
+        Some(self.guard.states())
+    }
+
     async fn append(&mut self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
         request.validate()?;
         if self.writer.is_none() {

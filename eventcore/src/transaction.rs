@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::id::EventId;
 use crate::store::{AppendRequest, EventReader};
+use crate::tx_states::TransactionStates;
 
 /// An event a projection gave up on, kept with the error so an operator can see and replay it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +164,36 @@ pub trait StoreTransaction: Send + 'static {
         event_id: EventId,
     ) -> Result<bool, StoreError>;
 
+    /// [`record_processed`](Self::record_processed) for each of `event_ids` in turn: for each,
+    /// whether it was new (an id listed twice is new only the first time). The default records
+    /// them one at a time; a backend may do it in one statement (PostgreSQL does).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use eventcore::{EventId, InMemoryEventStore, StoreTransaction, TransactionalStore};
+    ///
+    /// let (a, b) = (EventId::new_random(), EventId::new_random());
+    /// let mut tx = InMemoryEventStore::new().begin().await.unwrap();
+    /// assert!(tx.record_processed("billing", a).await.unwrap());
+    /// let new = tx.record_all_processed("billing", &[a, b, b]).await.unwrap();
+    /// assert_eq!(new, [false, true, false]);
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn record_all_processed(
+        &mut self,
+        consumer: &str,
+        event_ids: &[EventId],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut new = Vec::with_capacity(event_ids.len());
+        for event_id in event_ids {
+            new.push(self.record_processed(consumer, *event_id).await?);
+        }
+        Ok(new)
+    }
+
     /// Runs `callback` once this transaction has committed, and never if it fails to commit,
     /// rolls back or is dropped: for in-process state that may only reflect committed data
     /// (what [`Repository::execute_in`](crate::Repository::execute_in) keeps of long streams
@@ -195,6 +226,25 @@ pub trait StoreTransaction: Send + 'static {
     /// ```
     fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
         drop(callback);
+    }
+
+    /// The aggregate states this transaction's own commands left behind, kept for the next
+    /// command on the same stream in the same transaction (see [`TransactionStates`]), or
+    /// `None`. The default keeps none, which is always correct but slower:
+    /// [`Repository::execute_in`](crate::Repository::execute_in) then reads a stream that the
+    /// transaction wrote to whole again for each further command on it. The backends of this
+    /// workspace override it (with [`TxGuard::states`](crate::backend::TxGuard::states)).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use eventcore::{InMemoryEventStore, StoreTransaction, TransactionalStore};
+    ///
+    /// let mut tx = InMemoryEventStore::new().begin().await.unwrap();
+    /// assert!(tx.own_states().is_some_and(|states| states.is_empty()));
+    /// # });
+    /// ```
+    fn own_states(&mut self) -> Option<&mut TransactionStates> {
+        None
     }
 
     /// Commits everything done in the transaction.
@@ -249,6 +299,21 @@ pub trait RuntimeTransaction: StoreTransaction {
         saga_type: &str,
         saga_id: &str,
     ) -> Result<Option<SagaRecord>, StoreError>;
+
+    /// The records of the instances `saga_ids` that exist, as this transaction sees them, in
+    /// no particular order. The default reads them one at a time; a backend may read them in
+    /// one statement (PostgreSQL does).
+    async fn sagas(
+        &mut self,
+        saga_type: &str,
+        saga_ids: &[String],
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        let mut found = Vec::with_capacity(saga_ids.len());
+        for saga_id in saga_ids {
+            found.extend(self.saga(saga_type, saga_id).await?);
+        }
+        Ok(found)
+    }
 
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
     /// returns the new version; [`StoreError::SagaConflict`] otherwise.

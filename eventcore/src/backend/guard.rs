@@ -32,6 +32,7 @@ pub struct TxGuard {
     in_flight: bool,
     aborted: Option<crate::AbortReason>,
     after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    states: crate::TransactionStates,
 }
 
 impl std::fmt::Debug for TxGuard {
@@ -40,6 +41,7 @@ impl std::fmt::Debug for TxGuard {
             .field("in_flight", &self.in_flight)
             .field("aborted", &self.aborted)
             .field("after_commit", &self.after_commit.len())
+            .field("states", &self.states)
             .finish()
     }
 }
@@ -91,6 +93,12 @@ impl TxGuard {
     /// backend. Dropped unrun if the transaction never commits.
     pub fn after_commit(&mut self, callback: Box<dyn FnOnce() + Send>) {
         self.after_commit.push(callback);
+    }
+
+    /// The transaction's [`TransactionStates`](crate::TransactionStates): what a backend hands
+    /// out through [`StoreTransaction::own_states`](crate::StoreTransaction::own_states).
+    pub fn states(&mut self) -> &mut crate::TransactionStates {
+        &mut self.states
     }
 
     /// Runs the callbacks kept by [`after_commit`](Self::after_commit), in order: call it once

@@ -6,7 +6,9 @@ use super::{
     Aggregate, AppendRequest, Command, Envelope, EventId, ExpectedVersion, Metadata, Repository,
     RepositoryError, Result, StoreError, command_metadata, encode,
 };
+use crate::StreamId;
 use crate::transaction::StoreTransaction;
+use crate::tx_states::{self, StateSlot};
 
 impl<A: Aggregate> Repository<A> {
     /// Handles `command` like [`execute_with`](Self::execute_with), but reads and appends
@@ -20,7 +22,9 @@ impl<A: Aggregate> Repository<A> {
     /// yet roll back). Instead, for a long stream (a hot aggregate that every transaction
     /// touches), the repository and its clones keep the state it had once the transaction
     /// committed ([`StoreTransaction::after_commit`]), and the next command reads only the
-    /// events after it. It does not wait for the stream's in-process lock (the transaction may
+    /// events after it. Within the transaction, the state a command left is what the next
+    /// command on that stream starts from ([`StoreTransaction::own_states`]), so a transaction
+    /// of many commands on one long stream reads it whole at most once. It does not wait for the stream's in-process lock (the transaction may
     /// hold what a command holding it waits for), so it races other commands like another
     /// process would: the version check decides, and a conflict is read again once at once.
     ///
@@ -61,10 +65,15 @@ impl<A: Aggregate> Repository<A> {
         let first_id = EventId::derived(command.command_id(), &stream, 0);
         let metadata = command_metadata::<A>(&command, metadata);
         let mut duplicate_seen = false;
-        // A committed state of this stream, if one is kept: only the events after it are read
-        // (as `tx` sees them, its own appends included). No snapshot: the snapshot store may
-        // not see, or may wait for, what the transaction holds.
-        let mut kept = self.committed.take(&stream);
+        // The state an earlier command of `tx` left, or else a committed state of this stream
+        // if one is kept: only the events after it are read (as `tx` sees them, its own
+        // appends included). No snapshot: the snapshot store may not see, or may wait for,
+        // what the transaction holds.
+        let slot = self.own_slot(tx, &stream);
+        let mut kept = slot
+            .as_ref()
+            .and_then(tx_states::take)
+            .or_else(|| self.committed.take(&stream));
         let mut attempt = 0;
         loop {
             // A conflict on a kept state does not count: the fresh read after it does.
@@ -77,7 +86,10 @@ impl<A: Aggregate> Repository<A> {
                 .await
                 .map_err(RepositoryError::Store)?;
             if let Some(first_version) = read.handled_at {
-                self.committed.put(stream.clone(), base, base_version);
+                match &slot {
+                    Some(slot) => tx_states::put(slot, base, base_version),
+                    None => self.committed.put(stream.clone(), base, base_version),
+                }
                 let records = tx
                     .read_stream(&stream, first_version, crate::MAX_EVENTS_PER_APPEND)
                     .await
@@ -90,7 +102,13 @@ impl<A: Aggregate> Repository<A> {
                 Ok(events) if !events.is_empty() => events,
                 other => {
                     // Nothing appended: the state as read is the stream's once `tx` commits.
-                    self.keep_after_commit(tx, loaded.stream, loaded.state, loaded.version);
+                    self.keep(
+                        tx,
+                        slot.as_ref(),
+                        loaded.stream,
+                        loaded.state,
+                        loaded.version,
+                    );
                     return other.map(|_| Vec::new()).map_err(RepositoryError::Domain);
                 }
             };
@@ -106,7 +124,7 @@ impl<A: Aggregate> Repository<A> {
                         loaded.state.apply(event);
                     }
                     let version = loaded.version + events.len() as u64;
-                    self.keep_after_commit(tx, loaded.stream, loaded.state, version);
+                    self.keep(tx, slot.as_ref(), loaded.stream, loaded.state, version);
                     return Ok(recorded
                         .into_iter()
                         .zip(events)
@@ -132,15 +150,40 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Keeps `state` (at `version` as `tx` sees the stream) for the next command, once `tx`
-    /// committed.
-    fn keep_after_commit<Tx: StoreTransaction>(
+    /// The slot of `stream` in `tx`'s own states, if `tx` keeps them. Created, it moves what
+    /// it holds to the committed states once `tx` commits.
+    fn own_slot<Tx: StoreTransaction>(
         &self,
         tx: &mut Tx,
-        stream: crate::StreamId,
+        stream: &StreamId,
+    ) -> Option<StateSlot<A>> {
+        let (slot, created) = tx.own_states()?.slot::<A>(self.cache_key, stream);
+        if created {
+            let (committed, stream, kept) = (self.committed.clone(), stream.clone(), slot.clone());
+            tx.after_commit(Box::new(move || {
+                if let Some((state, version)) = tx_states::take(&kept) {
+                    committed.put(stream, state, version);
+                }
+            }));
+        }
+        Some(slot)
+    }
+
+    /// Keeps `state` (at `version` as `tx` sees the stream) for the next command: in `tx`'s
+    /// own `slot` (the committed states get it once `tx` committed), or without one straight
+    /// for after the commit.
+    fn keep<Tx: StoreTransaction>(
+        &self,
+        tx: &mut Tx,
+        slot: Option<&StateSlot<A>>,
+        stream: StreamId,
         state: A,
         version: u64,
     ) {
+        if let Some(slot) = slot {
+            tx_states::put(slot, state, version);
+            return;
+        }
         if version < super::committed::KEEP_FROM_VERSION {
             return;
         }

@@ -3,6 +3,7 @@
 
 mod cached;
 mod group;
+mod in_tx;
 mod observed;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -49,6 +49,25 @@ pub(crate) struct DeadlineChanges {
     pub(crate) cancel: Vec<String>,
 }
 
+impl DeadlineChanges {
+    /// Adds `later`'s changes after these, as if saved one after the other: a later set
+    /// undoes an earlier cancel of the name and the other way round (within `later`, a name
+    /// both set and cancelled ends up cancelled, as [`save`](super::SagaManager) does it).
+    pub(crate) fn then(&mut self, later: DeadlineChanges) {
+        for (name, due_at) in later.set {
+            self.cancel.retain(|n| *n != name);
+            self.set.retain(|(n, _)| *n != name);
+            self.set.push((name, due_at));
+        }
+        for name in later.cancel {
+            self.set.retain(|(n, _)| *n != name);
+            if !self.cancel.contains(&name) {
+                self.cancel.push(name);
+            }
+        }
+    }
+}
+
 /// What a failed step leads to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AfterFailure {
@@ -384,5 +403,39 @@ fn forward<C>(step: Step<C>) -> StepRecord<C> {
         attempts: 0,
         last_error: None,
         not_before: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(set: &[&str], cancel: &[&str]) -> DeadlineChanges {
+        let due = SystemTime::UNIX_EPOCH;
+        DeadlineChanges {
+            set: set.iter().map(|n| ((*n).to_owned(), due)).collect(),
+            cancel: cancel.iter().map(|n| (*n).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn later_deadline_changes_override_earlier_ones_name_by_name() {
+        let mut all = changes(&["reply", "expiry"], &["old"]);
+        all.then(changes(&["old"], &["reply"]));
+        all.then(changes(&["expiry", "both"], &["both"]));
+        let mut set: Vec<_> = all.set.iter().map(|(n, _)| n.as_str()).collect();
+        set.sort_unstable();
+        let mut cancel: Vec<_> = all.cancel.iter().map(String::as_str).collect();
+        cancel.sort_unstable();
+        assert_eq!(
+            set,
+            ["expiry", "old"],
+            "set again after a cancel: set, once"
+        );
+        assert_eq!(
+            cancel,
+            ["both", "reply"],
+            "cancelled after a set: cancelled"
+        );
     }
 }

@@ -1,20 +1,26 @@
 //! Events in: each event the saga correlates is recorded in the consumer inbox and its
 //! reaction saved with the instance, in the transaction of the batch (and its checkpoint).
 
+use std::collections::HashMap;
 use std::slice;
 
 use super::Saga;
 use super::bus::CommandBus;
+use super::document::{DeadlineChanges, Document};
 use super::error::{SagaError, duplicate};
 use super::manager::SagaManager;
+use super::record::parse;
+use crate::durable::SagaRecord;
 use crate::error::CodecError;
 use crate::event::RecordedEvent;
 use crate::projection::{Checkpoint, moved};
-use crate::transaction::{RuntimeStore, StoreTransaction};
+use crate::transaction::{RuntimeStore, RuntimeTransaction, StoreTransaction};
 
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// Handles `events` inside `tx`: each event the saga correlates is recorded in the inbox
-    /// (a repeat is skipped) and its reaction saved with the instance.
+    /// (a repeat is skipped) and its reaction applied to the instance. Each instance is read
+    /// once per batch and saved once, after its last event of the batch, with every deadline
+    /// change its events made (in order).
     pub(super) async fn handle_in(
         &self,
         tx: &mut T::Transaction,
@@ -22,6 +28,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     ) -> Result<(), SagaError> {
         self.faults.check("event:before-apply")?;
         let consumer = self.consumer();
+        // The events the saga correlates, with their instances.
+        let mut correlated = Vec::new();
         for event in events {
             if !S::CATEGORIES.is_empty() && !S::CATEGORIES.contains(&event.stream_id.category()) {
                 continue;
@@ -36,22 +44,73 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                     });
                 }
             };
-            let Some(id) = self.saga.correlate(&typed, event) else {
-                continue;
-            };
-            if !tx.record_processed(&consumer, event.event_id).await? {
+            if let Some(id) = self.saga.correlate(&typed, event) {
+                correlated.push((event, typed, id));
+            }
+        }
+        if correlated.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<_> = correlated
+            .iter()
+            .map(|(event, ..)| event.event_id)
+            .collect();
+        let new = tx.record_all_processed(&consumer, &ids).await?;
+        // The instances' records, read at once.
+        let mut wanted: Vec<String> = Vec::new();
+        for ((_, _, id), new) in correlated.iter().zip(&new) {
+            if *new && !wanted.contains(id) {
+                wanted.push(id.clone());
+            }
+        }
+        let mut records: HashMap<String, SagaRecord> = tx
+            .sagas(S::TYPE, &wanted)
+            .await?
+            .into_iter()
+            .map(|record| (record.saga_id.clone(), record))
+            .collect();
+        // The instances the batch reacted to, in the order first met.
+        let mut touched: Vec<Touched<S>> = Vec::new();
+        for ((event, typed, id), new) in correlated.into_iter().zip(new) {
+            if !new {
                 continue; // delivered before
             }
-            let (mut document, version) = self.load(tx, &id).await?;
-            document.correlate_with(&event.metadata);
+            let at = match touched.iter().position(|t| t.id == id) {
+                Some(at) => at,
+                None => {
+                    let (document, version) = match records.remove(&id) {
+                        Some(record) => (parse::<S>(&record)?, record.version),
+                        None => (Document::default(), 0),
+                    };
+                    touched.push(Touched {
+                        id,
+                        document,
+                        version,
+                        changes: DeadlineChanges::default(),
+                    });
+                    touched.len() - 1
+                }
+            };
+            let instance = &mut touched[at];
+            instance.document.correlate_with(&event.metadata);
             let reaction = self
                 .saga
-                .on_event(&document.state, &typed)
+                .on_event(&instance.document.state, &typed)
                 .map_err(|e| SagaError::Saga(Box::new(e)))?;
             let cause = format!("event {} at {}", event.event_type, event.global_position);
-            let changes = document
+            let changes = instance
+                .document
                 .react(reaction, self.clock.now(), &cause)
-                .map_err(duplicate(&id))?;
+                .map_err(duplicate(&instance.id))?;
+            instance.changes.then(changes);
+        }
+        for instance in touched {
+            let Touched {
+                id,
+                document,
+                version,
+                changes,
+            } = instance;
             self.save(tx, &id, &document, version, changes).await?;
         }
         Ok(())
@@ -100,4 +159,14 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         self.faults.check("event:after-commit")?;
         Ok(events.len())
     }
+}
+
+/// An instance a batch of events reacted to, as the batch left it.
+struct Touched<S: Saga> {
+    id: String,
+    document: Document<S>,
+    /// The record's version when read (0: new).
+    version: u64,
+    /// The deadline changes of its events, in order.
+    changes: DeadlineChanges,
 }

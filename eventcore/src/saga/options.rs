@@ -27,9 +27,11 @@ pub struct SagaOptions {
     /// its own. A group takes one commit and one `BEGIN` for all its steps, so fewer round
     /// trips and syncs, at some latency per step. Anything unusual in a group (a command that
     /// fails, a record changed meanwhile, a failed commit) rolls the whole group back and runs
-    /// its steps again one by one. Best for steps that go to different aggregates: inside a
-    /// transaction a long stream is read whole again by each command after the first (its
-    /// kept state applies only once committed). Sent steps are never grouped.
+    /// its steps again one by one. Steps of a group that go to one aggregate build on each
+    /// other's state ([`StoreTransaction::own_states`](crate::StoreTransaction::own_states)),
+    /// so a hot aggregate is not read again per step. On PostgreSQL a group holds its streams'
+    /// locks until it commits: plain commands on those aggregates wait for the whole group.
+    /// Sent steps are never grouped.
     pub step_group: usize,
     /// How long a dispatcher holds a step it is sending: other dispatchers (replicas) leave it
     /// alone meanwhile; if the sender dies, another sends it again after this.
@@ -44,7 +46,7 @@ pub struct SagaOptions {
 
 impl Default for SagaOptions {
     /// Batches of 100, a 100 ms poll, 5 step retries waiting from 200 ms doubling up to 60 s,
-    /// 8 instances dispatched at once, each step in a transaction of its own, 30 s step
+    /// 8 instances dispatched at once, local steps committed in groups of up to 8, 30 s step
     /// leases, [`ErrorPolicy::stop_after`] 5 retries for events, and no linger.
     fn default() -> Self {
         Self {
@@ -53,7 +55,7 @@ impl Default for SagaOptions {
             step_retries: 5,
             step_backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(60)),
             dispatch_concurrency: 8,
-            step_group: 1,
+            step_group: 8,
             step_lease: Duration::from_secs(30),
             events: ErrorPolicy::stop_after(5),
             linger: Duration::ZERO,

@@ -26,7 +26,7 @@ pub use simulation::{
     simulation_with_crashes_at_every_boundary_with_grouped_local_steps,
     simulation_with_crashes_at_every_boundary_with_local_steps,
 };
-pub use throughput::{GROUP, Throughput, throughput};
+pub use throughput::{Throughput, throughput};
 
 pub use super::rng::Rng;
 

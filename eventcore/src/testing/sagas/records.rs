@@ -15,8 +15,9 @@ use crate::store::AppendRequest;
 use crate::transaction::{DeadLetter, RuntimeStore, RuntimeTransaction, StoreTransaction};
 use crate::version::ExpectedVersion;
 
-/// Writes a saga record (with a stale save refused), three deadlines (one cancelled, twice) and
-/// an inbox entry (recorded twice) in one transaction of `store`, then checks them through the
+/// Writes a saga record (with a stale save refused, then read back with others missing), three
+/// deadlines (one cancelled, twice) and inbox entries (one recorded twice, then several at
+/// once) in one transaction of `store`, then checks them through the
 /// handle `reopen` gives (a new handle on the same database, or after a restart). Returns that
 /// handle and the inbox's event id, for backend-specific checks.
 ///
@@ -77,6 +78,20 @@ where
             .expect("inbox"),
         "second time is a duplicate"
     );
+    let (a, b) = (EventId::new_random(), EventId::new_random());
+    assert_eq!(
+        tx.record_all_processed("notifier", &[a, event_id, b, a])
+            .await
+            .expect("inbox"),
+        [true, false, true, false],
+        "new, recorded before, new, listed twice"
+    );
+    assert!(!tx.record_processed("notifier", b).await.expect("inbox"));
+    let listed = ["o-1".to_owned(), "o-missing".to_owned()];
+    let found = tx.sagas("order", &listed).await.expect("sagas");
+    assert_eq!(found.len(), 1, "only those that exist");
+    assert_eq!((found[0].saga_id.as_str(), found[0].version), ("o-1", 2));
+    assert!(tx.sagas("order", &[]).await.expect("none asked").is_empty());
     tx.commit().await.expect("commit");
 
     let other = reopen(store).await;

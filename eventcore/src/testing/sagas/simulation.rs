@@ -101,18 +101,24 @@ pub async fn simulate<T: SagaStore>(
     simulate_with(store, seed, sagas, steps, counter_bus, options()).await
 }
 
-/// [`simulate`] with steps executed in the saga's own transactions ([`local_counter_bus`]).
+/// [`simulate`] with steps executed in the saga's own transactions ([`local_counter_bus`]),
+/// each in a transaction of its own (`step_group: 1`).
 pub async fn simulate_local<T: SagaStore>(
     store: &T,
     seed: u64,
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
-    simulate_with(store, seed, sagas, steps, local_counter_bus, options()).await
+    let options = SagaOptions {
+        step_group: 1,
+        ..options()
+    };
+    simulate_with(store, seed, sagas, steps, local_counter_bus, options).await
 }
 
 /// [`simulate_local`] with the next steps of up to three instances committed together
-/// ([`SagaOptions::step_group`](crate::saga::SagaOptions::step_group)).
+/// ([`SagaOptions::step_group`](crate::saga::SagaOptions::step_group); the default groups
+/// up to eight, which the simulation's few instances at a time rarely fill).
 pub async fn simulate_grouped<T: SagaStore>(
     store: &T,
     seed: u64,
