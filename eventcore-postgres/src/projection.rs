@@ -160,6 +160,12 @@ impl RuntimeTransaction for PgTransaction {
     ) -> Result<Vec<SagaRecord>, StoreError> {
         PgTransaction::sagas(self, saga_type, saga_ids).await
     }
+    async fn save_sagas(&mut self, saves: &[(SagaRecord, u64)]) -> Result<Vec<u64>, StoreError> {
+        PgTransaction::save_sagas(self, saves).await
+    }
+    async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
+        PgTransaction::cancel_deadlines(self, deadline_ids).await
+    }
     async fn save_saga(
         &mut self,
         record: &SagaRecord,

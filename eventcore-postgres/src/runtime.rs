@@ -200,6 +200,80 @@ pub(crate) async fn save_saga(
     ))
 }
 
+/// [`save_saga`] for each of `saves`, in a statement for the new instances and one for the
+/// others.
+pub(crate) async fn save_sagas(
+    conn: &mut sqlx::PgConnection,
+    sql: &RuntimeSql,
+    saves: &[(SagaRecord, u64)],
+) -> Result<Vec<u64>, StoreError> {
+    let now = micros(SystemTime::now());
+    let mut saved = std::collections::HashSet::new();
+    for new in [true, false] {
+        let part: Vec<&(SagaRecord, u64)> =
+            saves.iter().filter(|(_, v)| (*v == 0) == new).collect();
+        if part.is_empty() {
+            continue;
+        }
+        let column =
+            |f: fn(&SagaRecord) -> &str| -> Vec<&str> { part.iter().map(|(r, _)| f(r)).collect() };
+        let statement = if new {
+            &sql.insert_sagas
+        } else {
+            &sql.update_sagas
+        };
+        let mut query = sqlx::query_as::<_, (String, String)>(statement)
+            .bind(column(|r| &r.saga_type))
+            .bind(column(|r| &r.saga_id))
+            .bind(column(|r| &r.status))
+            .bind(column(|r| r.state.get()))
+            .bind(now);
+        if !new {
+            let expected = part
+                .iter()
+                .map(|(_, v)| to_i64(*v))
+                .collect::<Result<Vec<i64>, StoreError>>()?;
+            query = query.bind(expected);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::backend)?;
+        saved.extend(rows);
+    }
+    let mut versions = Vec::with_capacity(saves.len());
+    for (record, expected_version) in saves {
+        let key = (record.saga_type.clone(), record.saga_id.clone());
+        if !saved.remove(&key) {
+            let actual = saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
+                .await?
+                .map_or(0, |r| r.version);
+            return Err(eventcore::backend::saga_conflict(
+                &record.saga_type,
+                &record.saga_id,
+                *expected_version,
+                actual,
+            ));
+        }
+        versions.push(expected_version + 1);
+    }
+    Ok(versions)
+}
+
+/// [`cancel_deadline`] for each of `deadline_ids`, in one statement.
+pub(crate) async fn cancel_deadlines<'e>(
+    executor: impl PgExecutor<'e>,
+    sql: &RuntimeSql,
+    deadline_ids: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query(&sql.cancel_deadlines)
+        .bind(deadline_ids)
+        .execute(executor)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}
+
 pub(crate) async fn schedule_deadline<'e>(
     executor: impl PgExecutor<'e>,
     sql: &RuntimeSql,

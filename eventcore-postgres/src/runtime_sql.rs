@@ -25,6 +25,9 @@ pub(crate) struct RuntimeSql {
     pub(crate) update_saga: String,
     pub(crate) schedule_deadline: String,
     pub(crate) cancel_deadline: String,
+    pub(crate) cancel_deadlines: String,
+    pub(crate) insert_sagas: String,
+    pub(crate) update_sagas: String,
     pub(crate) deadlines: String,
     pub(crate) record_processed: String,
     pub(crate) is_processed: String,
@@ -92,6 +95,25 @@ impl RuntimeSql {
                 timestamp_sql(4)
             ),
             cancel_deadline: format!("DELETE FROM {deadlines} WHERE deadline_id = $1"),
+            cancel_deadlines: format!(
+                "DELETE FROM {deadlines} WHERE deadline_id = ANY($1::TEXT[])"
+            ),
+            insert_sagas: format!(
+                "INSERT INTO {sagas} (saga_type, saga_id, status, state, version, updated_at)
+                 SELECT t, id, st, s::JSON, 1, {}
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS v(t, id, st, s)
+                 ON CONFLICT DO NOTHING RETURNING saga_type, saga_id",
+                timestamp_sql(5)
+            ),
+            update_sagas: format!(
+                "UPDATE {sagas} AS g SET status = v.st, state = v.s::JSON,
+                     version = v.expected + 1, updated_at = {}
+                 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $6::BIGINT[])
+                     AS v(t, id, st, s, expected)
+                 WHERE g.saga_type = v.t AND g.saga_id = v.id AND g.version = v.expected
+                 RETURNING g.saga_type, g.saga_id",
+                timestamp_sql(5)
+            ),
             deadlines: format!(
                 "SELECT deadline_id, saga_type, saga_id, {}, payload::TEXT FROM {deadlines}
                  WHERE saga_type = $1 AND ($2::TEXT IS NULL OR saga_id = $2)

@@ -284,6 +284,41 @@ impl PgTransaction {
             .await
     }
 
+    /// [`save_saga`](Self::save_saga) for each `(record, expected_version)` (each instance at
+    /// most once), in a statement for the new instances and one for the others: their new
+    /// versions.
+    ///
+    /// # Errors
+    /// [`StoreError::SagaConflict`] for the first whose version differs (others may have
+    /// been saved: roll back).
+    pub async fn save_sagas(
+        &mut self,
+        saves: &[(SagaRecord, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.guard
+            .run_statement(runtime::save_sagas(
+                &mut self.tx,
+                &self.store.inner.sql.runtime,
+                saves,
+            ))
+            .await
+    }
+
+    /// [`cancel_deadline`](Self::cancel_deadline) for each of `deadline_ids`, in one
+    /// statement.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
+        self.guard
+            .run_statement(runtime::cancel_deadlines(
+                &mut *self.tx,
+                &self.store.inner.sql.runtime,
+                deadline_ids,
+            ))
+            .await
+    }
+
     /// Schedules (or reschedules, by id) a durable deadline.
     ///
     /// # Errors

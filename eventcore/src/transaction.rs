@@ -328,6 +328,27 @@ pub trait RuntimeTransaction: StoreTransaction {
 
     /// Cancels a deadline (also used once it fired); `false` when there was none.
     async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError>;
+
+    /// [`save_saga`](Self::save_saga) for each `(record, expected_version)`, each instance at
+    /// most once: their new versions. On [`StoreError::SagaConflict`] (for the first listed
+    /// that differs) others may have been saved: roll the transaction back. The default saves
+    /// them one at a time; a backend may do it in a statement or two (PostgreSQL does).
+    async fn save_sagas(&mut self, saves: &[(SagaRecord, u64)]) -> Result<Vec<u64>, StoreError> {
+        let mut versions = Vec::with_capacity(saves.len());
+        for (record, expected_version) in saves {
+            versions.push(self.save_saga(record, *expected_version).await?);
+        }
+        Ok(versions)
+    }
+
+    /// [`cancel_deadline`](Self::cancel_deadline) for each of `deadline_ids`. The default
+    /// cancels them one at a time; a backend may do it in one statement (PostgreSQL does).
+    async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
+        for deadline_id in deadline_ids {
+            self.cancel_deadline(deadline_id).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The store side of [`RuntimeTransaction`]: committed runtime records, for the runtimes'

@@ -7,6 +7,7 @@ use super::bus::CommandBus;
 use super::error::SagaError;
 use super::local::LocalDispatch;
 use super::manager::SagaManager;
+use super::record::Save;
 use crate::durable::SagaRecord;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
@@ -55,6 +56,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     ) -> Result<Option<Outcomes<'r>>, SagaError> {
         let mut tx = self.store.begin().await?;
         let mut outcomes = Vec::with_capacity(records.len());
+        // The steps done, with their records' deadline changes, saved together at the end.
+        let mut done = Vec::with_capacity(records.len());
         for record in records {
             let Some(mut step) = self.next_local_step(record)? else {
                 outcomes.push((record, Ok(false)));
@@ -71,14 +74,21 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 outcomes.push((record, Ok(false)));
                 continue;
             };
-            let saved = self
-                .save(&mut tx, id, &step.document, step.version, changes)
-                .await;
-            if saved.is_err() {
-                return Ok(None);
-            }
-            outcomes.push((record, Ok(true)));
+            done.push((record, step, changes));
         }
+        let saves = done
+            .iter_mut()
+            .map(|(record, step, changes)| Save {
+                id: &record.saga_id,
+                document: &step.document,
+                version: step.version,
+                changes: std::mem::take(changes),
+            })
+            .collect();
+        if self.save_all(&mut tx, saves).await.is_err() {
+            return Ok(None);
+        }
+        outcomes.extend(done.into_iter().map(|(record, ..)| (record, Ok(true))));
         self.faults.check("dispatch:before-commit")?;
         if tx.commit().await.is_err() {
             // Committed or not, running the steps again is safe: each saves its record at

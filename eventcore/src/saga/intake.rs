@@ -9,7 +9,7 @@ use super::bus::CommandBus;
 use super::document::{DeadlineChanges, Document};
 use super::error::{SagaError, duplicate};
 use super::manager::SagaManager;
-use super::record::parse;
+use super::record::{Save, parse};
 use crate::durable::SagaRecord;
 use crate::error::CodecError;
 use crate::event::RecordedEvent;
@@ -104,15 +104,16 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 .map_err(duplicate(&instance.id))?;
             instance.changes.then(changes);
         }
-        for instance in touched {
-            let Touched {
-                id,
-                document,
-                version,
-                changes,
-            } = instance;
-            self.save(tx, &id, &document, version, changes).await?;
-        }
+        let saves = touched
+            .iter_mut()
+            .map(|instance| Save {
+                id: &instance.id,
+                document: &instance.document,
+                version: instance.version,
+                changes: std::mem::take(&mut instance.changes),
+            })
+            .collect();
+        self.save_all(tx, saves).await?;
         Ok(())
     }
 

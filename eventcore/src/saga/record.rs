@@ -40,52 +40,94 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         version: u64,
         changes: DeadlineChanges,
     ) -> Result<(), SagaError> {
-        // A deadline set already due is the dispatcher's to fire at once.
+        let save = Save {
+            id,
+            document,
+            version,
+            changes,
+        };
+        self.save_all(tx, vec![save]).await
+    }
+
+    /// [`save`](Self::save) for several instances (each at most once) with the store's batch
+    /// statements: the deadlines set, then those cancelled, then the records.
+    pub(super) async fn save_all(
+        &self,
+        tx: &mut T::Transaction,
+        saves: Vec<Save<'_, S>>,
+    ) -> Result<(), SagaError> {
         let now = self.clock.now();
-        let deadline_due = changes.set.iter().any(|(_, due_at)| *due_at <= now);
-        // Sets first: a name both set and cancelled (a deadline in a reaction that also
-        // compensates) ends up cancelled, as in the document.
-        for (name, due_at) in changes.set {
-            let payload = serde_json::value::to_raw_value(&DeadlinePayload { name: name.clone() })
-                .map_err(|e| record_error(id, e))?;
-            let deadline = DeadlineRecord {
-                deadline_id: deadline_id::<S>(id, &name),
+        let mut cancels = Vec::new();
+        let mut records = Vec::with_capacity(saves.len());
+        for save in saves {
+            let Save {
+                id,
+                document,
+                version,
+                changes,
+            } = save;
+            // A deadline set already due is the dispatcher's to fire at once.
+            let deadline_due = changes.set.iter().any(|(_, due_at)| *due_at <= now);
+            // Sets first: a name both set and cancelled (a deadline in a reaction that also
+            // compensates) ends up cancelled, as in the document.
+            for (name, due_at) in changes.set {
+                let payload =
+                    serde_json::value::to_raw_value(&DeadlinePayload { name: name.clone() })
+                        .map_err(|e| record_error(id, e))?;
+                let deadline = DeadlineRecord {
+                    deadline_id: deadline_id::<S>(id, &name),
+                    saga_type: S::TYPE.to_owned(),
+                    saga_id: id.to_owned(),
+                    due_at,
+                    payload,
+                };
+                tx.schedule_deadline(&deadline).await?;
+            }
+            cancels.extend(changes.cancel.iter().map(|name| deadline_id::<S>(id, name)));
+            let state =
+                serde_json::value::to_raw_value(document).map_err(|e| record_error(id, e))?;
+            let record = SagaRecord {
                 saga_type: S::TYPE.to_owned(),
                 saga_id: id.to_owned(),
-                due_at,
-                payload,
+                status: document.saga_status().as_str().to_owned(),
+                state,
+                version,
+                updated_at: now,
             };
-            tx.schedule_deadline(&deadline).await?;
+            records.push((record, version));
+            // Once committed: waiters on this instance look again, and the dispatcher wakes if
+            // the instance has a step to run or a deadline due.
+            let (watched, id) = (self.watched.clone(), id.to_owned());
+            let steps = matches!(
+                document.saga_status(),
+                SagaStatus::Dispatching | SagaStatus::Compensating
+            );
+            let wake = (steps || deadline_due).then(|| self.wake.clone());
+            tx.after_commit(Box::new(move || {
+                watched.changed(&id);
+                if let Some(wake) = wake {
+                    wake.notify_one();
+                }
+            }));
         }
-        for name in &changes.cancel {
-            tx.cancel_deadline(&deadline_id::<S>(id, name)).await?;
+        if !cancels.is_empty() {
+            tx.cancel_deadlines(&cancels).await?;
         }
-        let state = serde_json::value::to_raw_value(document).map_err(|e| record_error(id, e))?;
-        let record = SagaRecord {
-            saga_type: S::TYPE.to_owned(),
-            saga_id: id.to_owned(),
-            status: document.saga_status().as_str().to_owned(),
-            state,
-            version,
-            updated_at: self.clock.now(),
-        };
-        tx.save_saga(&record, version).await?;
-        // Once committed: waiters on this instance look again, and the dispatcher wakes if the
-        // instance has a step to run or a deadline due.
-        let (watched, id) = (self.watched.clone(), id.to_owned());
-        let steps = matches!(
-            document.saga_status(),
-            SagaStatus::Dispatching | SagaStatus::Compensating
-        );
-        let wake = (steps || deadline_due).then(|| self.wake.clone());
-        tx.after_commit(Box::new(move || {
-            watched.changed(&id);
-            if let Some(wake) = wake {
-                wake.notify_one();
-            }
-        }));
+        if !records.is_empty() {
+            tx.save_sagas(&records).await?;
+        }
         Ok(())
     }
+}
+
+/// An instance's document to save over its record at `version`, with the deadline changes
+/// that go with it.
+pub(super) struct Save<'a, S: Saga> {
+    pub(super) id: &'a str,
+    pub(super) document: &'a Document<S>,
+    /// The record's version when read (0: new).
+    pub(super) version: u64,
+    pub(super) changes: DeadlineChanges,
 }
 
 /// The id of deadline `name` of instance `id`.

@@ -118,6 +118,23 @@ where
         .await
         .expect("deadlines");
     assert_eq!(all.len(), 2);
+    let mut tx = other.begin().await.expect("begin");
+    // Several at once: a new one and an update; then one stale among them is refused.
+    let second = SagaRecord {
+        saga_id: "o-2".into(),
+        ..saga.clone()
+    };
+    let versions = tx
+        .save_sagas(&[(second.clone(), 0), (saga.clone(), 2)])
+        .await
+        .expect("saves both");
+    assert_eq!(versions, [1, 3]);
+    let stale = tx.save_sagas(&[(second, 1), (saga.clone(), 2)]).await;
+    assert!(
+        matches!(&stale, Err(StoreError::SagaConflict { saga_id, expected: 2, actual: 3, .. }) if saga_id == "o-1"),
+        "got {stale:?}"
+    );
+    drop(tx); // rolled back: the records stay as the caller checks them
     (other, event_id)
 }
 
