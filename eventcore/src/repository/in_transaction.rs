@@ -24,9 +24,10 @@ impl<A: Aggregate> Repository<A> {
     /// committed ([`StoreTransaction::after_commit`]), and the next command reads only the
     /// events after it. Within the transaction, the state a command left is what the next
     /// command on that stream starts from ([`StoreTransaction::own_states`]), so a transaction
-    /// of many commands on one long stream reads it whole at most once. It does not wait for the stream's in-process lock (the transaction may
-    /// hold what a command holding it waits for), so it races other commands like another
-    /// process would: the version check decides, and a conflict is read again once at once.
+    /// of many commands on one long stream reads it whole at most once. It does not wait for
+    /// the stream's in-process lock (the transaction may hold what a command holding it waits
+    /// for), so it races other commands like another process would: the version check
+    /// decides, and a conflict is read again once at once.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
