@@ -124,6 +124,7 @@ mod snapshot;
 mod sql;
 mod store;
 mod transaction;
+mod tx_runtime;
 
 pub use bound::{BoundHolder, ReadBound};
 pub use builder::PgEventStoreBuilder;
