@@ -189,15 +189,21 @@ pub(crate) async fn save_saga(
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
-    let actual = saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
-        .await?
-        .map_or(0, |r| r.version);
-    Err(eventcore::backend::saga_conflict(
-        &record.saga_type,
-        &record.saga_id,
-        expected_version,
-        actual,
-    ))
+    Err(conflict(conn, sql, record, expected_version).await)
+}
+
+/// The conflict a save of `record` at `expected_version` met, with the stored version.
+async fn conflict(
+    conn: &mut sqlx::PgConnection,
+    sql: &RuntimeSql,
+    record: &SagaRecord,
+    expected_version: u64,
+) -> StoreError {
+    let actual = match saga(&mut *conn, sql, &record.saga_type, &record.saga_id).await {
+        Ok(found) => found.map_or(0, |r| r.version),
+        Err(error) => return error,
+    };
+    eventcore::backend::saga_conflict(&record.saga_type, &record.saga_id, expected_version, actual)
 }
 
 /// [`save_saga`] for each of `saves`, in a statement for the new instances and one for the
@@ -245,15 +251,7 @@ pub(crate) async fn save_sagas(
     for (record, expected_version) in saves {
         let key = (record.saga_type.clone(), record.saga_id.clone());
         if !saved.remove(&key) {
-            let actual = saga(&mut *conn, sql, &record.saga_type, &record.saga_id)
-                .await?
-                .map_or(0, |r| r.version);
-            return Err(eventcore::backend::saga_conflict(
-                &record.saga_type,
-                &record.saga_id,
-                *expected_version,
-                actual,
-            ));
+            return Err(conflict(conn, sql, record, *expected_version).await);
         }
         versions.push(expected_version + 1);
     }

@@ -8,8 +8,9 @@ use crate::id::{EventId, StreamId};
 use crate::store::{AppendRequest, FoldSink};
 
 /// One command's read and append on one connection of a store (see
-/// [`EventAppender::command_session`](crate::EventAppender::command_session)). Each call behaves as the store's own method of the same
-/// name; the connection goes back to the store's pool when the session is dropped.
+/// [`EventAppender::command_session`](crate::EventAppender::command_session)). Each call
+/// behaves as the store's own method of the same name; the connection goes back to the
+/// store's pool when the session is dropped.
 #[async_trait]
 pub trait CommandSession: Send {
     /// As [`EventReader::fold_for_command`](crate::EventReader::fold_for_command).

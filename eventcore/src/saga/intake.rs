@@ -9,7 +9,7 @@ use super::bus::CommandBus;
 use super::document::{DeadlineChanges, Document};
 use super::error::{SagaError, duplicate};
 use super::manager::SagaManager;
-use super::record::{Save, parse};
+use super::record::{Save, document_of};
 use crate::durable::SagaRecord;
 use crate::error::CodecError;
 use crate::event::RecordedEvent;
@@ -78,10 +78,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             let at = match touched.iter().position(|t| t.id == id) {
                 Some(at) => at,
                 None => {
-                    let (document, version) = match records.remove(&id) {
-                        Some(record) => (parse::<S>(&record)?, record.version),
-                        None => (Document::default(), 0),
-                    };
+                    let (document, version) = document_of(records.remove(&id).as_ref())?;
                     touched.push(Touched {
                         id,
                         document,

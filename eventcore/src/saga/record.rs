@@ -24,10 +24,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         tx: &mut T::Transaction,
         id: &str,
     ) -> Result<(Document<S>, u64), SagaError> {
-        match tx.saga(S::TYPE, id).await? {
-            None => Ok((Document::default(), 0)),
-            Some(record) => Ok((parse(&record)?, record.version)),
-        }
+        document_of(tx.saga(S::TYPE, id).await?.as_ref())
     }
 
     /// Saves `document` over the record at `version`, setting and cancelling the deadlines in
@@ -133,6 +130,17 @@ pub(super) struct Save<'a, S: Saga> {
 /// The id of deadline `name` of instance `id`.
 fn deadline_id<S: Saga>(id: &str, name: &str) -> String {
     format!("{}/{id}/{name}", S::TYPE)
+}
+
+/// The document stored in `record` and its version; a new instance's (the default document at
+/// version 0) without one.
+pub(super) fn document_of<S: Saga>(
+    record: Option<&SagaRecord>,
+) -> Result<(Document<S>, u64), SagaError> {
+    match record {
+        None => Ok((Document::default(), 0)),
+        Some(record) => Ok((parse(record)?, record.version)),
+    }
 }
 
 /// The document stored in `record`.

@@ -109,11 +109,7 @@ pub async fn simulate_local<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
-    let options = SagaOptions {
-        step_group: 1,
-        ..options()
-    };
-    simulate_with(store, seed, sagas, steps, local_counter_bus, options).await
+    simulate_local_in_groups(store, seed, sagas, steps, 1).await
 }
 
 /// [`simulate_local`] with the next steps of up to three instances committed together
@@ -125,8 +121,19 @@ pub async fn simulate_grouped<T: SagaStore>(
     sagas: usize,
     steps: usize,
 ) -> SimulationReport {
+    simulate_local_in_groups(store, seed, sagas, steps, 3).await
+}
+
+/// Local steps, the next steps of up to `step_group` instances in one transaction.
+async fn simulate_local_in_groups<T: SagaStore>(
+    store: &T,
+    seed: u64,
+    sagas: usize,
+    steps: usize,
+    step_group: usize,
+) -> SimulationReport {
     let options = SagaOptions {
-        step_group: 3,
+        step_group,
         ..options()
     };
     simulate_with(store, seed, sagas, steps, local_counter_bus, options).await
