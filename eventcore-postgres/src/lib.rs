@@ -112,6 +112,7 @@ mod append;
 mod bound;
 mod builder;
 mod insert;
+mod log_read;
 mod migrate;
 mod notify;
 mod projection;

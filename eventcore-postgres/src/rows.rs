@@ -64,6 +64,15 @@ pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
 /// A stored event from its row; a row that cannot be read back is [`StoreError::Corrupt`],
 /// naming its stream, version and position.
 pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    event_from_row_after(row, None)
+}
+
+/// [`event_from_row`] for a row read after an event of stream `previous`: an event of the same
+/// stream shares its id rather than allocating its own.
+pub(crate) fn event_from_row_after(
+    row: &PgRow,
+    previous: Option<&eventcore::StreamId>,
+) -> Result<RecordedEvent, StoreError> {
     // Read leniently, only when an error needs to say where.
     let place = || RecordPlace {
         stream: row.try_get(2).unwrap_or_default(),
@@ -83,7 +92,7 @@ pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         metadata: column(row, 7, &place)?,
         payload: column(row, 8, &place)?,
     }
-    .into_recorded()
+    .into_recorded_after(previous)
 }
 
 /// Column `index` of `row`; a value that does not decode is [`StoreError::Corrupt`].

@@ -83,7 +83,6 @@ pub(crate) struct Sql {
     /// The append statements.
     pub(crate) insert: InsertSql,
     pub(crate) read_stream: String,
-    pub(crate) read_all: String,
     pub(crate) stream_version: String,
     pub(crate) event_by_id: String,
     pub(crate) head: String,
@@ -107,15 +106,6 @@ impl Sql {
                 "SELECT {EVENT_COLUMNS} FROM {events}
                  WHERE stream_id = $1 AND stream_version >= $2
                  ORDER BY stream_version LIMIT $3"
-            ),
-            // The inner query is the plain keyset page a raw reader would write (an ordered
-            // primary-key scan); the outer filter drops its tail at or above the safe bound.
-            // Positions at or above the bound all sort after those below it, so what remains
-            // is exactly the first rows of [from, bound).
-            // The keyset page below the read bound (migration 0005).
-            read_all: format!(
-                "SELECT * FROM {}",
-                bound_call(schema, "eventcore_read_all", "$1, $2")
             ),
             stream_version: format!(
                 "SELECT COALESCE((SELECT stream_version FROM {events} WHERE stream_id = $1

@@ -3,12 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use eventcore::backend::{read_start, sql_limit};
 use eventcore::{
     AppendRequest, CommandRead, CommandSession, EventAppender, EventId, EventReader, RecordedEvent,
     StoreError, StreamId,
 };
-use futures::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -16,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::append::{self, Failure};
 use crate::builder::PgEventStoreBuilder;
 use crate::insert::Placement;
+use crate::log_read::LogReader;
 use crate::rows::event_from_row;
 use crate::schema::Schema;
 use crate::session::PgCommandSession;
@@ -53,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) pool: PgPool,
     pub(crate) schema: Schema,
     pub(crate) sql: Sql,
+    /// `read_all`'s statements and the final floor.
+    log: LogReader,
     head: Arc<watch::Sender<u64>>,
     /// Sends the NOTIFYs (none with notifications off).
     notifier: Option<mpsc::Sender<()>>,
@@ -116,6 +117,7 @@ impl PgEventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 sql: Sql::new(&schema),
+                log: LogReader::new(&schema),
                 pool,
                 schema,
                 head,
@@ -281,19 +283,11 @@ impl EventReader for PgEventStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let Some(from_position) = read_start(from_position)? else {
-            return Ok(Vec::new()); // beyond any stored position
-        };
-        // Each row becomes an event as it arrives, while the server sends the next ones.
-        let mut rows = sqlx::query(&self.inner.sql.read_all)
-            .bind(from_position)
-            .bind(sql_limit(max_count))
-            .fetch(&self.inner.pool);
-        let mut events = Vec::with_capacity(max_count.min(1024));
-        while let Some(row) = rows.try_next().await.map_err(StoreError::backend)? {
-            events.push(event_from_row(&row)?);
-        }
-        Ok(events)
+        let inner = &self.inner;
+        inner
+            .log
+            .read_all(&inner.pool, from_position, max_count)
+            .await
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {

@@ -226,3 +226,50 @@ async fn read_bound_names_the_newest_writer_while_it_is_open() {
     let bound = store.read_bound().await.unwrap();
     assert!(bound.position > mine[0].global_position, "{bound:?}");
 }
+
+/// Appends `count` numbered events to the new stream `name`; returns their positions.
+async fn append_new(store: &eventcore_postgres::PgEventStore, name: &str, count: u64) -> Vec<u64> {
+    let events = (1..=count).map(event).collect();
+    let request = AppendRequest::single(
+        StreamId::new(name).unwrap(),
+        ExpectedVersion::NoStream,
+        events,
+    );
+    let appended = store.append(request).await.unwrap();
+    appended.iter().map(|e| e.global_position).collect()
+}
+
+/// The positions `read_all` returns from `from`, `max` at most.
+async fn positions(store: &eventcore_postgres::PgEventStore, from: u64, max: usize) -> Vec<u64> {
+    let events = store.read_all(from, max).await.unwrap();
+    events.iter().map(|e| e.global_position).collect()
+}
+
+#[tokio::test]
+async fn pages_below_and_across_the_final_floor_return_each_event_once_in_order() {
+    let store = common::fresh_store(4).await;
+    let start = store.head_position().await.unwrap() + 1;
+    let below = append_new(&store, "floor-a", 3).await;
+    // A transaction with an id and no events holds the final floor at its id while open.
+    let mut open = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *open)
+        .await
+        .unwrap();
+    let above = append_new(&store, "floor-b", 3).await;
+    let all: Vec<u64> = below.iter().chain(&above).copied().collect();
+    // It does not hold readers back (it writes no events), here nor on the pages after.
+    assert_eq!(positions(&store, start, 100).await, all);
+    assert_eq!(positions(&store, above[0], 100).await, above);
+    open.commit().await.unwrap();
+    // The floor learnt above lies between the two streams: a page may end below it, start
+    // below it and cross it, or start above it.
+    assert_eq!(positions(&store, start, 2).await, below[..2]);
+    assert_eq!(positions(&store, below[1] + 1, 3).await, all[2..5]);
+    assert_eq!(positions(&store, start, 100).await, all);
+    assert_eq!(positions(&store, above[1], 100).await, above[1..]);
+    // Events appended since arrive after the rest, on a page that crosses the floor.
+    let later = append_new(&store, "floor-c", 2).await;
+    let tail: Vec<u64> = all[3..].iter().chain(&later).copied().collect();
+    assert_eq!(positions(&store, below[2] + 1, 100).await, tail);
+}

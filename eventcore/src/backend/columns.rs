@@ -139,6 +139,19 @@ impl EventColumns {
     /// [`StoreError::Corrupt`], naming stream, version and position, for an invalid stream
     /// id, a negative or out-of-range number, or metadata or payload that is not JSON.
     pub fn into_recorded(self) -> Result<RecordedEvent, StoreError> {
+        self.into_recorded_after(None)
+    }
+
+    /// [`into_recorded`](Self::into_recorded) for a row read after an event of stream
+    /// `previous` (a log reader's previous row): an event of the same stream shares its id
+    /// rather than allocating its own.
+    ///
+    /// # Errors
+    /// As [`into_recorded`](Self::into_recorded).
+    pub fn into_recorded_after(
+        self,
+        previous: Option<&StreamId>,
+    ) -> Result<RecordedEvent, StoreError> {
         let Self {
             position,
             event_id,
@@ -177,8 +190,11 @@ impl EventColumns {
             recorded_at: from_unix_micros(recorded_at_micros),
             metadata,
             payload: RawValue::from_string(payload).map_err(|e| bad(format!("payload: {e}")))?,
-            stream_id: StreamId::from_text(&place.stream)
-                .map_err(|e| bad(format!("stream id: {e}")))?,
+            stream_id: match previous {
+                Some(id) if id.as_str() == place.stream => id.clone(),
+                _ => StreamId::from_text(&place.stream)
+                    .map_err(|e| bad(format!("stream id: {e}")))?,
+            },
             event_type,
         })
     }
