@@ -17,6 +17,8 @@ use ecommerce::messaging::Broker;
 use ecommerce::money::Money;
 use ecommerce::order::Status;
 use ecommerce::payment::{Payment, PaymentStatus, SimulatedProvider};
+use ecommerce::readmodels::pg;
+use ecommerce::services::analytics::AnalyticsService;
 use ecommerce::services::notification::NotificationService;
 use ecommerce::services::{self, payment::PaymentService};
 use eventcore::{
@@ -107,13 +109,14 @@ async fn the_saga_pays_through_the_payment_service_over_kafka() {
         debug: None,
     };
     pays_through_the_payment_service(&broker).await;
-    let mut topics: Vec<String> = ["payment", "paymentrequest"]
+    let mut topics: Vec<String> = ["payment", "paymentrequest", "order"]
         .iter()
         .map(|c| format!("{prefix}{c}"))
         .collect();
     let consumers = [
         services::payment::REQUESTS,
         services::notification::EVENTS,
+        services::analytics::EVENTS,
         ecommerce::app::PAYMENT_REPLIES,
     ];
     for consumer in consumers {
@@ -140,6 +143,13 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     let notifications = NotificationService::start(notification_store.clone(), broker)
         .await
         .expect("the notification service starts");
+    let analytics_schema = format!("ec_test_ecommerce_analytics_{run}");
+    let analytics_store = services::open_store(&database_url(), &analytics_schema, 4)
+        .await
+        .expect("opens the analytics schema");
+    let analytics = AnalyticsService::start(analytics_store.clone(), broker)
+        .await
+        .expect("the analytics service starts");
     // Approves everything up to 1,000.00; declines above.
     let provider = SimulatedProvider {
         success_rate: 1.0,
@@ -151,7 +161,8 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         .expect("the payment service starts");
     let remote = RemoteContexts::new(broker.clone())
         .with_payment()
-        .with_notification();
+        .with_notification()
+        .with_analytics();
     let shop = Shop::open(ShopConfig {
         remote: Some(remote),
         ..shop_support::config(&temp_db())
@@ -161,6 +172,7 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     let ready = Instant::now() + WAIT;
     while !(service.requests().is_ready()
         && notifications.events().is_ready()
+        && analytics.events().is_ready()
         && shop.payment_replies().is_some_and(|c| c.is_ready()))
     {
         assert!(Instant::now() < ready, "the consumers did not start");
@@ -316,12 +328,49 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         "the shop sends none itself"
     );
 
+    // The analytics service's read model, from the order events it received: the paid order
+    // confirmed then cancelled (its revenue taken back), the declined one cancelled; the shop
+    // keeps none itself. Its tables are in its own schema (a row per table at least).
+    let want = vec![("cancelled".to_owned(), 2)];
+    let until = Instant::now() + WAIT;
+    let report = loop {
+        let report = pg::analytics::report(analytics_store.pool(), 10).await;
+        let report = report.expect("reads the analytics service's tables");
+        if report.orders_per_status == want || Instant::now() >= until {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(report.orders_per_status, want, "{report:?}");
+    assert_eq!(report.revenue_per_day.iter().map(|d| d.1).sum::<i64>(), 0);
+    let customers: Vec<(&str, i64)> = report
+        .customers
+        .iter()
+        .map(|c| (c.0.as_str(), c.1))
+        .collect();
+    assert_eq!(customers, [("c-1", 1), ("c-2", 1)]);
+    assert!(shop.read_models().iter().all(|m| m.name != "analytics"));
+    let status = analytics.read_model().await.expect("running");
+    assert_eq!(status.state, "running");
+    let rows = pg::dump(analytics_store.pool(), "analytics")
+        .await
+        .expect("dumps");
+    for table in pg::analytics::TABLES {
+        let prefix = format!("{table}: {{");
+        assert!(
+            rows.iter().any(|r| r.starts_with(&prefix)),
+            "{table}: {rows:?}"
+        );
+    }
+
     shop.shutdown().await.expect("stops");
     service.shutdown().await.expect("stops");
     notifications.shutdown().await.expect("stops");
+    analytics.shutdown().await.expect("stops");
     for (store, schema) in [
         (&store, &schema),
         (&notification_store, &notification_schema),
+        (&analytics_store, &analytics_schema),
     ] {
         eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
             .execute(store.pool())

@@ -66,7 +66,7 @@ impl Shop {
         }
     }
 
-    /// Status and lag of every read model.
+    /// Status and lag of every read model kept here.
     pub fn read_models(&self) -> Vec<ProjectionStatus> {
         let mut statuses = self.projections.statuses();
         statuses.retain(|status| readmodels::ALL.contains(&status.name.as_str()));
@@ -99,7 +99,7 @@ impl Shop {
             })
     }
 
-    /// Waits until every read model and every saga/policy intake has applied the log up to
+    /// Waits until every read model kept here and every saga/policy intake has applied the log up to
     /// its current head (steps they planned may still be running: see
     /// [`settle`](Self::settle)).
     ///
@@ -107,8 +107,8 @@ impl Shop {
     /// [`ShopError::Unavailable`].
     pub async fn catch_up(&self) -> Result<(), ShopError> {
         let head = self.store.head_position().await?;
-        for name in readmodels::ALL {
-            self.projections.wait_until(name, head).await?;
+        for model in self.read_models() {
+            self.projections.wait_until(&model.name, head).await?;
         }
         let mut intakes = vec![
             self.order_sagas.events(),
@@ -167,7 +167,7 @@ impl Shop {
     /// # Errors
     /// [`ShopError::Unavailable`].
     pub async fn dead_letters(&self) -> Result<Vec<eventcore::DeadLetter>, ShopError> {
-        let mut consumers: Vec<String> = readmodels::ALL.iter().map(|n| (*n).to_owned()).collect();
+        let mut consumers: Vec<String> = self.read_models().into_iter().map(|m| m.name).collect();
         consumers.push(self.order_sagas.manager().consumer());
         consumers.push(self.expiry.manager().consumer());
         consumers.extend(self.notifier.as_ref().map(|n| n.manager().consumer()));

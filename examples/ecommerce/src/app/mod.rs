@@ -164,8 +164,14 @@ impl Shop {
         if config.seed_catalogue {
             seed(&steps.inventory).await?;
         }
-        readmodels::create_tables(&store).await?;
-        let mut runner = readmodels::runner(store.clone(), config.linger);
+        // The read models kept here: all but those of the contexts that run elsewhere.
+        let analytics_elsewhere = config.remote.as_ref().is_some_and(|r| r.analytics);
+        let models: Vec<&str> = readmodels::ALL
+            .into_iter()
+            .filter(|m| !(analytics_elsewhere && *m == readmodels::ANALYTICS))
+            .collect();
+        readmodels::sqlite::create_tables_of(&store, &models).await?;
+        let mut runner = readmodels::sqlite::runner_of(store.clone(), config.linger, &models);
         let mut payment_replies = None;
         let mut step_mode = config.step_mode;
         if let Some(remote) = &config.remote {

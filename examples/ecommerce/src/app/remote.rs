@@ -14,7 +14,7 @@ use crate::payment::{Payment, requests};
 pub const PAYMENT_REQUEST_RELAY: &str = "relay:payment-requests";
 /// The consumer (queue or group, and inbox) of the payment service's events.
 pub const PAYMENT_REPLIES: &str = "shop.payments";
-/// The relay of the events the notification service reacts to.
+/// The relay of the events the notification and analytics services consume.
 pub const NOTIFICATION_RELAY: &str = "relay:notifications";
 /// Every relay the shop may run.
 pub const RELAYS: [&str; 2] = [PAYMENT_REQUEST_RELAY, NOTIFICATION_RELAY];
@@ -33,6 +33,9 @@ pub struct RemoteContexts {
     /// this shop relays its order events to it (and its payment events, when payments are
     /// handled here) and runs no notification policy itself.
     pub notification: bool,
+    /// The analytics service keeps the analytics (`ecommerce service analytics`): this shop
+    /// relays its order events to it and keeps no analytics read model itself.
+    pub analytics: bool,
 }
 
 impl RemoteContexts {
@@ -42,6 +45,7 @@ impl RemoteContexts {
             broker,
             payment: false,
             notification: false,
+            analytics: false,
         }
     }
 
@@ -57,6 +61,14 @@ impl RemoteContexts {
     pub fn with_notification(self) -> Self {
         Self {
             notification: true,
+            ..self
+        }
+    }
+
+    /// The analytics context elsewhere.
+    pub fn with_analytics(self) -> Self {
+        Self {
+            analytics: true,
             ..self
         }
     }
@@ -82,9 +94,10 @@ impl RemoteContexts {
                 .map_err(|e| ShopError::unavailable("the broker", e))?;
             replies = Some(consumer);
         }
-        if self.notification {
+        // One relay publishes what the other services consume: each has its own queue or group.
+        if self.notification || self.analytics {
             let mut categories = vec![crate::order::Order::TYPE];
-            if !self.payment {
+            if self.notification && !self.payment {
                 categories.push(Payment::TYPE);
             }
             runner = broker

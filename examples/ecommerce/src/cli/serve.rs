@@ -29,7 +29,12 @@ pub struct ServeArgs {
     /// shop relays the events it reacts to through the broker.
     #[arg(long, env = "ECOMMERCE_NOTIFICATION_SERVICE")]
     pub notification_service: bool,
-    /// The broker, with `--payment-service` or `--notification-service`.
+    /// Analytics are the analytics service's (`ecommerce service analytics`): the shop relays
+    /// its order events through the broker and keeps no analytics itself.
+    #[arg(long, env = "ECOMMERCE_ANALYTICS_SERVICE")]
+    pub analytics_service: bool,
+    /// The broker, with `--payment-service`, `--notification-service` or
+    /// `--analytics-service`.
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -57,10 +62,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (db, addr) = (args.db.clone(), args.addr);
     let mut shop_config = ShopConfig::new(&db);
     shop_config.provider = provider_from_env()?;
-    if args.payment_service || args.notification_service {
+    if args.payment_service || args.notification_service || args.analytics_service {
         shop_config.remote = Some(RemoteContexts {
             payment: args.payment_service,
             notification: args.notification_service,
+            analytics: args.analytics_service,
             ..RemoteContexts::new(args.broker.broker())
         });
     }

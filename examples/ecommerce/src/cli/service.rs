@@ -20,6 +20,9 @@ pub enum ServiceName {
     Payment,
     /// One message per notable order and payment event, received through the broker.
     Notification,
+    /// Orders per status, revenue, top products, per-customer totals, from the order events
+    /// received through the broker.
+    Analytics,
 }
 
 impl ServiceName {
@@ -28,6 +31,7 @@ impl ServiceName {
             Self::Customer => "customer",
             Self::Payment => "payment",
             Self::Notification => "notification",
+            Self::Analytics => "analytics",
         }
     }
 }
@@ -52,7 +56,7 @@ pub struct ServiceArgs {
     /// Where the service listens.
     #[arg(long, default_value = "127.0.0.1:8101")]
     addr: SocketAddr,
-    /// The broker (the services that exchange messages: payment, notification).
+    /// The broker (the services that exchange messages: payment, notification, analytics).
     #[command(flatten)]
     broker: BrokerArgs,
 }
@@ -62,6 +66,7 @@ enum Background {
     None,
     Payment(Arc<services::payment::PaymentService>),
     Notification(Arc<services::notification::NotificationService>),
+    Analytics(Arc<services::analytics::AnalyticsService>),
 }
 
 impl Background {
@@ -70,6 +75,7 @@ impl Background {
             Self::None => Ok(()),
             Self::Payment(service) => service.shutdown().await,
             Self::Notification(service) => service.shutdown().await,
+            Self::Analytics(service) => service.shutdown().await,
         }
     }
 }
@@ -106,6 +112,15 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
             let service = Arc::new(service);
             background = Background::Notification(service.clone());
             services::notification::router(service, &http)
+        }
+        ServiceName::Analytics => {
+            let broker = args.broker.broker();
+            let service = services::analytics::AnalyticsService::start(store, &broker)
+                .await
+                .with_context(|| format!("connecting to {}", broker.name()))?;
+            let service = Arc::new(service);
+            background = Background::Analytics(service.clone());
+            services::analytics::router(service, &http)
         }
     }
     .context("building the service")?;

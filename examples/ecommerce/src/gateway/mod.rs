@@ -11,7 +11,7 @@
 //! services may share one (the embedded shop serves them all).
 
 pub mod breaker;
-mod dead_letters;
+mod gathered;
 pub mod health;
 pub mod metrics;
 mod proxy;
@@ -139,7 +139,8 @@ pub fn router(config: GatewayConfig) -> Result<Router, GatewayError> {
         http.trust_forwarded_for,
     ));
     let api = Router::new()
-        .route("/api/v1/dead-letters", get(dead_letters::all))
+        .route("/api/v1/dead-letters", get(gathered::dead_letters))
+        .route("/api/v1/read-models", get(gathered::read_models))
         .route("/api/v1/{*path}", any(proxy::forward))
         .route_layer(from_fn_with_state(limiter, limits::rate_limit));
     let app = api

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ops_views;
+pub(crate) mod rebuilds;
 pub mod request_id;
 mod routes;
 pub(crate) mod runtime;
@@ -58,7 +59,7 @@ pub struct AppState {
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// The rebuilds started through the API.
-    pub(crate) rebuilds: Arc<routes::operations::Rebuilds>,
+    pub(crate) rebuilds: Arc<rebuilds::Rebuilds>,
 }
 
 impl FromRef<AppState> for Arc<Tokens> {

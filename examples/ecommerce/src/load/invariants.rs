@@ -145,7 +145,8 @@ async fn read_models(shop: &Shop) -> Result<Vec<String>, ShopError> {
         }
     }
     let pool = shop.store().reader_pool();
-    for name in readmodels::ALL {
+    for model in shop.read_models() {
+        let name = model.name.as_str();
         let before = readmodels::dump(pool, name).await?;
         shop.rebuild_read_model(name).await?;
         let after = readmodels::dump(pool, name).await?;

@@ -6,12 +6,12 @@
 
 use eventcore::projection::Projection;
 use eventcore::{BoxError, RecordedEvent};
-use eventcore_sqlite::SqliteTransaction;
-use eventcore_sqlite::sqlx::{self, SqlitePool};
 
-use super::{decode, swap_tables};
+use super::{DIALECT, Pool, Tx, sqlx, swap_tables};
 use crate::analytics::day_of;
 use crate::order::OrderEvent;
+use crate::readmodels::decode;
+pub use crate::readmodels::rows::AnalyticsReport;
 
 /// The live tables.
 pub const TABLES: [&str; 4] = [
@@ -27,20 +27,20 @@ pub(crate) fn schema(suffix: &str) -> Vec<String> {
         format!(
             "CREATE TABLE IF NOT EXISTS analytics_orders{suffix} (
                  order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
-                 total_cents INTEGER NOT NULL, lines TEXT NOT NULL)"
+                 total_cents BIGINT NOT NULL, lines TEXT NOT NULL)"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS analytics_revenue{suffix} (
-                 day INTEGER PRIMARY KEY, cents INTEGER NOT NULL)"
+                 day BIGINT PRIMARY KEY, cents BIGINT NOT NULL)"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS analytics_units{suffix} (
-                 product_id TEXT PRIMARY KEY, units INTEGER NOT NULL)"
+                 product_id TEXT PRIMARY KEY, units BIGINT NOT NULL)"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS analytics_customers{suffix} (
-                 customer_id TEXT PRIMARY KEY, orders INTEGER NOT NULL,
-                 revenue_cents INTEGER NOT NULL)"
+                 customer_id TEXT PRIMARY KEY, orders BIGINT NOT NULL,
+                 revenue_cents BIGINT NOT NULL)"
         ),
     ]
 }
@@ -64,27 +64,20 @@ impl AnalyticsView {
         Self { suffix: "_next" }
     }
 
-    async fn facts(
-        &self,
-        tx: &mut SqliteTransaction,
-        order_id: &str,
-    ) -> Result<Option<Facts>, sqlx::Error> {
+    async fn facts(&self, tx: &mut Tx, order_id: &str) -> Result<Option<Facts>, sqlx::Error> {
         let s = self.suffix;
         sqlx::query_as(&format!(
-            "SELECT customer_id, status, total_cents, lines FROM analytics_orders{s} WHERE order_id = ?1"
+            "SELECT customer_id, status, total_cents, lines FROM analytics_orders{s} WHERE order_id = $1"
         ))
         .bind(order_id)
         .fetch_optional(tx.connection())
         .await
     }
 
-    async fn exec(
-        &self,
-        tx: &mut SqliteTransaction,
-        sql: &str,
-        binds: (&str, i64),
-    ) -> Result<(), sqlx::Error> {
-        let sql = sql.replace("{s}", self.suffix);
+    async fn exec(&self, tx: &mut Tx, sql: &str, binds: (&str, i64)) -> Result<(), sqlx::Error> {
+        let sql = sql
+            .replace("{s}", self.suffix)
+            .replace("{greatest}", DIALECT.greatest());
         sqlx::query(&sql)
             .bind(binds.0)
             .bind(binds.1)
@@ -96,24 +89,25 @@ impl AnalyticsView {
     /// Adds `sign` × the order's revenue (on `day`) and units.
     async fn count_sale(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         facts: &Facts,
         day: i64,
         sign: i64,
     ) -> Result<(), BoxError> {
         let (customer, _, total, lines) = facts;
         let revenue =
-            "INSERT INTO analytics_revenue{s} (day, cents) VALUES (CAST(?1 AS INTEGER), ?2)
-                       ON CONFLICT (day) DO UPDATE SET cents = cents + ?2";
+            "INSERT INTO analytics_revenue{s} (day, cents) VALUES (CAST($1 AS BIGINT), $2)
+                       ON CONFLICT (day) DO UPDATE SET cents = analytics_revenue{s}.cents + $2";
         self.exec(tx, revenue, (&day.to_string(), sign * total))
             .await?;
-        let customers = "UPDATE analytics_customers{s} SET revenue_cents = revenue_cents + ?2
-                         WHERE customer_id = ?1";
+        let customers = "UPDATE analytics_customers{s} SET revenue_cents = revenue_cents + $2
+                         WHERE customer_id = $1";
         self.exec(tx, customers, (customer, sign * total)).await?;
         let lines: Vec<(String, u32)> = serde_json::from_str(lines)?;
         for (product, quantity) in lines {
-            let units = "INSERT INTO analytics_units{s} (product_id, units) VALUES (?1, MAX(?2, 0))
-                         ON CONFLICT (product_id) DO UPDATE SET units = MAX(units + ?2, 0)";
+            let units =
+                "INSERT INTO analytics_units{s} (product_id, units) VALUES ($1, {greatest}($2, 0))
+                         ON CONFLICT (product_id) DO UPDATE SET units = {greatest}(analytics_units{s}.units + $2, 0)";
             self.exec(tx, units, (&product, sign * i64::from(quantity)))
                 .await?;
         }
@@ -123,7 +117,7 @@ impl AnalyticsView {
     /// Sets the order's status; the facts as they were before, for a change that counts them.
     async fn set_status(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         order_id: &str,
         status: &str,
     ) -> Result<Option<Facts>, BoxError> {
@@ -135,13 +129,8 @@ impl AnalyticsView {
     }
 
     /// Sets the order's status (a no-op for an unknown order).
-    async fn mark(
-        &self,
-        tx: &mut SqliteTransaction,
-        order_id: &str,
-        status: &str,
-    ) -> Result<(), sqlx::Error> {
-        let sql = "UPDATE analytics_orders{s} SET status = ?2 WHERE order_id = ?1";
+    async fn mark(&self, tx: &mut Tx, order_id: &str, status: &str) -> Result<(), sqlx::Error> {
+        let sql = "UPDATE analytics_orders{s} SET status = $2 WHERE order_id = $1";
         sqlx::query(&sql.replace("{s}", self.suffix))
             .bind(order_id)
             .bind(status)
@@ -150,11 +139,7 @@ impl AnalyticsView {
             .map(drop)
     }
 
-    async fn apply_one(
-        &self,
-        tx: &mut SqliteTransaction,
-        record: &RecordedEvent,
-    ) -> Result<(), BoxError> {
+    async fn apply_one(&self, tx: &mut Tx, record: &RecordedEvent) -> Result<(), BoxError> {
         let Some(event) = decode::<OrderEvent>(record, "order")? else {
             return Ok(());
         };
@@ -173,7 +158,7 @@ impl AnalyticsView {
                 let s = self.suffix;
                 let inserted = sqlx::query(&format!(
                     "INSERT INTO analytics_orders{s} (order_id, customer_id, status, total_cents, lines)
-                     VALUES (?1, ?2, 'pending', ?3, ?4) ON CONFLICT (order_id) DO NOTHING"
+                     VALUES ($1, $2, 'pending', $3, $4) ON CONFLICT (order_id) DO NOTHING"
                 ))
                 .bind(&order_id)
                 .bind(&customer_id)
@@ -184,8 +169,8 @@ impl AnalyticsView {
                 if inserted.rows_affected() > 0 {
                     let sql =
                         "INSERT INTO analytics_customers{s} (customer_id, orders, revenue_cents)
-                               VALUES (?1, ?2, 0)
-                               ON CONFLICT (customer_id) DO UPDATE SET orders = orders + ?2";
+                               VALUES ($1, $2, 0)
+                               ON CONFLICT (customer_id) DO UPDATE SET orders = analytics_customers{s}.orders + $2";
                     self.exec(tx, sql, (&customer_id, 1)).await?;
                 }
             }
@@ -213,23 +198,19 @@ impl AnalyticsView {
 }
 
 #[eventcore::async_trait]
-impl Projection<SqliteTransaction> for AnalyticsView {
+impl Projection<Tx> for AnalyticsView {
     fn wants(&self, record: &RecordedEvent) -> bool {
-        super::from_any(record, &["order"])
+        crate::readmodels::from_any(record, &["order"])
     }
 
-    async fn apply(
-        &mut self,
-        tx: &mut SqliteTransaction,
-        events: &[RecordedEvent],
-    ) -> Result<(), BoxError> {
+    async fn apply(&mut self, tx: &mut Tx, events: &[RecordedEvent]) -> Result<(), BoxError> {
         for record in events {
             self.apply_one(tx, record).await?;
         }
         Ok(())
     }
 
-    async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn prepare(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         let tables: Vec<String> = TABLES
             .iter()
             .map(|t| format!("{t}{}", self.suffix))
@@ -238,7 +219,7 @@ impl Projection<SqliteTransaction> for AnalyticsView {
         Ok(())
     }
 
-    async fn promote(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn promote(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         let fresh: Vec<String> = TABLES
             .iter()
             .map(|t| format!("{t}{}", self.suffix))
@@ -250,24 +231,11 @@ impl Projection<SqliteTransaction> for AnalyticsView {
     }
 }
 
-/// The analytics as queried.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AnalyticsReport {
-    /// Orders per current status.
-    pub orders_per_status: Vec<(String, i64)>,
-    /// Confirmed revenue (cents) per day (days since the epoch), oldest first.
-    pub revenue_per_day: Vec<(i64, i64)>,
-    /// The products with most units sold, most first.
-    pub top_products: Vec<(String, i64)>,
-    /// Per customer: orders placed and confirmed revenue (cents), by customer id.
-    pub customers: Vec<(String, i64, i64)>,
-}
-
 /// The analytics, with the `top` best-selling products.
 ///
 /// # Errors
 /// Query failures.
-pub async fn report(pool: &SqlitePool, top: u32) -> Result<AnalyticsReport, sqlx::Error> {
+pub async fn report(pool: &Pool, top: u32) -> Result<AnalyticsReport, sqlx::Error> {
     Ok(AnalyticsReport {
         orders_per_status: sqlx::query_as(
             "SELECT status, COUNT(*) FROM analytics_orders GROUP BY status ORDER BY status",
@@ -279,7 +247,7 @@ pub async fn report(pool: &SqlitePool, top: u32) -> Result<AnalyticsReport, sqlx
             .await?,
         top_products: sqlx::query_as(
             "SELECT product_id, units FROM analytics_units WHERE units > 0
-             ORDER BY units DESC, product_id LIMIT ?1",
+             ORDER BY units DESC, product_id LIMIT $1",
         )
         .bind(i64::from(top))
         .fetch_all(pool)

@@ -6,13 +6,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use eventcore::projection::Projection;
 use eventcore::{BoxError, RecordedEvent};
-use eventcore_sqlite::SqliteTransaction;
-use eventcore_sqlite::sqlx::{self, SqlitePool};
 
-use super::{decode, swap_tables};
+use super::{Pool, Tx, sqlx, swap_tables};
 use crate::inventory::InventoryEvent;
-use crate::order::{Line, OrderEvent};
+use crate::order::OrderEvent;
 use crate::payment::PaymentEvent;
+use crate::readmodels::decode;
+use crate::readmodels::rows::{ORDER_COLUMNS as COLUMNS, OrderTuple as Row, order_row as row};
+pub use crate::readmodels::rows::{OrderFilter, OrderRow};
 
 /// The live table.
 pub const TABLE: &str = "order_view";
@@ -25,13 +26,13 @@ pub(crate) fn schema(table: &str) -> String {
              customer_id         TEXT NOT NULL,
              status              TEXT NOT NULL,
              items               TEXT NOT NULL,
-             total_cents         INTEGER NOT NULL,
+             total_cents         BIGINT NOT NULL,
              currency            TEXT NOT NULL,
              payment_status      TEXT NOT NULL DEFAULT 'none',
              inventory_status    TEXT NOT NULL DEFAULT 'none',
              cancellation_reason TEXT,
-             created_at          INTEGER NOT NULL,
-             updated_at          INTEGER NOT NULL
+             created_at          BIGINT NOT NULL,
+             updated_at          BIGINT NOT NULL
          );
          CREATE INDEX IF NOT EXISTS {table}_by_customer ON {table} (customer_id, created_at);
          CREATE INDEX IF NOT EXISTS {table}_by_created ON {table} (created_at)"
@@ -66,7 +67,7 @@ impl OrderView {
 
     async fn set(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         order_id: &str,
         column: &str,
         value: &str,
@@ -74,7 +75,7 @@ impl OrderView {
     ) -> Result<(), sqlx::Error> {
         let table = self.table;
         sqlx::query(&format!(
-            "UPDATE {table} SET {column} = ?2, updated_at = ?3 WHERE order_id = ?1"
+            "UPDATE {table} SET {column} = $2, updated_at = $3 WHERE order_id = $1"
         ))
         .bind(order_id)
         .bind(value)
@@ -84,11 +85,7 @@ impl OrderView {
         .map(drop)
     }
 
-    async fn apply_one(
-        &self,
-        tx: &mut SqliteTransaction,
-        record: &RecordedEvent,
-    ) -> Result<(), BoxError> {
+    async fn apply_one(&self, tx: &mut Tx, record: &RecordedEvent) -> Result<(), BoxError> {
         let at = micros(record.recorded_at);
         if let Some(event) = decode::<OrderEvent>(record, "order")? {
             match event {
@@ -102,7 +99,7 @@ impl OrderView {
                     sqlx::query(&format!(
                         "INSERT INTO {table} (order_id, customer_id, status, items, total_cents,
                                               currency, created_at, updated_at)
-                         VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?6)
+                         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $6)
                          ON CONFLICT (order_id) DO NOTHING"
                     ))
                     .bind(order_id)
@@ -157,120 +154,38 @@ impl OrderView {
 }
 
 #[eventcore::async_trait]
-impl Projection<SqliteTransaction> for OrderView {
+impl Projection<Tx> for OrderView {
     fn wants(&self, record: &RecordedEvent) -> bool {
-        super::from_any(record, &["order", "payment", "inventory"])
+        crate::readmodels::from_any(record, &["order", "payment", "inventory"])
     }
 
-    async fn apply(
-        &mut self,
-        tx: &mut SqliteTransaction,
-        events: &[RecordedEvent],
-    ) -> Result<(), BoxError> {
+    async fn apply(&mut self, tx: &mut Tx, events: &[RecordedEvent]) -> Result<(), BoxError> {
         for record in events {
             self.apply_one(tx, record).await?;
         }
         Ok(())
     }
 
-    async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn prepare(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         let table = self.table;
         super::recreate(tx, &[table.to_owned()], &[schema(table)]).await?;
         Ok(())
     }
 
-    async fn promote(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn promote(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         swap_tables(tx, &[(self.table, TABLE)]).await?;
         self.table = TABLE;
         Ok(())
     }
 }
 
-/// One order as the view shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderRow {
-    /// The order.
-    pub order_id: String,
-    /// Who ordered.
-    pub customer_id: String,
-    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
-    pub status: String,
-    /// What, at the prices it was placed at.
-    pub items: Vec<Line>,
-    /// The total in cents.
-    pub total_cents: i64,
-    /// The total's currency.
-    pub currency: String,
-    /// `none`, `completed`, `failed` or `refunded`.
-    pub payment_status: String,
-    /// `none`, `reserved`, `rejected`, `released`, `confirmed`, `expired` or `returned`.
-    pub inventory_status: String,
-    /// Why it was cancelled.
-    pub cancellation_reason: Option<String>,
-    /// When it was placed (µs since the epoch).
-    pub created_at: i64,
-    /// When it last changed (µs since the epoch).
-    pub updated_at: i64,
-}
-
-/// Which orders to list.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OrderFilter {
-    /// Only this customer's.
-    pub customer_id: Option<String>,
-    /// Only in this status.
-    pub status: Option<String>,
-    /// Placed at or after (µs since the epoch).
-    pub from: Option<i64>,
-    /// Placed before (µs since the epoch).
-    pub to: Option<i64>,
-    /// At most this many, 1–100 (default 10; out-of-range values are clamped).
-    pub limit: Option<u32>,
-    /// Skip this many.
-    pub offset: Option<u32>,
-}
-
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-);
-
-const COLUMNS: &str = "order_id, customer_id, status, items, total_cents, currency, payment_status, \
-                       inventory_status, cancellation_reason, created_at, updated_at";
-
-fn row(r: Row) -> Result<OrderRow, sqlx::Error> {
-    let items = serde_json::from_str(&r.3).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    Ok(OrderRow {
-        order_id: r.0,
-        customer_id: r.1,
-        status: r.2,
-        items,
-        total_cents: r.4,
-        currency: r.5,
-        payment_status: r.6,
-        inventory_status: r.7,
-        cancellation_reason: r.8,
-        created_at: r.9,
-        updated_at: r.10,
-    })
-}
-
 /// One order.
 ///
 /// # Errors
 /// Query failures.
-pub async fn get(pool: &SqlitePool, order_id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+pub async fn get(pool: &Pool, order_id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     let found: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {TABLE} WHERE order_id = ?1"
+        "SELECT {COLUMNS} FROM {TABLE} WHERE order_id = $1"
     ))
     .bind(order_id)
     .fetch_optional(pool)
@@ -282,13 +197,13 @@ pub async fn get(pool: &SqlitePool, order_id: &str) -> Result<Option<OrderRow>, 
 ///
 /// # Errors
 /// Query failures.
-pub async fn list(pool: &SqlitePool, filter: &OrderFilter) -> Result<Vec<OrderRow>, sqlx::Error> {
+pub async fn list(pool: &Pool, filter: &OrderFilter) -> Result<Vec<OrderRow>, sqlx::Error> {
     let limit = filter.limit.unwrap_or(10).clamp(1, 100);
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM {TABLE}
-         WHERE (?1 IS NULL OR customer_id = ?1) AND (?2 IS NULL OR status = ?2)
-           AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
-         ORDER BY created_at DESC, order_id DESC LIMIT ?5 OFFSET ?6"
+         WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2)
+           AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4)
+         ORDER BY created_at DESC, order_id DESC LIMIT $5 OFFSET $6"
     ))
     .bind(filter.customer_id.as_deref())
     .bind(filter.status.as_deref())
@@ -305,7 +220,7 @@ pub async fn list(pool: &SqlitePool, filter: &OrderFilter) -> Result<Vec<OrderRo
 ///
 /// # Errors
 /// Query failures.
-pub async fn all(pool: &SqlitePool) -> Result<Vec<OrderRow>, sqlx::Error> {
+pub async fn all(pool: &Pool) -> Result<Vec<OrderRow>, sqlx::Error> {
     let rows: Vec<Row> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY order_id"))
             .fetch_all(pool)

@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 
 use eventcore::projection::Projection;
 use eventcore::{BoxError, RecordedEvent};
-use eventcore_sqlite::SqliteTransaction;
-use eventcore_sqlite::sqlx::{self, SqlitePool};
 
-use super::{decode, swap_tables};
+use super::{DIALECT, Pool, Tx, sqlx, swap_tables};
 use crate::inventory::InventoryEvent;
-use crate::money::Money;
-use crate::order::PriceLookup;
+use crate::readmodels::decode;
+pub use crate::readmodels::rows::{PriceList, ProductRow};
+use crate::readmodels::rows::{ProductTuple as Row, product_row as row};
 
 /// The live table.
 pub const TABLE: &str = "product_view";
@@ -24,10 +23,10 @@ pub(crate) fn schema(table: &str) -> String {
              name        TEXT NOT NULL,
              description TEXT NOT NULL,
              price       TEXT NOT NULL,
-             on_hand     INTEGER NOT NULL,
-             reserved    INTEGER NOT NULL DEFAULT 0,
-             sold        INTEGER NOT NULL DEFAULT 0,
-             received    INTEGER NOT NULL
+             on_hand     BIGINT NOT NULL,
+             reserved    BIGINT NOT NULL DEFAULT 0,
+             sold        BIGINT NOT NULL DEFAULT 0,
+             received    BIGINT NOT NULL
          )"
     )
 }
@@ -53,14 +52,15 @@ impl ProductView {
 
     async fn add(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         items: &BTreeMap<String, u32>,
         columns: &str,
     ) -> Result<(), BoxError> {
         let table = self.table;
+        let columns = columns.replace("{greatest}", DIALECT.greatest());
         for (product, quantity) in items {
             sqlx::query(&format!(
-                "UPDATE {table} SET {columns} WHERE product_id = ?1"
+                "UPDATE {table} SET {columns} WHERE product_id = $1"
             ))
             .bind(product)
             .bind(i64::from(*quantity))
@@ -72,16 +72,12 @@ impl ProductView {
 }
 
 #[eventcore::async_trait]
-impl Projection<SqliteTransaction> for ProductView {
+impl Projection<Tx> for ProductView {
     fn wants(&self, record: &RecordedEvent) -> bool {
-        super::from_any(record, &["inventory"])
+        crate::readmodels::from_any(record, &["inventory"])
     }
 
-    async fn apply(
-        &mut self,
-        tx: &mut SqliteTransaction,
-        events: &[RecordedEvent],
-    ) -> Result<(), BoxError> {
+    async fn apply(&mut self, tx: &mut Tx, events: &[RecordedEvent]) -> Result<(), BoxError> {
         let table = self.table;
         for record in events {
             let Some(event) = decode::<InventoryEvent>(record, "inventory")? else {
@@ -98,7 +94,7 @@ impl Projection<SqliteTransaction> for ProductView {
                 } => {
                     sqlx::query(&format!(
                         "INSERT INTO {table} (product_id, name, description, price, on_hand, received)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                         VALUES ($1, $2, $3, $4, $5, $5)
                          ON CONFLICT (product_id) DO NOTHING"
                     ))
                     .bind(product_id)
@@ -111,7 +107,7 @@ impl Projection<SqliteTransaction> for ProductView {
                 }
                 E::PriceChanged { product_id, price } => {
                     sqlx::query(&format!(
-                        "UPDATE {table} SET price = ?2 WHERE product_id = ?1"
+                        "UPDATE {table} SET price = $2 WHERE product_id = $1"
                     ))
                     .bind(product_id)
                     .bind(serde_json::to_string(price)?)
@@ -123,23 +119,23 @@ impl Projection<SqliteTransaction> for ProductView {
                     quantity,
                 } => {
                     let items = BTreeMap::from([(product_id.clone(), *quantity)]);
-                    let set = "on_hand = on_hand + ?2, received = received + ?2";
+                    let set = "on_hand = on_hand + $2, received = received + $2";
                     self.add(tx, &items, set).await?;
                 }
                 E::StockReserved { items, .. } => {
-                    self.add(tx, items, "reserved = reserved + ?2").await?;
+                    self.add(tx, items, "reserved = reserved + $2").await?;
                 }
                 E::StockReleased { items, .. } | E::ReservationExpired { items, .. } => {
-                    self.add(tx, items, "reserved = MAX(reserved - ?2, 0)")
+                    self.add(tx, items, "reserved = {greatest}(reserved - $2, 0)")
                         .await?;
                 }
                 E::ReservationConfirmed { items, .. } => {
-                    let set = "reserved = MAX(reserved - ?2, 0), on_hand = MAX(on_hand - ?2, 0), \
-                               sold = sold + ?2";
+                    let set = "reserved = {greatest}(reserved - $2, 0), on_hand = {greatest}(on_hand - $2, 0), \
+                               sold = sold + $2";
                     self.add(tx, items, set).await?;
                 }
                 E::SoldStockReturned { items, .. } => {
-                    let set = "sold = MAX(sold - ?2, 0), on_hand = on_hand + ?2";
+                    let set = "sold = {greatest}(sold - $2, 0), on_hand = on_hand + $2";
                     self.add(tx, items, set).await?;
                 }
                 E::StockReservationRejected { .. } => {}
@@ -148,57 +144,17 @@ impl Projection<SqliteTransaction> for ProductView {
         Ok(())
     }
 
-    async fn prepare(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn prepare(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         let table = self.table;
         super::recreate(tx, &[table.to_owned()], &[schema(table)]).await?;
         Ok(())
     }
 
-    async fn promote(&mut self, tx: &mut SqliteTransaction) -> Result<(), BoxError> {
+    async fn promote(&mut self, tx: &mut Tx) -> Result<(), BoxError> {
         swap_tables(tx, &[(self.table, TABLE)]).await?;
         self.table = TABLE;
         Ok(())
     }
-}
-
-/// One product as the view shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProductRow {
-    /// Product id.
-    pub product_id: String,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Unit price.
-    pub price: Money,
-    /// Units free to order: on hand − reserved.
-    pub available: u32,
-    /// Units held for orders.
-    pub reserved: u32,
-    /// Units sold.
-    pub sold: u32,
-    /// Every unit ever received (initial stock plus additions).
-    pub received: u64,
-}
-
-type Row = (String, String, String, String, i64, i64, i64, i64);
-
-fn row(
-    (product_id, name, description, price, on_hand, reserved, sold, received): Row,
-) -> Result<ProductRow, sqlx::Error> {
-    let price = serde_json::from_str(&price).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
-    Ok(ProductRow {
-        product_id,
-        name,
-        description,
-        price,
-        available: clamp(on_hand - reserved),
-        reserved: clamp(reserved),
-        sold: clamp(sold),
-        received: u64::try_from(received.max(0)).unwrap_or_default(),
-    })
 }
 
 const COLUMNS: &str = "product_id, name, description, price, on_hand, reserved, sold, received";
@@ -207,13 +163,9 @@ const COLUMNS: &str = "product_id, name, description, price, on_hand, reserved, 
 ///
 /// # Errors
 /// Query failures.
-pub async fn list(
-    pool: &SqlitePool,
-    limit: u32,
-    offset: u32,
-) -> Result<Vec<ProductRow>, sqlx::Error> {
+pub async fn list(pool: &Pool, limit: u32, offset: u32) -> Result<Vec<ProductRow>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {TABLE} ORDER BY product_id LIMIT ?1 OFFSET ?2"
+        "SELECT {COLUMNS} FROM {TABLE} ORDER BY product_id LIMIT $1 OFFSET $2"
     ))
     .bind(i64::from(limit))
     .bind(i64::from(offset))
@@ -226,9 +178,9 @@ pub async fn list(
 ///
 /// # Errors
 /// Query failures.
-pub async fn get(pool: &SqlitePool, product_id: &str) -> Result<Option<ProductRow>, sqlx::Error> {
+pub async fn get(pool: &Pool, product_id: &str) -> Result<Option<ProductRow>, sqlx::Error> {
     let found: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM {TABLE} WHERE product_id = ?1"
+        "SELECT {COLUMNS} FROM {TABLE} WHERE product_id = $1"
     ))
     .bind(product_id)
     .fetch_optional(pool)
@@ -236,25 +188,16 @@ pub async fn get(pool: &SqlitePool, product_id: &str) -> Result<Option<ProductRo
     found.map(row).transpose()
 }
 
-/// The current prices of `product_ids` (unknown ones are left out).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PriceList(BTreeMap<String, Money>);
-
-impl PriceLookup for PriceList {
-    fn price_of(&self, product_id: &str) -> Option<Money> {
-        self.0.get(product_id).copied()
-    }
-}
-
 /// The price list for `product_ids`, from the product view.
 ///
 /// # Errors
 /// Query failures.
-pub async fn prices(pool: &SqlitePool, product_ids: &[&str]) -> Result<PriceList, sqlx::Error> {
-    // One statement for the whole order: the ids as a JSON array, expanded by `json_each`.
+pub async fn prices(pool: &Pool, product_ids: &[&str]) -> Result<PriceList, sqlx::Error> {
+    // One statement for the whole order: the ids as a JSON array, expanded in SQL.
     let ids = serde_json::to_string(product_ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
     let rows: Vec<(String, String)> = sqlx::query_as(&format!(
-        "SELECT product_id, price FROM {TABLE} WHERE product_id IN (SELECT value FROM json_each(?1))"
+        "SELECT product_id, price FROM {TABLE} WHERE product_id IN ({})",
+        DIALECT.json_values(1)
     ))
     .bind(ids)
     .fetch_all(pool)
@@ -264,5 +207,5 @@ pub async fn prices(pool: &SqlitePool, product_ids: &[&str]) -> Result<PriceList
         let price = serde_json::from_str(&price).map_err(|e| sqlx::Error::Decode(e.into()))?;
         prices.insert(product_id, price);
     }
-    Ok(PriceList(prices))
+    Ok(PriceList::new(prices))
 }

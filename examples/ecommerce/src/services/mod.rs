@@ -2,11 +2,12 @@
 //! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
 //! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
 //!
-//! [`customer`], [`payment`] and [`notification`] run already; the gateway routes their paths
-//! to them while the other contexts are still served by an embedded shop (which sends the
-//! payment steps to the payment service and its order events to the notification service
-//! through a broker, see `ShopConfig::remote`).
+//! [`customer`], [`payment`], [`notification`] and [`analytics`] run already; the gateway
+//! routes their paths to them while the other contexts are still served by an embedded shop
+//! (which sends the payment steps to the payment service and its order events to the
+//! notification and analytics services through a broker, see `ShopConfig::remote`).
 
+pub mod analytics;
 mod app;
 pub mod customer;
 pub mod notification;
@@ -14,10 +15,11 @@ pub mod payment;
 
 use eventcore::StoreError;
 use eventcore_postgres::PgEventStore;
+use eventcore_postgres::sqlx::Executor;
 use eventcore_postgres::sqlx::postgres::PgPoolOptions;
 
 /// Connects to PostgreSQL at `url` with a pool of `connections` and opens the store in
-/// `schema` (created and migrated if new).
+/// `schema` (created and migrated if new); the pool's `search_path` is `schema`.
 ///
 /// # Errors
 /// The database cannot be reached or migrated.
@@ -26,8 +28,14 @@ pub async fn open_store(
     schema: &str,
     connections: u32,
 ) -> Result<PgEventStore, StoreError> {
+    // Unqualified names (the read models' tables) are the service's own, in its schema.
+    let search_path = format!("SET search_path TO \"{}\"", schema.replace('"', "\"\""));
     let pool = PgPoolOptions::new()
         .max_connections(connections.max(1))
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move { conn.execute(search_path.as_str()).await.map(drop) })
+        })
         .connect(url)
         .await
         .map_err(StoreError::backend)?;

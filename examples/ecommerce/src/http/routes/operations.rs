@@ -2,8 +2,7 @@
 //! unfinished sagas of every type, dead letters, read models (status and lag, start a rebuild
 //! and watch it).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -17,35 +16,11 @@ use super::checked_id;
 use crate::http::auth::AdminCaller;
 use crate::http::errors::{ApiError, ErrorBody};
 use crate::http::ops_views::{
-    DeadLetterView, ReadModelView, RebuildAccepted, RebuildOutcomeView, RetryAccepted,
-    SagaDetailView, SagaSummaryView, UnfinishedSagasView,
+    DeadLetterView, ReadModelView, RebuildAccepted, RetryAccepted, SagaDetailView, SagaSummaryView,
+    UnfinishedSagasView,
 };
 use crate::http::{AnalyticsView, AppState};
 use crate::readmodels;
-
-/// The outcome of the last rebuild started through the API, per read model.
-#[derive(Debug, Default)]
-pub struct Rebuilds(Mutex<BTreeMap<String, RebuildOutcomeView>>);
-
-impl Rebuilds {
-    fn get(&self, name: &str) -> Option<RebuildOutcomeView> {
-        self.0.lock().ok().and_then(|map| map.get(name).cloned())
-    }
-
-    /// Records `outcome`; `false` (nothing recorded) if one is running and `outcome` is a
-    /// new start.
-    fn set(&self, name: &str, outcome: RebuildOutcomeView) -> bool {
-        let Ok(mut map) = self.0.lock() else {
-            return false;
-        };
-        let running = map.get(name).is_some_and(|o| o.status == "running");
-        if running && outcome.status == "running" {
-            return false;
-        }
-        map.insert(name.to_owned(), outcome);
-        true
-    }
-}
 
 /// Which sagas to list.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
@@ -289,47 +264,7 @@ pub(crate) async fn rebuild(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = known_read_model(&name)?.to_owned();
-    if !state.rebuilds.set(&name, RebuildOutcomeView::running()) {
-        return Err(ApiError::conflict(
-            "rebuild_running",
-            format!("a rebuild of {name} is running"),
-        ));
-    }
-    let (shop, rebuilds, task_name) = (
-        Arc::clone(&state.shop),
-        Arc::clone(&state.rebuilds),
-        name.clone(),
-    );
-    tokio::spawn(async move {
-        let started = rebuilds
-            .get(&task_name)
-            .map(|o| o.started_at)
-            .unwrap_or_default();
-        let outcome = match shop.rebuild_read_model(&task_name).await {
-            Ok(report) => RebuildOutcomeView {
-                status: "completed".into(),
-                started_at: started,
-                events: Some(report.events),
-                elapsed_ms: Some(u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX)),
-                error: None,
-            },
-            Err(error) => {
-                tracing::warn!(read_model = %task_name, %error, "rebuild failed");
-                RebuildOutcomeView {
-                    status: "failed".into(),
-                    started_at: started,
-                    events: None,
-                    elapsed_ms: None,
-                    error: Some(error.to_string()),
-                }
-            }
-        };
-        rebuilds.set(&task_name, outcome);
-    });
-    let location = format!("/api/v1/read-models/{name}");
-    let body = RebuildAccepted {
-        name,
-        location: location.clone(),
-    };
-    Ok(super::located(StatusCode::ACCEPTED, location, body))
+    let (shop, task_name) = (Arc::clone(&state.shop), name.clone());
+    let rebuild = async move { shop.rebuild_read_model(&task_name).await };
+    state.rebuilds.start(name, rebuild)
 }
