@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stops every replica of one service that up.sh started (SIGTERM, SIGKILL after 15 s), then
 # starts them again with the command lines up.sh recorded, and waits until each answers its
-# readiness probe again. Usage: restart.sh <service> (customer, payment, shop, gateway).
+# readiness probe again. Usage: restart.sh <service> (customer, inventory, payment,
+# notification, analytics, shop, gateway).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../../.."

@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Starts the distributed shop on this machine, as far as it is split so far: the customer,
-# payment, notification and analytics services on PostgreSQL (schemas
-# $ECOMMERCE_CUSTOMER_SCHEMA, $ECOMMERCE_PAYMENT_SCHEMA, $ECOMMERCE_NOTIFICATION_SCHEMA,
-# $ECOMMERCE_ANALYTICS_SCHEMA, default ecommerce_<service>), an embedded shop (SQLite) serving
-# the order and inventory contexts, sending its payment steps to the payment service and its
-# order events to the notification and analytics services through the broker, and the
-# gateway in front. The broker is $ECOMMERCE_BROKER
+# inventory, payment, notification and analytics services on PostgreSQL (schemas
+# $ECOMMERCE_<SERVICE>_SCHEMA, default ecommerce_<service>), an embedded shop (SQLite)
+# serving the order context, sending its stock and payment steps to the inventory and
+# payment services and its order events to the notification and analytics services through
+# the broker, and the gateway in front. The broker is $ECOMMERCE_BROKER
 # (rabbitmq, the default, or kafka) at $ECOMMERCE_BROKER_URL (default: the local one), started
 # here if it is installed and down. Records every process id it started in
 # $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
 # gateway reports every service ready, and prints its address.
 # Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
 # $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_NOTIFICATION_ADDR (127.0.0.1:8104),
-# $ECOMMERCE_ANALYTICS_ADDR (127.0.0.1:8105),
+# $ECOMMERCE_ANALYTICS_ADDR (127.0.0.1:8105), $ECOMMERCE_INVENTORY_ADDR (127.0.0.1:8106),
 # $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102; its
 # $ECOMMERCE_PAYMENT_REPLICAS replicas, default 2, on ports 10 apart). restart.sh <service>
 # stops every replica of a service and starts them again.
@@ -31,6 +30,8 @@ notification_addr="${ECOMMERCE_NOTIFICATION_ADDR:-127.0.0.1:8104}"
 notification_schema="${ECOMMERCE_NOTIFICATION_SCHEMA:-ecommerce_notification}"
 analytics_addr="${ECOMMERCE_ANALYTICS_ADDR:-127.0.0.1:8105}"
 analytics_schema="${ECOMMERCE_ANALYTICS_SCHEMA:-ecommerce_analytics}"
+inventory_addr="${ECOMMERCE_INVENTORY_ADDR:-127.0.0.1:8106}"
+inventory_schema="${ECOMMERCE_INVENTORY_SCHEMA:-ecommerce_inventory}"
 broker="${ECOMMERCE_BROKER:-rabbitmq}"
 mkdir -p "$run_dir"
 if [ -s "$run_dir/pids" ]; then
@@ -122,14 +123,13 @@ done
 start notification "$bin" service notification --addr "$notification_addr" \
     --schema "$notification_schema"
 start analytics "$bin" service analytics --addr "$analytics_addr" --schema "$analytics_schema"
+start inventory "$bin" service inventory --addr "$inventory_addr" --schema "$inventory_schema"
 start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service \
-    --notification-service --analytics-service
+    --notification-service --analytics-service --inventory-service
 payment_list="$(IFS=,; echo "${payment_urls[*]}")"
 upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=$payment_list"
-    --upstream "notification=http://$notification_addr" --upstream "analytics=http://$analytics_addr")
-for service in inventory order; do
-    upstreams+=(--upstream "$service=http://$shop_addr")
-done
+    --upstream "notification=http://$notification_addr" --upstream "analytics=http://$analytics_addr"
+    --upstream "inventory=http://$inventory_addr" --upstream "order=http://$shop_addr")
 start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
 
 # Every process ready (each replica, not only one per service: a Kafka group has formed
@@ -142,7 +142,7 @@ while read -r _ name; do
     fi
 done < "$run_dir/pids"
 echo "every service is ready"
-echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, analytics service on $analytics_addr, shop on $shop_addr; broker: $broker)"
+echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, analytics service on $analytics_addr, inventory service on $inventory_addr, shop on $shop_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"
 echo "restart a service's replicas: bash examples/ecommerce/distributed/restart.sh payment"

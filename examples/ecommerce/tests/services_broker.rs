@@ -12,13 +12,16 @@ mod shop_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ecommerce::app::Warehouse;
 use ecommerce::app::{RemoteContexts, Shop, ShopConfig};
+use ecommerce::inventory::{ReservationExpiry, ReservationStatus};
 use ecommerce::messaging::Broker;
 use ecommerce::money::Money;
 use ecommerce::order::Status;
 use ecommerce::payment::{Payment, PaymentStatus, SimulatedProvider};
 use ecommerce::readmodels::pg;
 use ecommerce::services::analytics::AnalyticsService;
+use ecommerce::services::inventory::InventoryService;
 use ecommerce::services::notification::NotificationService;
 use ecommerce::services::{self, payment::PaymentService};
 use eventcore::{
@@ -109,15 +112,21 @@ async fn the_saga_pays_through_the_payment_service_over_kafka() {
         debug: None,
     };
     pays_through_the_payment_service(&broker).await;
-    let mut topics: Vec<String> = ["payment", "paymentrequest", "order"]
-        .iter()
-        .map(|c| format!("{prefix}{c}"))
-        .collect();
+    let topics = [
+        "payment",
+        "paymentrequest",
+        "order",
+        "inventory",
+        "stockrequest",
+    ];
+    let mut topics: Vec<String> = topics.iter().map(|c| format!("{prefix}{c}")).collect();
     let consumers = [
         services::payment::REQUESTS,
         services::notification::EVENTS,
         services::analytics::EVENTS,
+        services::inventory::REQUESTS,
         ecommerce::app::PAYMENT_REPLIES,
+        ecommerce::app::STOCK_REPLIES,
     ];
     for consumer in consumers {
         topics.push(format!("{}.dlq", broker.queue_of(consumer)));
@@ -150,6 +159,14 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     let analytics = AnalyticsService::start(analytics_store.clone(), broker)
         .await
         .expect("the analytics service starts");
+    let inventory_schema = format!("ec_test_ecommerce_inventory_{run}");
+    let inventory_store = services::open_store(&database_url(), &inventory_schema, 4)
+        .await
+        .expect("opens the inventory schema");
+    let expiry = ReservationExpiry::DEFAULT_AFTER;
+    let inventory = InventoryService::start(inventory_store.clone(), broker, expiry)
+        .await
+        .expect("the inventory service starts");
     // Approves everything up to 1,000.00; declines above.
     let provider = SimulatedProvider {
         success_rate: 1.0,
@@ -162,7 +179,8 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     let remote = RemoteContexts::new(broker.clone())
         .with_payment()
         .with_notification()
-        .with_analytics();
+        .with_analytics()
+        .with_inventory();
     let shop = Shop::open(ShopConfig {
         remote: Some(remote),
         ..shop_support::config(&temp_db())
@@ -173,12 +191,23 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     while !(service.requests().is_ready()
         && notifications.events().is_ready()
         && analytics.events().is_ready()
+        && inventory.requests().is_ready()
+        && shop.stock_replies().is_some_and(|c| c.is_ready())
         && shop.payment_replies().is_some_and(|c| c.is_ready()))
     {
         assert!(Instant::now() < ready, "the consumers did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let payments = Repository::<Payment>::new(store.clone());
+    // The shop prices orders from the inventory service's catalogue, mirrored.
+    let until = Instant::now() + WAIT;
+    while shop.product("prod-002").await.is_err() || shop.product("prod-001").await.is_err() {
+        assert!(
+            Instant::now() < until,
+            "the catalogue did not reach the shop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Happy path: the saga's payment step reaches the service; its reply confirms the order.
     let correlation = uuid::Uuid::new_v4();
@@ -350,6 +379,28 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         .collect();
     assert_eq!(customers, [("c-1", 1), ("c-2", 1)]);
     assert!(shop.read_models().iter().all(|m| m.name != "analytics"));
+    // The warehouse is the inventory service's: the paid order's units sold, then returned
+    // with the refund; the declined order's reservation released. Nothing is held or sold.
+    let ledger = inventory.ledger().await.expect("loads the warehouse");
+    for (product, stock) in [("prod-001", 100), ("prod-002", 500)] {
+        let held = &ledger.products[product];
+        assert_eq!(
+            (held.on_hand, held.reserved, held.sold),
+            (stock, 0, 0),
+            "{product}"
+        );
+    }
+    let reservation = |id: &str| ledger.reservations.get(id).map(|r| r.status);
+    assert_eq!(reservation(&paid), Some(ReservationStatus::Returned));
+    assert_eq!(reservation(&declined), Some(ReservationStatus::Released));
+    assert!(
+        inventory_store
+            .read_stream(&order_stream, 1, 10)
+            .await
+            .expect("reads")
+            .is_empty(),
+        "the inventory service keeps no orders"
+    );
     let status = analytics.read_model().await.expect("running");
     assert_eq!(status.state, "running");
     let rows = pg::dump(analytics_store.pool(), "analytics")
@@ -367,10 +418,12 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     service.shutdown().await.expect("stops");
     notifications.shutdown().await.expect("stops");
     analytics.shutdown().await.expect("stops");
+    inventory.shutdown().await.expect("stops");
     for (store, schema) in [
         (&store, &schema),
         (&notification_store, &notification_schema),
         (&analytics_store, &analytics_schema),
+        (&inventory_store, &inventory_schema),
     ] {
         eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
             .execute(store.pool())

@@ -110,11 +110,8 @@ impl Shop {
         for model in self.read_models() {
             self.projections.wait_until(&model.name, head).await?;
         }
-        let mut intakes = vec![
-            self.order_sagas.events(),
-            self.expiry.events(),
-            self.undoer.events(),
-        ];
+        let mut intakes = vec![self.order_sagas.events(), self.undoer.events()];
+        intakes.extend(self.expiry.as_ref().map(|e| e.events()));
         intakes.extend(self.notifier.as_ref().map(|n| n.events()));
         for intake in intakes {
             for status in intake.statuses() {
@@ -169,7 +166,7 @@ impl Shop {
     pub async fn dead_letters(&self) -> Result<Vec<eventcore::DeadLetter>, ShopError> {
         let mut consumers: Vec<String> = self.read_models().into_iter().map(|m| m.name).collect();
         consumers.push(self.order_sagas.manager().consumer());
-        consumers.push(self.expiry.manager().consumer());
+        consumers.extend(self.expiry.as_ref().map(|e| e.manager().consumer()));
         consumers.extend(self.notifier.as_ref().map(|n| n.manager().consumer()));
         consumers.push(self.undoer.manager().consumer());
         let mut letters = Vec::new();

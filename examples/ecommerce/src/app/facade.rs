@@ -5,7 +5,7 @@ use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
 use super::{Shop, ShopError, derived_id};
-use crate::inventory::{InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::inventory::InventoryAction;
 use crate::money::Money;
 use crate::order::{
     Order, OrderAction, OrderCommand, OrderError, PlaceOrder, RequestedItem, Status,
@@ -233,16 +233,15 @@ impl Shop {
         initial_stock: u32,
         correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
-        let action = InventoryAction::AddProduct {
-            product_id: product_id.to_owned(),
-            name: name.to_owned(),
-            description: description.to_owned(),
+        self.own_warehouse()?;
+        let product = super::warehouse::AddProduct {
+            id: product_id,
+            name,
+            description,
             price,
             initial_stock,
         };
-        let command = InventoryCommand::new(WAREHOUSE, action)
-            .with_id(derived_id(&format!("product/{product_id}")));
-        super::add_product_once(&self.steps.inventory, command, metadata(correlation)).await?;
+        super::warehouse::add_product(&self.steps.inventory, product, correlation).await?;
         self.catalogue_caught_up().await
     }
 
@@ -280,19 +279,23 @@ impl Shop {
         self.stock_command(action, correlation).await
     }
 
+    /// Refuses a catalogue change here while the inventory service keeps the warehouse (its
+    /// stream here is a mirror, which nothing else may write).
+    fn own_warehouse(&self) -> Result<(), ShopError> {
+        if self.steps.stock_elsewhere {
+            let why = "the inventory service keeps the warehouse: change it there";
+            return Err(ShopError::unavailable("the catalogue", why));
+        }
+        Ok(())
+    }
+
     async fn stock_command(
         &self,
         action: InventoryAction,
         correlation: Option<Uuid>,
     ) -> Result<(), ShopError> {
-        let inventory = &self.steps.inventory;
-        execute(
-            inventory,
-            InventoryCommand::new(WAREHOUSE, action),
-            correlation,
-        )
-        .await
-        .map_err(|e| ShopError::from_repo(e, ShopError::Inventory))?;
+        self.own_warehouse()?;
+        super::warehouse::change(&self.steps.inventory, action, correlation).await?;
         self.catalogue_caught_up().await
     }
 }

@@ -23,16 +23,20 @@ mod error;
 mod facade;
 mod remote;
 mod steps;
+pub(crate) mod warehouse;
 
 pub use bus::{ClaimedCommands, ShopBus, StepMode};
 pub use cancellation::{CancellationPolicy, UndoSale};
 pub use customers::Customers;
 pub use error::ShopError;
 pub use facade::{PlaceOrderRequest, Placed};
+use remote::Replies;
 pub use remote::{
     NOTIFICATION_RELAY, PAYMENT_REPLIES, PAYMENT_REQUEST_RELAY, RELAYS, RemoteContexts,
+    STOCK_REPLIES, STOCK_REQUEST_RELAY,
 };
 pub use steps::Steps;
+pub use warehouse::Warehouse;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,11 +119,12 @@ pub struct Shop {
     steps: Steps,
     customers: Arc<Customers>,
     order_sagas: OrderSagas,
-    expiry: ExpirySagas,
+    /// `None` when the inventory service expires reservations.
+    expiry: Option<ExpirySagas>,
     notifier: Option<Notifier>,
     undoer: Undoer,
     projections: RunningProjections<SqliteEventStore>,
-    payment_replies: Option<Consumer>,
+    replies: Replies,
 }
 
 impl std::fmt::Debug for Shop {
@@ -159,9 +164,11 @@ impl Shop {
             provider: Arc::new(config.provider.clone()),
             payments_down: Arc::default(),
             payments_elsewhere: config.remote.as_ref().is_some_and(|r| r.payment),
+            stock_elsewhere: config.remote.as_ref().is_some_and(|r| r.inventory),
         };
         let customers = Arc::new(Customers::new(store.clone(), Arc::new(Argon2Hasher)));
-        if config.seed_catalogue {
+        // The warehouse's events are the inventory service's when it runs elsewhere.
+        if config.seed_catalogue && !steps.stock_elsewhere {
             seed(&steps.inventory).await?;
         }
         // The read models kept here: all but those of the contexts that run elsewhere.
@@ -172,13 +179,13 @@ impl Shop {
             .collect();
         readmodels::sqlite::create_tables_of(&store, &models).await?;
         let mut runner = readmodels::sqlite::runner_of(store.clone(), config.linger, &models);
-        let mut payment_replies = None;
+        let mut replies = Replies::default();
         let mut step_mode = config.step_mode;
         if let Some(remote) = &config.remote {
             if remote.payment {
                 step_mode = StepMode::Local;
             }
-            (runner, payment_replies) = remote.connect(&store, runner).await?;
+            (runner, replies) = remote.connect(&store, runner).await?;
         }
         let projections = runner.start()?;
         let options = SagaOptions {
@@ -196,9 +203,12 @@ impl Shop {
         let expiry = ReservationExpiry {
             after: config.reservation_expiry,
         };
-        let expiry = SagaManager::new(expiry, store.clone(), bus())
-            .with_options(options)
-            .start()?;
+        let expiry = if steps.stock_elsewhere {
+            None // the inventory service's
+        } else {
+            let manager = SagaManager::new(expiry, store.clone(), bus()).with_options(options);
+            Some(manager.start()?)
+        };
         let notifier = if config.remote.as_ref().is_some_and(|r| r.notification) {
             None
         } else {
@@ -218,7 +228,7 @@ impl Shop {
             notifier,
             undoer,
             projections,
-            payment_replies,
+            replies,
         };
         shop.catalogue_caught_up().await?;
         Ok(shop)
@@ -260,7 +270,17 @@ impl Shop {
 
     /// The consumer of the payment service's events, in distributed mode.
     pub fn payment_replies(&self) -> Option<&Consumer> {
-        self.payment_replies.as_ref()
+        self.replies.payments.as_ref()
+    }
+
+    /// The consumer of the inventory service's events, in distributed mode.
+    pub fn stock_replies(&self) -> Option<&Consumer> {
+        self.replies.stock.as_ref()
+    }
+
+    /// Every consumer of the services' events (none in embedded mode).
+    pub fn replies(&self) -> impl Iterator<Item = &Consumer> {
+        self.replies.payments.iter().chain(&self.replies.stock)
     }
 
     /// Simulates an outage of the payment provider (`true`) or ends it (`false`).
@@ -276,15 +296,17 @@ impl Shop {
     /// [`ShopError::Unavailable`] if a task failed.
     pub async fn shutdown(self) -> Result<(), ShopError> {
         self.order_sagas.shutdown().await?;
-        self.expiry.shutdown().await?;
+        if let Some(expiry) = self.expiry {
+            expiry.shutdown().await?;
+        }
         if let Some(notifier) = self.notifier {
             notifier.shutdown().await?;
         }
         self.undoer.shutdown().await?;
         self.projections.shutdown().await?;
-        if let Some(replies) = &self.payment_replies {
-            let stopped = replies.shutdown().await;
-            stopped.map_err(|e| ShopError::unavailable("the payment replies' consumer", e))?;
+        for consumer in self.replies.payments.iter().chain(&self.replies.stock) {
+            let stopped = consumer.shutdown().await;
+            stopped.map_err(|e| ShopError::unavailable("a consumer of the services' events", e))?;
         }
         Ok(())
     }
@@ -292,7 +314,7 @@ impl Shop {
 
 /// Adds the seed catalogue with deterministic command ids: a second run (a restart) returns
 /// the first outcome instead of adding anything.
-async fn seed(inventory: &Repository<Inventory>) -> Result<(), ShopError> {
+pub(crate) async fn seed(inventory: &Repository<Inventory>) -> Result<(), ShopError> {
     for command in inventory::seed_commands() {
         let InventoryAction::AddProduct { product_id, .. } = &command.action else {
             continue;

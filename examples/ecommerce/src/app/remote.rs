@@ -7,6 +7,8 @@ use eventcore::projection::ProjectionRunner;
 use eventcore_sqlite::SqliteEventStore;
 
 use super::ShopError;
+use crate::inventory::Inventory;
+use crate::inventory::requests as stock_requests;
 use crate::messaging::{Broker, Consumer};
 use crate::payment::{Payment, requests};
 
@@ -16,8 +18,25 @@ pub const PAYMENT_REQUEST_RELAY: &str = "relay:payment-requests";
 pub const PAYMENT_REPLIES: &str = "shop.payments";
 /// The relay of the events the notification and analytics services consume.
 pub const NOTIFICATION_RELAY: &str = "relay:notifications";
+/// The relay of stock requests to the inventory service.
+pub const STOCK_REQUEST_RELAY: &str = "relay:stock-requests";
+/// The consumer (queue or group, and inbox) of the inventory service's events.
+pub const STOCK_REPLIES: &str = "shop.inventory";
 /// Every relay the shop may run.
-pub const RELAYS: [&str; 2] = [PAYMENT_REQUEST_RELAY, NOTIFICATION_RELAY];
+pub const RELAYS: [&str; 3] = [
+    PAYMENT_REQUEST_RELAY,
+    NOTIFICATION_RELAY,
+    STOCK_REQUEST_RELAY,
+];
+
+/// The consumers of the services' events that [`RemoteContexts::connect`] started.
+#[derive(Debug, Default)]
+pub(super) struct Replies {
+    /// The payment service's.
+    pub(super) payments: Option<Consumer>,
+    /// The inventory service's.
+    pub(super) stock: Option<Consumer>,
+}
 
 /// Which contexts run as services elsewhere, and the broker between them and this shop.
 #[derive(Clone, Debug)]
@@ -33,6 +52,12 @@ pub struct RemoteContexts {
     /// this shop relays its order events to it (and its payment events, when payments are
     /// handled here) and runs no notification policy itself.
     pub notification: bool,
+    /// The inventory service keeps the warehouse (`ecommerce service inventory`): stock steps
+    /// are sent as messages through this store's outbox, and the service's warehouse events
+    /// come back through a consumer, mirrored into this store (the catalogue orders are priced
+    /// from, and the saga's replies); this shop seeds no catalogue and runs no reservation
+    /// expiry (the service does).
+    pub inventory: bool,
     /// The analytics service keeps the analytics (`ecommerce service analytics`): this shop
     /// relays its order events to it and keeps no analytics read model itself.
     pub analytics: bool,
@@ -46,6 +71,15 @@ impl RemoteContexts {
             payment: false,
             notification: false,
             analytics: false,
+            inventory: false,
+        }
+    }
+
+    /// The inventory context elsewhere.
+    pub fn with_inventory(self) -> Self {
+        Self {
+            inventory: true,
+            ..self
         }
     }
 
@@ -73,15 +107,17 @@ impl RemoteContexts {
         }
     }
 
-    /// Adds the relays to `runner` and starts the consumer of the payment service's events.
+    /// Adds the relays to `runner` and starts the consumers of the payment and inventory
+    /// services' events.
     pub(super) async fn connect(
         &self,
         store: &SqliteEventStore,
         mut runner: ProjectionRunner<SqliteEventStore>,
-    ) -> Result<(ProjectionRunner<SqliteEventStore>, Option<Consumer>), ShopError> {
+    ) -> Result<(ProjectionRunner<SqliteEventStore>, Replies), ShopError> {
         let broker = &self.broker;
         let relay_failed = |e| ShopError::unavailable("a relay to the services", e);
-        let mut replies = None;
+        let consume_failed = |e| ShopError::unavailable("the broker", e);
+        let mut replies = Replies::default();
         if self.payment {
             let categories = [requests::CATEGORY];
             runner = broker
@@ -91,8 +127,19 @@ impl RemoteContexts {
             let consumer = broker
                 .consume(store.clone(), PAYMENT_REPLIES, &[Payment::TYPE], Mirror)
                 .await
-                .map_err(|e| ShopError::unavailable("the broker", e))?;
-            replies = Some(consumer);
+                .map_err(consume_failed)?;
+            replies.payments = Some(consumer);
+        }
+        if self.inventory {
+            runner = broker
+                .add_relay(runner, STOCK_REQUEST_RELAY, &[stock_requests::CATEGORY])
+                .await
+                .map_err(relay_failed)?;
+            let consumer = broker
+                .consume(store.clone(), STOCK_REPLIES, &[Inventory::TYPE], Mirror)
+                .await
+                .map_err(consume_failed)?;
+            replies.stock = Some(consumer);
         }
         // One relay publishes what the other services consume: each has its own queue or group.
         if self.notification || self.analytics {

@@ -9,7 +9,10 @@ use eventcore::{CommandId, Metadata, Repository};
 use eventcore_sqlite::SqliteTransaction;
 
 use super::cancellation::UndoSale;
-use crate::inventory::{ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
+use crate::inventory::requests::StockRequest;
+use crate::inventory::{
+    Expirer, ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE,
+};
 use crate::notification::{Message, Notification, Notifier};
 use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::requests::PaymentRequest;
@@ -36,6 +39,10 @@ pub struct Steps {
     /// [`PaymentRequest`] through the outbox instead of writing through `payments`, whose
     /// streams here are the service's events, mirrored.
     pub payments_elsewhere: bool,
+    /// The warehouse is the inventory service's (distributed mode): stock steps send a
+    /// [`StockRequest`] through the outbox instead of writing through `inventory`, whose
+    /// stream here is the service's events, mirrored.
+    pub stock_elsewhere: bool,
 }
 
 impl Steps {
@@ -46,6 +53,12 @@ impl Steps {
         id: CommandId,
         metadata: Metadata,
     ) -> Result<(), DispatchError> {
+        if self.stock_elsewhere {
+            let request = StockRequest::of(action, id).ok_or_else(|| {
+                DispatchError::rejected("the inventory service decides this itself")
+            })?;
+            return request.send_in(tx, &metadata).await;
+        }
         let command = InventoryCommand::new(WAREHOUSE, action).with_id(id);
         self.inventory.execute_in(tx, command, metadata).await?;
         Ok(())
@@ -166,11 +179,8 @@ impl LocalCommands<ExpiryCommand, SqliteTransaction> for Steps {
         id: CommandId,
         metadata: &Metadata,
     ) -> Result<(), DispatchError> {
-        let ExpiryCommand::ExpireReservation { order_id } = command;
-        let action = InventoryAction::ExpireReservation {
-            order_id: order_id.clone(),
-        };
-        self.stock(tx, action, id, metadata.clone()).await
+        let expirer = Expirer::new(self.inventory.clone());
+        expirer.execute(tx, command, id, metadata).await
     }
 }
 

@@ -29,12 +29,15 @@ pub struct ServeArgs {
     /// shop relays the events it reacts to through the broker.
     #[arg(long, env = "ECOMMERCE_NOTIFICATION_SERVICE")]
     pub notification_service: bool,
+    /// The warehouse is the inventory service's (`ecommerce service inventory`): stock steps
+    /// go to it through the broker and its events come back, mirrored (the catalogue here).
+    #[arg(long, env = "ECOMMERCE_INVENTORY_SERVICE")]
+    pub inventory_service: bool,
     /// Analytics are the analytics service's (`ecommerce service analytics`): the shop relays
     /// its order events through the broker and keeps no analytics itself.
     #[arg(long, env = "ECOMMERCE_ANALYTICS_SERVICE")]
     pub analytics_service: bool,
-    /// The broker, with `--payment-service`, `--notification-service` or
-    /// `--analytics-service`.
+    /// The broker, with any of the `--*-service` flags.
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -62,9 +65,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (db, addr) = (args.db.clone(), args.addr);
     let mut shop_config = ShopConfig::new(&db);
     shop_config.provider = provider_from_env()?;
-    if args.payment_service || args.notification_service || args.analytics_service {
+    let elsewhere = [
+        args.payment_service,
+        args.notification_service,
+        args.analytics_service,
+        args.inventory_service,
+    ];
+    if elsewhere.contains(&true) {
         shop_config.remote = Some(RemoteContexts {
             payment: args.payment_service,
+            inventory: args.inventory_service,
             notification: args.notification_service,
             analytics: args.analytics_service,
             ..RemoteContexts::new(args.broker.broker())

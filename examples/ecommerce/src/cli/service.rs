@@ -16,6 +16,9 @@ use super::broker::BrokerArgs;
 pub enum ServiceName {
     /// Registration, login, `me`.
     Customer,
+    /// The catalogue and the warehouse: stock requests through the broker, reservation
+    /// expiry, the product view.
+    Inventory,
     /// Charges and refunds, requested through the broker; an order's payment.
     Payment,
     /// One message per notable order and payment event, received through the broker.
@@ -29,6 +32,7 @@ impl ServiceName {
     fn as_str(self) -> &'static str {
         match self {
             Self::Customer => "customer",
+            Self::Inventory => "inventory",
             Self::Payment => "payment",
             Self::Notification => "notification",
             Self::Analytics => "analytics",
@@ -56,7 +60,7 @@ pub struct ServiceArgs {
     /// Where the service listens.
     #[arg(long, default_value = "127.0.0.1:8101")]
     addr: SocketAddr,
-    /// The broker (the services that exchange messages: payment, notification, analytics).
+    /// The broker (the services that exchange messages: all but customer).
     #[command(flatten)]
     broker: BrokerArgs,
 }
@@ -67,6 +71,7 @@ enum Background {
     Payment(Arc<services::payment::PaymentService>),
     Notification(Arc<services::notification::NotificationService>),
     Analytics(Arc<services::analytics::AnalyticsService>),
+    Inventory(Arc<services::inventory::InventoryService>),
 }
 
 impl Background {
@@ -76,6 +81,7 @@ impl Background {
             Self::Payment(service) => service.shutdown().await,
             Self::Notification(service) => service.shutdown().await,
             Self::Analytics(service) => service.shutdown().await,
+            Self::Inventory(service) => service.shutdown().await,
         }
     }
 }
@@ -112,6 +118,17 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
             let service = Arc::new(service);
             background = Background::Notification(service.clone());
             services::notification::router(service, &http)
+        }
+        ServiceName::Inventory => {
+            let broker = args.broker.broker();
+            let expire_after = ecommerce::inventory::ReservationExpiry::DEFAULT_AFTER;
+            let service =
+                services::inventory::InventoryService::start(store, &broker, expire_after)
+                    .await
+                    .with_context(|| format!("connecting to {}", broker.name()))?;
+            let service = Arc::new(service);
+            background = Background::Inventory(service.clone());
+            services::inventory::router(service, &http)
         }
         ServiceName::Analytics => {
             let broker = args.broker.broker();

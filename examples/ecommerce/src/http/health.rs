@@ -46,15 +46,17 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthVie
             format!("stopped: {}", stopped.join(", "))
         },
     };
-    let broker = match state.shop.payment_replies() {
-        None => CheckView {
+    let mut checks = vec![store, projections];
+    let consumers: Vec<CheckView> = state.shop.replies().map(consumer_check).collect();
+    if consumers.is_empty() {
+        checks.push(CheckView {
             name: "broker".into(),
             ok: true,
             detail: "in-process dispatch (embedded mode has no broker)".into(),
-        },
-        Some(consumer) => consumer_check(consumer),
-    };
-    readiness(vec![store, broker, projections])
+        });
+    }
+    checks.extend(consumers);
+    readiness(checks)
 }
 
 /// A broker consumer's check: ok while it consumes.

@@ -29,6 +29,7 @@ mod views;
 
 pub use config::HttpConfig;
 pub(crate) use routes::customers as customer_routes;
+pub(crate) use routes::warehouse as warehouse_routes;
 pub use views::*;
 
 use std::sync::Arc;
@@ -87,6 +88,23 @@ impl FromRef<AppState> for CustomerApi {
             tokens: state.tokens.clone(),
             admin: state.admin.clone(),
         }
+    }
+}
+
+/// What the inventory context's handlers reach: the embedded shop's [`AppState`] holds the
+/// shop; an inventory service holds itself.
+#[derive(Clone)]
+pub struct WarehouseApi(pub Arc<dyn crate::app::Warehouse>);
+
+impl std::fmt::Debug for WarehouseApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WarehouseApi")
+    }
+}
+
+impl FromRef<AppState> for WarehouseApi {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.shop.clone())
     }
 }
 

@@ -25,11 +25,7 @@ pub(crate) async fn figures(shop: &Shop) -> Result<RuntimeFigures, ShopError> {
         // Embedded mode dispatches in-process: nothing is relayed unless payments are a
         // service of their own.
         relay_lag: shop.relay_lag(),
-        consumers: shop
-            .payment_replies()
-            .map(super::runtime::consumer_figures)
-            .into_iter()
-            .collect(),
+        consumers: shop.replies().map(consumer_figures).collect(),
     })
 }
 

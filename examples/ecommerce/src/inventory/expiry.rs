@@ -128,3 +128,40 @@ impl Saga for ReservationExpiry {
         Reaction::new().complete()
     }
 }
+
+/// The expiry saga's one command, applied to the warehouse inside the transaction that
+/// records the step (`LocalBus`), in whichever store the inventory lives.
+#[derive(Clone)]
+pub struct Expirer {
+    inventory: eventcore::Repository<super::Inventory>,
+}
+
+impl Expirer {
+    /// An expirer writing through `inventory`.
+    pub fn new(inventory: eventcore::Repository<super::Inventory>) -> Self {
+        Self { inventory }
+    }
+}
+
+#[eventcore::async_trait]
+impl<Tx: eventcore::StoreTransaction> eventcore::saga::LocalCommands<ExpiryCommand, Tx>
+    for Expirer
+{
+    async fn execute(
+        &self,
+        tx: &mut Tx,
+        command: &ExpiryCommand,
+        id: eventcore::CommandId,
+        metadata: &eventcore::Metadata,
+    ) -> Result<(), eventcore::saga::DispatchError> {
+        let ExpiryCommand::ExpireReservation { order_id } = command;
+        let action = super::InventoryAction::ExpireReservation {
+            order_id: order_id.clone(),
+        };
+        let command = super::InventoryCommand::new(super::WAREHOUSE, action).with_id(id);
+        self.inventory
+            .execute_in(tx, command, metadata.clone())
+            .await?;
+        Ok(())
+    }
+}

@@ -20,9 +20,10 @@
 
 mod decide;
 pub mod expiry;
+pub mod requests;
 mod stock;
 
-pub use expiry::{ExpiryCommand, ExpiryEvent, ReservationExpiry};
+pub use expiry::{Expirer, ExpiryCommand, ExpiryEvent, ReservationExpiry};
 pub use stock::{
     Inventory, InventoryAction, InventoryCommand, InventoryError, InventoryEvent, ProductStock,
     Reservation, ReservationStatus,

@@ -9,6 +9,7 @@
 //! its topic `<prefix><category>` and every consumer its group.
 
 mod consumer;
+pub mod outbox;
 
 pub use consumer::{Consumer, ConsumerFigures};
 

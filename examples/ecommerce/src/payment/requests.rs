@@ -1,7 +1,7 @@
 //! Payment requests: the order saga's payment commands as messages, for a payment context in
 //! another process. The sender appends a [`PaymentRequest`] to the order's outbox stream
-//! (`paymentrequest-<order id>`) in the transaction that records the saga's step, so the
-//! request is sent exactly when the step is; its relay publishes it. The payment service's
+//! (`paymentrequest-<order id>`, see [`outbox`]) in the transaction that records the saga's
+//! step, so the request is sent exactly when the step is; its relay publishes it. The payment service's
 //! consumer applies it through [`PaymentDesk`], once in effect (its inbox), with the step's
 //! command id (a request delivered twice charges once). The reply is the payment's own event,
 //! `PaymentCompleted` or `PaymentFailed`, which the payment service's relay publishes.
@@ -10,13 +10,11 @@ use std::sync::Arc;
 
 use eventcore::broker::{HandlerError, Message, MessageHandler};
 use eventcore::saga::DispatchError;
-use eventcore::{
-    AppendRequest, CommandId, EventId, ExpectedVersion, Metadata, NewEvent, Repository, StoreError,
-    StoreTransaction, StreamId, Upcasters,
-};
+use eventcore::{CommandId, Metadata, Repository, StoreTransaction, Upcasters};
 use serde::{Deserialize, Serialize};
 
 use super::{Payment, PaymentAction, PaymentCommand, PaymentProvider, charge_outcome};
+use crate::messaging::outbox::{self, handler_error};
 use crate::money::Money;
 
 /// The category of the outbox streams of payment requests.
@@ -65,28 +63,17 @@ impl PaymentRequest {
         }
     }
 
-    /// Appends the request to its outbox stream in `tx`, with `metadata` (the flow's
-    /// correlation id) and an event id derived from the command id (the same request twice
-    /// is refused, not sent twice).
+    /// Appends the request to its outbox stream in `tx` (see [`outbox::send_in`]).
     ///
     /// # Errors
-    /// Store failures; [`StoreError::InvalidInput`] for an order id no stream can have.
+    /// Store failures; a rejection for an order id no stream can have.
     pub async fn send_in<Tx: StoreTransaction>(
         &self,
         tx: &mut Tx,
         metadata: &Metadata,
     ) -> Result<(), DispatchError> {
-        let stream = StreamId::new(format!("{CATEGORY}-{}", self.order_id()))
-            .map_err(|e| DispatchError::rejected(&e).with_source(StoreError::from(e)))?;
-        let event = NewEvent::from_event(self)
-            .map_err(|e| DispatchError::rejected(format!("unencodable request: {e}")))?
-            .with_id(EventId::derived(self.command_id(), &stream, 0))
-            .with_metadata(metadata.clone());
-        let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![event]);
-        tx.append(request)
-            .await
-            .map_err(DispatchError::from_store)?;
-        Ok(())
+        let (order_id, id) = (self.order_id(), self.command_id());
+        outbox::send_in(tx, CATEGORY, order_id, id, self, metadata).await
     }
 }
 
@@ -106,26 +93,13 @@ impl PaymentDesk {
     }
 }
 
-/// A step's error as a handler's: a rejection is permanent (dead-lettered), the rest retried.
-fn handler_error(error: DispatchError) -> HandlerError {
-    if error.is_permanent() {
-        HandlerError::permanent(error)
-    } else {
-        HandlerError::transient(error)
-    }
-}
-
 #[eventcore::async_trait]
 impl<Tx: StoreTransaction> MessageHandler<Tx> for PaymentDesk {
     async fn handle(&self, tx: &mut Tx, message: &Message) -> Result<(), HandlerError> {
         let request: PaymentRequest = message
             .decode(&Upcasters::default())
             .map_err(HandlerError::permanent)?;
-        let metadata = Metadata {
-            correlation_id: message.correlation_id,
-            causation_id: Some(message.message_id.into()),
-            ..Metadata::default()
-        };
+        let metadata = outbox::metadata_of(message);
         let (order_id, action, id) = match request {
             PaymentRequest::ProcessPayment {
                 order_id,

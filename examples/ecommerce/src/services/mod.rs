@@ -2,14 +2,16 @@
 //! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
 //! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
 //!
-//! [`customer`], [`payment`], [`notification`] and [`analytics`] run already; the gateway
-//! routes their paths to them while the other contexts are still served by an embedded shop
-//! (which sends the payment steps to the payment service and its order events to the
-//! notification and analytics services through a broker, see `ShopConfig::remote`).
+//! [`customer`], [`inventory`], [`payment`], [`notification`] and [`analytics`] run already;
+//! the gateway routes their paths to them while the order context is still served by an
+//! embedded shop (which sends the stock and payment steps to the inventory and payment
+//! services and its order events to the notification and analytics services through a
+//! broker, see `ShopConfig::remote`).
 
 pub mod analytics;
 mod app;
 pub mod customer;
+pub mod inventory;
 pub mod notification;
 pub mod payment;
 

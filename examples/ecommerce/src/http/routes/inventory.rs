@@ -8,12 +8,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::checked_id;
-use crate::app::{Shop, ShopError};
-use crate::http::AppState;
+use crate::http::WarehouseApi;
 use crate::http::auth::AdminCaller;
 use crate::http::errors::{ApiError, ErrorBody};
 use crate::http::inventory_views::{ReservationView, StockLedgerView};
-use crate::inventory::{Inventory, WAREHOUSE};
 
 /// Paging of the ledger.
 #[derive(Clone, Copy, Debug, Default, Deserialize, IntoParams)]
@@ -23,14 +21,6 @@ pub struct LedgerPaging {
     pub limit: Option<usize>,
     /// Skip this many (default 0).
     pub offset: Option<usize>,
-}
-
-/// The warehouse as the inventory aggregate holds it now.
-async fn warehouse(shop: &Shop) -> Result<Inventory, ApiError> {
-    let loaded = shop.repositories().inventory.load(WAREHOUSE).await;
-    Ok(loaded
-        .map_err(|e| ShopError::unavailable("loading the inventory", e))?
-        .state)
 }
 
 /// Every product's stock ledger, by product id (admin).
@@ -45,12 +35,12 @@ async fn warehouse(shop: &Shop) -> Result<Inventory, ApiError> {
     )
 )]
 pub(crate) async fn stock(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     _admin: AdminCaller,
     Query(paging): Query<LedgerPaging>,
 ) -> Result<Json<Vec<StockLedgerView>>, ApiError> {
     let limit = super::page_limit(paging.limit, 100, 1000)?;
-    let inventory = warehouse(&state.shop).await?;
+    let inventory = warehouse.ledger().await?;
     let page = inventory
         .products
         .iter()
@@ -74,12 +64,12 @@ pub(crate) async fn stock(
     )
 )]
 pub(crate) async fn reservation(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     _admin: AdminCaller,
     Path(order_id): Path<String>,
 ) -> Result<Json<ReservationView>, ApiError> {
     let id = checked_id("reservation", &order_id)?;
-    let inventory = warehouse(&state.shop).await?;
+    let inventory = warehouse.ledger().await?;
     inventory
         .reservations
         .get(id)

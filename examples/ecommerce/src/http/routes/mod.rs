@@ -18,7 +18,7 @@ use axum::extract::FromRef;
 
 use super::auth::Tokens;
 use super::errors::ApiError;
-use super::{AppState, CustomerApi};
+use super::{AppState, CustomerApi, WarehouseApi};
 
 /// The customer context's routes, for any state that holds a [`CustomerApi`] and the tokens
 /// (the embedded shop's, or a customer service's).
@@ -34,13 +34,31 @@ where
         .route("/api/v1/customers/me", get(customers::me))
 }
 
-/// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
-pub(crate) fn api() -> Router<AppState> {
-    customers::<AppState>()
+/// The inventory context's routes (the catalogue, the admin's changes to it, the ledger), for
+/// any state that holds a [`WarehouseApi`] and the tokens (the embedded shop's, or an
+/// inventory service's).
+pub(crate) fn warehouse<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WarehouseApi: FromRef<S>,
+    Arc<Tokens>: FromRef<S>,
+{
+    Router::new()
         .route("/api/v1/products", get(products::list).post(products::add))
         .route("/api/v1/products/{id}", get(products::get_one))
         .route("/api/v1/products/{id}/price", put(products::change_price))
         .route("/api/v1/products/{id}/stock", post(products::add_stock))
+        .route("/api/v1/inventory/stock", get(inventory::stock))
+        .route(
+            "/api/v1/inventory/reservations/{order_id}",
+            get(inventory::reservation),
+        )
+}
+
+/// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
+pub(crate) fn api() -> Router<AppState> {
+    customers::<AppState>()
+        .merge(warehouse::<AppState>())
         .route("/api/v1/orders", get(orders::list).post(orders::place))
         .route("/api/v1/orders/{id}", get(orders::get_one))
         .route("/api/v1/orders/{id}/history", get(orders::history))
@@ -57,11 +75,6 @@ pub(crate) fn api() -> Router<AppState> {
             get(operations::unfinished_sagas),
         )
         .route("/api/v1/dead-letters", get(operations::dead_letters))
-        .route("/api/v1/inventory/stock", get(inventory::stock))
-        .route(
-            "/api/v1/inventory/reservations/{order_id}",
-            get(inventory::reservation),
-        )
         .route("/api/v1/read-models", get(operations::read_models))
         .route("/api/v1/read-models/{name}", get(operations::read_model))
         .route(

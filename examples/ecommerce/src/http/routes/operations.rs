@@ -179,7 +179,7 @@ pub(crate) async fn dead_letters(
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let letters = state.shop.dead_letters().await?;
     let mut views: Vec<DeadLetterView> = letters.iter().map(DeadLetterView::from).collect();
-    if let Some(consumer) = state.shop.payment_replies() {
+    for consumer in state.shop.replies() {
         let broker = consumer.dead_letters(1_000).await;
         views.extend(
             broker

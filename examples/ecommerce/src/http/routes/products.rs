@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::checked_id;
+use crate::app::Warehouse;
 use crate::http::auth::AdminCaller;
 use crate::http::errors::{ApiError, ApiJson, ErrorBody};
 use crate::http::request_id::RequestContext;
-use crate::http::{AppState, MoneyView, ProductView};
+use crate::http::{MoneyView, ProductView, WarehouseApi};
 
 /// Paging of the catalogue.
 #[derive(Clone, Copy, Debug, Default, Deserialize, IntoParams)]
@@ -65,12 +66,11 @@ pub struct StockBody {
     )
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Vec<ProductView>>, ApiError> {
     let limit = super::page_limit(paging.limit, 100, 100)?;
-    let rows = state
-        .shop
+    let rows = warehouse
         .products(limit, paging.offset.unwrap_or(0))
         .await?;
     Ok(Json(rows.into_iter().map(ProductView::from).collect()))
@@ -86,17 +86,17 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn get_one(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     Path(id): Path<String>,
 ) -> Result<Json<ProductView>, ApiError> {
     let id = checked_id("product", &id)?;
-    Ok(Json(state.shop.product(id).await?.into()))
+    Ok(Json(warehouse.product(id).await?.into()))
 }
 
 /// The product as the view shows it after the admin's change (the shop's admin commands
 /// return once the catalogue has caught up with them).
-async fn fresh(state: &AppState, id: &str) -> Result<ProductView, ApiError> {
-    Ok(state.shop.product(id).await?.into())
+async fn fresh(warehouse: &dyn Warehouse, id: &str) -> Result<ProductView, ApiError> {
+    Ok(warehouse.product(id).await?.into())
 }
 
 /// Adds a product (admin).
@@ -113,7 +113,7 @@ async fn fresh(state: &AppState, id: &str) -> Result<ProductView, ApiError> {
     )
 )]
 pub(crate) async fn add(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     _admin: AdminCaller,
     context: RequestContext,
     ApiJson(body): ApiJson<NewProductBody>,
@@ -126,14 +126,13 @@ pub(crate) async fn add(
             "name must be 1 to 200 characters",
         ));
     }
-    if state.shop.product(id).await.is_ok() {
+    if warehouse.product(id).await.is_ok() {
         return Err(ApiError::conflict(
             "duplicate_product",
             format!("product {id} exists already"),
         ));
     }
-    state
-        .shop
+    warehouse
         .add_product(
             id,
             body.name.trim(),
@@ -143,7 +142,7 @@ pub(crate) async fn add(
             Some(context.correlation_id),
         )
         .await?;
-    let view = fresh(&state, id).await?;
+    let view = fresh(&*warehouse, id).await?;
     let location = format!("/api/v1/products/{id}");
     Ok(super::located(StatusCode::CREATED, location, view))
 }
@@ -163,18 +162,17 @@ pub(crate) async fn add(
     )
 )]
 pub(crate) async fn change_price(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     _admin: AdminCaller,
     context: RequestContext,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PriceBody>,
 ) -> Result<Json<ProductView>, ApiError> {
     let id = checked_id("product", &id)?;
-    state
-        .shop
+    warehouse
         .change_price(id, body.price.into(), Some(context.correlation_id))
         .await?;
-    Ok(Json(fresh(&state, id).await?))
+    Ok(Json(fresh(&*warehouse, id).await?))
 }
 
 /// Adds units of a product (admin).
@@ -192,16 +190,15 @@ pub(crate) async fn change_price(
     )
 )]
 pub(crate) async fn add_stock(
-    State(state): State<AppState>,
+    State(WarehouseApi(warehouse)): State<WarehouseApi>,
     _admin: AdminCaller,
     context: RequestContext,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StockBody>,
 ) -> Result<Json<ProductView>, ApiError> {
     let id = checked_id("product", &id)?;
-    state
-        .shop
+    warehouse
         .add_stock(id, body.quantity, Some(context.correlation_id))
         .await?;
-    Ok(Json(fresh(&state, id).await?))
+    Ok(Json(fresh(&*warehouse, id).await?))
 }
