@@ -68,6 +68,7 @@ mod projection;
 mod reads;
 mod rows;
 mod runtime;
+mod runtime_batch;
 mod snapshot;
 mod store;
 mod transaction;

@@ -130,6 +130,14 @@ impl StoreTransaction for SqliteTransaction {
         SqliteTransaction::record_processed(self, consumer, event_id).await
     }
 
+    async fn record_all_processed(
+        &mut self,
+        consumer: &str,
+        event_ids: &[EventId],
+    ) -> Result<Vec<bool>, StoreError> {
+        SqliteTransaction::record_all_processed(self, consumer, event_ids).await
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         SqliteTransaction::commit(self).await
     }
@@ -149,6 +157,13 @@ impl RuntimeTransaction for SqliteTransaction {
     ) -> Result<Option<SagaRecord>, StoreError> {
         SqliteTransaction::saga(self, saga_type, saga_id).await
     }
+    async fn sagas(
+        &mut self,
+        saga_type: &str,
+        saga_ids: &[String],
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        SqliteTransaction::sagas(self, saga_type, saga_ids).await
+    }
     async fn save_saga(
         &mut self,
         record: &SagaRecord,
@@ -161,6 +176,12 @@ impl RuntimeTransaction for SqliteTransaction {
     }
     async fn cancel_deadline(&mut self, deadline_id: &str) -> Result<bool, StoreError> {
         SqliteTransaction::cancel_deadline(self, deadline_id).await
+    }
+    async fn save_sagas(&mut self, saves: &[(SagaRecord, u64)]) -> Result<Vec<u64>, StoreError> {
+        SqliteTransaction::save_sagas(self, saves).await
+    }
+    async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
+        SqliteTransaction::cancel_deadlines(self, deadline_ids).await
     }
 }
 

@@ -63,7 +63,7 @@ pub(crate) async fn save_checkpoint<'e>(
     Ok(())
 }
 
-fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError> {
+pub(crate) fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError> {
     let place = SagaColumns::place(
         &row.try_get::<String, _>(0).unwrap_or_default(),
         &row.try_get::<String, _>(1).unwrap_or_default(),
@@ -79,7 +79,7 @@ fn saga_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SagaRecord, StoreError
     .into_record()
 }
 
-const SAGA_COLUMNS: &str = "saga_type, saga_id, status, state, version, updated_at";
+pub(crate) const SAGA_COLUMNS: &str = "saga_type, saga_id, status, state, version, updated_at";
 
 pub(crate) async fn saga<'e>(
     executor: impl SqliteExecutor<'e>,

@@ -5,7 +5,7 @@ use eventcore::backend::{DeadlineRecord, SagaRecord, TxGuard};
 use eventcore::{AppendRequest, EventId, RecordedEvent, Snapshot, StoreError};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::{SqliteEventStore, append, runtime, snapshot};
+use crate::{SqliteEventStore, append, runtime, runtime_batch, snapshot};
 
 /// An immediate (write-locking) transaction on the store's database. Everything done through
 /// it commits together on [`commit`](Self::commit), or not at all (dropping it rolls back).
@@ -155,6 +155,21 @@ impl SqliteTransaction {
             .await
     }
 
+    /// The records of the instances `saga_ids` that exist, as this transaction sees them, in
+    /// no particular order (one statement per 128 ids).
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable record.
+    pub async fn sagas(
+        &mut self,
+        saga_type: &str,
+        saga_ids: &[String],
+    ) -> Result<Vec<SagaRecord>, StoreError> {
+        self.guard
+            .run(runtime_batch::sagas(&mut self.tx, saga_type, saga_ids))
+            .await
+    }
+
     /// Saves the saga's record if its stored version is `expected_version` (0 = new) and
     /// returns the new version (`record.version` and `updated_at` are ignored on write).
     ///
@@ -167,6 +182,32 @@ impl SqliteTransaction {
     ) -> Result<u64, StoreError> {
         self.guard
             .run(runtime::save_saga(&mut self.tx, record, expected_version))
+            .await
+    }
+
+    /// Saves each `(record, expected_version)`, each instance at most once, in a statement or
+    /// two per 128 (see [`save_saga`](Self::save_saga)): their new versions. On
+    /// [`StoreError::SagaConflict`] (for the first listed that differs) others may have been
+    /// saved: roll back.
+    ///
+    /// # Errors
+    /// [`StoreError::SagaConflict`]; backend failures.
+    pub async fn save_sagas(
+        &mut self,
+        saves: &[(SagaRecord, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.guard
+            .run(runtime_batch::save_sagas(&mut self.tx, saves))
+            .await
+    }
+
+    /// Cancels each of `deadline_ids` that exists (one statement per 128).
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
+        self.guard
+            .run(runtime_batch::cancel_deadlines(&mut self.tx, deadline_ids))
             .await
     }
 
@@ -202,6 +243,25 @@ impl SqliteTransaction {
     ) -> Result<bool, StoreError> {
         self.guard
             .run(runtime::record_processed(&mut *self.tx, consumer, event_id))
+            .await
+    }
+
+    /// Records that `consumer` processed each of `event_ids` (one statement per 128 ids): per
+    /// id, whether it is new; an id listed twice is new at most once.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn record_all_processed(
+        &mut self,
+        consumer: &str,
+        event_ids: &[EventId],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.guard
+            .run(runtime_batch::record_all_processed(
+                &mut self.tx,
+                consumer,
+                event_ids,
+            ))
             .await
     }
 
