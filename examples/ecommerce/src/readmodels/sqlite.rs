@@ -14,12 +14,28 @@ pub type Pool = SqlitePool;
 pub const DIALECT: super::Dialect = super::Dialect::Sqlite;
 
 #[path = "analytics.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per store, see `readmodels`"
+)]
 pub mod analytics;
 #[path = "backend.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per store, see `readmodels`"
+)]
 mod backend;
 #[path = "orders.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per store, see `readmodels`"
+)]
 pub mod orders;
 #[path = "products.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per store, see `readmodels`"
+)]
 pub mod products;
 
 pub use backend::{create_tables, create_tables_of, dump, rebuild, runner, runner_of};

@@ -10,20 +10,17 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::routing::get;
 use eventcore::Aggregate;
 use eventcore::broker::Mirror;
-use eventcore::projection::RunningProjections;
 use eventcore_postgres::PgEventStore;
-use tokio::sync::RwLock;
 
+use super::handlers::{self, BrokerService};
+use super::hosted::{self, HostedModel, HostsModel};
 use crate::http::auth::AdminCaller;
 use crate::http::errors::ApiError;
-use crate::http::ops_views::{DeadLetterView, HealthView, ReadModelView};
-use crate::http::rebuilds::Rebuilds;
+use crate::http::ops_views::ReadModelView;
 use crate::http::{AnalyticsView, HttpConfig};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::readmodels::{ANALYTICS, pg};
@@ -34,14 +31,12 @@ pub const EVENTS: &str = "analytics.events";
 /// How long the projection waits for more events once woken (as the embedded shop's default).
 const LINGER: Duration = Duration::from_millis(5);
 
-/// A running analytics service: its consumer and its read model's projection.
+/// A running analytics service: its consumer and its read model.
 #[derive(Debug)]
 pub struct AnalyticsService {
     store: PgEventStore,
     events: Consumer,
-    /// Read-held by a rebuild, taken by the shutdown.
-    projections: RwLock<Option<RunningProjections<PgEventStore>>>,
-    rebuilds: Arc<Rebuilds>,
+    model: Arc<HostedModel>,
 }
 
 impl AnalyticsService {
@@ -69,8 +64,7 @@ impl AnalyticsService {
         Ok(Self {
             store,
             events,
-            projections: RwLock::new(Some(projections)),
-            rebuilds: Arc::default(),
+            model: Arc::new(HostedModel::new(ANALYTICS, projections)),
         })
     }
 
@@ -87,9 +81,7 @@ impl AnalyticsService {
     /// The read model's status, with the last rebuild started through the API; `None` once
     /// shut down.
     pub async fn read_model(&self) -> Option<ReadModelView> {
-        let projections = self.projections.read().await;
-        let status = projections.as_ref()?.status(ANALYTICS)?;
-        Some(ReadModelView::new(&status, self.rebuilds.get(ANALYTICS)))
+        self.model.view().await
     }
 
     /// Stops the consumer (after the messages in hand), then the projection (after a rebuild
@@ -99,12 +91,32 @@ impl AnalyticsService {
     /// Why either had failed.
     pub async fn shutdown(&self) -> Result<(), String> {
         let consumer = self.events.shutdown().await;
-        let projections = self.projections.write().await.take();
-        let projections = match projections {
-            Some(running) => running.shutdown().await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        };
-        consumer.and(projections)
+        consumer.and(self.model.shutdown().await)
+    }
+}
+
+#[eventcore::async_trait]
+impl BrokerService for AnalyticsService {
+    fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    fn consumer(&self) -> &Consumer {
+        &self.events
+    }
+
+    async fn dead_letter_consumers(&self) -> Vec<String> {
+        vec![ANALYTICS.to_owned()]
+    }
+
+    async fn relay_lag(&self) -> u64 {
+        0 // it relays nothing
+    }
+}
+
+impl HostsModel for AnalyticsService {
+    fn model(&self) -> &Arc<HostedModel> {
+        &self.model
     }
 }
 
@@ -119,15 +131,11 @@ pub fn router(
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
     let served = Served::new(service, config)?;
+    let (shared, ops) = handlers::routes::<AnalyticsService>();
     let api = Router::new()
         .route("/api/v1/analytics", get(analytics))
-        .route("/api/v1/read-models", get(read_models))
-        .route("/api/v1/read-models/{name}", get(read_model))
-        .route("/api/v1/read-models/{name}/rebuild", post(rebuild))
-        .route("/api/v1/dead-letters", get(dead_letters));
-    let ops = Router::new()
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape));
+        .merge(hosted::routes::<AnalyticsService>())
+        .merge(shared);
     let metrics = served.metrics.clone();
     Ok(super::app::assemble(api, ops, metrics, served, config))
 }
@@ -140,75 +148,4 @@ async fn analytics(
     let report = pg::analytics::report(served.service.store.pool(), 10).await;
     let report = report.map_err(ApiError::unavailable)?;
     Ok(Json(report.into()))
-}
-
-/// `GET /api/v1/read-models` (admin): the service's one read model.
-async fn read_models(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Json<Vec<ReadModelView>> {
-    Json(served.service.read_model().await.into_iter().collect())
-}
-
-/// `GET /api/v1/read-models/analytics` (admin): its state, lag and rebuilds.
-async fn read_model(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
-) -> Result<Json<ReadModelView>, ApiError> {
-    let found = if name == ANALYTICS {
-        served.service.read_model().await
-    } else {
-        None
-    };
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("read model", &name))
-}
-
-/// `POST /api/v1/read-models/analytics/rebuild` (admin): rebuilds it from the mirrored log
-/// while the service runs; 202, or 409 while a rebuild runs.
-async fn rebuild(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    if name != ANALYTICS {
-        return Err(ApiError::not_found("read model", &name));
-    }
-    let service = served.service.clone();
-    let rebuild = async move {
-        let projections = service.projections.read().await;
-        let running = projections
-            .as_ref()
-            .ok_or_else(|| "the service is shutting down".to_owned())?;
-        pg::rebuild(running, ANALYTICS)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    served.service.rebuilds.start(name, rebuild)
-}
-
-/// `GET /api/v1/dead-letters` (admin): what the projection and the consumer gave up on.
-async fn dead_letters(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let service = &served.service;
-    let consumers = [ANALYTICS.to_owned()];
-    let letters = super::app::dead_letters(&service.store, &consumers, &service.events).await?;
-    Ok(Json(letters))
-}
-
-/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
-async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    super::app::ready(&served.service.store, &served.service.events).await
-}
-
-/// `GET /metrics`: the request series; events and dead letters from the store's counts; the
-/// consumer's figures.
-async fn scrape(State(served): State<Served>) -> Response {
-    let service = &served.service;
-    let lag = 0; // it relays nothing
-    super::app::scrape(&served.metrics, &service.store, &service.events, lag).await
 }

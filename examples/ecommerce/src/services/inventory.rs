@@ -9,25 +9,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, post};
-use eventcore::projection::RunningProjections;
+use axum::extract::FromRef;
 use eventcore::saga::{LocalBus, SagaHandle, SagaManager};
 use eventcore::{Aggregate, EventReader, Repository};
 use eventcore_postgres::PgEventStore;
-use tokio::sync::RwLock;
 use uuid::Uuid;
 
+use super::handlers::{self, BrokerService};
+use super::hosted::{self, HostedModel, HostsModel};
 use crate::app::warehouse::{self, AddProduct};
 use crate::app::{ShopError, Warehouse};
-use crate::http::auth::AdminCaller;
-use crate::http::errors::ApiError;
-use crate::http::ops_views::{DeadLetterView, HealthView, ReadModelView};
-use crate::http::rebuilds::Rebuilds;
+use crate::http::ops_views::ReadModelView;
 use crate::http::{HttpConfig, WarehouseApi, warehouse_routes};
 use crate::inventory::requests::{self, StockDesk};
 use crate::inventory::{Expirer, Inventory, InventoryAction, ReservationExpiry, WAREHOUSE};
@@ -52,10 +45,9 @@ pub struct InventoryService {
     store: PgEventStore,
     inventory: Repository<Inventory>,
     requests: Consumer,
-    /// The relay and the product view; read-held by a rebuild, taken by the shutdown.
-    projections: RwLock<Option<RunningProjections<PgEventStore>>>,
+    /// The product view, and the relay beside it.
+    model: Arc<HostedModel>,
     expiry: tokio::sync::Mutex<Option<Expiry>>,
-    rebuilds: Arc<Rebuilds>,
 }
 
 /// Why the service cannot start.
@@ -105,9 +97,8 @@ impl InventoryService {
             store,
             inventory,
             requests,
-            projections: RwLock::new(Some(projections)),
+            model: Arc::new(HostedModel::new(PRODUCT_VIEW, projections)),
             expiry: tokio::sync::Mutex::new(Some(expiry)),
-            rebuilds: Arc::default(),
         })
     }
 
@@ -121,30 +112,16 @@ impl InventoryService {
         &self.requests
     }
 
-    /// Events not yet relayed.
-    pub async fn relay_lag(&self) -> u64 {
-        let projections = self.projections.read().await;
-        let status = projections.as_ref().and_then(|p| p.status(RELAY));
-        status.map_or(0, |status| status.lag())
-    }
-
     /// The product view's status, with the last rebuild started through the API.
     pub async fn read_model(&self) -> Option<ReadModelView> {
-        let projections = self.projections.read().await;
-        let status = projections.as_ref()?.status(PRODUCT_VIEW)?;
-        Some(ReadModelView::new(&status, self.rebuilds.get(PRODUCT_VIEW)))
+        self.model.view().await
     }
 
     /// Waits until the product view shows every event appended so far (read-your-writes after
     /// an admin change).
     async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
         let head = self.store.head_position().await?;
-        let projections = self.projections.read().await;
-        let running = projections
-            .as_ref()
-            .ok_or_else(|| ShopError::unavailable("the catalogue", "shutting down"))?;
-        running.wait_until(PRODUCT_VIEW, head).await?;
-        Ok(())
+        self.model.wait_until(head).await
     }
 
     /// Stops the consumer (after the messages in hand), the expiry saga, then the relay and
@@ -158,11 +135,7 @@ impl InventoryService {
             Some(expiry) => expiry.shutdown().await.map_err(|e| e.to_string()),
             None => Ok(()),
         };
-        let projections = match self.projections.write().await.take() {
-            Some(running) => running.shutdown().await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        };
-        consumer.and(expiry).and(projections)
+        consumer.and(expiry).and(self.model.shutdown().await)
     }
 }
 
@@ -236,6 +209,36 @@ impl Warehouse for InventoryService {
     }
 }
 
+#[eventcore::async_trait]
+impl BrokerService for InventoryService {
+    fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    fn consumer(&self) -> &Consumer {
+        &self.requests
+    }
+
+    /// The product view's, the expiry saga's (the relay retries for ever).
+    async fn dead_letter_consumers(&self) -> Vec<String> {
+        let mut consumers = vec![PRODUCT_VIEW.to_owned()];
+        if let Some(expiry) = self.expiry.lock().await.as_ref() {
+            consumers.push(expiry.manager().consumer());
+        }
+        consumers
+    }
+
+    async fn relay_lag(&self) -> u64 {
+        self.model.lag_of(RELAY).await
+    }
+}
+
+impl HostsModel for InventoryService {
+    fn model(&self) -> &Arc<HostedModel> {
+        &self.model
+    }
+}
+
 type Served = super::app::Served<InventoryService>;
 
 impl FromRef<Served> for WarehouseApi {
@@ -253,89 +256,10 @@ pub fn router(
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
     let served = Served::new(service, config)?;
+    let (shared, ops) = handlers::routes::<InventoryService>();
     let api = warehouse_routes::<Served>()
-        .route("/api/v1/read-models", get(read_models))
-        .route("/api/v1/read-models/{name}", get(read_model))
-        .route("/api/v1/read-models/{name}/rebuild", post(rebuild))
-        .route("/api/v1/dead-letters", get(dead_letters));
-    let ops = Router::new()
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape));
+        .merge(hosted::routes::<InventoryService>())
+        .merge(shared);
     let metrics = served.metrics.clone();
     Ok(super::app::assemble(api, ops, metrics, served, config))
-}
-
-/// `GET /api/v1/read-models` (admin): the product view.
-async fn read_models(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Json<Vec<ReadModelView>> {
-    Json(served.service.read_model().await.into_iter().collect())
-}
-
-/// `GET /api/v1/read-models/product-view` (admin): its state, lag and rebuilds.
-async fn read_model(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
-) -> Result<Json<ReadModelView>, ApiError> {
-    let found = if name == PRODUCT_VIEW {
-        served.service.read_model().await
-    } else {
-        None
-    };
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("read model", &name))
-}
-
-/// `POST /api/v1/read-models/product-view/rebuild` (admin): rebuilds it from the log while
-/// the service runs; 202, or 409 while a rebuild runs.
-async fn rebuild(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    if name != PRODUCT_VIEW {
-        return Err(ApiError::not_found("read model", &name));
-    }
-    let service = served.service.clone();
-    let rebuild = async move {
-        let projections = service.projections.read().await;
-        let running = projections
-            .as_ref()
-            .ok_or_else(|| "the service is shutting down".to_owned())?;
-        pg::rebuild(running, PRODUCT_VIEW)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    served.service.rebuilds.start(name, rebuild)
-}
-
-/// `GET /api/v1/dead-letters` (admin): what the product view, the expiry saga and the
-/// consumer gave up on (the relay retries for ever).
-async fn dead_letters(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let service = &served.service;
-    let mut consumers = vec![PRODUCT_VIEW.to_owned()];
-    if let Some(expiry) = service.expiry.lock().await.as_ref() {
-        consumers.push(expiry.manager().consumer());
-    }
-    let letters = super::app::dead_letters(&service.store, &consumers, &service.requests).await?;
-    Ok(Json(letters))
-}
-
-/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
-async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    super::app::ready(&served.service.store, &served.service.requests).await
-}
-
-/// `GET /metrics`: the request series; sagas, events and dead letters from the store's
-/// counts; the relay's lag and the consumer's.
-async fn scrape(State(served): State<Served>) -> Response {
-    let service = &served.service;
-    let lag = service.relay_lag().await;
-    super::app::scrape(&served.metrics, &service.store, &service.requests, lag).await
 }

@@ -11,6 +11,8 @@
 pub mod analytics;
 mod app;
 pub mod customer;
+mod handlers;
+mod hosted;
 pub mod inventory;
 pub mod notification;
 pub mod payment;

@@ -6,21 +6,14 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
 use eventcore::Repository;
 use eventcore::broker::Mirror;
 use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager};
 use eventcore_postgres::PgEventStore;
 
+use super::handlers::{self, BrokerService};
 use crate::http::HttpConfig;
-use crate::http::auth::AdminCaller;
-use crate::http::errors::ApiError;
-use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::notification::{NotificationPolicy, Notifier};
 
@@ -93,6 +86,25 @@ impl NotificationService {
     }
 }
 
+#[eventcore::async_trait]
+impl BrokerService for NotificationService {
+    fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    fn consumer(&self) -> &Consumer {
+        &self.events
+    }
+
+    async fn dead_letter_consumers(&self) -> Vec<String> {
+        vec![self.policy_consumer.clone()]
+    }
+
+    async fn relay_lag(&self) -> u64 {
+        0 // it relays nothing
+    }
+}
+
 type Served = super::app::Served<NotificationService>;
 
 /// The service's router (`/api/v1/dead-letters` for the admin, `/health/*` and `/metrics`),
@@ -105,34 +117,7 @@ pub fn router(
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
     let served = Served::new(service, config)?;
-    let api = Router::new().route("/api/v1/dead-letters", get(dead_letters));
-    let ops = Router::new()
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape));
+    let (api, ops) = handlers::routes::<NotificationService>();
     let metrics = served.metrics.clone();
     Ok(super::app::assemble(api, ops, metrics, served, config))
-}
-
-/// `GET /api/v1/dead-letters` (admin): what the policy and the consumer gave up on.
-async fn dead_letters(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let service = &served.service;
-    let consumers = [service.policy_consumer.clone()];
-    let letters = super::app::dead_letters(&service.store, &consumers, &service.events).await?;
-    Ok(Json(letters))
-}
-
-/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
-async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    super::app::ready(&served.service.store, &served.service.events).await
-}
-
-/// `GET /metrics`: the request series; sagas, events and dead letters from the store's
-/// counts; the relay's lag and the consumer's.
-async fn scrape(State(served): State<Served>) -> Response {
-    let service = &served.service;
-    let lag = 0; // it relays nothing
-    super::app::scrape(&served.metrics, &service.store, &service.events, lag).await
 }

@@ -10,16 +10,14 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use eventcore::projection::{ProjectionRunner, RunningProjections};
 use eventcore::{Aggregate, Repository};
 use eventcore_postgres::PgEventStore;
 
-use crate::http::auth::{AdminCaller, Caller};
+use super::handlers::{self, BrokerService};
+use crate::http::auth::Caller;
 use crate::http::errors::ApiError;
-use crate::http::ops_views::{DeadLetterView, HealthView};
 use crate::http::{HttpConfig, PaymentView};
 use crate::messaging::{Broker, BrokerError, Consumer};
 use crate::payment::requests::{self, PaymentDesk};
@@ -102,6 +100,26 @@ impl PaymentService {
     }
 }
 
+#[eventcore::async_trait]
+impl BrokerService for PaymentService {
+    fn store(&self) -> &PgEventStore {
+        &self.store
+    }
+
+    fn consumer(&self) -> &Consumer {
+        &self.requests
+    }
+
+    /// None of its own: its relay retries for ever.
+    async fn dead_letter_consumers(&self) -> Vec<String> {
+        vec![RELAY.to_owned()]
+    }
+
+    async fn relay_lag(&self) -> u64 {
+        PaymentService::relay_lag(self)
+    }
+}
+
 type Served = super::app::Served<PaymentService>;
 
 /// The service's router, with `config` at its edge.
@@ -113,12 +131,10 @@ pub fn router(
     config: &HttpConfig,
 ) -> Result<Router, prometheus::Error> {
     let served = Served::new(service, config)?;
+    let (shared, ops) = handlers::routes::<PaymentService>();
     let api = Router::new()
         .route("/api/v1/orders/{id}/payment", get(payment))
-        .route("/api/v1/dead-letters", get(dead_letters));
-    let ops = Router::new()
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(scrape));
+        .merge(shared);
     let metrics = served.metrics.clone();
     Ok(super::app::assemble(api, ops, metrics, served, config))
 }
@@ -143,29 +159,4 @@ async fn payment(
         .into());
     }
     Ok(Json(PaymentView::new(&id, &payment)))
-}
-
-/// `GET /api/v1/dead-letters` (admin): what the service gave up on (its relay retries for
-/// ever, so only its consumer's).
-async fn dead_letters(
-    State(served): State<Served>,
-    _admin: AdminCaller,
-) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let service = &served.service;
-    let relay = [RELAY.to_owned()];
-    let letters = super::app::dead_letters(&service.store, &relay, &service.requests).await?;
-    Ok(Json(letters))
-}
-
-/// `GET /health/ready`: 200 when the store answers and the consumer consumes, else 503.
-async fn ready(State(served): State<Served>) -> (StatusCode, Json<HealthView>) {
-    super::app::ready(&served.service.store, &served.service.requests).await
-}
-
-/// `GET /metrics`: the request series; sagas, events and dead letters from the store's
-/// counts; the relay's lag and the consumer's.
-async fn scrape(State(served): State<Served>) -> Response {
-    let service = &served.service;
-    let lag = service.relay_lag();
-    super::app::scrape(&served.metrics, &service.store, &service.requests, lag).await
 }
