@@ -166,7 +166,8 @@ pub trait StoreTransaction: Send + 'static {
 
     /// [`record_processed`](Self::record_processed) for each of `event_ids` in turn: for each,
     /// whether it was new (an id listed twice is new only the first time). The default records
-    /// them one at a time; a backend may do it in one statement (PostgreSQL does).
+    /// them one at a time; a backend may do it in one statement (the PostgreSQL and SQLite
+    /// stores do).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -302,7 +303,7 @@ pub trait RuntimeTransaction: StoreTransaction {
 
     /// The records of the instances `saga_ids` that exist, as this transaction sees them, in
     /// no particular order. The default reads them one at a time; a backend may read them in
-    /// one statement (PostgreSQL does).
+    /// one statement (the PostgreSQL and SQLite stores do).
     async fn sagas(
         &mut self,
         saga_type: &str,
@@ -332,7 +333,8 @@ pub trait RuntimeTransaction: StoreTransaction {
     /// [`save_saga`](Self::save_saga) for each `(record, expected_version)`, each instance at
     /// most once: their new versions. On [`StoreError::SagaConflict`] (for the first listed
     /// that differs) others may have been saved: roll the transaction back. The default saves
-    /// them one at a time; a backend may do it in a statement or two (PostgreSQL does).
+    /// them one at a time; a backend may do it in a statement or two (the PostgreSQL and
+    /// SQLite stores do).
     async fn save_sagas(&mut self, saves: &[(SagaRecord, u64)]) -> Result<Vec<u64>, StoreError> {
         let mut versions = Vec::with_capacity(saves.len());
         for (record, expected_version) in saves {
@@ -342,7 +344,8 @@ pub trait RuntimeTransaction: StoreTransaction {
     }
 
     /// [`cancel_deadline`](Self::cancel_deadline) for each of `deadline_ids`. The default
-    /// cancels them one at a time; a backend may do it in one statement (PostgreSQL does).
+    /// cancels them one at a time; a backend may do it in one statement (the PostgreSQL and
+    /// SQLite stores do).
     async fn cancel_deadlines(&mut self, deadline_ids: &[String]) -> Result<(), StoreError> {
         for deadline_id in deadline_ids {
             self.cancel_deadline(deadline_id).await?;
