@@ -38,13 +38,29 @@ pub(crate) fn fold_event_from_row<'r>(
         position: row.try_get(1).unwrap_or_default(),
     };
     FoldColumns {
-        stream_version: column(row, 0, &place)?,
-        position: column(row, 1, &place)?,
-        event_type: column(row, 2, &place)?,
-        schema_version: i64::from(column::<i32>(row, 3, &place)?),
-        payload: column(row, 4, &place)?,
+        stream_version: fold_column(row, 0, &place)?,
+        position: fold_column(row, 1, &place)?,
+        event_type: fold_column(row, 2, &place)?,
+        schema_version: i64::from(fold_column::<i32>(row, 3, &place)?),
+        payload: fold_column(row, 4, &place)?,
     }
     .check(stream)
+}
+
+/// Column `index` of a row of the fold statement, whose column types its own SQL fixes
+/// ([`FOLD_COLUMNS`]: `BIGINT`, `BIGINT`, `TEXT`, `INT`, `TEXT`): decoded without sqlx's
+/// per-row type-compatibility check, which a long stream pays once per column and row. A
+/// value that does not decode (a `NULL`, a wrong length) is still [`StoreError::Corrupt`].
+pub(crate) fn fold_column<'r, T>(
+    row: &'r PgRow,
+    index: usize,
+    place: &impl Place,
+) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres>,
+{
+    row.try_get_unchecked(index)
+        .map_err(|e| place.place().corrupt(format!("column {index}: {e}")))
 }
 
 /// SQL turning a bound microsecond count into a `TIMESTAMPTZ`.
@@ -151,7 +167,11 @@ pub(crate) async fn fold_for_command<'e>(
         .fetch(executor);
     while let Some(row) = rows.try_next().await.map_err(StoreError::backend)? {
         let event = fold_event_from_row(&row, stream)?;
-        if row.try_get::<i32, _>(5).map_err(StoreError::backend)? == 0 {
+        if row
+            .try_get_unchecked::<i32, _>(5)
+            .map_err(StoreError::backend)?
+            == 0
+        {
             return Ok(Some(event.stream_version));
         }
         if sink.event(event).is_break() {
