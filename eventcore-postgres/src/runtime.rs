@@ -214,7 +214,7 @@ pub(crate) async fn save_sagas(
     saves: &[(SagaRecord, u64)],
 ) -> Result<Vec<u64>, StoreError> {
     let now = micros(SystemTime::now());
-    let mut saved = std::collections::HashSet::new();
+    let mut saved = Vec::new();
     for new in [true, false] {
         let part: Vec<&(SagaRecord, u64)> =
             saves.iter().filter(|(_, v)| (*v == 0) == new).collect();
@@ -247,15 +247,12 @@ pub(crate) async fn save_sagas(
             .map_err(StoreError::backend)?;
         saved.extend(rows);
     }
-    let mut versions = Vec::with_capacity(saves.len());
-    for (record, expected_version) in saves {
-        let key = (record.saga_type.clone(), record.saga_id.clone());
-        if !saved.remove(&key) {
-            return Err(conflict(conn, sql, record, *expected_version).await);
+    match eventcore::backend::saved_versions(saves, saved) {
+        Ok(versions) => Ok(versions),
+        Err((record, expected_version)) => {
+            Err(conflict(conn, sql, record, *expected_version).await)
         }
-        versions.push(expected_version + 1);
     }
-    Ok(versions)
 }
 
 /// [`cancel_deadline`] for each of `deadline_ids`, in one statement.
@@ -368,8 +365,7 @@ pub(crate) async fn record_all_processed<'e>(
         .fetch_all(executor)
         .await
         .map_err(StoreError::backend)?;
-    let mut inserted: std::collections::HashSet<uuid::Uuid> = inserted.into_iter().collect();
-    Ok(ids.iter().map(|id| inserted.remove(id)).collect())
+    Ok(eventcore::backend::inserted_once(&ids, inserted))
 }
 
 pub(crate) async fn is_processed<'e>(

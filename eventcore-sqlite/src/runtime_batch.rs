@@ -1,7 +1,6 @@
 //! The runtime records' batched reads and writes (the intake's and a step group's), a
 //! statement per [`BATCH`] instances or ids instead of one each.
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use eventcore::backend::SagaRecord;
@@ -77,12 +76,8 @@ pub(crate) async fn record_all_processed(
             .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::backend)?;
-        let mut inserted: HashSet<Vec<u8>> = inserted.into_iter().collect();
-        new.extend(
-            chunk
-                .iter()
-                .map(|id| inserted.remove(id.as_bytes().as_slice())),
-        );
+        let listed: Vec<Vec<u8>> = chunk.iter().map(|id| id.as_bytes().to_vec()).collect();
+        new.extend(eventcore::backend::inserted_once(&listed, inserted));
     }
     Ok(new)
 }
@@ -96,7 +91,7 @@ pub(crate) async fn save_sagas(
     saves: &[(SagaRecord, u64)],
 ) -> Result<Vec<u64>, StoreError> {
     let now = micros(SystemTime::now());
-    let mut saved = HashSet::new();
+    let mut saved = Vec::new();
     for new in [true, false] {
         let part: Vec<&(SagaRecord, u64)> =
             saves.iter().filter(|(_, v)| (*v == 0) == new).collect();
@@ -140,23 +135,20 @@ pub(crate) async fn save_sagas(
             saved.extend(found);
         }
     }
-    let mut versions = Vec::with_capacity(saves.len());
-    for (record, expected_version) in saves {
-        let key = (record.saga_type.clone(), record.saga_id.clone());
-        if !saved.remove(&key) {
+    match eventcore::backend::saved_versions(saves, saved) {
+        Ok(versions) => Ok(versions),
+        Err((record, expected_version)) => {
             let actual = saga(&mut *conn, &record.saga_type, &record.saga_id)
                 .await?
                 .map_or(0, |r| r.version);
-            return Err(eventcore::backend::saga_conflict(
+            Err(eventcore::backend::saga_conflict(
                 &record.saga_type,
                 &record.saga_id,
                 *expected_version,
                 actual,
-            ));
+            ))
         }
-        versions.push(expected_version + 1);
     }
-    Ok(versions)
 }
 
 /// Cancels each of `deadline_ids` (those that exist), a statement per [`BATCH`].

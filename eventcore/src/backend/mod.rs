@@ -18,8 +18,11 @@
 //! - [`publish_head`] for a backend's head watch, [`supersedes`] for snapshot replacement;
 //! - the runtime records ([`SagaRecord`], [`DeadlineRecord`]) and their column checks
 //!   ([`SagaColumns`], [`DeadlineColumns`], [`DeadLetterColumns`]) and their counts
-//!   ([`counts_sql`], [`counts_from_rows`]).
+//!   ([`counts_sql`], [`counts_from_rows`]);
+//! - what batched runtime statements do with the rows they return ([`inserted_once`],
+//!   [`saved_versions`]).
 
+mod batch;
 mod columns;
 mod guard;
 mod records;
@@ -30,6 +33,7 @@ pub use crate::durable::{DeadlineRecord, SagaRecord};
 pub use crate::snapshot::supersedes;
 pub use crate::store::publish_head;
 pub use crate::transaction::{RuntimeStore, RuntimeTransaction};
+pub use batch::{inserted_once, saved_versions};
 pub use columns::*;
 pub use guard::TxGuard;
 pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns, counts_from_rows, counts_sql};

@@ -1,7 +1,7 @@
 //! Events in: each event the saga correlates is recorded in the consumer inbox and its
 //! reaction saved with the instance, in the transaction of the batch (and its checkpoint).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::slice;
 
 use super::Saga;
@@ -57,28 +57,31 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             .collect();
         let new = tx.record_all_processed(&consumer, &ids).await?;
         // The instances' records, read at once.
-        let mut wanted: Vec<String> = Vec::new();
-        for ((_, _, id), new) in correlated.iter().zip(&new) {
-            if *new && !wanted.contains(id) {
-                wanted.push(id.clone());
-            }
-        }
+        let mut seen = HashSet::new();
+        let wanted: Vec<String> = correlated
+            .iter()
+            .zip(&new)
+            .filter(|((_, _, id), new)| **new && seen.insert(id))
+            .map(|((_, _, id), _)| id.clone())
+            .collect();
         let mut records: HashMap<String, SagaRecord> = tx
             .sagas(S::TYPE, &wanted)
             .await?
             .into_iter()
             .map(|record| (record.saga_id.clone(), record))
             .collect();
-        // The instances the batch reacted to, in the order first met.
+        // The instances the batch reacted to, in the order first met, and where each is.
         let mut touched: Vec<Touched<S>> = Vec::new();
+        let mut at_of: HashMap<String, usize> = HashMap::new();
         for ((event, typed, id), new) in correlated.into_iter().zip(new) {
             if !new {
                 continue; // delivered before
             }
-            let at = match touched.iter().position(|t| t.id == id) {
-                Some(at) => at,
+            let at = match at_of.get(&id) {
+                Some(at) => *at,
                 None => {
                     let (document, version) = document_of(records.remove(&id).as_ref())?;
+                    at_of.insert(id.clone(), touched.len());
                     touched.push(Touched {
                         id,
                         document,

@@ -5,8 +5,6 @@ use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
 use super::{Shop, ShopError, derived_id};
-use crate::inventory::InventoryAction;
-use crate::money::Money;
 use crate::order::{
     Order, OrderAction, OrderCommand, OrderError, PlaceOrder, RequestedItem, Status,
 };
@@ -218,85 +216,6 @@ impl Shop {
             return Err(not_found("payment of order", order_id));
         }
         Ok(payment)
-    }
-
-    /// Adds a product to the catalogue (admin). Adding the same id again is a no-op.
-    ///
-    /// # Errors
-    /// [`ShopError::Inventory`] (price not above zero).
-    pub async fn add_product(
-        &self,
-        product_id: &str,
-        name: &str,
-        description: &str,
-        price: Money,
-        initial_stock: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        self.own_warehouse()?;
-        let product = super::warehouse::AddProduct {
-            id: product_id,
-            name,
-            description,
-            price,
-            initial_stock,
-        };
-        super::warehouse::add_product(&self.steps.inventory, product, correlation).await?;
-        self.catalogue_caught_up().await
-    }
-
-    /// Changes a product's price (admin).
-    ///
-    /// # Errors
-    /// [`ShopError::Inventory`] (unknown product, price not above zero).
-    pub async fn change_price(
-        &self,
-        product_id: &str,
-        price: Money,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let action = InventoryAction::ChangePrice {
-            product_id: product_id.to_owned(),
-            price,
-        };
-        self.stock_command(action, correlation).await
-    }
-
-    /// Adds units of a product (admin).
-    ///
-    /// # Errors
-    /// [`ShopError::Inventory`] (unknown product, zero quantity, overflow).
-    pub async fn add_stock(
-        &self,
-        product_id: &str,
-        quantity: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let action = InventoryAction::AddStock {
-            product_id: product_id.to_owned(),
-            quantity,
-        };
-        self.stock_command(action, correlation).await
-    }
-
-    /// Refuses a catalogue change here while the inventory service keeps the warehouse (its
-    /// stream here is a mirror, which nothing else may write).
-    fn own_warehouse(&self) -> Result<(), ShopError> {
-        if self.steps.stock_elsewhere {
-            let why = "the inventory service keeps the warehouse: change it there";
-            return Err(ShopError::unavailable("the catalogue", why));
-        }
-        Ok(())
-    }
-
-    async fn stock_command(
-        &self,
-        action: InventoryAction,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        self.own_warehouse()?;
-        super::warehouse::change(&self.steps.inventory, action, correlation).await?;
-        self.catalogue_caught_up().await
     }
 }
 

@@ -23,7 +23,7 @@ mod error;
 mod facade;
 mod remote;
 mod steps;
-pub(crate) mod warehouse;
+mod warehouse;
 
 pub use bus::{ClaimedCommands, ShopBus, StepMode};
 pub use cancellation::{CancellationPolicy, UndoSale};

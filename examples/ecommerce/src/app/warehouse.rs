@@ -1,6 +1,7 @@
 //! The inventory context as the HTTP API reaches it: the catalogue (the product read model),
 //! the admin's changes to it and the warehouse's ledger, wherever they are kept (the embedded
-//! [`Shop`], or the inventory service).
+//! [`Shop`], or the inventory service). A keeper provides the read model, the warehouse's
+//! repository and a wait for the catalogue; the changes and the ledger are built on them once.
 
 use eventcore::Repository;
 use uuid::Uuid;
@@ -20,8 +21,26 @@ pub trait Warehouse: Send + Sync + 'static {
     /// One product from the product view ([`ShopError::NotFound`] if unknown).
     async fn product(&self, product_id: &str) -> Result<ProductRow, ShopError>;
 
-    /// Adds a product once (its command id derives from its id); returns once the product
-    /// view shows it.
+    /// The warehouse's repository (its stream may be a mirror: see [`writable`](Self::writable)).
+    fn inventory(&self) -> &Repository<Inventory>;
+
+    /// Whether the admin may change the warehouse here; the default: yes.
+    ///
+    /// # Errors
+    /// Why not (its stream here mirrors another process's).
+    fn writable(&self) -> Result<(), ShopError> {
+        Ok(())
+    }
+
+    /// Waits until the product view shows every event appended so far (read-your-writes
+    /// after an admin change).
+    async fn catalogue_caught_up(&self) -> Result<(), ShopError>;
+
+    /// Adds a product once (its command id derives from its id, so adding it again changes
+    /// nothing); returns once the product view shows it.
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (price not above zero), [`ShopError::Unavailable`].
     async fn add_product(
         &self,
         product_id: &str,
@@ -30,26 +49,82 @@ pub trait Warehouse: Send + Sync + 'static {
         price: Money,
         initial_stock: u32,
         correlation: Option<Uuid>,
-    ) -> Result<(), ShopError>;
+    ) -> Result<(), ShopError> {
+        self.writable()?;
+        let action = InventoryAction::AddProduct {
+            product_id: product_id.to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            price,
+            initial_stock,
+        };
+        let command = InventoryCommand::new(WAREHOUSE, action)
+            .with_id(derived_id(&format!("product/{product_id}")));
+        add_product_once(self.inventory(), command, metadata(correlation)).await?;
+        self.catalogue_caught_up().await
+    }
 
     /// Changes a product's price; returns once the product view shows it.
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (unknown product, price not above zero).
     async fn change_price(
         &self,
         product_id: &str,
         price: Money,
         correlation: Option<Uuid>,
-    ) -> Result<(), ShopError>;
+    ) -> Result<(), ShopError> {
+        let product_id = product_id.to_owned();
+        let action = InventoryAction::ChangePrice { product_id, price };
+        self.change(action, correlation).await
+    }
 
     /// Adds units of a product; returns once the product view shows them.
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] (unknown product, zero quantity, overflow).
     async fn add_stock(
         &self,
         product_id: &str,
         quantity: u32,
         correlation: Option<Uuid>,
-    ) -> Result<(), ShopError>;
+    ) -> Result<(), ShopError> {
+        let product_id = product_id.to_owned();
+        let action = InventoryAction::AddStock {
+            product_id,
+            quantity,
+        };
+        self.change(action, correlation).await
+    }
+
+    /// Applies an admin's `action` to the warehouse; returns once the product view shows it.
+    ///
+    /// # Errors
+    /// [`ShopError::Inventory`] for a refused action, [`ShopError::Unavailable`].
+    async fn change(
+        &self,
+        action: InventoryAction,
+        correlation: Option<Uuid>,
+    ) -> Result<(), ShopError> {
+        self.writable()?;
+        let command = InventoryCommand::new(WAREHOUSE, action);
+        self.inventory()
+            .execute_with(command, metadata(correlation))
+            .await
+            .map_err(|e| ShopError::from_repo(e, ShopError::Inventory))?;
+        self.catalogue_caught_up().await
+    }
 
     /// The warehouse as its aggregate holds it now: every product's ledger and reservation.
-    async fn ledger(&self) -> Result<Inventory, ShopError>;
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    async fn ledger(&self) -> Result<Inventory, ShopError> {
+        let loaded = self.inventory().load(WAREHOUSE).await;
+        Ok(loaded
+            .map_err(|e| ShopError::unavailable("loading the inventory", e))?
+            .state)
+    }
 }
 
 #[eventcore::async_trait]
@@ -62,91 +137,21 @@ impl Warehouse for Shop {
         Shop::product(self, product_id).await
     }
 
-    async fn add_product(
-        &self,
-        product_id: &str,
-        name: &str,
-        description: &str,
-        price: Money,
-        initial_stock: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let (id, stock) = (product_id, initial_stock);
-        Shop::add_product(self, id, name, description, price, stock, correlation).await
+    fn inventory(&self) -> &Repository<Inventory> {
+        &self.repositories().inventory
     }
 
-    async fn change_price(
-        &self,
-        product_id: &str,
-        price: Money,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        Shop::change_price(self, product_id, price, correlation).await
+    /// Refused while the inventory service keeps the warehouse: its stream here is a mirror,
+    /// which nothing else may write.
+    fn writable(&self) -> Result<(), ShopError> {
+        if self.repositories().stock_elsewhere {
+            let why = "the inventory service keeps the warehouse: change it there";
+            return Err(ShopError::unavailable("the catalogue", why));
+        }
+        Ok(())
     }
 
-    async fn add_stock(
-        &self,
-        product_id: &str,
-        quantity: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        Shop::add_stock(self, product_id, quantity, correlation).await
+    async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
+        Shop::catalogue_caught_up(self).await
     }
-
-    async fn ledger(&self) -> Result<Inventory, ShopError> {
-        let loaded = self.repositories().inventory.load(WAREHOUSE).await;
-        Ok(loaded
-            .map_err(|e| ShopError::unavailable("loading the inventory", e))?
-            .state)
-    }
-}
-
-/// Adds a product to the warehouse through `inventory`, once: its command id derives from
-/// its id, so adding it again (a retry, a restart) changes nothing.
-///
-/// # Errors
-/// [`ShopError::Inventory`] (price not above zero), [`ShopError::Unavailable`].
-pub(crate) async fn add_product(
-    inventory: &Repository<Inventory>,
-    product: AddProduct<'_>,
-    correlation: Option<Uuid>,
-) -> Result<(), ShopError> {
-    let action = InventoryAction::AddProduct {
-        product_id: product.id.to_owned(),
-        name: product.name.to_owned(),
-        description: product.description.to_owned(),
-        price: product.price,
-        initial_stock: product.initial_stock,
-    };
-    let command = InventoryCommand::new(WAREHOUSE, action)
-        .with_id(derived_id(&format!("product/{}", product.id)));
-    add_product_once(inventory, command, metadata(correlation)).await
-}
-
-/// A product to add.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AddProduct<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) description: &'a str,
-    pub(crate) price: Money,
-    pub(crate) initial_stock: u32,
-}
-
-/// Applies an admin's `action` (a price or stock change) to the warehouse through `inventory`.
-///
-/// # Errors
-/// [`ShopError::Inventory`] (unknown product, price not above zero, zero quantity, overflow),
-/// [`ShopError::Unavailable`].
-pub(crate) async fn change(
-    inventory: &Repository<Inventory>,
-    action: InventoryAction,
-    correlation: Option<Uuid>,
-) -> Result<(), ShopError> {
-    let command = InventoryCommand::new(WAREHOUSE, action);
-    inventory
-        .execute_with(command, metadata(correlation))
-        .await
-        .map(drop)
-        .map_err(|e| ShopError::from_repo(e, ShopError::Inventory))
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use eventcore::saga::SagaStatus;
 
-use crate::app::{Shop, ShopError};
+use crate::app::{Shop, ShopError, Warehouse};
 
 /// What to generate.
 #[derive(Clone, Debug)]

@@ -108,10 +108,10 @@ pub async fn dump(pool: &Pool, name: &str) -> Result<Vec<String>, sqlx::Error> {
     let mut rows = Vec::new();
     for table in tables {
         // Every column as JSON text, one row per line, ordered by the whole row.
-        let columns: Vec<(String,)> = sqlx::query_as(&DIALECT.columns_of(table))
-            .fetch_all(pool)
-            .await?;
-        let columns: Vec<String> = columns.into_iter().map(|(c,)| c).collect();
+        let columns: Vec<String> = match DIALECT.columns_of(table) {
+            Some(sql) => sqlx::query_scalar(&sql).fetch_all(pool).await?,
+            None => Vec::new(),
+        };
         let found: Vec<(String,)> = sqlx::query_as(&DIALECT.rows_as_json(table, &columns))
             .fetch_all(pool)
             .await?;

@@ -35,7 +35,8 @@ impl Dialect {
         }
     }
 
-    /// Every row of `table` as one JSON object text, `r`, ordered by it.
+    /// Every row of `table` as one JSON object text, `r`, ordered by it (`columns` from
+    /// [`columns_of`](Self::columns_of); unused on PostgreSQL).
     pub(crate) fn rows_as_json(self, table: &str, columns: &[String]) -> String {
         match self {
             Self::Sqlite => {
@@ -51,15 +52,14 @@ impl Dialect {
         }
     }
 
-    /// The column names of `table`, in order (as `(name,)` rows).
-    pub(crate) fn columns_of(self, table: &str) -> String {
+    /// The statement listing the column names of `table` in order (as `(name,)` rows), where
+    /// [`rows_as_json`](Self::rows_as_json) needs them: SQLite's; PostgreSQL names them itself.
+    pub(crate) fn columns_of(self, table: &str) -> Option<String> {
         match self {
-            Self::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
-            Self::Postgres => format!(
-                "SELECT column_name::TEXT FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = '{table}'
-                 ORDER BY ordinal_position"
-            ),
+            Self::Sqlite => Some(format!(
+                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+            )),
+            Self::Postgres => None,
         }
     }
 }

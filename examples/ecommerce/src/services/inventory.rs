@@ -14,18 +14,15 @@ use axum::extract::FromRef;
 use eventcore::saga::{LocalBus, SagaHandle, SagaManager};
 use eventcore::{Aggregate, EventReader, Repository};
 use eventcore_postgres::PgEventStore;
-use uuid::Uuid;
 
 use super::handlers::{self, BrokerService};
 use super::hosted::{self, HostedModel, HostsModel};
-use crate::app::warehouse::{self, AddProduct};
 use crate::app::{ShopError, Warehouse};
 use crate::http::ops_views::ReadModelView;
 use crate::http::{HttpConfig, WarehouseApi, warehouse_routes};
 use crate::inventory::requests::{self, StockDesk};
-use crate::inventory::{Expirer, Inventory, InventoryAction, ReservationExpiry, WAREHOUSE};
+use crate::inventory::{Expirer, Inventory, ReservationExpiry};
 use crate::messaging::{Broker, BrokerError, Consumer};
-use crate::money::Money;
 use crate::readmodels::rows::ProductRow;
 use crate::readmodels::{PRODUCT_VIEW, pg};
 
@@ -117,13 +114,6 @@ impl InventoryService {
         self.model.view().await
     }
 
-    /// Waits until the product view shows every event appended so far (read-your-writes after
-    /// an admin change).
-    async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
-        let head = self.store.head_position().await?;
-        self.model.wait_until(head).await
-    }
-
     /// Stops the consumer (after the messages in hand), the expiry saga, then the relay and
     /// the product view; stopping again does nothing.
     ///
@@ -154,58 +144,13 @@ impl Warehouse for InventoryService {
             })
     }
 
-    async fn add_product(
-        &self,
-        product_id: &str,
-        name: &str,
-        description: &str,
-        price: Money,
-        initial_stock: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let product = AddProduct {
-            id: product_id,
-            name,
-            description,
-            price,
-            initial_stock,
-        };
-        warehouse::add_product(&self.inventory, product, correlation).await?;
-        self.catalogue_caught_up().await
+    fn inventory(&self) -> &Repository<Inventory> {
+        &self.inventory
     }
 
-    async fn change_price(
-        &self,
-        product_id: &str,
-        price: Money,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let product_id = product_id.to_owned();
-        let action = InventoryAction::ChangePrice { product_id, price };
-        warehouse::change(&self.inventory, action, correlation).await?;
-        self.catalogue_caught_up().await
-    }
-
-    async fn add_stock(
-        &self,
-        product_id: &str,
-        quantity: u32,
-        correlation: Option<Uuid>,
-    ) -> Result<(), ShopError> {
-        let product_id = product_id.to_owned();
-        let action = InventoryAction::AddStock {
-            product_id,
-            quantity,
-        };
-        warehouse::change(&self.inventory, action, correlation).await?;
-        self.catalogue_caught_up().await
-    }
-
-    async fn ledger(&self) -> Result<Inventory, ShopError> {
-        let loaded = self.inventory.load(WAREHOUSE).await;
-        Ok(loaded
-            .map_err(|e| ShopError::unavailable("loading the inventory", e))?
-            .state)
+    async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
+        let head = self.store.head_position().await?;
+        self.model.wait_until(head).await
     }
 }
 
