@@ -165,15 +165,20 @@ pub(crate) async fn save_saga(
     if result.rows_affected() == 1 {
         return Ok(new_version);
     }
-    let actual = saga(&mut *conn, &record.saga_type, &record.saga_id)
-        .await?
-        .map_or(0, |r| r.version);
-    Err(eventcore::backend::saga_conflict(
-        &record.saga_type,
-        &record.saga_id,
-        expected_version,
-        actual,
-    ))
+    Err(conflict(conn, record, expected_version).await)
+}
+
+/// The conflict a save of `record` at `expected_version` met, with the stored version.
+pub(crate) async fn conflict(
+    conn: &mut sqlx::SqliteConnection,
+    record: &SagaRecord,
+    expected_version: u64,
+) -> StoreError {
+    let actual = match saga(&mut *conn, &record.saga_type, &record.saga_id).await {
+        Ok(found) => found.map_or(0, |r| r.version),
+        Err(error) => return error,
+    };
+    eventcore::backend::saga_conflict(&record.saga_type, &record.saga_id, expected_version, actual)
 }
 
 pub(crate) async fn schedule_deadline<'e>(

@@ -8,7 +8,7 @@ use eventcore::{EventId, StoreError};
 use sqlx::SqliteConnection;
 
 use crate::rows::{micros, to_i64};
-use crate::runtime::{SAGA_COLUMNS, saga, saga_from_row};
+use crate::runtime::{SAGA_COLUMNS, conflict, saga_from_row};
 
 /// Ids per statement of the batched reads and writes (SQLite allows 32,766 parameters; a
 /// bounded count keeps the statement cache small).
@@ -137,17 +137,7 @@ pub(crate) async fn save_sagas(
     }
     match eventcore::backend::saved_versions(saves, saved) {
         Ok(versions) => Ok(versions),
-        Err((record, expected_version)) => {
-            let actual = saga(&mut *conn, &record.saga_type, &record.saga_id)
-                .await?
-                .map_or(0, |r| r.version);
-            Err(eventcore::backend::saga_conflict(
-                &record.saga_type,
-                &record.saga_id,
-                *expected_version,
-                actual,
-            ))
-        }
+        Err((record, expected_version)) => Err(conflict(conn, record, *expected_version).await),
     }
 }
 
