@@ -7,6 +7,7 @@ use super::Saga;
 use super::bus::{CommandBus, DispatchError};
 use super::document::{AfterFailure, DeadlineChanges, Document, later};
 use super::error::{SagaError, duplicate};
+use super::grouped::Outcomes;
 use super::local::LocalDispatch;
 use super::manager::SagaManager;
 use super::record::parse;
@@ -16,7 +17,7 @@ use crate::error::StoreError;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
 /// A dispatch of one instance's step, or of a group's: each instance's outcome.
-type Attempt<'a> = futures::future::BoxFuture<'a, Vec<(&'a SagaRecord, Result<bool, SagaError>)>>;
+type Attempt<'a> = futures::future::BoxFuture<'a, Outcomes>;
 
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// Runs the next step of every instance that has one due (up to `limit` instances per
@@ -43,15 +44,16 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 _ => records
                     .iter()
                     .map(|record| {
-                        Box::pin(async move { vec![(record, self.dispatch_one(record).await)] })
-                            as _
+                        Box::pin(async move {
+                            vec![(record.saga_id.clone(), self.dispatch_one(record).await)]
+                        }) as _
                     })
                     .collect(),
             };
             let mut outcomes = futures::stream::iter(attempts)
                 .buffer_unordered(self.options.dispatch_concurrency.max(1));
             while let Some(group) = outcomes.next().await {
-                for (record, outcome) in group {
+                for (id, outcome) in group {
                     match outcome {
                         Ok(true) => recorded += 1,
                         Ok(false) => {}
@@ -59,7 +61,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                         Err(SagaError::Store(StoreError::SagaConflict { .. })) => {}
                         Err(crash @ SagaError::Crash(_)) => return Err(crash),
                         Err(error) => {
-                            tracing::error!(saga = S::TYPE, id = %record.saga_id, %error, "saga step could not be run");
+                            tracing::error!(saga = S::TYPE, %id, %error, "saga step could not be run");
                             first_error.get_or_insert(error);
                         }
                     }

@@ -29,7 +29,9 @@ pub struct SagaOptions {
     /// fails, a record changed meanwhile, a failed commit) rolls the whole group back and runs
     /// its steps again one by one. Steps of a group that go to one aggregate build on each
     /// other's state ([`StoreTransaction::own_states`](crate::StoreTransaction::own_states)),
-    /// so a hot aggregate is not read again per step. On PostgreSQL a group holds its streams'
+    /// so a hot aggregate is not read again per step. Once a group commits, the instances it
+    /// left with another step due go on at once in a next group, from the records it saved
+    /// (not listed again). On PostgreSQL a group holds its streams'
     /// locks until it commits: plain commands on those aggregates wait for the whole group.
     /// Sent steps are never grouped.
     pub step_group: usize,

@@ -43,16 +43,17 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             version,
             changes,
         };
-        self.save_all(tx, vec![save]).await
+        self.save_all(tx, vec![save]).await.map(drop)
     }
 
     /// [`save`](Self::save) for several instances (each at most once) with the store's batch
-    /// statements: the deadlines set, then those cancelled, then the records.
+    /// statements: the deadlines set, then those cancelled, then the records. The records as
+    /// they are once `tx` commits (each at its new version).
     pub(super) async fn save_all(
         &self,
         tx: &mut T::Transaction,
         saves: Vec<Save<'_, S>>,
-    ) -> Result<(), SagaError> {
+    ) -> Result<Vec<SagaRecord>, SagaError> {
         let now = self.clock.now();
         let mut cancels = Vec::new();
         let mut records = Vec::with_capacity(saves.len());
@@ -113,7 +114,11 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         if !records.is_empty() {
             tx.save_sagas(&records).await?;
         }
-        Ok(())
+        let saved = records.into_iter().map(|(mut record, version)| {
+            record.version = version + 1;
+            record
+        });
+        Ok(saved.collect())
     }
 }
 
