@@ -88,6 +88,59 @@ pub async fn local_steps_commit_with_the_saga_record<T: SagaStore>(store: T) {
     assert_eq!(balance(&store, &accounts.fees).await, (1, 1));
 }
 
+/// Grouped local steps: once a group commits, its instances go on with their next steps at
+/// once (from the records it saved), so one dispatch round takes each instance through all of
+/// its steps, each step still one record save.
+pub async fn a_committed_step_group_goes_on_with_the_next_steps<T: SagaStore>(store: T) {
+    let (run, clock) = (run_id(), ManualClock::default());
+    let ids: Vec<String> = (0..3).map(|i| format!("{run}-chain{i}")).collect();
+    let mut all = Vec::new();
+    for id in &ids {
+        let accounts = Accounts::new(&run, id);
+        fund(&store, &accounts.from, 100).await;
+        publish(&store, id, &accounts.request(id, 30, 1)).await;
+        publish(&store, id, &confirmed(id)).await;
+        all.push(accounts);
+    }
+    let deliveries = Arc::new(Deliveries::default());
+    let bus = super::transfer::local_counter_bus(store.clone(), deliveries.clone());
+    let manager = SagaManager::new(TransferSaga, store.clone(), bus)
+        .with_clock(clock.clone())
+        .with_options(SagaOptions {
+            step_group: 8,
+            ..options()
+        });
+    let mut versions = Vec::new();
+    while versions.len() < ids.len() {
+        manager.process_events(10).await.expect("events");
+        versions.clear();
+        for id in &ids {
+            match manager.get(id).await.expect("get") {
+                Some(view) if !view.steps.is_empty() => versions.push(view.version),
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let recorded = manager.dispatch_pending(50).await.expect("steps");
+    assert_eq!(
+        recorded, 9,
+        "one round: three steps of each of three instances"
+    );
+    for (id, before) in ids.iter().zip(versions) {
+        let view = manager.get(id).await.expect("get").expect("exists");
+        assert_eq!(view.status, SagaStatus::Completed, "{id}");
+        assert_eq!(view.version - before, 3, "{id}: one record save per step");
+    }
+    assert_eq!(deliveries.reached.load(Ordering::Relaxed), 9);
+    for accounts in &all {
+        assert_eq!(balance(&store, &accounts.from).await, (70, 2));
+        assert_eq!(balance(&store, &accounts.to).await, (30, 1));
+    }
+    // The run's transfers share their fee account.
+    assert_eq!(balance(&store, &all[0].fees).await, (3, 3));
+}
+
 /// The started manager (projection + dispatcher tasks) runs sagas on its own.
 pub async fn runs_in_the_background<T: SagaStore>(store: T) {
     let run = run_id();

@@ -52,6 +52,7 @@ macro_rules! saga_tests {
             simulation_with_crashes_at_every_boundary_with_local_steps,
             simulation_with_crashes_at_every_boundary_with_grouped_local_steps,
             local_steps_commit_with_the_saga_record,
+            a_committed_step_group_goes_on_with_the_next_steps,
             counts_report_events_sagas_and_dead_letters,
             steps_carry_the_correlation_id_of_their_flow,
         );
