@@ -5,6 +5,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::event::RecordedEvent;
 use crate::id::StreamId;
 
 /// Aggregate states as a transaction's own commands left them (versions that only this
@@ -32,6 +33,9 @@ use crate::id::StreamId;
 #[derive(Default)]
 pub struct TransactionStates {
     slots: HashMap<(u64, StreamId), Box<dyn Any + Send>>,
+    /// The events the transaction's own commands appended, once a saga manager asked for them
+    /// (its local steps' events, handled in the step's transaction).
+    appended: Option<Vec<RecordedEvent>>,
 }
 
 impl std::fmt::Debug for TransactionStates {
@@ -51,6 +55,28 @@ impl TransactionStates {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// From now on, keeps a copy of the events the transaction's commands append (through
+    /// [`Repository::execute_in`](crate::Repository::execute_in)), for
+    /// [`take_appended`](Self::take_appended).
+    pub(crate) fn keep_appended(&mut self) {
+        self.appended.get_or_insert_with(Vec::new);
+    }
+
+    /// Keeps a copy of `events` if asked to ([`keep_appended`](Self::keep_appended)).
+    pub(crate) fn appended(&mut self, events: &[RecordedEvent]) {
+        if let Some(kept) = &mut self.appended {
+            kept.extend_from_slice(events);
+        }
+    }
+
+    /// The events kept since the last call (none unless asked to keep them).
+    pub(crate) fn take_appended(&mut self) -> Vec<RecordedEvent> {
+        self.appended
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The slot of `stream` for the repositories tagged `key` (their settings fold alike), and

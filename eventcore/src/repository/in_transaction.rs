@@ -121,6 +121,9 @@ impl<A: Aggregate> Repository<A> {
             );
             match tx.append(request).await {
                 Ok(recorded) => {
+                    if let Some(states) = tx.own_states() {
+                        states.appended(&recorded);
+                    }
                     for event in &events {
                         loaded.state.apply(event);
                     }

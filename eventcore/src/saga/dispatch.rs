@@ -224,10 +224,15 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 .record_outcome(id, &step.name, &outcome, step.document, step.version)
                 .await;
         }
-        let Some(changes) = self.outcome_changes(id, &step.name, &outcome, &mut step.document)?
+        let Some(mut changes) =
+            self.outcome_changes(id, &step.name, &outcome, &mut step.document)?
         else {
             return Ok(false);
         };
+        let own = self
+            .handle_own_events(&mut tx, id, &mut step.document)
+            .await?;
+        changes.then(own);
         self.commit_outcome(tx, id, &step.document, step.version, changes)
             .await
     }
@@ -263,6 +268,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         local: &dyn LocalDispatch<S::Command>,
     ) -> Result<Result<(), DispatchError>, SagaError> {
         self.faults.check("dispatch:before-send")?;
+        Self::keep_appended(tx);
         let id = Self::command_id(&step.id, &step.name);
         let outcome = local
             .execute_in(tx, &step.command, id, &step.metadata)

@@ -14,7 +14,7 @@ use crate::backend::unix_micros;
 use crate::backoff::Backoff;
 
 /// The stored document of one instance.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "S::State: Serialize, S::Command: Serialize",
     deserialize = "S::State: Deserialize<'de>, S::Command: Deserialize<'de>"
@@ -35,6 +35,22 @@ pub(crate) struct Document<S: Saga> {
     /// handled. Every step's command is sent with it (see [`Self::step_metadata`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) correlation_id: Option<uuid::Uuid>,
+}
+
+// By hand: a derive would ask `S` itself to be `Clone`.
+impl<S: Saga> Clone for Document<S> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            phase: self.phase,
+            steps: self.steps.clone(),
+            deadlines: self.deadlines.clone(),
+            parked: self.parked.clone(),
+            planned: self.planned,
+            history: self.history.clone(),
+            correlation_id: self.correlation_id,
+        }
+    }
 }
 
 /// The most history entries kept per instance.

@@ -106,12 +106,16 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 return Ok(None); // `tx` rolls back as it is dropped
             }
             let id = &record.saga_id;
-            let Some(changes) =
+            let Some(mut changes) =
                 self.outcome_changes(id, &step.name, &outcome, &mut step.document)?
             else {
                 skipped.push(record);
                 continue;
             };
+            let own = self
+                .handle_own_events(&mut tx, id, &mut step.document)
+                .await?;
+            changes.then(own);
             done.push((record, step, changes));
         }
         let saves = done

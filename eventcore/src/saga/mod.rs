@@ -112,6 +112,7 @@ mod local;
 mod manager;
 mod operator;
 mod options;
+mod own_events;
 mod policy;
 mod reaction;
 mod record;
