@@ -8,6 +8,7 @@ mod cases;
 mod correlation;
 mod failures;
 mod harness;
+mod own_events;
 mod records;
 mod simulation;
 mod throughput;
@@ -17,6 +18,7 @@ pub use cases::*;
 pub use correlation::steps_carry_the_correlation_id_of_their_flow;
 pub use failures::*;
 pub use harness::SagaStore;
+pub use own_events::a_steps_own_events_are_handled_in_its_transaction_once;
 pub use records::{
     counts_report_events_sagas_and_dead_letters, runtime_records_persist_for_another_handle,
 };
@@ -53,6 +55,7 @@ macro_rules! saga_tests {
             simulation_with_crashes_at_every_boundary_with_grouped_local_steps,
             local_steps_commit_with_the_saga_record,
             a_committed_step_group_goes_on_with_the_next_steps,
+            a_steps_own_events_are_handled_in_its_transaction_once,
             counts_report_events_sagas_and_dead_letters,
             steps_carry_the_correlation_id_of_their_flow,
         );
