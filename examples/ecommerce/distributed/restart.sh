@@ -2,7 +2,7 @@
 # Stops every replica of one service that up.sh started (SIGTERM, SIGKILL after 15 s), then
 # starts them again with the command lines up.sh recorded, and waits until each answers its
 # readiness probe again. Usage: restart.sh <service> (customer, inventory, payment,
-# notification, analytics, shop, gateway).
+# notification, analytics, order, gateway).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../../.."

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Starts the distributed shop on this machine, as far as it is split so far: the customer,
-# inventory, payment, notification and analytics services on PostgreSQL (schemas
-# $ECOMMERCE_<SERVICE>_SCHEMA, default ecommerce_<service>), an embedded shop (SQLite)
-# serving the order context, sending its stock and payment steps to the inventory and
-# payment services and its order events to the notification and analytics services through
-# the broker, and the gateway in front. The broker is $ECOMMERCE_BROKER
+# Starts the distributed shop on this machine: the customer, inventory, order, payment,
+# notification and analytics services, each a process on PostgreSQL in a schema of its own
+# ($ECOMMERCE_<SERVICE>_SCHEMA, default ecommerce_<service>), and the gateway in front. The
+# order service sends its saga's stock and payment steps to the inventory and payment
+# services and its order events to the notification and analytics services through the
+# broker. The broker is $ECOMMERCE_BROKER
 # (rabbitmq, the default, or kafka) at $ECOMMERCE_BROKER_URL (default: the local one), started
 # here if it is installed and down. Records every process id it started in
 # $ECOMMERCE_RUN_DIR/pids (default target/ecommerce-distributed) for down.sh, waits until the
 # gateway reports every service ready, and prints its address.
-# Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_SHOP_ADDR (127.0.0.1:8100),
+# Addresses: $ECOMMERCE_GATEWAY_ADDR (127.0.0.1:8080), $ECOMMERCE_ORDER_ADDR (127.0.0.1:8100),
 # $ECOMMERCE_CUSTOMER_ADDR (127.0.0.1:8101), $ECOMMERCE_NOTIFICATION_ADDR (127.0.0.1:8104),
 # $ECOMMERCE_ANALYTICS_ADDR (127.0.0.1:8105), $ECOMMERCE_INVENTORY_ADDR (127.0.0.1:8106),
 # $ECOMMERCE_PAYMENT_ADDR (127.0.0.1:8102; its
@@ -20,7 +20,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../../.."
 run_dir="${ECOMMERCE_RUN_DIR:-$PWD/target/ecommerce-distributed}"
 gateway_addr="${ECOMMERCE_GATEWAY_ADDR:-127.0.0.1:8080}"
-shop_addr="${ECOMMERCE_SHOP_ADDR:-127.0.0.1:8100}"
+order_addr="${ECOMMERCE_ORDER_ADDR:-127.0.0.1:8100}"
+order_schema="${ECOMMERCE_ORDER_SCHEMA:-ecommerce_order}"
 customer_addr="${ECOMMERCE_CUSTOMER_ADDR:-127.0.0.1:8101}"
 customer_schema="${ECOMMERCE_CUSTOMER_SCHEMA:-ecommerce_customer}"
 payment_addr="${ECOMMERCE_PAYMENT_ADDR:-127.0.0.1:8102}"
@@ -43,7 +44,7 @@ fi
 source "$here/lib.sh"
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
-# PostgreSQL: the customer service's store.
+# PostgreSQL: every service's store.
 if ! port_open 127.0.0.1:5432; then
     if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
         echo "starting PostgreSQL"
@@ -124,12 +125,11 @@ start notification "$bin" service notification --addr "$notification_addr" \
     --schema "$notification_schema"
 start analytics "$bin" service analytics --addr "$analytics_addr" --schema "$analytics_schema"
 start inventory "$bin" service inventory --addr "$inventory_addr" --schema "$inventory_schema"
-start shop "$bin" serve --db "$run_dir/shop.db" --addr "$shop_addr" --payment-service \
-    --notification-service --analytics-service --inventory-service
+start order "$bin" service order --addr "$order_addr" --schema "$order_schema"
 payment_list="$(IFS=,; echo "${payment_urls[*]}")"
 upstreams=(--upstream "customer=http://$customer_addr" --upstream "payment=$payment_list"
     --upstream "notification=http://$notification_addr" --upstream "analytics=http://$analytics_addr"
-    --upstream "inventory=http://$inventory_addr" --upstream "order=http://$shop_addr")
+    --upstream "inventory=http://$inventory_addr" --upstream "order=http://$order_addr")
 start gateway "$bin" gateway --addr "$gateway_addr" "${upstreams[@]}"
 
 # Every process ready (each replica, not only one per service: a Kafka group has formed
@@ -142,7 +142,7 @@ while read -r _ name; do
     fi
 done < "$run_dir/pids"
 echo "every service is ready"
-echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, analytics service on $analytics_addr, inventory service on $inventory_addr, shop on $shop_addr; broker: $broker)"
+echo "gateway on http://$gateway_addr (customer service on $customer_addr, payment service on $payment_addr, notification service on $notification_addr, analytics service on $analytics_addr, inventory service on $inventory_addr, order service on $order_addr; broker: $broker)"
 echo "admin login: admin@shop.local / $ECOMMERCE_ADMIN_PASSWORD"
 echo "try: curl -s http://$gateway_addr/api/v1/products"
 echo "restart a service's replicas: bash examples/ecommerce/distributed/restart.sh payment"

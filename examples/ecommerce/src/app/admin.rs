@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use eventcore::projection::{ProjectionStatus, RebuildReport};
 use eventcore::saga::{SagaStatus, SagaView};
-use eventcore::{EventReader, RuntimeStore, TransactionalStore};
 
-use super::{Shop, ShopError};
+use super::{Shop, ShopError, ShopStore};
 use crate::readmodels::{self, analytics, orders, products};
 use crate::saga::OrderSaga;
 
-impl Shop {
+impl<St: ShopStore> Shop<St> {
     /// Order sagas with `status`, least recently updated first.
     ///
     /// # Errors
@@ -88,7 +87,7 @@ impl Shop {
     /// # Errors
     /// [`ShopError::NotFound`] for an unknown name, [`ShopError::Unavailable`].
     pub async fn rebuild_read_model(&self, name: &str) -> Result<RebuildReport, ShopError> {
-        readmodels::rebuild(&self.projections, name)
+        St::rebuild_read_model(&self.projections, name)
             .await
             .map_err(|error| match error {
                 readmodels::ReadModelError::Unknown(id) => ShopError::NotFound {
@@ -215,7 +214,8 @@ impl Shop {
     /// # Errors
     /// [`ShopError::NotFound`], [`ShopError::Unavailable`].
     pub async fn order_view(&self, order_id: &str) -> Result<orders::OrderRow, ShopError> {
-        orders::get(self.store.reader_pool(), order_id)
+        self.store
+            .order_row(order_id)
             .await?
             .ok_or_else(|| ShopError::NotFound {
                 what: "order",
@@ -231,7 +231,7 @@ impl Shop {
         &self,
         filter: &orders::OrderFilter,
     ) -> Result<Vec<orders::OrderRow>, ShopError> {
-        Ok(orders::list(self.store.reader_pool(), filter).await?)
+        Ok(self.store.order_rows(filter).await?)
     }
 
     /// Products from the product view, by id.
@@ -243,7 +243,7 @@ impl Shop {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<products::ProductRow>, ShopError> {
-        Ok(products::list(self.store.reader_pool(), limit, offset).await?)
+        Ok(self.store.product_rows(limit, offset).await?)
     }
 
     /// One product from the product view.
@@ -251,7 +251,8 @@ impl Shop {
     /// # Errors
     /// [`ShopError::NotFound`], [`ShopError::Unavailable`].
     pub async fn product(&self, product_id: &str) -> Result<products::ProductRow, ShopError> {
-        products::get(self.store.reader_pool(), product_id)
+        self.store
+            .product_row(product_id)
             .await?
             .ok_or_else(|| ShopError::NotFound {
                 what: "product",
@@ -264,7 +265,7 @@ impl Shop {
     /// # Errors
     /// [`ShopError::Unavailable`].
     pub async fn analytics(&self, top: u32) -> Result<analytics::AnalyticsReport, ShopError> {
-        Ok(analytics::report(self.store.reader_pool(), top).await?)
+        Ok(self.store.analytics_report(top).await?)
     }
 
     /// An order's events and its state as of `version` (the latest without one).

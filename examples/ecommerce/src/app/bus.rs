@@ -10,9 +10,9 @@
 
 use std::sync::atomic::Ordering;
 
+use eventcore::TransactionalStore;
 use eventcore::saga::{CommandBus, DispatchError, LocalBus, LocalCommands, LocalDispatch};
 use eventcore::{CommandId, Metadata};
-use eventcore_sqlite::{SqliteEventStore, SqliteTransaction};
 
 use super::cancellation::UndoSale;
 use super::steps::Steps;
@@ -30,16 +30,16 @@ pub enum StepMode {
     Claimed,
 }
 
-/// The bus every saga of the shop runs with.
-pub struct ShopBus {
-    local: LocalBus<SqliteEventStore, Steps>,
+/// The bus every saga of the shop runs with, over the shop's store `St`.
+pub struct ShopBus<St> {
+    local: LocalBus<St, Steps>,
     steps: Steps,
     mode: StepMode,
 }
 
-impl ShopBus {
+impl<St> ShopBus<St> {
     /// A bus over `store` and `steps`, running steps as `mode` says.
-    pub fn new(store: SqliteEventStore, steps: Steps, mode: StepMode) -> Self {
+    pub fn new(store: St, steps: Steps, mode: StepMode) -> Self {
         Self {
             local: LocalBus::new(store, steps.clone()),
             steps,
@@ -58,15 +58,16 @@ pub trait ClaimedCommands<C>: Send + Sync {
         command: &C,
         id: CommandId,
         metadata: &Metadata,
-        local: &LocalBus<SqliteEventStore, Steps>,
+        local: &dyn CommandBus<C>,
     ) -> Result<(), DispatchError>;
 }
 
 #[eventcore::async_trait]
-impl<C> CommandBus<C> for ShopBus
+impl<C, St> CommandBus<C> for ShopBus<St>
 where
     C: Send + Sync + 'static,
-    Steps: LocalCommands<C, SqliteTransaction> + ClaimedCommands<C>,
+    St: TransactionalStore,
+    Steps: LocalCommands<C, St::Transaction> + ClaimedCommands<C>,
 {
     async fn dispatch(&self, command: &C, id: CommandId) -> Result<(), DispatchError> {
         self.dispatch_with(command, id, &Metadata::default()).await
@@ -99,7 +100,7 @@ impl ClaimedCommands<OrderSagaCommand> for Steps {
         command: &OrderSagaCommand,
         id: CommandId,
         metadata: &Metadata,
-        _: &LocalBus<SqliteEventStore, Steps>,
+        _: &dyn CommandBus<OrderSagaCommand>,
     ) -> Result<(), DispatchError> {
         let paying = matches!(command, OrderSagaCommand::ProcessPayment { .. });
         if paying && self.payments_down.load(Ordering::Relaxed) {
@@ -124,7 +125,7 @@ macro_rules! in_own_transaction {
                 command: &$command,
                 id: CommandId,
                 metadata: &Metadata,
-                local: &LocalBus<SqliteEventStore, Steps>,
+                local: &dyn CommandBus<$command>,
             ) -> Result<(), DispatchError> {
                 local.dispatch_with(command, id, metadata).await
             }

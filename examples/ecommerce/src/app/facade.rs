@@ -4,12 +4,11 @@
 use eventcore::{Metadata, Repository};
 use uuid::Uuid;
 
-use super::{Shop, ShopError, derived_id};
+use super::{Shop, ShopError, ShopStore, derived_id};
 use crate::order::{
     Order, OrderAction, OrderCommand, OrderError, PlaceOrder, RequestedItem, Status,
 };
 use crate::payment::{Payment, PaymentStatus};
-use crate::readmodels::products;
 
 /// A customer's order request: products and quantities, never prices.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +36,7 @@ pub(super) fn metadata(correlation: Option<Uuid>) -> Metadata {
     }
 }
 
-impl Shop {
+impl<St: ShopStore> Shop<St> {
     /// Places an order priced from the order context's catalogue (the product read model).
     /// With an idempotency key, the order id and command id derive from it: a retry with the
     /// same items returns the same order; the same key with other items is refused.
@@ -75,7 +74,7 @@ impl Shop {
             .iter()
             .map(|i| i.product_id.as_str())
             .collect();
-        let prices = products::prices(self.store.reader_pool(), &ids).await?;
+        let prices = self.store.prices(&ids).await?;
         let place = PlaceOrder {
             order_id: order_id.clone(),
             customer_id: request.customer_id,

@@ -23,6 +23,7 @@ mod error;
 mod facade;
 mod remote;
 mod steps;
+mod store;
 mod warehouse;
 
 pub use bus::{ClaimedCommands, ShopBus, StepMode};
@@ -36,6 +37,7 @@ pub use remote::{
     STOCK_REPLIES, STOCK_REQUEST_RELAY,
 };
 pub use steps::Steps;
+pub use store::{QueryError, ShopStore};
 pub use warehouse::Warehouse;
 
 use std::path::{Path, PathBuf};
@@ -57,10 +59,10 @@ use crate::readmodels;
 use crate::saga::OrderSaga;
 
 /// A running order-saga manager.
-pub type OrderSagas = SagaHandle<OrderSaga, SqliteEventStore, ShopBus>;
-type ExpirySagas = SagaHandle<ReservationExpiry, SqliteEventStore, ShopBus>;
-type Notifier = SagaHandle<PolicySaga<NotificationPolicy>, SqliteEventStore, ShopBus>;
-type Undoer = SagaHandle<PolicySaga<CancellationPolicy>, SqliteEventStore, ShopBus>;
+pub type OrderSagas<St = SqliteEventStore> = SagaHandle<OrderSaga, St, ShopBus<St>>;
+type ExpirySagas<St> = SagaHandle<ReservationExpiry, St, ShopBus<St>>;
+type Notifier<St> = SagaHandle<PolicySaga<NotificationPolicy>, St, ShopBus<St>>;
+type Undoer<St> = SagaHandle<PolicySaga<CancellationPolicy>, St, ShopBus<St>>;
 
 /// The default [`ShopConfig::linger`].
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
@@ -113,21 +115,22 @@ impl ShopConfig {
     }
 }
 
-/// The running shop. Clone-free: share it behind an `Arc`.
-pub struct Shop {
-    store: SqliteEventStore,
+/// The running shop, on the embedded SQLite store by default or on PostgreSQL (the order
+/// service). Clone-free: share it behind an `Arc`.
+pub struct Shop<St: ShopStore = SqliteEventStore> {
+    store: St,
     steps: Steps,
     customers: Arc<Customers>,
-    order_sagas: OrderSagas,
+    order_sagas: OrderSagas<St>,
     /// `None` when the inventory service expires reservations.
-    expiry: Option<ExpirySagas>,
-    notifier: Option<Notifier>,
-    undoer: Undoer,
-    projections: RunningProjections<SqliteEventStore>,
+    expiry: Option<ExpirySagas<St>>,
+    notifier: Option<Notifier<St>>,
+    undoer: Undoer<St>,
+    projections: RunningProjections<St>,
     replies: Replies,
 }
 
-impl std::fmt::Debug for Shop {
+impl<St: ShopStore> std::fmt::Debug for Shop<St> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shop").finish_non_exhaustive()
     }
@@ -140,8 +143,8 @@ pub(crate) fn derived_id(name: &str) -> CommandId {
 }
 
 impl Shop {
-    /// Opens the store at `config.path`, seeds the catalogue (once), creates the read-model
-    /// tables and starts every saga, policy and projection in the background.
+    /// Opens the SQLite store at `config.path` and starts the shop on it
+    /// ([`start`](Self::start)).
     ///
     /// # Errors
     /// [`ShopError::Unavailable`] if the store cannot be opened or a runtime cannot start.
@@ -154,7 +157,19 @@ impl Shop {
         let options = SqliteEventStore::options(&config.path).synchronous(synchronous);
         let store = SqliteEventStore::connect_with(options).await?;
         store.migrate().await?;
-        let snapshots = Arc::new(store.snapshots());
+        Self::start(store, config).await
+    }
+}
+
+impl<St: ShopStore> Shop<St> {
+    /// Starts the shop on `store` (migrated; `config.path` and `config.durable` are SQLite's
+    /// and not used here): seeds the catalogue (once), creates the read-model tables and
+    /// starts every saga, policy and projection in the background.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`] if a runtime cannot start.
+    pub async fn start(store: St, config: ShopConfig) -> Result<Self, ShopError> {
+        let snapshots = store.snapshot_store();
         let steps = Steps {
             inventory: Repository::new(store.clone())
                 .with_snapshots(snapshots.clone(), SnapshotPolicy::EveryNEvents(200)),
@@ -177,8 +192,8 @@ impl Shop {
             .into_iter()
             .filter(|m| !(analytics_elsewhere && *m == readmodels::ANALYTICS))
             .collect();
-        readmodels::sqlite::create_tables_of(&store, &models).await?;
-        let mut runner = readmodels::sqlite::runner_of(store.clone(), config.linger, &models);
+        store.create_read_models(&models).await?;
+        let mut runner = store.read_model_runner(config.linger, &models);
         let mut replies = Replies::default();
         let mut step_mode = config.step_mode;
         if let Some(remote) = &config.remote {
@@ -240,7 +255,6 @@ impl Shop {
     /// # Errors
     /// [`ShopError::Unavailable`].
     pub async fn catalogue_caught_up(&self) -> Result<(), ShopError> {
-        use eventcore::EventReader;
         let head = self.store.head_position().await?;
         self.projections
             .wait_until(readmodels::PRODUCT_VIEW, head)
@@ -249,7 +263,7 @@ impl Shop {
     }
 
     /// The event store (for readers such as the load generator's checks).
-    pub fn store(&self) -> &SqliteEventStore {
+    pub fn store(&self) -> &St {
         &self.store
     }
 
@@ -264,7 +278,7 @@ impl Shop {
     }
 
     /// The running order sagas (operator queries, waiting for an outcome).
-    pub fn order_sagas(&self) -> &OrderSagas {
+    pub fn order_sagas(&self) -> &OrderSagas<St> {
         &self.order_sagas
     }
 

@@ -4,7 +4,6 @@
 use eventcore::Aggregate;
 use eventcore::broker::Mirror;
 use eventcore::projection::ProjectionRunner;
-use eventcore_sqlite::SqliteEventStore;
 
 use super::ShopError;
 use crate::inventory::Inventory;
@@ -109,11 +108,11 @@ impl RemoteContexts {
 
     /// Adds the relays to `runner` and starts the consumers of the payment and inventory
     /// services' events.
-    pub(super) async fn connect(
+    pub(super) async fn connect<St: super::ShopStore>(
         &self,
-        store: &SqliteEventStore,
-        mut runner: ProjectionRunner<SqliteEventStore>,
-    ) -> Result<(ProjectionRunner<SqliteEventStore>, Replies), ShopError> {
+        store: &St,
+        mut runner: ProjectionRunner<St>,
+    ) -> Result<(ProjectionRunner<St>, Replies), ShopError> {
         let broker = &self.broker;
         let relay_failed = |e| ShopError::unavailable("a relay to the services", e);
         let consume_failed = |e| ShopError::unavailable("the broker", e);

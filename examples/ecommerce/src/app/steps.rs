@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eventcore::saga::{DispatchError, LocalCommands};
-use eventcore::{CommandId, Metadata, Repository};
-use eventcore_sqlite::SqliteTransaction;
+use eventcore::{CommandId, Metadata, Repository, StoreTransaction};
 
 use super::cancellation::UndoSale;
 use crate::inventory::requests::StockRequest;
@@ -46,9 +45,9 @@ pub struct Steps {
 }
 
 impl Steps {
-    async fn stock(
+    async fn stock<Tx: StoreTransaction>(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         action: InventoryAction,
         id: CommandId,
         metadata: Metadata,
@@ -64,9 +63,9 @@ impl Steps {
         Ok(())
     }
 
-    async fn order(
+    async fn order<Tx: StoreTransaction>(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         order_id: &str,
         action: OrderAction,
         id: CommandId,
@@ -77,9 +76,9 @@ impl Steps {
         Ok(())
     }
 
-    async fn payment(
+    async fn payment<Tx: StoreTransaction>(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         order_id: &str,
         action: PaymentAction,
         id: CommandId,
@@ -92,10 +91,10 @@ impl Steps {
 }
 
 #[eventcore::async_trait]
-impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
+impl<Tx: StoreTransaction> LocalCommands<OrderSagaCommand, Tx> for Steps {
     async fn execute(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         command: &OrderSagaCommand,
         id: CommandId,
         metadata: &Metadata,
@@ -171,10 +170,10 @@ impl LocalCommands<OrderSagaCommand, SqliteTransaction> for Steps {
 }
 
 #[eventcore::async_trait]
-impl LocalCommands<ExpiryCommand, SqliteTransaction> for Steps {
+impl<Tx: StoreTransaction> LocalCommands<ExpiryCommand, Tx> for Steps {
     async fn execute(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         command: &ExpiryCommand,
         id: CommandId,
         metadata: &Metadata,
@@ -185,10 +184,10 @@ impl LocalCommands<ExpiryCommand, SqliteTransaction> for Steps {
 }
 
 #[eventcore::async_trait]
-impl LocalCommands<Message, SqliteTransaction> for Steps {
+impl<Tx: StoreTransaction> LocalCommands<Message, Tx> for Steps {
     async fn execute(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         command: &Message,
         id: CommandId,
         metadata: &Metadata,
@@ -199,10 +198,10 @@ impl LocalCommands<Message, SqliteTransaction> for Steps {
 }
 
 #[eventcore::async_trait]
-impl LocalCommands<UndoSale, SqliteTransaction> for Steps {
+impl<Tx: StoreTransaction> LocalCommands<UndoSale, Tx> for Steps {
     async fn execute(
         &self,
-        tx: &mut SqliteTransaction,
+        tx: &mut Tx,
         command: &UndoSale,
         id: CommandId,
         metadata: &Metadata,

@@ -7,7 +7,7 @@ use eventcore::Repository;
 use uuid::Uuid;
 
 use super::facade::metadata;
-use super::{Shop, ShopError, add_product_once, derived_id};
+use super::{Shop, ShopError, ShopStore, add_product_once, derived_id};
 use crate::inventory::{Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
 use crate::money::Money;
 use crate::readmodels::rows::ProductRow;
@@ -128,7 +128,7 @@ pub trait Warehouse: Send + Sync + 'static {
 }
 
 #[eventcore::async_trait]
-impl Warehouse for Shop {
+impl<St: ShopStore> Warehouse for Shop<St> {
     async fn products(&self, limit: u32, offset: u32) -> Result<Vec<ProductRow>, ShopError> {
         Shop::products(self, limit, offset).await
     }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use ecommerce::app::{RemoteContexts, Shop, ShopConfig};
 use ecommerce::http::HttpConfig;
 use ecommerce::services;
+use eventcore_postgres::PgEventStore;
 
 use super::broker::BrokerArgs;
 
@@ -26,6 +28,10 @@ pub enum ServiceName {
     /// Orders per status, revenue, top products, per-customer totals, from the order events
     /// received through the broker.
     Analytics,
+    /// Orders and the order saga: its stock and payment steps go to the inventory and
+    /// payment services through the broker, whose events come back; its order events go to
+    /// the notification and analytics services. The order view and history.
+    Order,
 }
 
 impl ServiceName {
@@ -36,6 +42,7 @@ impl ServiceName {
             Self::Payment => "payment",
             Self::Notification => "notification",
             Self::Analytics => "analytics",
+            Self::Order => "order",
         }
     }
 }
@@ -72,6 +79,7 @@ enum Background {
     Notification(Arc<services::notification::NotificationService>),
     Analytics(Arc<services::analytics::AnalyticsService>),
     Inventory(Arc<services::inventory::InventoryService>),
+    Order(Arc<Shop<PgEventStore>>),
 }
 
 impl Background {
@@ -82,6 +90,13 @@ impl Background {
             Self::Notification(service) => service.shutdown().await,
             Self::Analytics(service) => service.shutdown().await,
             Self::Inventory(service) => service.shutdown().await,
+            Self::Order(shop) => match Arc::try_unwrap(shop) {
+                Ok(shop) => shop.shutdown().await.map_err(|e| e.to_string()),
+                Err(_) => {
+                    tracing::warn!("a background request still holds the shop: not waiting");
+                    Ok(())
+                }
+            },
         }
     }
 }
@@ -94,7 +109,14 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let http = HttpConfig::from_env();
     let name = args.name.as_str();
     let schema = args.schema.unwrap_or_else(|| format!("ecommerce_{name}"));
-    let store = services::open_store(&args.database_url, &schema, 8)
+    // The order service runs four sagas, the read models, relays and consumers beside its
+    // HTTP API: more connections than the others.
+    let connections = if args.name == ServiceName::Order {
+        16
+    } else {
+        8
+    };
+    let store = services::open_store(&args.database_url, &schema, connections)
         .await
         .with_context(|| format!("opening schema {schema} of the database"))?;
     let mut background = Background::None;
@@ -138,6 +160,23 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
             let service = Arc::new(service);
             background = Background::Analytics(service.clone());
             services::analytics::router(service, &http)
+        }
+        ServiceName::Order => {
+            let broker = args.broker.broker();
+            let what = format!("connecting to {}", broker.name());
+            // The SQLite file of `ShopConfig::new` is not used on PostgreSQL.
+            let mut config = ShopConfig::new("");
+            config.provider = super::serve::provider_from_env()?;
+            config.remote = Some(RemoteContexts {
+                payment: true,
+                inventory: true,
+                notification: true,
+                analytics: true,
+                ..RemoteContexts::new(broker)
+            });
+            let shop = Arc::new(Shop::start(store, config).await.context(what)?);
+            background = Background::Order(shop.clone());
+            ecommerce::http::router(shop, http)
         }
     }
     .context("building the service")?;

@@ -2,10 +2,10 @@
 //! read model runs, the broker's consumer consumes; 503 when not). In the embedded default
 //! there is no broker: events are dispatched in-process, and the check says so.
 
+use crate::app::ShopStore;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use eventcore::EventReader;
 use eventcore::projection::ProjectionState;
 
 use super::AppState;
@@ -28,8 +28,10 @@ pub async fn live() -> Json<HealthView> {
         (status = 503, description = "A dependency is down", body = HealthView),
     )
 )]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthView>) {
-    let store = store_check("SQLite", state.shop.store().head_position().await);
+pub async fn ready<St: ShopStore>(
+    State(state): State<AppState<St>>,
+) -> (StatusCode, Json<HealthView>) {
+    let store = store_check(St::NAME, state.shop.store().head_position().await);
     let stopped: Vec<String> = state
         .shop
         .read_models()

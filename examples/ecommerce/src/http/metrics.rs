@@ -12,6 +12,7 @@
 //! `relay_lag_events`, `dead_letters_total`; in distributed mode per broker consumer
 //! `consumer_lag_seconds{consumer}` and `consumer_messages_applied_total{consumer}`.
 
+use crate::app::ShopStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -234,7 +235,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 }
 
 /// `GET /metrics`: the runtime's figures are read from the shop, then everything rendered.
-pub async fn scrape(State(state): State<AppState>) -> Response {
+pub async fn scrape<St: ShopStore>(State(state): State<AppState<St>>) -> Response {
     match super::runtime::figures(&state.shop).await {
         Ok(figures) => state.metrics.set_runtime(&figures),
         Err(error) => tracing::warn!(%error, "runtime figures unavailable for /metrics"),

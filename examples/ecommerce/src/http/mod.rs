@@ -43,16 +43,18 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::{Customers, Shop};
+use crate::app::{Customers, Shop, ShopStore};
 use auth::{AdminAccount, Tokens};
+use eventcore_sqlite::SqliteEventStore;
 use limits::ClientLimiter;
 use metrics::Metrics;
 
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
+/// What every handler can reach: the shop (on the embedded SQLite store by default, or on
+/// PostgreSQL: the order service), tokens, the admin account, metrics and rebuilds.
+#[derive(Debug)]
+pub struct AppState<St: ShopStore = SqliteEventStore> {
     /// The running shop.
-    pub shop: Arc<Shop>,
+    pub shop: Arc<Shop<St>>,
     /// Token issuing and checking.
     pub tokens: Arc<Tokens>,
     /// The bootstrapped admin account.
@@ -63,8 +65,21 @@ pub struct AppState {
     pub(crate) rebuilds: Arc<rebuilds::Rebuilds>,
 }
 
-impl FromRef<AppState> for Arc<Tokens> {
-    fn from_ref(state: &AppState) -> Self {
+// By hand: a derive would ask the store to be `Clone` through `Arc`.
+impl<St: ShopStore> Clone for AppState<St> {
+    fn clone(&self) -> Self {
+        Self {
+            shop: self.shop.clone(),
+            tokens: self.tokens.clone(),
+            admin: self.admin.clone(),
+            metrics: self.metrics.clone(),
+            rebuilds: self.rebuilds.clone(),
+        }
+    }
+}
+
+impl<St: ShopStore> FromRef<AppState<St>> for Arc<Tokens> {
+    fn from_ref(state: &AppState<St>) -> Self {
         state.tokens.clone()
     }
 }
@@ -81,8 +96,8 @@ pub struct CustomerApi {
     pub admin: Arc<AdminAccount>,
 }
 
-impl FromRef<AppState> for CustomerApi {
-    fn from_ref(state: &AppState) -> Self {
+impl<St: ShopStore> FromRef<AppState<St>> for CustomerApi {
+    fn from_ref(state: &AppState<St>) -> Self {
         Self {
             customers: state.shop.customers().clone(),
             tokens: state.tokens.clone(),
@@ -102,8 +117,8 @@ impl std::fmt::Debug for WarehouseApi {
     }
 }
 
-impl FromRef<AppState> for WarehouseApi {
-    fn from_ref(state: &AppState) -> Self {
+impl<St: ShopStore> FromRef<AppState<St>> for WarehouseApi {
+    fn from_ref(state: &AppState<St>) -> Self {
         Self(state.shop.clone())
     }
 }
@@ -118,7 +133,10 @@ impl FromRef<CustomerApi> for Arc<Tokens> {
 ///
 /// # Errors
 /// [`prometheus::Error`] if the metrics registry cannot be built (a name clash: a bug).
-pub fn router(shop: Arc<Shop>, config: HttpConfig) -> Result<Router, prometheus::Error> {
+pub fn router<St: ShopStore>(
+    shop: Arc<Shop<St>>,
+    config: HttpConfig,
+) -> Result<Router, prometheus::Error> {
     let registry = Arc::new(Metrics::new()?);
     let state = AppState {
         shop,
@@ -134,13 +152,13 @@ pub fn router(shop: Arc<Shop>, config: HttpConfig) -> Result<Router, prometheus:
         config.rate_limit,
         config.trust_forwarded_for,
     ));
-    let api = routes::api()
+    let api = routes::api::<St>()
         .route_layer(from_fn_with_state(limiter, limits::rate_limit))
         .route_layer(from_fn_with_state(registry.clone(), metrics::track));
     let ops = Router::new()
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(metrics::scrape))
+        .route("/health/ready", get(health::ready::<St>))
+        .route("/metrics", get(metrics::scrape::<St>))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route_layer(from_fn_with_state(registry, metrics::track));
     let app = api.merge(ops).fallback(errors::no_route).with_state(state);

@@ -2,16 +2,14 @@
 //! ([`eventcore::RuntimeStore::counts`]: grouped counts of its tables, exact at the moment of
 //! the scrape).
 
-use eventcore::RuntimeStore;
-
 use super::metrics::RuntimeFigures;
-use crate::app::{Shop, ShopError};
+use crate::app::{Shop, ShopError, ShopStore};
 
 /// Sagas per status, events per type, projection lag and dead letters, now.
 ///
 /// # Errors
 /// [`ShopError::Unavailable`] if the store cannot be queried.
-pub(crate) async fn figures(shop: &Shop) -> Result<RuntimeFigures, ShopError> {
+pub(crate) async fn figures<St: ShopStore>(shop: &Shop<St>) -> Result<RuntimeFigures, ShopError> {
     let counts = shop.store().counts().await?;
     Ok(RuntimeFigures {
         sagas: counts.sagas_per_status().into_iter().collect(),

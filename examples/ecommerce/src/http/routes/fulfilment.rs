@@ -1,5 +1,6 @@
 //! Fulfilment (admin): shipping a confirmed order and marking a shipped one delivered.
 
+use crate::app::ShopStore;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -33,8 +34,8 @@ pub struct ShipBody {
         (status = 422, description = "Bad tracking number", body = ErrorBody),
     )
 )]
-pub(crate) async fn ship(
-    State(state): State<AppState>,
+pub(crate) async fn ship<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     context: RequestContext,
     Path(id): Path<String>,
@@ -67,8 +68,8 @@ pub(crate) async fn ship(
         (status = 409, description = "Not shipped", body = ErrorBody),
     )
 )]
-pub(crate) async fn deliver(
-    State(state): State<AppState>,
+pub(crate) async fn deliver<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     context: RequestContext,
     Path(id): Path<String>,

@@ -19,6 +19,7 @@ use axum::extract::FromRef;
 use super::auth::Tokens;
 use super::errors::ApiError;
 use super::{AppState, CustomerApi, WarehouseApi};
+use crate::app::ShopStore;
 
 /// The customer context's routes, for any state that holds a [`CustomerApi`] and the tokens
 /// (the embedded shop's, or a customer service's).
@@ -56,30 +57,42 @@ where
 }
 
 /// Every `/api/v1` route (the OpenAPI document is served beside them, unlimited).
-pub(crate) fn api() -> Router<AppState> {
-    customers::<AppState>()
-        .merge(warehouse::<AppState>())
-        .route("/api/v1/orders", get(orders::list).post(orders::place))
-        .route("/api/v1/orders/{id}", get(orders::get_one))
-        .route("/api/v1/orders/{id}/history", get(orders::history))
-        .route("/api/v1/orders/{id}/cancel", post(orders::cancel))
-        .route("/api/v1/orders/{id}/ship", post(fulfilment::ship))
-        .route("/api/v1/orders/{id}/deliver", post(fulfilment::deliver))
-        .route("/api/v1/orders/{id}/payment", get(orders::payment))
-        .route("/api/v1/analytics", get(operations::analytics))
-        .route("/api/v1/sagas", get(operations::sagas))
-        .route("/api/v1/sagas/{id}", get(operations::saga))
-        .route("/api/v1/sagas/{id}/retry", post(operations::retry_saga))
+pub(crate) fn api<St: ShopStore>() -> Router<AppState<St>> {
+    customers::<AppState<St>>()
+        .merge(warehouse::<AppState<St>>())
+        .route(
+            "/api/v1/orders",
+            get(orders::list::<St>).post(orders::place::<St>),
+        )
+        .route("/api/v1/orders/{id}", get(orders::get_one::<St>))
+        .route("/api/v1/orders/{id}/history", get(orders::history::<St>))
+        .route("/api/v1/orders/{id}/cancel", post(orders::cancel::<St>))
+        .route("/api/v1/orders/{id}/ship", post(fulfilment::ship::<St>))
+        .route(
+            "/api/v1/orders/{id}/deliver",
+            post(fulfilment::deliver::<St>),
+        )
+        .route("/api/v1/orders/{id}/payment", get(orders::payment::<St>))
+        .route("/api/v1/analytics", get(operations::analytics::<St>))
+        .route("/api/v1/sagas", get(operations::sagas::<St>))
+        .route("/api/v1/sagas/{id}", get(operations::saga::<St>))
+        .route(
+            "/api/v1/sagas/{id}/retry",
+            post(operations::retry_saga::<St>),
+        )
         .route(
             "/api/v1/unfinished-sagas",
-            get(operations::unfinished_sagas),
+            get(operations::unfinished_sagas::<St>),
         )
-        .route("/api/v1/dead-letters", get(operations::dead_letters))
-        .route("/api/v1/read-models", get(operations::read_models))
-        .route("/api/v1/read-models/{name}", get(operations::read_model))
+        .route("/api/v1/dead-letters", get(operations::dead_letters::<St>))
+        .route("/api/v1/read-models", get(operations::read_models::<St>))
+        .route(
+            "/api/v1/read-models/{name}",
+            get(operations::read_model::<St>),
+        )
         .route(
             "/api/v1/read-models/{name}/rebuild",
-            post(operations::rebuild),
+            post(operations::rebuild::<St>),
         )
 }
 

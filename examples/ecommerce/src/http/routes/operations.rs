@@ -2,6 +2,7 @@
 //! unfinished sagas of every type, dead letters, read models (status and lag, start a rebuild
 //! and watch it).
 
+use crate::app::ShopStore;
 use std::sync::Arc;
 
 use axum::Json;
@@ -42,8 +43,8 @@ pub struct SagaQuery {
         (status = 403, description = "Not the admin", body = ErrorBody),
     )
 )]
-pub(crate) async fn analytics(
-    State(state): State<AppState>,
+pub(crate) async fn analytics<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
 ) -> Result<Json<AnalyticsView>, ApiError> {
     Ok(Json(state.shop.analytics(10).await?.into()))
@@ -59,8 +60,8 @@ pub(crate) async fn analytics(
         (status = 403, description = "Not the admin", body = ErrorBody),
     )
 )]
-pub(crate) async fn sagas(
-    State(state): State<AppState>,
+pub(crate) async fn sagas<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     Query(query): Query<SagaQuery>,
 ) -> Result<Json<Vec<SagaSummaryView>>, ApiError> {
@@ -95,8 +96,8 @@ pub(crate) async fn sagas(
         (status = 404, description = "No such saga", body = ErrorBody),
     )
 )]
-pub(crate) async fn saga(
-    State(state): State<AppState>,
+pub(crate) async fn saga<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<SagaDetailView>, ApiError> {
@@ -116,8 +117,8 @@ pub(crate) async fn saga(
         (status = 409, description = "Not parked", body = ErrorBody),
     )
 )]
-pub(crate) async fn retry_saga(
-    State(state): State<AppState>,
+pub(crate) async fn retry_saga<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -145,8 +146,8 @@ pub(crate) async fn retry_saga(
         (status = 403, description = "Not the admin", body = ErrorBody),
     )
 )]
-pub(crate) async fn unfinished_sagas(
-    State(state): State<AppState>,
+pub(crate) async fn unfinished_sagas<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
 ) -> Result<Json<Vec<UnfinishedSagasView>>, ApiError> {
     let counts = state.shop.unfinished_sagas().await?;
@@ -173,8 +174,8 @@ pub(crate) async fn unfinished_sagas(
         (status = 403, description = "Not the admin", body = ErrorBody),
     )
 )]
-pub(crate) async fn dead_letters(
-    State(state): State<AppState>,
+pub(crate) async fn dead_letters<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let letters = state.shop.dead_letters().await?;
@@ -208,8 +209,8 @@ fn known_read_model(name: &str) -> Result<&str, ApiError> {
         (status = 403, description = "Not the admin", body = ErrorBody),
     )
 )]
-pub(crate) async fn read_models(
-    State(state): State<AppState>,
+pub(crate) async fn read_models<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
 ) -> Json<Vec<ReadModelView>> {
     let views = state
@@ -231,8 +232,8 @@ pub(crate) async fn read_models(
         (status = 404, description = "No such read model", body = ErrorBody),
     )
 )]
-pub(crate) async fn read_model(
-    State(state): State<AppState>,
+pub(crate) async fn read_model<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> Result<Json<ReadModelView>, ApiError> {
@@ -258,8 +259,8 @@ pub(crate) async fn read_model(
         (status = 409, description = "A rebuild is running", body = ErrorBody),
     )
 )]
-pub(crate) async fn rebuild(
-    State(state): State<AppState>,
+pub(crate) async fn rebuild<St: ShopStore>(
+    State(state): State<AppState<St>>,
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -2,6 +2,7 @@
 //! travel, cancel; payments by order (the admin's shipping is in `fulfilment`). Customers see
 //! only their own orders: another customer's order is 404, as if it did not exist.
 
+use crate::app::ShopStore;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -99,7 +100,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// The order `id` if the caller may see it (404 otherwise, as for an unknown order).
-async fn visible_order(state: &AppState, caller: &Claims, id: &str) -> Result<Order, ApiError> {
+async fn visible_order<St: ShopStore>(
+    state: &AppState<St>,
+    caller: &Claims,
+    id: &str,
+) -> Result<Order, ApiError> {
     let id = checked_id("order", id)?;
     let order = state.shop.order(id).await?;
     if caller.is_admin() || order.customer_id == caller.sub {
@@ -125,8 +130,8 @@ async fn visible_order(state: &AppState, caller: &Claims, id: &str) -> Result<Or
         (status = 422, description = "Unknown product, quantities, item count; Idempotency-Key reused with other items", body = ErrorBody),
     )
 )]
-pub(crate) async fn place(
-    State(state): State<AppState>,
+pub(crate) async fn place<St: ShopStore>(
+    State(state): State<AppState<St>>,
     CustomerCaller(claims): CustomerCaller,
     context: RequestContext,
     headers: HeaderMap,
@@ -167,8 +172,8 @@ pub(crate) async fn place(
         (status = 403, description = "Another customer's orders", body = ErrorBody),
     )
 )]
-pub(crate) async fn list(
-    State(state): State<AppState>,
+pub(crate) async fn list<St: ShopStore>(
+    State(state): State<AppState<St>>,
     Caller(claims): Caller,
     Query(query): Query<OrderQuery>,
 ) -> Result<Json<OrderPage>, ApiError> {
@@ -225,8 +230,8 @@ pub(crate) async fn list(
         (status = 404, description = "No such order (or not yours)", body = ErrorBody),
     )
 )]
-pub(crate) async fn get_one(
-    State(state): State<AppState>,
+pub(crate) async fn get_one<St: ShopStore>(
+    State(state): State<AppState<St>>,
     Caller(claims): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<OrderView>, ApiError> {
@@ -244,7 +249,11 @@ pub(crate) async fn get_one(
 
 /// An order the order view has not caught up with yet (just placed), from its own events:
 /// payment and reservation read `none` until the view knows better.
-async fn from_events(state: &AppState, claims: &Claims, id: &str) -> Result<OrderView, ApiError> {
+async fn from_events<St: ShopStore>(
+    state: &AppState<St>,
+    claims: &Claims,
+    id: &str,
+) -> Result<OrderView, ApiError> {
     let order = visible_order(state, claims, id).await?;
     let (events, _) = state.shop.order_history(id, None).await?;
     let at = |entry: Option<&HistoryEntry>| {
@@ -275,8 +284,8 @@ async fn from_events(state: &AppState, claims: &Claims, id: &str) -> Result<Orde
         (status = 404, description = "No such order (or not yours)", body = ErrorBody),
     )
 )]
-pub(crate) async fn history(
-    State(state): State<AppState>,
+pub(crate) async fn history<St: ShopStore>(
+    State(state): State<AppState<St>>,
     Caller(claims): Caller,
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
@@ -314,8 +323,8 @@ pub(crate) async fn history(
         (status = 409, description = "Shipped, delivered or cancelled already", body = ErrorBody),
     )
 )]
-pub(crate) async fn cancel(
-    State(state): State<AppState>,
+pub(crate) async fn cancel<St: ShopStore>(
+    State(state): State<AppState<St>>,
     Caller(claims): Caller,
     context: RequestContext,
     Path(id): Path<String>,
@@ -356,8 +365,8 @@ pub(crate) async fn cancel(
         (status = 404, description = "No such order (or not yours), or no charge yet", body = ErrorBody),
     )
 )]
-pub(crate) async fn payment(
-    State(state): State<AppState>,
+pub(crate) async fn payment<St: ShopStore>(
+    State(state): State<AppState<St>>,
     Caller(claims): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
