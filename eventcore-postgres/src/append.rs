@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 
 use crate::insert::{Placement, insert_stream};
 use crate::rows::stored_now;
-use crate::sql::{INDEX_BITS, Sql, lock_key};
+use crate::sql::{INDEX_BITS, Sql};
 
 /// The most events one transaction may append (the index part of a global position).
 pub(crate) const MAX_EVENTS_PER_TRANSACTION: u64 = (1 << INDEX_BITS) - 1;
@@ -140,7 +140,7 @@ async fn insert_all(
 ) -> Result<(), Failure> {
     let now = stored_now();
     if !is_one_statement(request) {
-        lock_streams(conn, request).await?;
+        lock_streams(conn, sql, request).await?;
     }
     for append in &request.streams {
         if append.events.is_empty() {
@@ -182,24 +182,22 @@ async fn remove_inserted(
 /// cannot deadlock): exclusive for streams that get events (the insert takes it too), shared
 /// for streams that are only checked, so that no append can change a checked stream before
 /// this transaction ends.
-async fn lock_streams(conn: &mut PgConnection, request: &AppendRequest) -> Result<(), Failure> {
+async fn lock_streams(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    request: &AppendRequest,
+) -> Result<(), Failure> {
     let streams: Vec<&str> = request.streams.iter().map(|s| s.stream.as_str()).collect();
     let exclusive: Vec<bool> = request
         .streams
         .iter()
         .map(|s| !s.events.is_empty())
         .collect();
-    sqlx::query(&format!(
-        "SELECT CASE WHEN x THEN pg_advisory_xact_lock(k)::TEXT
-                     ELSE pg_advisory_xact_lock_shared(k)::TEXT END
-         FROM (SELECT {LOCK_KEY} AS k, x FROM unnest($1::TEXT[], $2::BOOL[]) AS t(s, x)) keys
-         ORDER BY k",
-        LOCK_KEY = lock_key("s")
-    ))
-    .bind(&streams)
-    .bind(&exclusive)
-    .execute(conn)
-    .await?;
+    sqlx::query(&sql.lock_streams)
+        .bind(&streams)
+        .bind(&exclusive)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use crate::sql::{GateMode, INDEX_BITS, lock_key};
 ///   whose first write this is cannot get an id older than a writer it waited for, and
 ///   readers see it in flight from before it has an id.
 fn current(events: &str, gate: i32) -> String {
-    let key = lock_key("$1");
+    let key = lock_key("$1", gate);
     format!(
         "WITH last AS (
              SELECT stream_version AS v, global_position AS p FROM {events}
@@ -163,7 +163,7 @@ impl InsertSql {
 /// refuses it if the stream exists (in a transaction of several statements that error would
 /// abort the transaction).
 fn flat(events: &str, recorded_at: &str, gate: i32) -> String {
-    let key = lock_key("$1");
+    let key = lock_key("$1", gate);
     format!(
         "INSERT INTO {events} (global_position, event_id, stream_id, stream_version,
              event_type, schema_version, recorded_at, metadata, payload)

@@ -46,9 +46,12 @@ pub(crate) fn take_gate(schema: &Schema) -> String {
     )
 }
 
-/// SQL for the advisory-lock key of the stream named by the SQL expression `stream`.
-pub(crate) fn lock_key(stream: &str) -> String {
-    format!("hashtextextended('eventcore:' || {stream}, 0)")
+/// SQL for the advisory-lock key of the stream named by the SQL expression `stream`, in the
+/// schema whose [`gate`](crate::schema::Schema::gate) is `seed`: the hash is seeded with it,
+/// so that streams of one name in two schemas (a service's and another's mirror of it) never
+/// wait for each other's locks.
+pub(crate) fn lock_key(stream: &str, seed: i32) -> String {
+    format!("hashtextextended('eventcore:' || {stream}, {seed})")
 }
 
 /// The command read ([`EventReader::read_for_command`](eventcore::EventReader::read_for_command)):
@@ -94,6 +97,9 @@ pub(crate) struct Sql {
     pub(crate) save_snapshot: String,
     /// The runtime records' statements.
     pub(crate) runtime: RuntimeSql,
+    /// Takes the advisory locks of streams `$1` (exclusive where `$2` is true, else shared)
+    /// in key order.
+    pub(crate) lock_streams: String,
 }
 
 impl Sql {
@@ -101,6 +107,13 @@ impl Sql {
         let events = schema.table("eventcore_events");
         let snapshots = schema.table("eventcore_snapshots");
         Self {
+            lock_streams: format!(
+                "SELECT CASE WHEN x THEN pg_advisory_xact_lock(k)::TEXT
+                             ELSE pg_advisory_xact_lock_shared(k)::TEXT END
+                 FROM (SELECT {} AS k, x FROM unnest($1::TEXT[], $2::BOOL[]) AS t(s, x)) keys
+                 ORDER BY k",
+                lock_key("s", schema.gate())
+            ),
             insert: InsertSql::new(schema),
             read_stream: format!(
                 "SELECT {EVENT_COLUMNS} FROM {events}

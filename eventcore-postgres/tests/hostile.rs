@@ -21,6 +21,36 @@ fn one(stream: &StreamId, n: u64) -> AppendRequest {
     AppendRequest::single(stream.clone(), ExpectedVersion::Any, vec![event(n)])
 }
 
+/// The seed of `store`'s stream-lock keys: its schema's gate (FNV-1a of the schema's name, 31
+/// bits), so that one stream name in two schemas has two locks.
+fn lock_seed(store: &PgEventStore) -> i32 {
+    let hash = store
+        .schema()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash & 0x7fff_ffff) as i32
+}
+
+#[tokio::test]
+async fn one_stream_name_in_two_schemas_has_two_locks() {
+    let (a, b) = (common::fresh_store(2).await, common::fresh_store(2).await);
+    let s = stream("inventory-main");
+    // A transaction of schema A appends to the stream and holds its lock until it ends.
+    let mut holder = a.begin().await.unwrap();
+    holder.append(one(&s, 1)).await.unwrap();
+    // The same stream name in schema B (a mirror of A's, say) does not wait for it.
+    let appended = tokio::time::timeout(Duration::from_secs(10), b.append(one(&s, 1))).await;
+    assert!(
+        matches!(appended, Ok(Ok(_))),
+        "schema B's append went in while schema A's transaction held its stream: {appended:?}"
+    );
+    holder.commit().await.unwrap();
+    assert_eq!(a.stream_version(&s).await.unwrap(), 1);
+    assert_eq!(b.stream_version(&s).await.unwrap(), 1);
+}
+
 fn events_table(store: &PgEventStore) -> String {
     format!("\"{}\".eventcore_events", store.schema())
 }
@@ -156,8 +186,9 @@ async fn an_any_append_as_a_transactions_first_write_never_falls_behind_a_writer
     let s = stream("any-first");
     // Another transaction holds the stream's lock without having written yet.
     let mut holder = store.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('eventcore:' || $1, 0))")
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('eventcore:' || $1, $2))")
         .bind(s.as_str())
+        .bind(lock_seed(&store))
         .execute(holder.connection())
         .await
         .unwrap();
