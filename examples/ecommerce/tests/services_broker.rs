@@ -181,12 +181,20 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         .with_notification()
         .with_analytics()
         .with_inventory();
-    let shop = Shop::open(ShopConfig {
-        remote: Some(remote),
-        ..shop_support::config(&temp_db())
-    })
+    // The order context as the order service runs it: on PostgreSQL, in a schema of its own.
+    let order_schema = format!("ec_test_ecommerce_order_{run}");
+    let order_store = services::open_store(&database_url(), &order_schema, 8)
+        .await
+        .expect("opens the order schema");
+    let shop = Shop::start(
+        order_store.clone(),
+        ShopConfig {
+            remote: Some(remote),
+            ..shop_support::config(&temp_db())
+        },
+    )
     .await
-    .expect("the shop opens against the broker");
+    .expect("the order service starts against the broker");
     let ready = Instant::now() + WAIT;
     while !(service.requests().is_ready()
         && notifications.events().is_ready()
@@ -424,6 +432,7 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         (&notification_store, &notification_schema),
         (&analytics_store, &analytics_schema),
         (&inventory_store, &inventory_schema),
+        (&order_store, &order_schema),
     ] {
         eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
             .execute(store.pool())

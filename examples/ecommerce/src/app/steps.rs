@@ -15,7 +15,9 @@ use crate::inventory::{
 use crate::notification::{Message, Notification, Notifier};
 use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::requests::PaymentRequest;
-use crate::payment::{Payment, PaymentAction, PaymentCommand, PaymentProvider, charge_outcome};
+use crate::payment::{
+    Payment, PaymentAction, PaymentCommand, PaymentProvider, PaymentStatus, charge_outcome,
+};
 use crate::saga::OrderSagaCommand;
 
 /// The repositories (and the payment provider) the steps write through.
@@ -211,13 +213,22 @@ impl<Tx: StoreTransaction> LocalCommands<UndoSale, Tx> for Steps {
         // and nothing (the order saga's compensation) refunded it yet.
         let refund = CommandId::derived(id.into(), "refund");
         let refunded = if self.payments_elsewhere {
+            // The payment service's events come back mirrored, and a confirmed order's
+            // payment was mirrored before the order was confirmed: a payment not completed
+            // here was never charged, or was refunded already (the saga's compensation), so
+            // there is nothing to undo (an order cancelled before it was paid, say).
+            let payment = self.payments.load(order_id).await;
+            let payment = payment.map_err(DispatchError::from)?;
+            if payment.state.status != PaymentStatus::Completed {
+                return Ok(());
+            }
             let request = PaymentRequest::RefundPayment {
                 order_id: order_id.clone(),
                 command_id: refund,
             };
             request.send_in(tx, metadata).await?;
-            // Not known here: return the stock regardless, a no-op unless it is sold (and
-            // sold stock of a cancelled order is always to go back).
+            // A charge to refund: return the stock too, a no-op unless it is sold (and sold
+            // stock of a cancelled order is always to go back).
             1
         } else {
             self.payment(

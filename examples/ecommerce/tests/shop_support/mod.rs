@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ecommerce::app::{PlaceOrderRequest, Shop, ShopConfig};
+use ecommerce::app::{PlaceOrderRequest, Shop, ShopConfig, ShopStore};
 use ecommerce::order::RequestedItem;
 use ecommerce::payment::SimulatedProvider;
 use eventcore::{EventReader, RecordedEvent};
@@ -74,7 +74,7 @@ pub async fn timeline(shop: &Shop, order_id: &str) -> Vec<String> {
 }
 
 /// Settles the shop (sagas, policies, read models) or fails the test.
-pub async fn settle(shop: &Shop) {
+pub async fn settle<St: ShopStore>(shop: &Shop<St>) {
     assert!(
         shop.settle(WAIT).await.expect("settling works"),
         "the shop did not settle"
