@@ -1,6 +1,8 @@
-//! The shop's runtime on the embedded default: one SQLite file, every saga, policy and read
-//! model in this process. [`Shop::open`] starts it all; the facade methods (placing orders,
-//! admin commands, operator queries) are what the CLI and the HTTP layer call.
+//! The shop's runtime. On the embedded default: one SQLite file, every saga, policy and read
+//! model in this process ([`Shop::open`]). The order service of the distributed mode runs the
+//! same shop on PostgreSQL ([`Shop::start`] with a `PgEventStore`; [`ShopStore`] picks the
+//! read models' build for the store). The facade methods (placing orders, admin commands,
+//! operator queries) are what the CLI and the HTTP layer call.
 //!
 //! Background work, each on its own checkpoint:
 //! - the order saga and the reservation-expiry saga, whose steps run inside the transaction

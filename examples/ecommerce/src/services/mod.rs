@@ -2,11 +2,11 @@
 //! PostgreSQL, in a schema of its own, serving its part of the API (the gateway routes to it)
 //! with the same handlers, edge concerns, `/health/*` and `/metrics` as the embedded shop.
 //!
-//! [`customer`], [`inventory`], [`payment`], [`notification`] and [`analytics`] run already;
-//! the gateway routes their paths to them while the order context is still served by an
-//! embedded shop (which sends the stock and payment steps to the inventory and payment
-//! services and its order events to the notification and analytics services through a
-//! broker, see `ShopConfig::remote`).
+//! [`customer`], [`inventory`], [`payment`], [`notification`] and [`analytics`] are here; the
+//! order service is the shop itself ([`crate::app::Shop::start`] on a `PgEventStore`, with
+//! every other context remote: `ShopConfig::remote`), which sends the saga's stock and payment
+//! steps to the inventory and payment services and its order events to the notification and
+//! analytics services through a broker.
 
 pub mod analytics;
 mod app;
