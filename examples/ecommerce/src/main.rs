@@ -44,7 +44,7 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Print the event timeline of the happy path and of each failure path.
     Demo {
-        /// The SQLite file (default: a fresh temporary file).
+        /// The SQLite file, kept (default: a fresh temporary file, removed at the end).
         #[arg(long)]
         db: Option<PathBuf>,
     },

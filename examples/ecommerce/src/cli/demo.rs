@@ -22,9 +22,10 @@ enum Then {
     PaymentOutage,
 }
 
-/// Runs every scenario on a shop at `db` (a fresh temporary file by default).
+/// Runs every scenario on a shop at `db` (by default a fresh temporary file, removed at the
+/// end).
 pub async fn run(db: Option<PathBuf>) -> anyhow::Result<()> {
-    let db = db.unwrap_or_else(|| super::temp_db("demo"));
+    let (db, _throwaway) = super::db_or_temp(db, "demo");
     let config = ShopConfig {
         provider: SimulatedProvider {
             success_rate: 1.0,

@@ -58,7 +58,8 @@ pub struct LoadArgs {
     /// Customers sharing the orders (with --url, each is registered and logged in).
     #[arg(long, default_value_t = 100)]
     customers: usize,
-    /// The SQLite file (default: a fresh temporary file; in-process only).
+    /// The SQLite file, kept (default: a fresh temporary file, removed at the end;
+    /// in-process only).
     #[arg(long, conflicts_with = "url")]
     db: Option<PathBuf>,
     /// Commit with `synchronous = FULL` (default NORMAL for a throw-away load database;
@@ -158,7 +159,7 @@ async fn in_process(args: LoadArgs, load: LoadConfig) -> anyhow::Result<ExitCode
     if !(0.0..=1.0).contains(&args.payment_success_rate) {
         bail!("--payment-success-rate must be between 0.0 and 1.0");
     }
-    let db = args.db.unwrap_or_else(|| super::temp_db("load"));
+    let (db, _throwaway) = super::db_or_temp(args.db, "load");
     let config = ShopConfig {
         provider: SimulatedProvider {
             success_rate: args.payment_success_rate,
