@@ -21,6 +21,12 @@ use crate::transaction::{StoreTransaction, TransactionalStore};
 /// writer) and stall until a timeout. On `Ok`, what the command did commits with the saga's record;
 /// on `Err`, the manager rolls `tx` back, so nothing of the command stays, and records the
 /// failure (retry, decide, park) in a transaction of its own.
+///
+/// The events the command appends through
+/// [`Repository::execute_in`](crate::Repository::execute_in) that the saga correlates with the
+/// step's own instance (a reply it waits for) are handed to its `on_event` in `tx` too, and
+/// recorded in its inbox: the instance goes on without waiting for its intake to read them
+/// back from the log.
 #[async_trait]
 pub trait LocalCommands<C, Tx>: Send + Sync + 'static {
     /// Executes `command` (with the step's command id `id`) inside `tx`. `metadata` carries
