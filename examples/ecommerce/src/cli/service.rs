@@ -109,7 +109,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let http = HttpConfig::from_env();
     let name = args.name.as_str();
     let schema = args.schema.unwrap_or_else(|| format!("ecommerce_{name}"));
-    // The order service runs four sagas, the read models, relays and consumers beside its
+    // The order service runs its sagas, read models, relays and consumers beside its
     // HTTP API: more connections than the others.
     let connections = if args.name == ServiceName::Order {
         16
