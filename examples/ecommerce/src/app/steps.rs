@@ -12,6 +12,7 @@ use crate::inventory::requests::StockRequest;
 use crate::inventory::{
     Expirer, ExpiryCommand, Inventory, InventoryAction, InventoryCommand, WAREHOUSE,
 };
+use crate::messaging::outbox;
 use crate::notification::{Message, Notification, Notifier};
 use crate::order::{Order, OrderAction, OrderCommand};
 use crate::payment::requests::PaymentRequest;
@@ -58,7 +59,7 @@ impl Steps {
             let request = StockRequest::of(action, id).ok_or_else(|| {
                 DispatchError::rejected("the inventory service decides this itself")
             })?;
-            return request.send_in(tx, &metadata).await;
+            return outbox::send_in(tx, &request, &metadata).await;
         }
         let command = InventoryCommand::new(WAREHOUSE, action).with_id(id);
         self.inventory.execute_in(tx, command, metadata).await?;
@@ -135,7 +136,7 @@ impl<Tx: StoreTransaction> LocalCommands<OrderSagaCommand, Tx> for Steps {
                         amount,
                         command_id: id,
                     };
-                    return request.send_in(tx, &metadata).await;
+                    return outbox::send_in(tx, &request, &metadata).await;
                 }
                 let outcome =
                     charge_outcome(&self.payments, &*self.provider, &order_id, amount).await?;
@@ -153,7 +154,7 @@ impl<Tx: StoreTransaction> LocalCommands<OrderSagaCommand, Tx> for Steps {
                     order_id,
                     command_id: id,
                 };
-                request.send_in(tx, &metadata).await
+                outbox::send_in(tx, &request, &metadata).await
             }
             C::RefundPayment { order_id } => self
                 .payment(tx, &order_id, PaymentAction::Reverse, id, metadata)
@@ -226,7 +227,7 @@ impl<Tx: StoreTransaction> LocalCommands<UndoSale, Tx> for Steps {
                 order_id: order_id.clone(),
                 command_id: refund,
             };
-            request.send_in(tx, metadata).await?;
+            outbox::send_in(tx, &request, metadata).await?;
             // A charge to refund: return the stock too, a no-op unless it is sold (and sold
             // stock of a cancelled order is always to go back).
             1

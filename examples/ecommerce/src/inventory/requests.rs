@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 
 use eventcore::broker::{HandlerError, Message, MessageHandler};
-use eventcore::saga::DispatchError;
-use eventcore::{CommandId, Metadata, Repository, RepositoryError, StoreTransaction, Upcasters};
+use eventcore::{CommandId, Repository, RepositoryError, StoreTransaction, Upcasters};
 use serde::{Deserialize, Serialize};
 
 use super::{Inventory, InventoryAction, InventoryCommand, WAREHOUSE};
-use crate::messaging::outbox::{self, handler_error};
+use crate::messaging::outbox::{self, Request as _, handler_error};
 
 /// The category of the outbox streams of stock requests.
 pub const CATEGORY: &str = "stockrequest";
@@ -110,9 +109,12 @@ impl StockRequest {
         };
         InventoryCommand::new(WAREHOUSE, action).with_id(id)
     }
+}
 
-    /// The order it is about.
-    pub fn order_id(&self) -> &str {
+impl outbox::Request for StockRequest {
+    const CATEGORY: &'static str = CATEGORY;
+
+    fn order_id(&self) -> &str {
         match self {
             Self::ReserveStock { order_id, .. }
             | Self::ReleaseStock { order_id, .. }
@@ -128,19 +130,6 @@ impl StockRequest {
             | Self::ConfirmReservation { command_id, .. }
             | Self::ReturnSoldStock { command_id, .. } => *command_id,
         }
-    }
-
-    /// Appends the request to its outbox stream in `tx` (see [`outbox::send_in`]).
-    ///
-    /// # Errors
-    /// Store failures; a rejection for an order id no stream can have.
-    pub async fn send_in<Tx: StoreTransaction>(
-        &self,
-        tx: &mut Tx,
-        metadata: &Metadata,
-    ) -> Result<(), DispatchError> {
-        let (order_id, id) = (self.order_id(), self.command_id());
-        outbox::send_in(tx, CATEGORY, order_id, id, self, metadata).await
     }
 }
 

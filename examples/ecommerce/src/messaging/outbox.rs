@@ -11,25 +11,35 @@ use eventcore::{
     StoreTransaction, StreamId,
 };
 
-/// Appends `request` to the outbox stream `<category>-<key>` in `tx`, with `metadata` (the
-/// flow's correlation id) and an event id derived from `command_id` (the same request twice
-/// is refused, not sent twice).
+/// A command of the order saga sent as a message ([`send_in`]): its outbox streams'
+/// category, the order it is about (its stream's key) and the step's command id.
+pub trait Request: Event {
+    /// The category of its outbox streams (`<category>-<order id>`), which a relay publishes.
+    const CATEGORY: &'static str;
+
+    /// The order it is about.
+    fn order_id(&self) -> &str;
+
+    /// The command id of the step that sent it.
+    fn command_id(&self) -> CommandId;
+}
+
+/// Appends `request` to its outbox stream `<category>-<order id>` in `tx`, with `metadata`
+/// (the flow's correlation id) and an event id derived from its command id (the same request
+/// twice is refused, not sent twice).
 ///
 /// # Errors
-/// Store failures; a rejection for a key no stream can have.
-pub async fn send_in<Tx: StoreTransaction>(
+/// Store failures; a rejection for an order id no stream can have.
+pub async fn send_in<Tx: StoreTransaction, R: Request>(
     tx: &mut Tx,
-    category: &str,
-    key: &str,
-    command_id: CommandId,
-    request: &impl Event,
+    request: &R,
     metadata: &Metadata,
 ) -> Result<(), DispatchError> {
-    let stream = StreamId::new(format!("{category}-{key}"))
+    let stream = StreamId::new(format!("{}-{}", R::CATEGORY, request.order_id()))
         .map_err(|e| DispatchError::rejected(&e).with_source(StoreError::from(e)))?;
     let event = NewEvent::from_event(request)
         .map_err(|e| DispatchError::rejected(format!("unencodable request: {e}")))?
-        .with_id(EventId::derived(command_id, &stream, 0))
+        .with_id(EventId::derived(request.command_id(), &stream, 0))
         .with_metadata(metadata.clone());
     let request = AppendRequest::single(stream, ExpectedVersion::Any, vec![event]);
     tx.append(request)

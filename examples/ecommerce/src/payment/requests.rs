@@ -9,8 +9,7 @@
 use std::sync::Arc;
 
 use eventcore::broker::{HandlerError, Message, MessageHandler};
-use eventcore::saga::DispatchError;
-use eventcore::{CommandId, Metadata, Repository, StoreTransaction, Upcasters};
+use eventcore::{CommandId, Repository, StoreTransaction, Upcasters};
 use serde::{Deserialize, Serialize};
 
 use super::{Payment, PaymentAction, PaymentCommand, PaymentProvider, charge_outcome};
@@ -45,9 +44,10 @@ pub enum PaymentRequest {
 
 impl eventcore::Event for PaymentRequest {}
 
-impl PaymentRequest {
-    /// The order it is about.
-    pub fn order_id(&self) -> &str {
+impl outbox::Request for PaymentRequest {
+    const CATEGORY: &'static str = CATEGORY;
+
+    fn order_id(&self) -> &str {
         match self {
             Self::ProcessPayment { order_id, .. } | Self::RefundPayment { order_id, .. } => {
                 order_id
@@ -61,19 +61,6 @@ impl PaymentRequest {
                 *command_id
             }
         }
-    }
-
-    /// Appends the request to its outbox stream in `tx` (see [`outbox::send_in`]).
-    ///
-    /// # Errors
-    /// Store failures; a rejection for an order id no stream can have.
-    pub async fn send_in<Tx: StoreTransaction>(
-        &self,
-        tx: &mut Tx,
-        metadata: &Metadata,
-    ) -> Result<(), DispatchError> {
-        let (order_id, id) = (self.order_id(), self.command_id());
-        outbox::send_in(tx, CATEGORY, order_id, id, self, metadata).await
     }
 }
 
