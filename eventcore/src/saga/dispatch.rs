@@ -229,10 +229,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         else {
             return Ok(false);
         };
-        let own = self
-            .handle_own_events(&mut tx, id, &mut step.document)
-            .await?;
+        let (own, handled) = self.handle_own_events(&mut tx, id, &mut step.document);
         changes.then(own);
+        self.record_own_events(&mut tx, &handled).await?;
         self.commit_outcome(tx, id, &step.document, step.version, changes)
             .await
     }

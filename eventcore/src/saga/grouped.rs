@@ -94,6 +94,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     ) -> Result<Option<Vec<SagaRecord>>, SagaError> {
         let mut tx = self.store.begin().await?;
         let mut skipped = Vec::new();
+        // The steps' own events their instances handled, recorded in the inbox at once.
+        let mut own_events = Vec::new();
         // The steps done, with their records' deadline changes, saved together at the end.
         let mut done = Vec::with_capacity(records.len());
         for record in records {
@@ -112,12 +114,12 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 skipped.push(record);
                 continue;
             };
-            let own = self
-                .handle_own_events(&mut tx, id, &mut step.document)
-                .await?;
+            let (own, handled) = self.handle_own_events(&mut tx, id, &mut step.document);
             changes.then(own);
+            own_events.extend(handled);
             done.push((record, step, changes));
         }
+        self.record_own_events(&mut tx, &own_events).await?;
         let saves = done
             .iter_mut()
             .map(|(record, step, changes)| Save {

@@ -9,6 +9,7 @@ use super::document::{DeadlineChanges, Document};
 use super::error::SagaError;
 use super::manager::SagaManager;
 use crate::error::StoreError;
+use crate::id::EventId;
 use crate::transaction::{RuntimeStore, StoreTransaction};
 
 impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
@@ -22,21 +23,24 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     }
 
     /// Handles on `document` (instance `id`, whose step `tx` just ran) the events the step's
-    /// command appended that the saga correlates with `id`, recording them in the inbox; the
-    /// deadline changes their reactions bring. Events the saga cannot handle (undecodable, its
-    /// logic failing, a reaction it refuses) are left to the intake and its error policy,
-    /// with all that follow them: then `document` is left as it was.
+    /// command appended that the saga correlates with `id`: the deadline changes their
+    /// reactions bring, and their ids, which the caller records in the inbox in `tx`
+    /// ([`record_own_events`](Self::record_own_events)) before it commits. Events the saga
+    /// cannot handle (undecodable, its logic failing, a reaction it refuses) are left to the
+    /// intake and its error policy, with all that follow them: then `document` is left as it
+    /// was.
     ///
     /// Such an event is handled ahead of events of the instance the intake has not taken in
     /// yet, as it would be when delivered by a broker.
-    pub(super) async fn handle_own_events(
+    pub(super) fn handle_own_events(
         &self,
         tx: &mut T::Transaction,
         id: &str,
         document: &mut Document<S>,
-    ) -> Result<DeadlineChanges, SagaError> {
+    ) -> (DeadlineChanges, Vec<EventId>) {
+        let none = || (DeadlineChanges::default(), Vec::new());
         let Some(states) = tx.own_states() else {
-            return Ok(DeadlineChanges::default());
+            return none();
         };
         let appended = states.take_appended();
         let mut mine = Vec::new();
@@ -52,7 +56,7 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             }
         }
         if mine.is_empty() {
-            return Ok(DeadlineChanges::default());
+            return none();
         }
         // On a copy: a reaction that fails leaves the document as it was.
         let mut changed = document.clone();
@@ -61,16 +65,32 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
         for (event, typed) in &mine {
             changed.correlate_with(&event.metadata);
             let Ok(reaction) = self.saga.on_event(&changed.state, typed) else {
-                return Ok(DeadlineChanges::default());
+                return none();
             };
             let cause = format!("event {} at {}", event.event_type, event.global_position);
             let Ok(more) = changed.react(reaction, now, &cause) else {
-                return Ok(DeadlineChanges::default());
+                return none();
             };
             changes.then(more);
         }
-        let ids: Vec<_> = mine.iter().map(|(event, _)| event.event_id).collect();
-        let new = tx.record_all_processed(&self.consumer(), &ids).await?;
+        *document = changed;
+        (
+            changes,
+            mine.iter().map(|(event, _)| event.event_id).collect(),
+        )
+    }
+
+    /// Records in the inbox, in `tx`, the own events that
+    /// [`handle_own_events`](Self::handle_own_events) handled (one statement for all).
+    pub(super) async fn record_own_events(
+        &self,
+        tx: &mut T::Transaction,
+        ids: &[EventId],
+    ) -> Result<(), SagaError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let new = tx.record_all_processed(&self.consumer(), ids).await?;
         if new.contains(&false) {
             // Appended in this very transaction, so never delivered before: roll back rather
             // than apply an event twice.
@@ -78,7 +98,6 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
                 "an event appended by a saga step was already in the saga's inbox",
             )));
         }
-        *document = changed;
-        Ok(changes)
+        Ok(())
     }
 }
