@@ -173,11 +173,11 @@ impl<S: TransactionalStore> Inbox<S> {
         let mut tx = self.store.begin().await?;
         tx.will_append().await?;
         let mut outcomes = Vec::with_capacity(messages.len());
-        for message in messages {
-            if !tx
-                .record_processed(&self.consumer, message.message_id)
-                .await?
-            {
+        // Every inbox record of the batch in one go (one statement on PostgreSQL and SQLite).
+        let ids: Vec<_> = messages.iter().map(|message| message.message_id).collect();
+        let new = tx.record_all_processed(&self.consumer, &ids).await?;
+        for (message, new) in messages.iter().zip(new) {
+            if !new {
                 outcomes.push(Handled::Duplicate);
                 continue;
             }

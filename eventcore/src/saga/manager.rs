@@ -273,7 +273,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaHandle<S, T, B> {
     /// [`SagaError::Projection`] with [`ProjectionError::Stopped`] when the intake stopped;
     /// store failures.
     pub async fn wait_until_settled(&self, id: &str) -> Result<SagaView<S>, SagaError> {
-        self.wait_until(id, |view| view.status.is_settled()).await
+        let settled = self.manager.wait_until_settled(id);
+        self.unless_stopped(id, settled, |view| view.status.is_settled())
+            .await
     }
 
     /// As [`SagaManager::wait_until`], but also returns (with the error) once this manager's
@@ -290,6 +292,30 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaHandle<S, T, B> {
             view = self.manager.wait_until(id, &mut done) => return view,
             stopped = self.intake_stopped() => stopped,
         };
+        self.after_stop(id, stopped, done).await
+    }
+
+    /// The outcome of `waited`, or once the intake stopped first, [`after_stop`](Self::after_stop).
+    async fn unless_stopped(
+        &self,
+        id: &str,
+        waited: impl std::future::Future<Output = Result<SagaView<S>, SagaError>>,
+        done: impl FnMut(&SagaView<S>) -> bool,
+    ) -> Result<SagaView<S>, SagaError> {
+        let stopped = tokio::select! {
+            view = waited => return view,
+            stopped = self.intake_stopped() => stopped,
+        };
+        self.after_stop(id, stopped, done).await
+    }
+
+    /// Once the intake `stopped`: the instance if `done` holds for it, else the error.
+    async fn after_stop(
+        &self,
+        id: &str,
+        stopped: SagaError,
+        mut done: impl FnMut(&SagaView<S>) -> bool,
+    ) -> Result<SagaView<S>, SagaError> {
         // The saga may have got where it was waited for before the intake stopped.
         match self.manager.get(id).await? {
             Some(view) if done(&view) => Ok(view),

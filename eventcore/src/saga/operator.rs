@@ -147,7 +147,9 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// # });
     /// ```
     pub async fn wait_until_settled(&self, id: &str) -> Result<SagaView<S>, SagaError> {
-        self.wait_until(id, |view| view.status.is_settled()).await
+        // Only a commit that saved a settled status is worth a read.
+        self.wait_for(id, SagaStatus::is_settled, |view| view.status.is_settled())
+            .await
     }
 
     /// Waits until instance `id` exists and `done` holds for it, and returns it as it was
@@ -165,6 +167,17 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     pub async fn wait_until(
         &self,
         id: &str,
+        done: impl FnMut(&SagaView<S>) -> bool,
+    ) -> Result<SagaView<S>, SagaError> {
+        self.wait_for(id, |_| true, done).await
+    }
+
+    /// [`wait_until`](Self::wait_until), reading the instance after a commit of this process
+    /// only if the status that commit saved `may_do`.
+    async fn wait_for(
+        &self,
+        id: &str,
+        may_do: impl Fn(SagaStatus) -> bool,
         mut done: impl FnMut(&SagaView<S>) -> bool,
     ) -> Result<SagaView<S>, SagaError> {
         let _watching = self.watched.watch(id);
@@ -176,8 +189,8 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             // Seen before reading: a commit from here on wakes the wait below, and its change
             // of this instance is counted before that wake-up.
             drop(commits.borrow_and_update());
-            let changes = self.watched.changes(id);
-            if read || changes != seen {
+            let (changes, status) = self.watched.changes(id);
+            if read || (changes != seen && status.is_none_or(&may_do)) {
                 seen = changes;
                 if let Some(view) = self.get(id).await? {
                     if done(&view) {

@@ -95,14 +95,12 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
             records.push((record, version));
             // Once committed: waiters on this instance look again, and the dispatcher wakes if
             // the instance has a step to run or a deadline due.
-            let (watched, id) = (self.watched.clone(), id.to_owned());
-            let steps = matches!(
-                document.saga_status(),
-                SagaStatus::Dispatching | SagaStatus::Compensating
-            );
+            let (watched, id, status) =
+                (self.watched.clone(), id.to_owned(), document.saga_status());
+            let steps = matches!(status, SagaStatus::Dispatching | SagaStatus::Compensating);
             let wake = (steps || deadline_due).then(|| self.wake.clone());
             tx.after_commit(Box::new(move || {
-                watched.changed(&id);
+                watched.changed(&id, status);
                 if let Some(wake) = wake {
                     wake.notify_one();
                 }

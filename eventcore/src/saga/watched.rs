@@ -2,10 +2,13 @@
 //! how many commits changed each since: a waiter reads its instance again when that instance
 //! changed (or on the poll interval, for changes made by other processes), not after every
 //! commit of the manager, so fifty waiters cost fifty reads per change of their own instances
-//! instead of fifty per commit of any.
+//! instead of fifty per commit of any. It also keeps the status each commit saved, so a waiter
+//! for a status (settled, say) reads only once its instance reached one that may do.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use super::SagaStatus;
 
 /// Watched instances by id.
 #[derive(Debug, Default)]
@@ -17,6 +20,8 @@ pub(super) struct Watched {
 struct Watch {
     /// Commits that saved the instance since it is watched.
     changes: u64,
+    /// The status the latest of them saved.
+    status: Option<SagaStatus>,
     /// Waiters watching it.
     waiters: usize,
 }
@@ -30,6 +35,7 @@ impl Watched {
             .entry(id.to_owned())
             .or_insert(Watch {
                 changes: 0,
+                status: None,
                 waiters: 0,
             })
             .waiters += 1;
@@ -39,17 +45,17 @@ impl Watched {
         }
     }
 
-    /// How many commits saved `id` since it is watched.
-    pub(super) fn changes(&self, id: &str) -> u64 {
+    /// How many commits saved `id` since it is watched, and the status the latest saved.
+    pub(super) fn changes(&self, id: &str) -> (u64, Option<SagaStatus>) {
         self.ids
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .map_or(0, |watch| watch.changes)
+            .map_or((0, None), |watch| (watch.changes, watch.status))
     }
 
-    /// Notes that a commit saved `id` (call once the commit succeeded).
-    pub(super) fn changed(&self, id: &str) {
+    /// Notes that a commit saved `id` in `status` (call once the commit succeeded).
+    pub(super) fn changed(&self, id: &str, status: SagaStatus) {
         if let Some(watch) = self
             .ids
             .lock()
@@ -57,6 +63,7 @@ impl Watched {
             .get_mut(id)
         {
             watch.changes += 1;
+            watch.status = Some(status);
         }
     }
 }
@@ -90,20 +97,27 @@ mod tests {
     #[test]
     fn counts_changes_of_watched_instances_only_and_forgets_them_with_their_last_waiter() {
         let watched = Arc::new(Watched::default());
-        watched.changed("a");
+        watched.changed("a", SagaStatus::Running);
         let first = watched.watch("a");
         assert_eq!(
             watched.changes("a"),
-            0,
+            (0, None),
             "changes before watching do not count"
         );
-        watched.changed("a");
-        watched.changed("b");
-        assert_eq!((watched.changes("a"), watched.changes("b")), (1, 0));
+        watched.changed("a", SagaStatus::Dispatching);
+        watched.changed("b", SagaStatus::Running);
+        assert_eq!(
+            (watched.changes("a"), watched.changes("b")),
+            ((1, Some(SagaStatus::Dispatching)), (0, None))
+        );
         let second = watched.watch("a");
         drop(first);
-        watched.changed("a");
-        assert_eq!(watched.changes("a"), 2, "watched while a waiter is left");
+        watched.changed("a", SagaStatus::Completed);
+        assert_eq!(
+            watched.changes("a"),
+            (2, Some(SagaStatus::Completed)),
+            "watched while a waiter is left, with the latest status saved"
+        );
         drop(second);
         assert!(watched.ids.lock().unwrap().is_empty(), "forgotten");
     }
