@@ -215,7 +215,13 @@ async fn an_order_is_accepted_confirmed_paid_and_has_a_history() {
         .get(&format!("/api/v1/orders/{order_id}"), Some(&token))
         .await;
     assert_eq!(at_once.status, StatusCode::OK, "{}", at_once.text);
-    let order = api.wait_for(&token, &order_id, "confirmed").await;
+    // A long poll answers once the order is settled and the view has caught up with it.
+    let waited = api
+        .get(&format!("/api/v1/orders/{order_id}?wait=4"), Some(&token))
+        .await;
+    assert_eq!(waited.status, StatusCode::OK, "{}", waited.text);
+    let order = waited.body;
+    assert_eq!(order["status"], "confirmed", "{order}");
     assert_eq!(order["customer_id"], customer_id.as_str());
     assert_eq!(order["total"], json!({ "cents": 5_998, "currency": "USD" }));
     assert_eq!(order["payment_status"], "completed");
@@ -248,6 +254,41 @@ async fn an_order_is_accepted_confirmed_paid_and_has_a_history() {
         )
         .await;
     assert_eq!(zero.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_poll_is_bounded_and_shows_only_ones_own_order() {
+    let api = api().await;
+    let (_, ada) = api.customer("ada").await;
+    let (_, bob) = api.customer("bob").await;
+    let order_id = api.place(&ada, &[("prod-001", 1)]).await;
+    let uri = |wait: &str| format!("/api/v1/orders/{order_id}?wait={wait}");
+    let too_long = api.get(&uri("5"), Some(&ada)).await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_long.text
+    );
+    assert_eq!(too_long.code(), "invalid_query");
+    let not_a_number = api.get(&uri("soon"), Some(&ada)).await;
+    assert_eq!(not_a_number.status, StatusCode::BAD_REQUEST);
+    let not_yours = api.get(&uri("4"), Some(&bob)).await;
+    assert_eq!(
+        not_yours.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        not_yours.text
+    );
+    let settled = api.get(&uri("4"), Some(&ada)).await;
+    assert_eq!(settled.body["status"], "confirmed", "{}", settled.text);
+    // Settled already: the same answer at once, with or without a wait.
+    let again = api.get(&uri("0"), Some(&ada)).await;
+    assert_eq!(again.body, settled.body);
+    let unknown = api
+        .get("/api/v1/orders/no-such-order?wait=1", Some(&ada))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
 }
 
 #[tokio::test(flavor = "multi_thread")]

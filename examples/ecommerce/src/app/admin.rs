@@ -65,6 +65,33 @@ impl<St: ShopStore> Shop<St> {
         }
     }
 
+    /// Waits up to `timeout` until the order's saga is settled and the order view has caught
+    /// up with what this process appended meanwhile (a long poll's wait); whether it got there
+    /// in time. An order without a saga (a mistyped id) simply waits out `timeout`.
+    ///
+    /// # Errors
+    /// [`ShopError::Unavailable`].
+    pub async fn wait_for_settled_view(
+        &self,
+        order_id: &str,
+        timeout: Duration,
+    ) -> Result<bool, ShopError> {
+        let until = tokio::time::Instant::now() + timeout;
+        let settled = self.order_sagas.wait_until_settled(order_id);
+        match tokio::time::timeout_at(until, settled).await {
+            Ok(view) => drop(view?),
+            Err(_) => return Ok(false),
+        }
+        // What this process appended so far (the order's last event, for an order its saga
+        // runs here): no query.
+        let head = *self.store.head_watch().borrow();
+        let caught_up = self.projections.wait_until(readmodels::ORDER_VIEW, head);
+        match tokio::time::timeout_at(until, caught_up).await {
+            Ok(caught_up) => caught_up.map(|_| true).map_err(ShopError::from),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// Status and lag of every read model kept here.
     pub fn read_models(&self) -> Vec<ProjectionStatus> {
         let mut statuses = self.projections.statuses();

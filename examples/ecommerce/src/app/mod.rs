@@ -171,10 +171,8 @@ impl<St: ShopStore> Shop<St> {
     /// # Errors
     /// [`ShopError::Unavailable`] if a runtime cannot start.
     pub async fn start(store: St, config: ShopConfig) -> Result<Self, ShopError> {
-        let snapshots = store.snapshot_store();
         let steps = Steps {
-            inventory: Repository::new(store.clone())
-                .with_snapshots(snapshots.clone(), SnapshotPolicy::EveryNEvents(200)),
+            inventory: inventory_repository(&store),
             orders: Repository::new(store.clone()),
             payments: Repository::new(store.clone()),
             notifications: Repository::new(store.clone()),
@@ -326,6 +324,14 @@ impl<St: ShopStore> Shop<St> {
         }
         Ok(())
     }
+}
+
+/// The warehouse's repository on `store`. The warehouse is one hot stream (every reservation
+/// of every order is an event of it), so it is snapshotted every 200 events: a command reads
+/// the latest snapshot and at most 200 events after it, however long the stream grows.
+pub fn inventory_repository<St: ShopStore>(store: &St) -> Repository<Inventory> {
+    Repository::new(store.clone())
+        .with_snapshots(store.snapshot_store(), SnapshotPolicy::EveryNEvents(200))
 }
 
 /// Adds the seed catalogue with deterministic command ids: a second run (a restart) returns

@@ -29,6 +29,7 @@ mod views;
 
 pub use config::HttpConfig;
 pub(crate) use routes::customers as customer_routes;
+pub use routes::orders::MAX_WAIT_SECS;
 pub(crate) use routes::warehouse as warehouse_routes;
 pub use views::*;
 

@@ -1,7 +1,7 @@
 //! The URL mode: the same load against a running shop, through its HTTP API only. It logs
 //! in as the admin, prepares the catalogue, registers the customers the mix needs, then
-//! places every order (with an `Idempotency-Key`) and polls it until it is confirmed or
-//! cancelled, timing placed → terminal. The checks are [`super::remote_checks`]'.
+//! places every order (with an `Idempotency-Key`) and long-polls it (`?wait=`) until it is
+//! confirmed or cancelled, timing placed → terminal. The checks are [`super::remote_checks`]'.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -177,7 +177,8 @@ struct Orders {
     order_timeout: Duration,
 }
 
-/// The first pause between two polls of an order, doubled up to [`MAX_POLL_PAUSE`].
+/// The first pause between two polls of an order that is still in progress (each poll waits
+/// for it to settle first), doubled up to [`MAX_POLL_PAUSE`].
 const FIRST_POLL_PAUSE: Duration = Duration::from_millis(5);
 /// The longest pause between two polls of an order.
 const MAX_POLL_PAUSE: Duration = Duration::from_millis(100);
@@ -201,7 +202,12 @@ impl Orders {
             ..Call::post("/api/v1/orders", token, &body)
         };
         let accepted: OrderAccepted = self.client.json(&call).await?;
-        let path = format!("/api/v1/orders/{}", accepted.order_id);
+        // A long poll: each answer comes once the order is settled (or after a few seconds).
+        let path = format!(
+            "/api/v1/orders/{}?wait={}",
+            accepted.order_id,
+            crate::http::MAX_WAIT_SECS
+        );
         let mut pause = FIRST_POLL_PAUSE;
         while placed_at.elapsed() < self.order_timeout {
             let order: Option<OrderView> = self.client.optional(&Call::get(&path, token)).await?;

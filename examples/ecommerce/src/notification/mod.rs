@@ -2,11 +2,16 @@
 //! `OrderCancelled`, `PaymentFailed` and `OrderShipped` by sending one simulated message,
 //! recorded by the [`Notification`] aggregate.
 //!
-//! Exactly once per event: the policy runs as a [`PolicySaga`](eventcore::saga::PolicySaga)
-//! (one instance per event id, command id derived from it, so a redelivered event has no
-//! second effect), and the message is keyed by order and kind (`<order id>.<kind>`), the one
-//! message each of those events calls for, so even a re-sent command with another id records
-//! nothing new.
+//! Exactly once per event: in the embedded shop the policy runs as a
+//! [`PolicySaga`](eventcore::saga::PolicySaga) (one instance per event id, command id derived
+//! from it, so a redelivered event has no second effect); the notification service applies it
+//! to each consumed event in the inbox's transaction ([`NotificationDesk`]). Either way the
+//! message is keyed by order and kind (`<order id>.<kind>`), the one message each of those
+//! events calls for, so even a re-sent command with another id records nothing new.
+
+mod desk;
+
+pub use desk::NotificationDesk;
 
 use eventcore::saga::{DispatchError, LocalCommands, Policy};
 use eventcore::{Aggregate, Command, CommandId, Event, Metadata, Repository, StoreTransaction};

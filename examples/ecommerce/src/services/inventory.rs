@@ -67,7 +67,7 @@ impl InventoryService {
         broker: &Broker,
         expire_after: Duration,
     ) -> Result<Self, BrokerError> {
-        let inventory = Repository::<Inventory>::new(store.clone());
+        let inventory = crate::app::inventory_repository(&store);
         crate::app::seed(&inventory)
             .await
             .map_err(|e| failed(broker, "the catalogue cannot be seeded", &e))?;

@@ -1,63 +1,43 @@
 //! The notification service: the notification context as its own process on PostgreSQL, in a
-//! schema of its own. It consumes the order and payment events of the other services, mirrors
-//! them into its store (`eventcore::broker::Mirror`), and runs the [`NotificationPolicy`]
-//! over them there, exactly as the embedded shop does: one message per notable event, however
-//! often the event is delivered. It serves `/health/*` (store and consumer) and `/metrics`.
+//! schema of its own. It consumes the order and payment events of the other services and
+//! applies the [`NotificationPolicy`](crate::notification::NotificationPolicy) to each in the
+//! consumer's transaction ([`NotificationDesk`]): one message per notable event, however often
+//! the event is delivered, as the embedded shop's policy saga sends it. It serves `/health/*`
+//! (store and consumer), the consumer's dead letters and `/metrics`.
 
 use std::sync::Arc;
 
 use axum::Router;
 use eventcore::Repository;
-use eventcore::broker::Mirror;
-use eventcore::saga::{LocalBus, PolicySaga, SagaHandle, SagaManager};
 use eventcore_postgres::PgEventStore;
 
 use super::handlers::{self, BrokerService};
 use crate::http::HttpConfig;
 use crate::messaging::{Broker, BrokerError, Consumer};
-use crate::notification::{NotificationPolicy, Notifier};
+use crate::notification::{NotificationDesk, NotificationPolicy, Notifier};
 
 /// The consumer (queue or group, and inbox) of the events that call for a message.
 pub const EVENTS: &str = "notification.events";
-
-type Policies =
-    SagaHandle<PolicySaga<NotificationPolicy>, PgEventStore, LocalBus<PgEventStore, Notifier>>;
 
 /// A running notification service.
 #[derive(Debug)]
 pub struct NotificationService {
     store: PgEventStore,
     events: Consumer,
-    policy: tokio::sync::Mutex<Option<Policies>>,
-    /// The policy's consumer name (its dead letters are stored under it).
-    policy_consumer: String,
 }
 
 impl NotificationService {
-    /// Starts the policy over `store` and the consumer of the order and payment events on
-    /// `broker`.
+    /// Starts the consumer of the order and payment events on `broker`, sending into `store`.
     ///
     /// # Errors
-    /// The broker cannot be reached, or the policy cannot start.
+    /// The broker cannot be reached.
     pub async fn start(store: PgEventStore, broker: &Broker) -> Result<Self, BrokerError> {
-        let notifier = Notifier::new(Repository::new(store.clone()));
-        let bus = LocalBus::new(store.clone(), notifier);
-        let policy = SagaManager::new(PolicySaga::new(NotificationPolicy), store.clone(), bus)
-            .start()
-            .map_err(|e| BrokerError {
-                broker: broker.name(),
-                reason: format!("the notification policy cannot start: {e}"),
-            })?;
+        let desk = NotificationDesk::new(Notifier::new(Repository::new(store.clone())));
         let categories = <NotificationPolicy as eventcore::saga::Policy>::CATEGORIES;
         let events = broker
-            .consume(store.clone(), EVENTS, categories, Mirror)
+            .consume(store.clone(), EVENTS, categories, desk)
             .await?;
-        Ok(Self {
-            store,
-            events,
-            policy_consumer: policy.manager().consumer(),
-            policy: tokio::sync::Mutex::new(Some(policy)),
-        })
+        Ok(Self { store, events })
     }
 
     /// The service's store.
@@ -70,19 +50,12 @@ impl NotificationService {
         &self.events
     }
 
-    /// Stops the consumer (after the messages in hand), then the policy; stopping again does
-    /// nothing.
+    /// Stops the consumer (after the messages in hand); stopping again does nothing.
     ///
     /// # Errors
-    /// Why either had failed.
+    /// Why it had failed.
     pub async fn shutdown(&self) -> Result<(), String> {
-        let consumer = self.events.shutdown().await;
-        let policy = self.policy.lock().await.take();
-        let policy = match policy {
-            Some(policy) => policy.shutdown().await.map_err(|e| e.to_string()),
-            None => Ok(()),
-        };
-        consumer.and(policy)
+        self.events.shutdown().await
     }
 }
 
@@ -96,8 +69,9 @@ impl BrokerService for NotificationService {
         &self.events
     }
 
+    /// None: what it gives up on is in its consumer's dead-letter queue or topic.
     async fn dead_letter_consumers(&self) -> Vec<String> {
-        vec![self.policy_consumer.clone()]
+        Vec::new()
     }
 
     async fn relay_lag(&self) -> u64 {

@@ -3,6 +3,8 @@
 //! only their own orders: another customer's order is 404, as if it did not exist.
 
 use crate::app::ShopStore;
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -218,14 +220,34 @@ pub(crate) async fn list<St: ShopStore>(
     }))
 }
 
+/// How long to wait for an order still in progress.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// Seconds (0–4) to wait, if the order is not yet confirmed or cancelled, for it to be
+    /// before answering (a long poll: the answer comes as soon as it is, or when the time is
+    /// up, with the order as it is then). Without it, or 0, the answer is immediate.
+    pub wait: Option<u64>,
+}
+
+/// The longest long poll of `GET /api/v1/orders/{id}?wait=`, in seconds: below the gateway's
+/// default upstream timeout (5 s).
+pub const MAX_WAIT_SECS: u64 = 4;
+
+/// Whether an order in `status` is done with its saga (confirmed or cancelled, or later).
+fn is_settled(status: &str) -> bool {
+    matches!(status, "confirmed" | "shipped" | "delivered" | "cancelled")
+}
+
 /// One order, from the order view (an order the view has not caught up with yet is read from
-/// its own events).
+/// its own events); with `?wait=`, a long poll until it is confirmed or cancelled.
 #[utoipa::path(
     get, path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"), WaitQuery),
     responses(
         (status = 200, description = "The order", body = OrderView),
+        (status = 400, description = "wait is over 4 s", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such order (or not yours)", body = ErrorBody),
     )
@@ -234,17 +256,40 @@ pub(crate) async fn get_one<St: ShopStore>(
     State(state): State<AppState<St>>,
     Caller(claims): Caller,
     Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
 ) -> Result<Json<OrderView>, ApiError> {
     let id = checked_id("order", &id)?;
+    let wait = match query.wait {
+        Some(secs) if secs > MAX_WAIT_SECS => {
+            let message = format!("wait is at most {MAX_WAIT_SECS} seconds");
+            return Err(ApiError::bad_request("invalid_query", message));
+        }
+        wait => Duration::from_secs(wait.unwrap_or(0)),
+    };
+    let order = current(&state, &claims, id).await?;
+    if wait.is_zero() || is_settled(&order.status) {
+        return Ok(Json(order));
+    }
+    // Settled or not when the time is up: the order as it is now.
+    state.shop.wait_for_settled_view(id, wait).await?;
+    current(&state, &claims, id).await.map(Json)
+}
+
+/// The order as the order view has it now, or from its own events before the view has it.
+async fn current<St: ShopStore>(
+    state: &AppState<St>,
+    claims: &Claims,
+    id: &str,
+) -> Result<OrderView, ApiError> {
     let row = match state.shop.order_view(id).await {
         Ok(row) => row,
-        Err(ShopError::NotFound { .. }) => return from_events(&state, &claims, id).await.map(Json),
+        Err(ShopError::NotFound { .. }) => return from_events(state, claims, id).await,
         Err(other) => return Err(other.into()),
     };
     if !claims.is_admin() && row.customer_id != claims.sub {
         return Err(ApiError::not_found("order", id));
     }
-    Ok(Json(row.into()))
+    Ok(row.into())
 }
 
 /// An order the order view has not caught up with yet (just placed), from its own events:
