@@ -34,10 +34,7 @@ pub use customers::Customers;
 pub use error::ShopError;
 pub use facade::{PlaceOrderRequest, Placed};
 use remote::Replies;
-pub use remote::{
-    NOTIFICATION_RELAY, PAYMENT_REPLIES, PAYMENT_REQUEST_RELAY, RELAYS, RemoteContexts,
-    STOCK_REPLIES, STOCK_REQUEST_RELAY,
-};
+pub use remote::{PAYMENT_REPLIES, RELAYS, RemoteContexts, SERVICES_RELAY, STOCK_REPLIES};
 pub use steps::Steps;
 pub use store::{QueryError, ShopStore};
 pub use warehouse::Warehouse;

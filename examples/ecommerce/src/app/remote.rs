@@ -11,22 +11,17 @@ use crate::inventory::requests as stock_requests;
 use crate::messaging::{Broker, Consumer};
 use crate::payment::{Payment, requests};
 
-/// The relay of payment requests to the payment service.
-pub const PAYMENT_REQUEST_RELAY: &str = "relay:payment-requests";
 /// The consumer (queue or group, and inbox) of the payment service's events.
 pub const PAYMENT_REPLIES: &str = "shop.payments";
-/// The relay of the events the notification and analytics services consume.
-pub const NOTIFICATION_RELAY: &str = "relay:notifications";
-/// The relay of stock requests to the inventory service.
-pub const STOCK_REQUEST_RELAY: &str = "relay:stock-requests";
 /// The consumer (queue or group, and inbox) of the inventory service's events.
 pub const STOCK_REPLIES: &str = "shop.inventory";
+/// The one relay of everything the other services consume from this shop: the payment and
+/// stock requests, and the order events for the notification and analytics services. One
+/// relay reads the log once per batch for all of them (the broker routes each event by its
+/// category to the services that consume it).
+pub const SERVICES_RELAY: &str = "relay:services";
 /// Every relay the shop may run.
-pub const RELAYS: [&str; 3] = [
-    PAYMENT_REQUEST_RELAY,
-    NOTIFICATION_RELAY,
-    STOCK_REQUEST_RELAY,
-];
+pub const RELAYS: [&str; 1] = [SERVICES_RELAY];
 
 /// The consumers of the services' events that [`RemoteContexts::connect`] started.
 #[derive(Debug, Default)]
@@ -106,7 +101,7 @@ impl RemoteContexts {
         }
     }
 
-    /// Adds the relays to `runner` and starts the consumers of the payment and inventory
+    /// Adds the relay to `runner` and starts the consumers of the payment and inventory
     /// services' events.
     pub(super) async fn connect<St: super::ShopStore>(
         &self,
@@ -117,12 +112,9 @@ impl RemoteContexts {
         let relay_failed = |e| ShopError::unavailable("a relay to the services", e);
         let consume_failed = |e| ShopError::unavailable("the broker", e);
         let mut replies = Replies::default();
+        let mut relayed = Vec::new();
         if self.payment {
-            let categories = [requests::CATEGORY];
-            runner = broker
-                .add_relay(runner, PAYMENT_REQUEST_RELAY, &categories)
-                .await
-                .map_err(relay_failed)?;
+            relayed.push(requests::CATEGORY);
             let consumer = broker
                 .consume(store.clone(), PAYMENT_REPLIES, &[Payment::TYPE], Mirror)
                 .await
@@ -130,24 +122,23 @@ impl RemoteContexts {
             replies.payments = Some(consumer);
         }
         if self.inventory {
-            runner = broker
-                .add_relay(runner, STOCK_REQUEST_RELAY, &[stock_requests::CATEGORY])
-                .await
-                .map_err(relay_failed)?;
+            relayed.push(stock_requests::CATEGORY);
             let consumer = broker
                 .consume(store.clone(), STOCK_REPLIES, &[Inventory::TYPE], Mirror)
                 .await
                 .map_err(consume_failed)?;
             replies.stock = Some(consumer);
         }
-        // One relay publishes what the other services consume: each has its own queue or group.
+        // The notification and analytics services each have their own queue or group.
         if self.notification || self.analytics {
-            let mut categories = vec![crate::order::Order::TYPE];
+            relayed.push(crate::order::Order::TYPE);
             if self.notification && !self.payment {
-                categories.push(Payment::TYPE);
+                relayed.push(Payment::TYPE);
             }
+        }
+        if !relayed.is_empty() {
             runner = broker
-                .add_relay(runner, NOTIFICATION_RELAY, &categories)
+                .add_relay(runner, SERVICES_RELAY, &relayed)
                 .await
                 .map_err(relay_failed)?;
         }
