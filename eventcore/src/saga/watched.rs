@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn counts_changes_of_watched_instances_only_and_forgets_them_with_their_last_waiter() {
         let watched = Arc::new(Watched::default());
-        watched.changed("a", SagaStatus::Running);
+        watched.changed("a", SagaStatus::Active);
         let first = watched.watch("a");
         assert_eq!(
             watched.changes("a"),
@@ -105,7 +105,7 @@ mod tests {
             "changes before watching do not count"
         );
         watched.changed("a", SagaStatus::Dispatching);
-        watched.changed("b", SagaStatus::Running);
+        watched.changed("b", SagaStatus::Active);
         assert_eq!(
             (watched.changes("a"), watched.changes("b")),
             ((1, Some(SagaStatus::Dispatching)), (0, None))
