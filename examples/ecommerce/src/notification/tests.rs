@@ -110,7 +110,10 @@ async fn the_desk_sends_one_message_per_notable_event_however_often_it_comes() {
         .await
         .unwrap();
     assert!(matches!(outcomes[..], [Handled::Applied, Handled::Applied]));
-    let again = inbox.apply(&desk, &[confirmed.clone()]).await.unwrap();
+    let again = inbox
+        .apply(&desk, std::slice::from_ref(&confirmed))
+        .await
+        .unwrap();
     assert!(matches!(again[..], [Handled::Duplicate]), "redelivered");
     // The same event under another message id (sent twice upstream): the key holds.
     let resent = eventcore::broker::Message {
