@@ -188,6 +188,7 @@ mod tests {
                 order_id: "o3".into(),
                 customer_id: "c2".into(),
                 reason: "r".into(),
+                after_confirmation: false,
             },
         );
         assert_eq!(analytics.orders_per_status["confirmed"], 2);
@@ -219,6 +220,7 @@ mod tests {
                 order_id: "o2".into(),
                 customer_id: "c1".into(),
                 reason: "r".into(),
+                after_confirmation: true,
             },
         );
         assert_eq!(analytics.revenue_per_day[&11], 0);

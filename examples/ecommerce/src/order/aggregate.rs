@@ -89,6 +89,12 @@ pub enum OrderEvent {
         customer_id: String,
         /// Why.
         reason: String,
+        /// Whether the order was confirmed when it was cancelled: its saga had completed, so
+        /// only the undo policy ([`CancellationPolicy`](crate::app::CancellationPolicy))
+        /// undoes the sale. Before that the saga compensates itself. Events recorded before
+        /// this field existed read `true` (the policy then looks, as it always did).
+        #[serde(default = "recorded_before_it_was_known")]
+        after_confirmation: bool,
     },
     /// It left the warehouse.
     OrderShipped {
@@ -106,6 +112,12 @@ pub enum OrderEvent {
         /// Who ordered.
         customer_id: String,
     },
+}
+
+/// The `after_confirmation` of an `OrderCancelled` recorded before it was a field: `true`, so
+/// the undo policy looks at it, as it did for every cancellation then.
+fn recorded_before_it_was_known() -> bool {
+    true
 }
 
 impl Event for OrderEvent {}
@@ -281,11 +293,12 @@ impl Aggregate for Order {
                 customer_id,
             }]),
             (OrderAction::Confirm, _) => illegal("confirm"),
-            (OrderAction::Cancel { reason }, Pending | Confirmed) => {
+            (OrderAction::Cancel { reason }, status @ (Pending | Confirmed)) => {
                 Ok(vec![OrderEvent::OrderCancelled {
                     order_id,
                     customer_id,
                     reason: reason.clone(),
+                    after_confirmation: status == Confirmed,
                 }])
             }
             (OrderAction::Cancel { .. }, _) => illegal("cancel"),

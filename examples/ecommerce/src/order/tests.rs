@@ -198,6 +198,7 @@ fn a_pending_or_confirmed_order_can_be_cancelled_with_a_reason() {
         order_id: "o1".into(),
         customer_id: "c1".into(),
         reason: "changed my mind".into(),
+        after_confirmation: false,
     };
     let state = AggregateFixture::<Order>::given([placed()])
         .when(cancel())
@@ -206,9 +207,16 @@ fn a_pending_or_confirmed_order_can_be_cancelled_with_a_reason() {
         state.cancellation_reason.as_deref(),
         Some("changed my mind")
     );
+    // After confirmation the event says so: only the undo policy undoes the sale then.
+    let after_confirmation = OrderEvent::OrderCancelled {
+        order_id: "o1".into(),
+        customer_id: "c1".into(),
+        reason: "changed my mind".into(),
+        after_confirmation: true,
+    };
     AggregateFixture::<Order>::given([placed(), confirmed()])
         .when(cancel())
-        .then_expect_events([cancelled]);
+        .then_expect_events([after_confirmation]);
 }
 
 #[test]
@@ -217,6 +225,7 @@ fn illegal_transitions_are_typed_errors_naming_the_status() {
         order_id: "o1".into(),
         customer_id: "c1".into(),
         reason: "r".into(),
+        after_confirmation: true,
     };
     let delivered = OrderEvent::OrderDelivered {
         order_id: "o1".into(),
