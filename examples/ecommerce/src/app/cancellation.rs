@@ -19,15 +19,9 @@ pub enum CancelledOrder {
         order_id: String,
         /// Whether the order was confirmed when it was cancelled (`true` for events recorded
         /// before the order said).
-        #[serde(default = "looks_anyway")]
+        #[serde(default = "crate::order::recorded_before_it_was_known")]
         after_confirmation: bool,
     },
-}
-
-/// An `OrderCancelled` that does not say whether the order was confirmed: undo anyway (a
-/// no-op where there is nothing to undo).
-fn looks_anyway() -> bool {
-    true
 }
 
 impl Event for CancelledOrder {}

@@ -150,6 +150,17 @@ pub struct OrderView {
     pub updated_at: String,
 }
 
+impl OrderView {
+    /// Whether the order is done with its saga: confirmed (or shipped, delivered) or
+    /// cancelled. What a long poll (`GET /api/v1/orders/{id}?wait=`) waits for.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "confirmed" | "shipped" | "delivered" | "cancelled"
+        )
+    }
+}
+
 impl From<OrderRow> for OrderView {
     fn from(row: OrderRow) -> Self {
         let currency =

@@ -211,13 +211,11 @@ impl Orders {
         let mut pause = FIRST_POLL_PAUSE;
         while placed_at.elapsed() < self.order_timeout {
             let order: Option<OrderView> = self.client.optional(&Call::get(&path, token)).await?;
-            let outcome = match order.as_ref().map(|o| o.status.as_str()) {
-                Some("confirmed" | "shipped" | "delivered") => Some(Outcome::Confirmed),
-                Some("cancelled") => Some(Outcome::cancelled(
-                    order
-                        .as_ref()
-                        .and_then(|o| o.cancellation_reason.as_deref()),
-                )),
+            let outcome = match order {
+                Some(order) if order.status == "cancelled" => {
+                    Some(Outcome::cancelled(order.cancellation_reason.as_deref()))
+                }
+                Some(order) if order.is_settled() => Some(Outcome::Confirmed),
                 _ => None,
             };
             if let Some(outcome) = outcome {

@@ -115,8 +115,9 @@ pub enum OrderEvent {
 }
 
 /// The `after_confirmation` of an `OrderCancelled` recorded before it was a field: `true`, so
-/// the undo policy looks at it, as it did for every cancellation then.
-fn recorded_before_it_was_known() -> bool {
+/// the undo policy looks at it, as it did for every cancellation then (a no-op where there is
+/// nothing to undo). The policy's own decoding of the event reads it the same way.
+pub(crate) fn recorded_before_it_was_known() -> bool {
     true
 }
 

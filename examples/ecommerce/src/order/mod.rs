@@ -10,6 +10,7 @@
 mod aggregate;
 mod catalogue;
 
+pub(crate) use aggregate::recorded_before_it_was_known;
 pub use aggregate::{
     Line, MAX_ITEMS, MAX_QUANTITY, Order, OrderAction, OrderCommand, OrderError, OrderEvent, Status,
 };

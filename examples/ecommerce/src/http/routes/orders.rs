@@ -234,11 +234,6 @@ pub struct WaitQuery {
 /// default upstream timeout (5 s).
 pub const MAX_WAIT_SECS: u64 = 4;
 
-/// Whether an order in `status` is done with its saga (confirmed or cancelled, or later).
-fn is_settled(status: &str) -> bool {
-    matches!(status, "confirmed" | "shipped" | "delivered" | "cancelled")
-}
-
 /// One order, from the order view (an order the view has not caught up with yet is read from
 /// its own events); with `?wait=`, a long poll until it is confirmed or cancelled.
 #[utoipa::path(
@@ -267,7 +262,7 @@ pub(crate) async fn get_one<St: ShopStore>(
         wait => Duration::from_secs(wait.unwrap_or(0)),
     };
     let order = current(&state, &claims, id).await?;
-    if wait.is_zero() || is_settled(&order.status) {
+    if wait.is_zero() || order.is_settled() {
         return Ok(Json(order));
     }
     // Settled or not when the time is up: the order as it is now.
