@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use eventcore::backend::SharedTail;
 use eventcore::{
     AppendRequest, CommandRead, CommandSession, EventAppender, EventId, EventReader, RecordedEvent,
     StoreError, StreamId,
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) sql: Sql,
     /// `read_all`'s statements and the final floor.
     log: LogReader,
+    /// The last page a follower read, for the others.
+    tail: SharedTail,
     head: Arc<watch::Sender<u64>>,
     /// Sends the NOTIFYs (none with notifications off).
     notifier: Option<mpsc::Sender<()>>,
@@ -118,6 +121,7 @@ impl PgEventStore {
             inner: Arc::new(Inner {
                 sql: Sql::new(&schema),
                 log: LogReader::new(&schema),
+                tail: SharedTail::new(head.subscribe()),
                 pool,
                 schema,
                 head,
@@ -288,6 +292,16 @@ impl EventReader for PgEventStore {
             .log
             .read_all(&inner.pool, from_position, max_count)
             .await
+    }
+
+    async fn read_all_following(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let inner = &self.inner;
+        let read = |from, max| inner.log.read_all(&inner.pool, from, max);
+        inner.tail.read(from_position, max_count, read).await
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {

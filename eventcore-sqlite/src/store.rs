@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventcore::backend::{read_start, sql_limit};
+use eventcore::backend::{SharedTail, read_start, sql_limit};
 use eventcore::{
     AppendRequest, CommandRead, EventAppender, EventId, EventReader, RecordedEvent, StoreError,
     StreamId,
@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
     head: watch::Sender<u64>,
+    /// The last page a follower read, for the others.
+    tail: SharedTail,
 }
 
 impl std::fmt::Debug for SqliteEventStore {
@@ -155,11 +157,13 @@ impl SqliteEventStore {
     /// None today (the head is read lazily when the schema is missing); kept fallible so that
     /// validation can be added without breaking callers.
     pub async fn from_pools(writer: SqlitePool, reader: SqlitePool) -> Result<Self, StoreError> {
+        let head = watch::Sender::new(0);
         let store = Self {
             inner: Arc::new(Inner {
                 writer,
                 reader,
-                head: watch::Sender::new(0),
+                tail: SharedTail::new(head.subscribe()),
+                head,
             }),
         };
         if let Ok(head) = store.head_position().await {
@@ -313,6 +317,15 @@ impl EventReader for SqliteEventStore {
             .iter()
             .map(event_from_row)
             .collect()
+    }
+
+    async fn read_all_following(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let read = |from, max| self.read_all(from, max);
+        self.inner.tail.read(from_position, max_count, read).await
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
@@ -251,6 +250,24 @@ pub trait EventReader: Send + Sync {
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// [`read_all`](Self::read_all) for a follower: a reader that, given fewer events than it
+    /// asked for, waits for [`head_watch`](Self::head_watch) to change before reading on (a
+    /// subscription, a projection, a relay). A store may answer it from a page it read for
+    /// another follower since the head watch last changed, a moment ago at most
+    /// ([`SharedTail`](crate::backend::SharedTail)): so it may not yet show an append of another
+    /// process whose wake-up is still on its way, which such a follower waits for anyway. Its
+    /// answer is always one `read_all` gave. The default is `read_all`.
+    ///
+    /// # Errors
+    /// As [`read_all`](Self::read_all).
+    async fn read_all_following(
+        &self,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_all(from_position, max_count).await
+    }
+
     /// The stream's current version; 0 when it has no events.
     ///
     /// # Errors
@@ -417,73 +434,7 @@ pub trait EventStore: EventReader + EventAppender {}
 
 impl<T: EventReader + EventAppender + ?Sized> EventStore for T {}
 
-#[async_trait]
-impl<T: EventReader + ?Sized> EventReader for Arc<T> {
-    async fn read_stream(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        (**self).read_stream(stream, from_version, max_count).await
-    }
-
-    async fn read_all(
-        &self,
-        from_position: u64,
-        max_count: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        (**self).read_all(from_position, max_count).await
-    }
-
-    async fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
-        (**self).stream_version(stream).await
-    }
-
-    async fn event_by_id(&self, event_id: EventId) -> Result<Option<RecordedEvent>, StoreError> {
-        (**self).event_by_id(event_id).await
-    }
-
-    async fn read_for_command(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-        probe: Option<EventId>,
-    ) -> Result<CommandRead, StoreError> {
-        (**self).read_for_command(stream, from_version, probe).await
-    }
-
-    async fn fold_for_command(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-        probe: Option<EventId>,
-        sink: &mut dyn FoldSink,
-    ) -> Result<Option<u64>, StoreError> {
-        (**self)
-            .fold_for_command(stream, from_version, probe, sink)
-            .await
-    }
-
-    async fn head_position(&self) -> Result<u64, StoreError> {
-        (**self).head_position().await
-    }
-
-    fn head_watch(&self) -> watch::Receiver<u64> {
-        (**self).head_watch()
-    }
-}
-
-#[async_trait]
-impl<T: EventAppender + ?Sized> EventAppender for Arc<T> {
-    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
-        (**self).append(request).await
-    }
-
-    fn command_session(&self) -> Option<Box<dyn CommandSession + '_>> {
-        (**self).command_session()
-    }
-}
+mod shared;
 
 #[cfg(test)]
 mod tests {

@@ -107,7 +107,7 @@ fn subscribe<R: EventReader + 'static>(
             state.wake.borrow_and_update();
             let batch = match state
                 .reader
-                .read_all(state.next, state.options.batch_size.max(1))
+                .read_all_following(state.next, state.options.batch_size.max(1))
                 .await
             {
                 Ok(batch) => batch,

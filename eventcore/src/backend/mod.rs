@@ -16,6 +16,8 @@
 //!   becomes ([`RecordedEventExt::from_new`]);
 //! - [`TxGuard`], which makes a transaction refuse to commit after a cancelled operation;
 //! - [`publish_head`] for a backend's head watch, [`supersedes`] for snapshot replacement;
+//! - [`SharedTail`], one read of the log's tail for every follower of a store handle
+//!   ([`EventReader::read_all_following`](crate::EventReader::read_all_following));
 //! - the runtime records ([`SagaRecord`], [`DeadlineRecord`]) and their column checks
 //!   ([`SagaColumns`], [`DeadlineColumns`], [`DeadLetterColumns`]) and their counts
 //!   ([`counts_sql`], [`counts_from_rows`]);
@@ -26,6 +28,7 @@ mod batch;
 mod columns;
 mod guard;
 mod records;
+mod tail;
 
 use std::time::SystemTime;
 
@@ -37,6 +40,7 @@ pub use batch::{inserted_once, saved_versions};
 pub use columns::*;
 pub use guard::TxGuard;
 pub use records::{DeadLetterColumns, DeadlineColumns, SagaColumns, counts_from_rows, counts_sql};
+pub use tail::{SharedTail, TAIL_FRESHNESS};
 
 use crate::event::{NewEvent, RecordedEvent};
 use crate::id::StreamId;

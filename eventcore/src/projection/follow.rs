@@ -202,7 +202,7 @@ impl<S: RuntimeStore> Follower<'_, S> {
         let worker = self.worker;
         let (from, batch_size) = (self.checkpoint + 1, self.batch_size);
         let events = worker
-            .retry_store(|| worker.store.read_all(from, batch_size))
+            .retry_store(|| worker.store.read_all_following(from, batch_size))
             .await?;
         let Some(last) = events.last().map(|e| e.global_position) else {
             return Ok(Some(0));

@@ -125,6 +125,7 @@ macro_rules! conformance_tests {
             hostile_stream_ids_round_trip_verbatim,
             subscription_catches_up_then_follows_live,
             subscription_from_a_middle_position_starts_there,
+            following_reads_show_what_read_all_shows,
             repository_commands_are_idempotent_by_command_id,
             snapshots_round_trip_and_never_go_backwards,
             stale_snapshot_schema_is_ignored,

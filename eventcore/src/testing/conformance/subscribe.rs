@@ -95,3 +95,35 @@ pub async fn subscription_from_a_middle_position_starts_there<S: EventStore + Cl
     assert_eq!(first.stream_version, 3);
     assert_eq!(next_of(&mut subscription, &stream).await.stream_version, 4);
 }
+
+/// `read_all_following` answers what `read_all` answers, and shows an append made through the
+/// same handle as soon as `read_all` does, however recently another follower read the log.
+pub async fn following_reads_show_what_read_all_shows<S: EventStore + Clone + 'static>(
+    backend: &Backend<S>,
+) {
+    let store = &backend.events;
+    let stream = fresh_stream("following");
+    let start = store.head_position().await.unwrap() + 1;
+    let ours = |events: Vec<RecordedEvent>| -> Vec<u64> {
+        let ours = events.into_iter().filter(|e| e.stream_id == stream);
+        ours.map(|e| number_of(&e.payload)).collect()
+    };
+    let mut expected = Vec::new();
+    for n in 1..=4 {
+        let request =
+            AppendRequest::single(stream.clone(), ExpectedVersion::Any, vec![numbered(n)]);
+        let recorded = store.append(request).await.unwrap();
+        super::wait_until_visible(store, recorded[0].global_position).await;
+        expected.push(n);
+        // Twice: the second may be answered by the first's page.
+        for _ in 0..2 {
+            let following = store.read_all_following(start, 10_000).await.unwrap();
+            assert_eq!(ours(following), expected, "after appending {n}");
+        }
+        let read_all = store.read_all(start, 10_000).await.unwrap();
+        assert_eq!(ours(read_all), expected);
+    }
+    let first = store.read_all_following(start, 1).await.unwrap();
+    assert_eq!(first.len(), 1, "at most max_count");
+    assert!(first[0].global_position >= start, "from the asked position");
+}
