@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::broker::{HandlerError, Message, MessageHandler};
+use crate::error::StoreError;
 use crate::event::{Metadata, NewEvent};
 use crate::store::AppendRequest;
 use crate::transaction::StoreTransaction;
@@ -62,16 +63,6 @@ impl<Tx: StoreTransaction> MessageHandler<Tx> for Mirror {
         if version == 0 {
             return Err(HandlerError::permanent("a message at stream version 0"));
         }
-        let present = tx.read_stream(&message.stream, version, 1).await?;
-        if let Some(there) = present.first() {
-            if there.event_id == message.message_id {
-                return Ok(());
-            }
-            return Err(HandlerError::permanent(format!(
-                "{} version {version} holds event {}, not {}: the stream is written here too",
-                message.stream, there.event_id, message.message_id
-            )));
-        }
         let event = NewEvent::raw(
             message.event_type.clone(),
             message.schema_version,
@@ -85,14 +76,27 @@ impl<Tx: StoreTransaction> MessageHandler<Tx> for Mirror {
         });
         let expected = ExpectedVersion::Exact(version - 1);
         let request = AppendRequest::single(message.stream.clone(), expected, vec![event]);
-        match tx.append(request).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_conflict() => Err(HandlerError::transient(format!(
-                "{} version {version} arrived before version {}: {error}",
+        // The usual case in one statement. A refusal (which leaves the transaction usable) is
+        // then told apart by what the version holds.
+        let refused = match tx.append(request).await {
+            Ok(_) => return Ok(()),
+            Err(error @ StoreError::DuplicateEventId { .. }) => error,
+            Err(error) if error.is_conflict() => error,
+            Err(error) => return Err(error.into()),
+        };
+        let present = tx.read_stream(&message.stream, version, 1).await?;
+        match present.first() {
+            Some(there) if there.event_id == message.message_id => Ok(()),
+            Some(there) => Err(HandlerError::permanent(format!(
+                "{} version {version} holds event {}, not {}: the stream is written here too",
+                message.stream, there.event_id, message.message_id
+            ))),
+            None if refused.is_conflict() => Err(HandlerError::transient(format!(
+                "{} version {version} arrived before version {}: {refused}",
                 message.stream,
                 version - 1
             ))),
-            Err(error) => Err(error.into()),
+            None => Err(refused.into()),
         }
     }
 }
