@@ -212,6 +212,12 @@ impl<S: Saga> Document<S> {
             self.state = state;
         }
         self.steps.extend(reaction.steps.into_iter().map(forward));
+        for name in &reaction.nothing_to_undo {
+            let mut steps = self.steps.iter_mut();
+            if let Some(step) = steps.find(|s| s.kind == StepKind::Forward && s.name == *name) {
+                step.compensation = None;
+            }
+        }
         let mut changes = DeadlineChanges::default();
         for name in reaction.cancel {
             if self.deadlines.remove(&name).is_some() {
@@ -425,6 +431,68 @@ fn forward<C>(step: Step<C>) -> StepRecord<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RecordedEvent;
+
+    /// Steps named by their command; reactions come from the tests.
+    struct Steps;
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    enum Never {}
+    impl crate::Event for Never {}
+
+    impl Saga for Steps {
+        const TYPE: &'static str = "steps";
+        type State = ();
+        type Event = Never;
+        type Command = String;
+        type Error = std::convert::Infallible;
+        fn correlate(&self, _: &Never, _: &RecordedEvent) -> Option<String> {
+            None
+        }
+        fn on_event(&self, _: &(), event: &Never) -> Result<Reaction<Self>, Self::Error> {
+            match *event {}
+        }
+    }
+
+    fn undoable(name: &str) -> Step<String> {
+        Step::new(name, format!("do {name}")).compensate_with(format!("undo {name}"))
+    }
+
+    /// The commands of the pending steps, in order.
+    fn pending(document: &Document<Steps>) -> Vec<&str> {
+        let pending = document.steps.iter().filter(|s| s.status == StepStatus::Pending);
+        pending.map(|s| s.command.as_str()).collect()
+    }
+
+    #[test]
+    fn a_step_with_nothing_to_undo_is_left_out_of_the_compensation() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut document = Document::<Steps>::default();
+        let steps = Reaction::new().step(undoable("a")).step(undoable("b"));
+        document.react(steps, now, "start").unwrap();
+        document.step_done("a", now).unwrap();
+        document.step_done("b", now).unwrap();
+        let refused = Reaction::new()
+            .nothing_to_undo("b")
+            .nothing_to_undo("no such step")
+            .compensate();
+        document.react(refused, now, "b refused").unwrap();
+        assert_eq!(pending(&document), ["undo a"]);
+        document.step_done("undo:a", now).unwrap();
+        assert_eq!(document.saga_status(), SagaStatus::Compensated);
+    }
+
+    #[test]
+    fn without_it_every_done_step_is_undone_newest_first() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut document = Document::<Steps>::default();
+        let steps = Reaction::new().step(undoable("a")).step(undoable("b"));
+        document.react(steps, now, "start").unwrap();
+        document.step_done("a", now).unwrap();
+        document.step_done("b", now).unwrap();
+        document.react(Reaction::new().compensate(), now, "cancelled").unwrap();
+        assert_eq!(pending(&document), ["undo b", "undo a"]);
+    }
 
     fn changes(set: &[&str], cancel: &[&str]) -> DeadlineChanges {
         let due = SystemTime::UNIX_EPOCH;

@@ -102,6 +102,9 @@ pub struct Reaction<S: Saga> {
     pub cancel: Vec<String>,
     /// Whether the instance ends.
     pub end: Option<End>,
+    /// Steps sent earlier that had no effect (their command was refused, say): compensation
+    /// does not run their undo.
+    pub nothing_to_undo: Vec<String>,
 }
 
 impl<S: Saga> std::fmt::Debug for Reaction<S> {
@@ -112,6 +115,7 @@ impl<S: Saga> std::fmt::Debug for Reaction<S> {
             .field("deadlines", &self.deadlines)
             .field("cancel", &self.cancel)
             .field("end", &self.end)
+            .field("nothing_to_undo", &self.nothing_to_undo)
             .finish()
     }
 }
@@ -124,6 +128,7 @@ impl<S: Saga> Default for Reaction<S> {
             deadlines: Vec::new(),
             cancel: Vec::new(),
             end: None,
+            nothing_to_undo: Vec::new(),
         }
     }
 }
@@ -167,6 +172,35 @@ impl<S: Saga> Reaction<S> {
     /// Compensates the completed steps, newest first.
     pub fn compensate(mut self) -> Self {
         self.end = Some(End::Compensate);
+        self
+    }
+
+    /// Says that the step `name`, sent earlier, had nothing to undo: its command was refused
+    /// (a reservation rejected, a payment declined) or a later step undid it already. Should
+    /// the instance compensate, that step's undo is not sent: no message to another service
+    /// for an undo that would find nothing to do. A name no step has changes nothing.
+    ///
+    /// ```
+    /// use eventcore::saga::{Reaction, Saga, Step};
+    /// # use eventcore::{Event, RecordedEvent};
+    /// # #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)] enum E { Rejected }
+    /// # impl Event for E {}
+    /// # struct Order;
+    /// # impl Saga for Order {
+    /// #     const TYPE: &'static str = "order"; type State = (); type Event = E; type Command = &'static str;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn correlate(&self, _: &E, _: &RecordedEvent) -> Option<String> { None }
+    /// #     fn on_event(&self, _: &(), _: &E) -> Result<Reaction<Self>, Self::Error> { Ok(Reaction::new()) }
+    /// # }
+    /// // The reservation was rejected: cancel, and do not release what was never reserved.
+    /// let reaction: Reaction<Order> = Reaction::new()
+    ///     .step(Step::new("cancel-order", "cancel"))
+    ///     .nothing_to_undo("reserve-stock")
+    ///     .compensate();
+    /// assert_eq!(reaction.nothing_to_undo, ["reserve-stock"]);
+    /// ```
+    pub fn nothing_to_undo(mut self, name: impl Into<String>) -> Self {
+        self.nothing_to_undo.push(name.into());
         self
     }
 }

@@ -14,8 +14,9 @@
 //! `process-payment` ↔ `RefundPayment`, `confirm-reservation` ↔ `ReturnSoldStock`. The
 //! saga advances on the *replies* (the events the steps' commands record), not on a step
 //! having been sent, and it compensates when it sees `OrderCancelled`, whoever cancelled: the
-//! library then runs the undo of every completed step, newest first (each undo is a no-op
-//! where nothing was done, e.g. refunding a failed payment). A compensation that keeps
+//! library then runs the undo of every completed step, newest first, except those that had
+//! nothing to undo (a rejected reservation, a failed payment: no message is sent for them;
+//! every undo is a no-op where nothing was done anyway). A compensation that keeps
 //! failing is retried with backoff ([`SagaOptions`](eventcore::saga::SagaOptions)) and then
 //! parks the saga; it is never reported compensated.
 //!
@@ -217,7 +218,9 @@ impl Saga for OrderSaga {
                 format!(
                     "insufficient stock: {product_id} has {available} available, {requested} requested"
                 ),
-            ),
+            )
+            // Nothing was reserved: no release to send when the cancellation compensates.
+            .nothing_to_undo("reserve-stock"),
             (E::PaymentCompleted { .. }, Stage::ProcessingPayment) => {
                 let confirm = C::ConfirmReservation {
                     order_id: order_id.clone(),
@@ -231,7 +234,10 @@ impl Saga for OrderSaga {
                     order_id: order_id.clone(),
                 };
                 let release = Step::new("release-stock", release);
+                // Nothing was charged, and the stock is released by the step above.
                 Self::cancel_after(state, format!("payment failed: {reason}"), Some(release))
+                    .nothing_to_undo("process-payment")
+                    .nothing_to_undo("reserve-stock")
             }
             (E::ReservationConfirmed { .. }, Stage::ConfirmingReservation) => {
                 let step = Step::new("confirm-order", C::ConfirmOrder { order_id });
