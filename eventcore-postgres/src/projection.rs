@@ -189,6 +189,10 @@ impl TransactionalStore for PgEventStore {
         PgEventStore::begin(self).await
     }
 
+    async fn begin_appending(&self) -> Result<PgTransaction, StoreError> {
+        PgEventStore::begin_appending(self).await
+    }
+
     async fn load_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
         runtime::checkpoint(self.pool(), &self.inner.sql.runtime, name).await
     }

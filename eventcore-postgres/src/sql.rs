@@ -100,6 +100,9 @@ pub(crate) struct Sql {
     /// Takes the advisory locks of streams `$1` (exclusive where `$2` is true, else shared)
     /// in key order.
     pub(crate) lock_streams: String,
+    /// `BEGIN`, then the store's gate (as [`take_gate`]), as one simple query: the
+    /// transaction has no id yet when it takes the gate.
+    pub(crate) begin_appending: String,
 }
 
 impl Sql {
@@ -107,6 +110,11 @@ impl Sql {
         let events = schema.table("eventcore_events");
         let snapshots = schema.table("eventcore_snapshots");
         Self {
+            begin_appending: format!(
+                "{}; SELECT pg_advisory_xact_lock_shared({}, pg_backend_pid())",
+                crate::store::BEGIN,
+                schema.gate()
+            ),
             lock_streams: format!(
                 "SELECT CASE WHEN x THEN pg_advisory_xact_lock(k)::TEXT
                              ELSE pg_advisory_xact_lock_shared(k)::TEXT END

@@ -192,6 +192,22 @@ impl PgEventStore {
         Ok(PgTransaction::new(tx, self.clone()))
     }
 
+    /// A transaction that has joined the store's writers, as
+    /// [`begin`](Self::begin) then [`PgTransaction::will_append`] would give, in one round trip
+    /// (`BEGIN` and the gate sent together).
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub async fn begin_appending(&self) -> Result<PgTransaction, StoreError> {
+        let tx = self
+            .inner
+            .pool
+            .begin_with(self.inner.sql.begin_appending.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(PgTransaction::holding_gate(tx, self.clone()))
+    }
+
     /// Wakes local subscribers and (coalesced; with notifications on) other processes after a
     /// commit. Always wakes, unlike [`eventcore::backend::publish_head`]: a transaction with a
     /// lower id than the published head may be what was holding readers back, so its commit

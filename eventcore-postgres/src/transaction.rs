@@ -73,6 +73,15 @@ impl PgTransaction {
         }
     }
 
+    /// A transaction whose `BEGIN` took the store's gate with it (see
+    /// [`Sql::begin_appending`](crate::sql::Sql)): held before it had an id.
+    pub(crate) fn holding_gate(tx: Transaction<'static, Postgres>, store: PgEventStore) -> Self {
+        Self {
+            gate: GateMode::HeldBeforeId,
+            ..Self::new(tx, store)
+        }
+    }
+
     /// The store this transaction belongs to.
     pub(crate) fn store(&self) -> &PgEventStore {
         &self.store

@@ -160,10 +160,25 @@ async fn a_projection_catches_up_while_an_unrelated_transaction_stays_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_that_declares_it_will_append_may_write_first_and_is_waited_for() {
     let store = common::fresh_store(6).await;
-    let start = store.head_position().await.unwrap() + 1;
     let mut tx = store.begin().await.unwrap();
-    let pid = backend_pid(&mut tx).await;
     tx.will_append().await.unwrap();
+    a_declared_writer_may_write_first_and_is_waited_for(&store, tx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_begun_appending_may_write_first_and_is_waited_for() {
+    let store = common::fresh_store(6).await;
+    let tx = store.begin_appending().await.unwrap();
+    a_declared_writer_may_write_first_and_is_waited_for(&store, tx).await;
+}
+
+/// `tx` has declared that it will append and written nothing yet.
+async fn a_declared_writer_may_write_first_and_is_waited_for(
+    store: &eventcore_postgres::PgEventStore,
+    mut tx: PgTransaction,
+) {
+    let start = store.head_position().await.unwrap() + 1;
+    let pid = backend_pid(&mut tx).await;
     // Writes before its first append: an inbox record, say.
     assert!(
         tx.record_processed("consumer", eventcore::EventId::new_random())
@@ -195,7 +210,7 @@ async fn a_transaction_that_declares_it_will_append_may_write_first_and_is_waite
         .expect("declared: never overtaken");
     tx.commit().await.unwrap();
     assert!(mine[0].global_position < later[0].global_position);
-    eventcore::testing::conformance::wait_until_visible(&store, later[0].global_position).await;
+    eventcore::testing::conformance::wait_until_visible(store, later[0].global_position).await;
     let order: Vec<String> = store
         .read_all(start, 10)
         .await

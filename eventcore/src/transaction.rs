@@ -269,6 +269,18 @@ pub trait TransactionalStore: EventReader + Clone + 'static {
     /// Backend failures.
     async fn begin(&self) -> Result<Self::Transaction, StoreError>;
 
+    /// Opens a transaction that is going to append:
+    /// [`begin`](Self::begin), then [`StoreTransaction::will_append`]. Backends that can do
+    /// both at once override it (PostgreSQL, in one round trip).
+    ///
+    /// # Errors
+    /// As [`begin`](Self::begin) and [`will_append`](StoreTransaction::will_append).
+    async fn begin_appending(&self) -> Result<Self::Transaction, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.will_append().await?;
+        Ok(tx)
+    }
+
     /// The committed checkpoint named `name`.
     ///
     /// # Errors

@@ -170,8 +170,7 @@ impl<S: TransactionalStore> Inbox<S> {
         handler: &H,
         messages: &[Message],
     ) -> Result<Vec<Handled>, HandlerError> {
-        let mut tx = self.store.begin().await?;
-        tx.will_append().await?;
+        let mut tx = self.store.begin_appending().await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         // Every inbox record of the batch in one go (one statement on PostgreSQL and SQLite).
         let ids: Vec<_> = messages.iter().map(|message| message.message_id).collect();
@@ -206,8 +205,7 @@ impl<S: TransactionalStore> Inbox<S> {
         handler: &H,
         message: &Message,
     ) -> Result<Handled, StoreError> {
-        let mut tx = self.store.begin().await?;
-        tx.will_append().await?;
+        let mut tx = self.store.begin_appending().await?;
         if !tx
             .record_processed(&self.consumer, message.message_id)
             .await?

@@ -16,6 +16,7 @@ use super::clock::{Clock, SystemClock};
 use super::error::SagaError;
 use super::faults::{FaultInjector, NoFaults};
 use super::options::SagaOptions;
+use super::status::SagaStatus;
 use super::view::SagaView;
 use crate::error::BoxError;
 use crate::event::RecordedEvent;
@@ -276,6 +277,20 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaHandle<S, T, B> {
         let settled = self.manager.wait_until_settled(id);
         self.unless_stopped(id, settled, |view| view.status.is_settled())
             .await
+    }
+
+    /// As [`SagaManager::wait_until_settled_status`] (the status only, read once less), but
+    /// also returns once this manager's event intake has stopped.
+    ///
+    /// # Errors
+    /// As [`wait_until_settled`](Self::wait_until_settled).
+    pub async fn wait_until_settled_status(&self, id: &str) -> Result<SagaStatus, SagaError> {
+        let stopped = tokio::select! {
+            status = self.manager.wait_until_settled_status(id) => return status,
+            stopped = self.intake_stopped() => stopped,
+        };
+        let view = self.after_stop(id, stopped, |view| view.status.is_settled());
+        view.await.map(|view| view.status)
     }
 
     /// As [`SagaManager::wait_until`], but also returns (with the error) once this manager's

@@ -1,6 +1,8 @@
 //! What operators and callers see of instances: one instance, instances by status, a retry of
 //! a parked one, and waiting until an instance gets somewhere.
 
+use std::ops::ControlFlow;
+
 use tokio::sync::watch;
 
 use super::Saga;
@@ -148,8 +150,28 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     /// ```
     pub async fn wait_until_settled(&self, id: &str) -> Result<SagaView<S>, SagaError> {
         // Only a commit that saved a settled status is worth a read.
-        self.wait_for(id, SagaStatus::is_settled, |view| view.status.is_settled())
-            .await
+        let saved = |status: SagaStatus| ControlFlow::Continue(status.is_settled());
+        let settled = |view: SagaView<S>| view.status.is_settled().then_some(view);
+        self.wait_for(id, saved, settled).await
+    }
+
+    /// As [`wait_until_settled`](Self::wait_until_settled), for a caller that needs only the
+    /// status the instance settled with: once a commit of this process saved a settled status
+    /// for it, that status is the answer, without reading the instance again (one query less
+    /// per wait where this process runs the saga).
+    ///
+    /// # Errors
+    /// As [`wait_until_settled`](Self::wait_until_settled).
+    pub async fn wait_until_settled_status(&self, id: &str) -> Result<SagaStatus, SagaError> {
+        let saved = |status: SagaStatus| {
+            if status.is_settled() {
+                ControlFlow::Break(status)
+            } else {
+                ControlFlow::Continue(false)
+            }
+        };
+        let settled = |view: SagaView<S>| view.status.is_settled().then_some(view.status);
+        self.wait_for(id, saved, settled).await
     }
 
     /// Waits until instance `id` exists and `done` holds for it, and returns it as it was
@@ -167,35 +189,42 @@ impl<S: Saga, T: RuntimeStore, B: CommandBus<S::Command>> SagaManager<S, T, B> {
     pub async fn wait_until(
         &self,
         id: &str,
-        done: impl FnMut(&SagaView<S>) -> bool,
-    ) -> Result<SagaView<S>, SagaError> {
-        self.wait_for(id, |_| true, done).await
-    }
-
-    /// [`wait_until`](Self::wait_until), reading the instance after a commit of this process
-    /// only if the status that commit saved `may_do`.
-    async fn wait_for(
-        &self,
-        id: &str,
-        may_do: impl Fn(SagaStatus) -> bool,
         mut done: impl FnMut(&SagaView<S>) -> bool,
     ) -> Result<SagaView<S>, SagaError> {
+        let saved = |_: SagaStatus| ControlFlow::Continue(true);
+        self.wait_for(id, saved, |view| done(&view).then_some(view))
+            .await
+    }
+
+    /// Waits for an answer about instance `id`. After a commit of this process that saved a
+    /// status of it, `saved` answers at once (`Break`) or says whether to read the instance;
+    /// it is read at first and on every poll interval too (a change made elsewhere: another
+    /// process, a replica), and `answer` then answers or not.
+    async fn wait_for<A>(
+        &self,
+        id: &str,
+        saved: impl Fn(SagaStatus) -> ControlFlow<A, bool>,
+        mut answer: impl FnMut(SagaView<S>) -> Option<A>,
+    ) -> Result<A, SagaError> {
         let _watching = self.watched.watch(id);
         let mut commits: watch::Receiver<u64> = self.commits.subscribe();
-        // Read at first, after a commit that saved this instance here, and on every poll
-        // interval (a change made elsewhere: another process, a replica).
         let (mut seen, mut read) = (0, true);
         loop {
             // Seen before reading: a commit from here on wakes the wait below, and its change
             // of this instance is counted before that wake-up.
             drop(commits.borrow_and_update());
             let (changes, status) = self.watched.changes(id);
-            if read || (changes != seen && status.is_none_or(&may_do)) {
+            if changes != seen {
                 seen = changes;
-                if let Some(view) = self.get(id).await? {
-                    if done(&view) {
-                        return Ok(view);
-                    }
+                match status.map(&saved) {
+                    Some(ControlFlow::Break(known)) => return Ok(known),
+                    Some(ControlFlow::Continue(worth)) => read |= worth,
+                    None => read = true,
+                }
+            }
+            if read {
+                if let Some(known) = self.get(id).await?.and_then(&mut answer) {
+                    return Ok(known);
                 }
             }
             read = tokio::select! {

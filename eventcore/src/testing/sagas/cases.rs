@@ -196,8 +196,9 @@ pub async fn waiting_returns_a_saga_once_it_completed<T: SagaStore>(store: T) {
     handle.shutdown().await.expect("shutdown");
 }
 
-/// A caller waiting for an instance gets it back once it compensated, woken by the commit
-/// that settled it: the manager's poll interval is far longer than the test may take.
+/// A caller waiting for an instance gets it back (or only its status) once it compensated,
+/// woken by the commit that settled it: the manager's poll interval is far longer than the
+/// test may take.
 pub async fn waiting_returns_a_saga_once_it_compensated<T: SagaStore>(store: T) {
     let (run, clock) = (run_id(), ManualClock::default());
     let id = format!("{run}-w2");
@@ -212,6 +213,10 @@ pub async fn waiting_returns_a_saga_once_it_compensated<T: SagaStore>(store: T) 
         let (manager, id) = (manager.clone(), id.clone());
         async move { manager.wait_until_settled(&id).await }
     });
+    let status = tokio::spawn({
+        let (manager, id) = (manager.clone(), id.clone());
+        async move { manager.wait_until_settled_status(&id).await }
+    });
     publish(&store, &id, &accounts.request(&id, 30, 0)).await; // a zero fee is rejected
     publish(&store, &id, &confirmed(&id)).await;
     drive(&manager, &clock, std::slice::from_ref(&id), terminal).await;
@@ -221,6 +226,12 @@ pub async fn waiting_returns_a_saga_once_it_compensated<T: SagaStore>(store: T) 
         .expect("waiting task")
         .expect("wait");
     assert_fee_failed_and_compensated(&view);
+    let status = tokio::time::timeout(WAIT, status)
+        .await
+        .expect("the status too")
+        .expect("waiting task")
+        .expect("wait");
+    assert_eq!(status, SagaStatus::Compensated);
     assert_eq!(balance(&store, &accounts.from).await, (100, 3));
     assert_eq!(balance(&store, &accounts.to).await, (0, 2));
 }

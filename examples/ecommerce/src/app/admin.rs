@@ -77,9 +77,9 @@ impl<St: ShopStore> Shop<St> {
         timeout: Duration,
     ) -> Result<bool, ShopError> {
         let until = tokio::time::Instant::now() + timeout;
-        let settled = self.order_sagas.wait_until_settled(order_id);
+        let settled = self.order_sagas.wait_until_settled_status(order_id);
         match tokio::time::timeout_at(until, settled).await {
-            Ok(view) => drop(view?),
+            Ok(status) => drop(status?),
             Err(_) => return Ok(false),
         }
         // What this process appended so far (the order's last event, for an order its saga

@@ -117,9 +117,17 @@ impl OrderView {
                 OrderEvent::OrderCancelled {
                     order_id, reason, ..
                 } => {
-                    self.set(tx, &order_id, "status", "cancelled", at).await?;
-                    self.set(tx, &order_id, "cancellation_reason", &reason, at)
-                        .await?;
+                    let table = self.table;
+                    sqlx::query(&format!(
+                        "UPDATE {table} SET status = 'cancelled', cancellation_reason = $2,
+                                            updated_at = $3
+                         WHERE order_id = $1"
+                    ))
+                    .bind(order_id)
+                    .bind(reason)
+                    .bind(at)
+                    .execute(tx.connection())
+                    .await?;
                 }
                 OrderEvent::OrderShipped { order_id, .. } => {
                     self.set(tx, &order_id, "status", "shipped", at).await?;
