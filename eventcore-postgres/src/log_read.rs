@@ -5,8 +5,13 @@
 //! store has taken saw in flight (`pg_snapshot_xmin`), as a position. Every transaction with
 //! a smaller id had finished when that snapshot was taken, and every later one gets a larger
 //! id, so no event can ever appear below the floor. A page there is the plain keyset read a
-//! raw reader would write: no bound to compute, and rows streamed as the server finds them.
-//! Each statement reports its snapshot's floor with its rows; the store keeps the highest.
+//! raw reader would write: no bound to compute. Each statement reports its snapshot's floor
+//! with its rows; the store keeps the highest.
+//!
+//! A page starting far below the floor (catching up) is that plain read alone, rows streamed
+//! as the server finds them, then a bounded read for the rest if the page is not full. A page
+//! starting a little below it (a live reader, a moment behind) is one statement, migration
+//! 0008's `eventcore_read_all_from`: the plain part, then the bounded one only if needed.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -33,6 +38,9 @@ pub(crate) struct LogReader {
     bounded: String,
     /// `$1` from, `$2` below, `$3` limit: a plain keyset page, then the floor.
     below: String,
+    /// `$1` from, `$2` the floor, `$3` limit: a plain keyset page below the floor, the rest
+    /// below the read bound, then the floor.
+    across: String,
     /// Positions below it are final; 0 until a statement reports one.
     floor: AtomicI64,
 }
@@ -50,6 +58,10 @@ impl LogReader {
                  WHERE global_position >= $1 AND global_position < $2
                  ORDER BY global_position LIMIT $3",
                 schema.table("eventcore_events")
+            ),
+            across: format!(
+                "SELECT page.*, {floor} FROM {} page",
+                bound_call(schema, "eventcore_read_all_from", "$1, $2, $3")
             ),
             floor: AtomicI64::new(0),
         }
@@ -71,6 +83,15 @@ impl LogReader {
         }
         let floor = self.floor.load(Ordering::Acquire);
         let mut next = from;
+        if from < floor && (floor - from) >> INDEX_BITS < sql_limit(max_count) {
+            // A moment behind: one statement for both parts.
+            let query = sqlx::query(&self.across)
+                .bind(from)
+                .bind(floor)
+                .bind(sql_limit(max_count));
+            self.collect(query, pool, &mut events).await?;
+            return Ok(events);
+        }
         if from < floor {
             let query = sqlx::query(&self.below)
                 .bind(from)

@@ -36,6 +36,10 @@ pub async fn open_store(
     let search_path = format!("SET search_path TO \"{}\"", schema.replace('"', "\"\""));
     let pool = PgPoolOptions::new()
         .max_connections(connections.max(1))
+        // No `SELECT 1` before handing out an idle connection (a round trip on many
+        // acquisitions under load): a connection that died fails its next statement instead,
+        // which every runner, consumer and relay retries and an HTTP caller sees as a 503.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             let search_path = search_path.clone();
             Box::pin(async move { conn.execute(search_path.as_str()).await.map(drop) })

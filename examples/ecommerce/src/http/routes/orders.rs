@@ -26,7 +26,7 @@ use crate::http::{
 use crate::money::Money;
 use crate::order::{Order, RequestedItem};
 use crate::readmodels::history::HistoryEntry;
-use crate::readmodels::orders::OrderFilter;
+use crate::readmodels::orders::{OrderFilter, OrderRow};
 
 /// One item asked for: a product and how many, never a price.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -261,9 +261,21 @@ pub(crate) async fn get_one<St: ShopStore>(
         }
         wait => Duration::from_secs(wait.unwrap_or(0)),
     };
-    let order = current(&state, &claims, id).await?;
-    if wait.is_zero() || order.is_settled() {
-        return Ok(Json(order));
+    if wait.is_zero() {
+        return current(&state, &claims, id).await.map(Json);
+    }
+    // Before waiting, only whether the caller may see the order and whether the view has it
+    // settled already (a just placed order is not in the view yet: its own stream says whose
+    // it is); the answer is read once, after the wait.
+    match state.shop.order_view(id).await {
+        Ok(row) => {
+            let order = OrderView::from(owned(&claims, id, row)?);
+            if order.is_settled() {
+                return Ok(Json(order));
+            }
+        }
+        Err(ShopError::NotFound { .. }) => drop(visible_order(&state, &claims, id).await?),
+        Err(other) => return Err(other.into()),
     }
     // Settled or not when the time is up: the order as it is now.
     state.shop.wait_for_settled_view(id, wait).await?;
@@ -276,15 +288,20 @@ async fn current<St: ShopStore>(
     claims: &Claims,
     id: &str,
 ) -> Result<OrderView, ApiError> {
-    let row = match state.shop.order_view(id).await {
-        Ok(row) => row,
-        Err(ShopError::NotFound { .. }) => return from_events(state, claims, id).await,
-        Err(other) => return Err(other.into()),
-    };
-    if !claims.is_admin() && row.customer_id != claims.sub {
-        return Err(ApiError::not_found("order", id));
+    match state.shop.order_view(id).await {
+        Ok(row) => owned(claims, id, row).map(OrderView::from),
+        Err(ShopError::NotFound { .. }) => from_events(state, claims, id).await,
+        Err(other) => Err(other.into()),
     }
-    Ok(row.into())
+}
+
+/// `row` if the caller may see it (an admin, or its customer), otherwise the 404 of `id`.
+fn owned(claims: &Claims, id: &str, row: OrderRow) -> Result<OrderRow, ApiError> {
+    if claims.is_admin() || row.customer_id == claims.sub {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found("order", id))
+    }
 }
 
 /// An order the order view has not caught up with yet (just placed), from its own events:
