@@ -4,9 +4,10 @@
 //! [consumer](Broker::consume) applies another service's messages through an inbox, each once
 //! in effect (`eventcore::broker`).
 //!
-//! Names on the wire: the routing key (RabbitMQ) is `<category>.<event type>` on one durable
-//! topic exchange, a queue per consumer bound to `<category>.*`; on Kafka every category has
-//! its topic `<prefix><category>` and every consumer its group.
+//! Names on the wire: the routing key (RabbitMQ) is `<category>.<event type>` (lower case) on
+//! one durable topic exchange, a queue per consumer bound to `<category>.*`, or to the few
+//! types it acts on ([`Broker::consume_types`]); on Kafka every category has its topic
+//! `<prefix><category>` and every consumer its group.
 
 mod consumer;
 pub mod outbox;
@@ -205,6 +206,56 @@ impl Broker {
         S::Transaction: Send,
         H: MessageHandler<S::Transaction>,
     {
+        let bindings: Vec<String> = categories.iter().map(|c| format!("{c}.*")).collect();
+        self.consume_bound(store, name, categories, &bindings, handler)
+            .await
+    }
+
+    /// As [`consume`](Self::consume), for a consumer that acts on a few event types only,
+    /// given as `(category, event type)`: on RabbitMQ its queue is bound to just those
+    /// (the broker delivers nothing else); on Kafka it reads its categories' topics whole, and
+    /// `handler` passes over the other types.
+    ///
+    /// # Errors
+    /// As [`consume`](Self::consume).
+    pub async fn consume_types<S, H>(
+        &self,
+        store: S,
+        name: &str,
+        types: &[(&str, &str)],
+        handler: H,
+    ) -> Result<Consumer, BrokerError>
+    where
+        S: TransactionalStore + Send + Sync,
+        S::Transaction: Send,
+        H: MessageHandler<S::Transaction>,
+    {
+        let mut categories: Vec<&str> = types.iter().map(|(category, _)| *category).collect();
+        categories.sort_unstable();
+        categories.dedup();
+        let bindings: Vec<String> = types
+            .iter()
+            .map(|(category, event_type)| eventcore::broker::routing_key(category, event_type))
+            .collect();
+        self.consume_bound(store, name, &categories, &bindings, handler)
+            .await
+    }
+
+    /// The consumer `name` of `categories` (Kafka: their topics), its queue bound with
+    /// `bindings` (RabbitMQ).
+    async fn consume_bound<S, H>(
+        &self,
+        store: S,
+        name: &str,
+        categories: &[&str],
+        bindings: &[String],
+        handler: H,
+    ) -> Result<Consumer, BrokerError>
+    where
+        S: TransactionalStore + Send + Sync,
+        S::Transaction: Send,
+        H: MessageHandler<S::Transaction>,
+    {
         let figures = Arc::new(ConsumerFigures::default());
         let handler = consumer::Tracked::new(handler, figures.clone());
         let inbox = Inbox::new(store, name);
@@ -213,7 +264,6 @@ impl Broker {
         let shutdown = consumer::stop_signal(stopped);
         Ok(match self {
             Self::RabbitMq { uri, exchange } => {
-                let bindings: Vec<String> = categories.iter().map(|c| format!("{c}.*")).collect();
                 let bindings: Vec<&str> = bindings.iter().map(String::as_str).collect();
                 let options =
                     eventcore_rabbitmq::ConsumerOptions::new(self.queue_of(name), &bindings);

@@ -59,6 +59,17 @@ pub enum NotifiableEvent {
 
 impl Event for NotifiableEvent {}
 
+impl NotifiableEvent {
+    /// Each notable event's category and stored type name: what the notification service's
+    /// consumer asks the broker for.
+    pub const TYPES: [(&'static str, &'static str); 4] = [
+        ("order", "OrderConfirmed"),
+        ("order", "OrderCancelled"),
+        ("payment", "PaymentFailed"),
+        ("order", "OrderShipped"),
+    ];
+}
+
 /// How a message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Channel {

@@ -44,6 +44,15 @@ fn each_notifiable_event_sends_one_message_keyed_by_order_and_kind() {
             Channel::Email,
         ),
     ];
+    // The broker is asked for exactly these types (by their stored names).
+    let mut names: Vec<String> = events
+        .iter()
+        .map(|(event, _, _)| event.encode().unwrap().event_type)
+        .collect();
+    let mut asked: Vec<&str> = NotifiableEvent::TYPES.iter().map(|(_, t)| *t).collect();
+    names.sort_unstable();
+    asked.sort_unstable();
+    assert_eq!(names, asked);
     for (event, key, channel) in events {
         let mut saga = SagaFixture::new(PolicySaga::new(NotificationPolicy));
         saga.when(&event);

@@ -17,10 +17,12 @@ pub mod inventory;
 pub mod notification;
 pub mod payment;
 
+use std::str::FromStr;
+
 use eventcore::StoreError;
 use eventcore_postgres::PgEventStore;
 use eventcore_postgres::sqlx::Executor;
-use eventcore_postgres::sqlx::postgres::PgPoolOptions;
+use eventcore_postgres::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Connects to PostgreSQL at `url` with a pool of `connections` and opens the store in
 /// `schema` (created and migrated if new); the pool's `search_path` is `schema`.
@@ -34,6 +36,10 @@ pub async fn open_store(
 ) -> Result<PgEventStore, StoreError> {
     // Unqualified names (the read models' tables) are the service's own, in its schema.
     let search_path = format!("SET search_path TO \"{}\"", schema.replace('"', "\"\""));
+    // Its connections show in `pg_stat_activity` under the service's schema.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(StoreError::backend)?
+        .application_name(&format!("ecommerce/{schema}"));
     let pool = PgPoolOptions::new()
         .max_connections(connections.max(1))
         // No `SELECT 1` before handing out an idle connection (a round trip on many
@@ -44,7 +50,7 @@ pub async fn open_store(
             let search_path = search_path.clone();
             Box::pin(async move { conn.execute(search_path.as_str()).await.map(drop) })
         })
-        .connect(url)
+        .connect_with(options)
         .await
         .map_err(StoreError::backend)?;
     let store = PgEventStore::with_schema(pool, schema).await?;

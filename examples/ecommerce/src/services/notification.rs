@@ -1,6 +1,6 @@
 //! The notification service: the notification context as its own process on PostgreSQL, in a
 //! schema of its own. It consumes the order and payment events of the other services and
-//! applies the [`NotificationPolicy`] to each in the consumer's transaction
+//! applies the [`NotificationPolicy`](crate::notification::NotificationPolicy) to each in the consumer's transaction
 //! ([`NotificationDesk`]): one message per notable event, however often the event is
 //! delivered, as the embedded shop's policy saga sends it. It serves `/health/*`
 //! (store and consumer), the consumer's dead letters and `/metrics`.
@@ -14,7 +14,7 @@ use eventcore_postgres::PgEventStore;
 use super::handlers::{self, BrokerService};
 use crate::http::HttpConfig;
 use crate::messaging::{Broker, BrokerError, Consumer};
-use crate::notification::{NotificationDesk, NotificationPolicy, Notifier};
+use crate::notification::{NotifiableEvent, NotificationDesk, Notifier};
 
 /// The consumer (queue or group, and inbox) of the events that call for a message.
 pub const EVENTS: &str = "notification.events";
@@ -33,9 +33,9 @@ impl NotificationService {
     /// The broker cannot be reached.
     pub async fn start(store: PgEventStore, broker: &Broker) -> Result<Self, BrokerError> {
         let desk = NotificationDesk::new(Notifier::new(Repository::new(store.clone())));
-        let categories = <NotificationPolicy as eventcore::saga::Policy>::CATEGORIES;
+        // Only the notable types: on RabbitMQ nothing else reaches the service.
         let events = broker
-            .consume(store.clone(), EVENTS, categories, desk)
+            .consume_types(store.clone(), EVENTS, &NotifiableEvent::TYPES, desk)
             .await?;
         Ok(Self { store, events })
     }
