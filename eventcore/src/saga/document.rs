@@ -460,7 +460,10 @@ mod tests {
 
     /// The commands of the pending steps, in order.
     fn pending(document: &Document<Steps>) -> Vec<&str> {
-        let pending = document.steps.iter().filter(|s| s.status == StepStatus::Pending);
+        let pending = document
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Pending);
         pending.map(|s| s.command.as_str()).collect()
     }
 
@@ -490,7 +493,9 @@ mod tests {
         document.react(steps, now, "start").unwrap();
         document.step_done("a", now).unwrap();
         document.step_done("b", now).unwrap();
-        document.react(Reaction::new().compensate(), now, "cancelled").unwrap();
+        document
+            .react(Reaction::new().compensate(), now, "cancelled")
+            .unwrap();
         assert_eq!(pending(&document), ["undo b", "undo a"]);
     }
 
