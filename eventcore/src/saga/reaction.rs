@@ -187,14 +187,14 @@ impl<S: Saga> Reaction<S> {
     /// # impl Event for E {}
     /// # struct Order;
     /// # impl Saga for Order {
-    /// #     const TYPE: &'static str = "order"; type State = (); type Event = E; type Command = &'static str;
+    /// #     const TYPE: &'static str = "order"; type State = (); type Event = E; type Command = String;
     /// #     type Error = std::convert::Infallible;
     /// #     fn correlate(&self, _: &E, _: &RecordedEvent) -> Option<String> { None }
     /// #     fn on_event(&self, _: &(), _: &E) -> Result<Reaction<Self>, Self::Error> { Ok(Reaction::new()) }
     /// # }
     /// // The reservation was rejected: cancel, and do not release what was never reserved.
     /// let reaction: Reaction<Order> = Reaction::new()
-    ///     .step(Step::new("cancel-order", "cancel"))
+    ///     .step(Step::new("cancel-order", "cancel".to_owned()))
     ///     .nothing_to_undo("reserve-stock")
     ///     .compensate();
     /// assert_eq!(reaction.nothing_to_undo, ["reserve-stock"]);
