@@ -172,3 +172,64 @@ async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their
     let _ = stop.send(());
     consuming.await.unwrap().unwrap();
 }
+
+/// Records the size of every committed batch.
+struct Batches(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+
+#[async_trait::async_trait]
+impl eventcore::broker::MessageHandler<eventcore::InMemoryTransaction> for Batches {
+    async fn handle(
+        &self,
+        _: &mut eventcore::InMemoryTransaction,
+        _: &Message,
+    ) -> Result<(), eventcore::broker::HandlerError> {
+        Ok(())
+    }
+
+    async fn committed(&self, messages: &[&Message]) {
+        self.0.lock().unwrap().push(messages.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_consumer_applies_messages_arriving_close_together_in_one_batch() {
+    let vhost = Vhost::new();
+    let target = InMemoryEventStore::new();
+    let sizes = std::sync::Arc::default();
+    let options = common::options("lingering").with_linger(Duration::from_secs(2));
+    let consumer = eventcore_rabbitmq::RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options,
+        eventcore::broker::Inbox::new(target, "lingering"),
+        Batches(std::sync::Arc::clone(&sizes)),
+    );
+    let ready = consumer.readiness();
+    let (stop, consuming) = common::spawn(consumer);
+    common::wait_ready(&ready).await;
+    let source = InMemoryEventStore::new();
+    let repo = Repository::<Counter>::new(source.clone());
+    for i in 0..5u64 {
+        repo.execute(CounterCommand::add("c", i + 1)).await.unwrap();
+    }
+    let events = source.read_all(1, 10).await.unwrap();
+    let publisher = RabbitPublisher::connect(&vhost.uri(), "shop")
+        .await
+        .unwrap();
+    // One at a time, 20 ms apart: without lingering each would be a batch of its own.
+    for event in &events {
+        publisher
+            .publish(&[Message::from_event(event)])
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sizes.lock().unwrap().iter().sum::<usize>() < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "all five applied");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*sizes.lock().unwrap(), [5], "one transaction for the five");
+    let _ = stop.send(());
+    consuming.await.unwrap().unwrap();
+}
