@@ -45,6 +45,12 @@ impl Claims {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Whether the caller may see what belongs to customer `owner`: the admin, or that
+    /// customer (anyone else gets the 404 of something that does not exist).
+    pub fn may_see(&self, owner: &str) -> bool {
+        self.is_admin() || owner == self.sub
+    }
 }
 
 /// What a successful login returns.

@@ -150,7 +150,8 @@ async fn payment(
     let payment = loaded
         .map_err(|e| crate::app::ShopError::from_repo(e, crate::app::ShopError::Payment))?
         .state;
-    let visible = claims.is_admin() || payment.customer_id.as_deref() == Some(&claims.sub);
+    let owner = payment.customer_id.as_deref();
+    let visible = owner.map_or(claims.is_admin(), |owner| claims.may_see(owner));
     if payment.status == PaymentStatus::None || !visible {
         return Err(crate::app::ShopError::NotFound {
             what: "payment of order",

@@ -109,7 +109,7 @@ async fn visible_order<St: ShopStore>(
 ) -> Result<Order, ApiError> {
     let id = checked_id("order", id)?;
     let order = state.shop.order(id).await?;
-    if caller.is_admin() || order.customer_id == caller.sub {
+    if caller.may_see(&order.customer_id) {
         Ok(order)
     } else {
         Err(ApiError::not_found("order", id))
@@ -297,7 +297,7 @@ async fn current<St: ShopStore>(
 
 /// `row` if the caller may see it (an admin, or its customer), otherwise the 404 of `id`.
 fn owned(claims: &Claims, id: &str, row: OrderRow) -> Result<OrderRow, ApiError> {
-    if claims.is_admin() || row.customer_id == claims.sub {
+    if claims.may_see(&row.customer_id) {
         Ok(row)
     } else {
         Err(ApiError::not_found("order", id))
@@ -354,7 +354,7 @@ pub(crate) async fn history<St: ShopStore>(
     // first event, so the same at every version shown).
     let id = checked_id("order", &id)?;
     let (events, as_of) = state.shop.order_history(id, query.as_of).await?;
-    if !(claims.is_admin() || as_of.customer_id == claims.sub) {
+    if !claims.may_see(&as_of.customer_id) {
         return Err(ApiError::not_found("order", id));
     }
     let latest = events.last().map_or(0, |e| e.version);
