@@ -1,8 +1,8 @@
 //! The notification service: the notification context as its own process on PostgreSQL, in a
 //! schema of its own. It consumes the order and payment events of the other services and
-//! applies the [`NotificationPolicy`](crate::notification::NotificationPolicy) to each in the consumer's transaction
-//! ([`NotificationDesk`]): one message per notable event, however often the event is
-//! delivered, as the embedded shop's policy saga sends it. It serves `/health/*`
+//! applies the [`NotificationPolicy`](crate::notification::NotificationPolicy) to each in the
+//! consumer's transaction ([`NotificationDesk`]): one message per notable event, however often
+//! the event is delivered, as the embedded shop's policy saga sends it. It serves `/health/*`
 //! (store and consumer), the consumer's dead letters and `/metrics`.
 
 use std::sync::Arc;
