@@ -27,44 +27,8 @@ use ecommerce::services::{self, payment::PaymentService};
 use eventcore::{
     AppendRequest, EventAppender, EventReader, ExpectedVersion, NewEvent, Repository, StreamId,
 };
+use shop_support::services::{Vhost, database_url};
 use shop_support::{WAIT, request, settle, temp_db};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (RabbitMQ must be installed: bash .ci/services)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A RabbitMQ vhost of this test's own, deleted on drop.
-struct Vhost(String);
-
-impl Vhost {
-    fn new() -> Self {
-        let name = format!("ec_test_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &name]);
-        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
-        Self(name)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl")
-            .args(["delete_vhost", &self.0])
-            .output();
-    }
-}
 
 /// Every notification sent in `store` (the events of its `notification` streams).
 async fn notifications_in(store: &impl EventReader) -> Vec<eventcore::RecordedEvent> {
@@ -431,6 +395,95 @@ async fn pays_through_the_payment_service(broker: &Broker) {
         (&store, &schema),
         (&notification_store, &notification_schema),
         (&analytics_store, &analytics_schema),
+        (&inventory_store, &inventory_schema),
+        (&order_store, &order_schema),
+    ] {
+        eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(store.pool())
+            .await
+            .expect("drops the test's schema");
+    }
+}
+
+/// The order service is not ready while it knows no product of the inventory service's (each
+/// order would be refused as of an unknown product), and is once the catalogue reached it:
+/// here the inventory service starts after it, as it may when up.sh starts both at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_service_is_ready_once_the_catalogue_reached_it() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    let vhost = Vhost::new();
+    let broker = Broker::RabbitMq {
+        uri: format!("amqp://guest:guest@127.0.0.1:5672/{}", vhost.0),
+        exchange: "ecommerce".into(),
+    };
+    let run = uuid::Uuid::new_v4().simple();
+    let order_schema = format!("ec_test_ecommerce_order_{run}");
+    let order_store = services::open_store(&database_url(), &order_schema, 4)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL must be running at {}: {e}", database_url()));
+    let config = ShopConfig {
+        remote: Some(RemoteContexts::new(broker.clone()).with_inventory()),
+        ..shop_support::config(&temp_db())
+    };
+    let shop = Arc::new(
+        Shop::start(order_store.clone(), config)
+            .await
+            .expect("starts"),
+    );
+    let app = ecommerce::http::router(shop.clone(), ecommerce::http::HttpConfig::default())
+        .expect("the router builds");
+    let readiness = || async {
+        let request = Request::get("/health/ready")
+            .body(Body::empty())
+            .expect("a request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the body reads");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let catalogue = body["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["name"] == "catalogue"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no catalogue check in {body}"));
+        (status, catalogue)
+    };
+    let (status, catalogue) = readiness().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{catalogue}");
+    assert_eq!(catalogue["ok"], false, "{catalogue}");
+
+    let inventory_schema = format!("ec_test_ecommerce_inventory_{run}");
+    let inventory_store = services::open_store(&database_url(), &inventory_schema, 4)
+        .await
+        .expect("opens the inventory schema");
+    let expiry = ReservationExpiry::DEFAULT_AFTER;
+    let inventory = InventoryService::start(inventory_store.clone(), &broker, expiry)
+        .await
+        .expect("the inventory service starts");
+    let until = Instant::now() + WAIT;
+    loop {
+        let (status, catalogue) = readiness().await;
+        if status == StatusCode::OK {
+            assert_eq!(catalogue["ok"], true, "{catalogue}");
+            break;
+        }
+        assert!(Instant::now() < until, "never ready: {catalogue}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        shop.product("prod-001").await.is_ok(),
+        "priced from the mirror"
+    );
+
+    drop(app);
+    let shop = Arc::try_unwrap(shop).expect("the router let go of the shop");
+    shop.shutdown().await.expect("stops");
+    inventory.shutdown().await.expect("stops");
+    for (store, schema) in [
         (&inventory_store, &inventory_schema),
         (&order_store, &order_schema),
     ] {

@@ -1,5 +1,6 @@
 //! Health: `/health/live` (the process answers) and `/health/ready` (the store answers, every
-//! read model runs, the broker's consumer consumes; 503 when not). In the embedded default
+//! read model runs, the broker's consumer consumes, and, when the inventory service keeps the
+//! warehouse, its catalogue has reached this shop; 503 when not). In the embedded default
 //! there is no broker: events are dispatched in-process, and the check says so.
 
 use crate::app::ShopStore;
@@ -58,7 +59,34 @@ pub async fn ready<St: ShopStore>(
         });
     }
     checks.extend(consumers);
+    if state.shop.repositories().stock_elsewhere {
+        checks.push(catalogue_check(state.shop.products(1, 0).await));
+    }
     readiness(checks)
+}
+
+/// The mirrored catalogue's check: ok once a product of the inventory service's has reached
+/// this shop. Until then every order would be refused as of an unknown product (the service
+/// always has its seed catalogue, so an empty mirror is one that has not caught up yet).
+fn catalogue_check(
+    products: Result<Vec<crate::readmodels::rows::ProductRow>, crate::app::ShopError>,
+) -> CheckView {
+    let (ok, detail) = match products {
+        Ok(products) if !products.is_empty() => (true, "mirrored from the inventory service"),
+        Ok(_) => (
+            false,
+            "no product has reached this shop from the inventory service yet",
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the product view does not answer");
+            (false, "the product view does not answer")
+        }
+    };
+    CheckView {
+        name: "catalogue".into(),
+        ok,
+        detail: detail.into(),
+    }
 }
 
 /// A broker consumer's check: ok while it consumes.

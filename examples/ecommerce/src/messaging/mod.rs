@@ -16,6 +16,7 @@ pub use consumer::{Consumer, ConsumerFigures};
 
 use std::sync::Arc;
 
+use eventcore::backoff::Backoff;
 use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, Relay};
 use eventcore::projection::{ErrorPolicy, ProjectionOptions, ProjectionRunner};
 use eventcore::{RuntimeStore, TransactionalStore};
@@ -30,6 +31,11 @@ pub const KAFKA_PARTITIONS: i32 = 4;
 /// load, batches (and so transactions) several times larger, for a few milliseconds per hop.
 /// (A Kafka consumer's fetches bring records in batches of their own.)
 pub const CONSUMER_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The longest pause between a relay's attempts at a batch the broker did not take (away, or
+/// with no queue bound for an event yet: services start in any order). At most this long
+/// after the consumer's queue appears, the relay has published what waited for it.
+pub const RELAY_MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Which broker, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +130,10 @@ impl Broker {
     ) -> Result<ProjectionRunner<S>, BrokerError> {
         let options = ProjectionOptions::default()
             .with_batch_size(500)
-            .with_policy(ErrorPolicy::retry_forever());
+            .with_policy(ErrorPolicy::retry_forever().with_backoff(Backoff::new(
+                std::time::Duration::from_millis(100),
+                RELAY_MAX_BACKOFF,
+            )));
         let only = categories.iter().map(|c| (*c).to_owned());
         Ok(match self {
             Self::RabbitMq { uri, exchange } => {

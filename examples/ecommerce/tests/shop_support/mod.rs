@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses part of the kit")]
 
+pub mod services;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
