@@ -27,7 +27,7 @@ use ecommerce::services::{self, payment::PaymentService};
 use eventcore::{
     AppendRequest, EventAppender, EventReader, ExpectedVersion, NewEvent, Repository, StreamId,
 };
-use shop_support::services::{Vhost, database_url};
+use shop_support::services::{Vhost, database_url, drop_schemas};
 use shop_support::{WAIT, request, settle, temp_db};
 
 /// Every notification sent in `store` (the events of its `notification` streams).
@@ -58,10 +58,7 @@ async fn payment_reaches(payments: &Repository<Payment>, order_id: &str, status:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_saga_pays_through_the_payment_service_over_rabbitmq() {
     let vhost = Vhost::new();
-    let broker = Broker::RabbitMq {
-        uri: format!("amqp://guest:guest@127.0.0.1:5672/{}", vhost.0),
-        exchange: "ecommerce".into(),
-    };
+    let broker = vhost.broker();
     pays_through_the_payment_service(&broker).await;
 }
 
@@ -391,18 +388,14 @@ async fn pays_through_the_payment_service(broker: &Broker) {
     notifications.shutdown().await.expect("stops");
     analytics.shutdown().await.expect("stops");
     inventory.shutdown().await.expect("stops");
-    for (store, schema) in [
+    drop_schemas(&[
         (&store, &schema),
         (&notification_store, &notification_schema),
         (&analytics_store, &analytics_schema),
         (&inventory_store, &inventory_schema),
         (&order_store, &order_schema),
-    ] {
-        eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .execute(store.pool())
-            .await
-            .expect("drops the test's schema");
-    }
+    ])
+    .await;
 }
 
 /// The order service is not ready while it knows no product of the inventory service's (each
@@ -415,10 +408,7 @@ async fn the_order_service_is_ready_once_the_catalogue_reached_it() {
     use tower::ServiceExt;
 
     let vhost = Vhost::new();
-    let broker = Broker::RabbitMq {
-        uri: format!("amqp://guest:guest@127.0.0.1:5672/{}", vhost.0),
-        exchange: "ecommerce".into(),
-    };
+    let broker = vhost.broker();
     let run = uuid::Uuid::new_v4().simple();
     let order_schema = format!("ec_test_ecommerce_order_{run}");
     let order_store = services::open_store(&database_url(), &order_schema, 4)
@@ -483,13 +473,9 @@ async fn the_order_service_is_ready_once_the_catalogue_reached_it() {
     let shop = Arc::try_unwrap(shop).expect("the router let go of the shop");
     shop.shutdown().await.expect("stops");
     inventory.shutdown().await.expect("stops");
-    for (store, schema) in [
+    drop_schemas(&[
         (&inventory_store, &inventory_schema),
         (&order_store, &order_schema),
-    ] {
-        eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .execute(store.pool())
-            .await
-            .expect("drops the test's schema");
-    }
+    ])
+    .await;
 }

@@ -32,6 +32,26 @@ impl Vhost {
     }
 }
 
+impl Vhost {
+    /// The shop's broker on this vhost (exchange `ecommerce`).
+    pub fn broker(&self) -> ecommerce::messaging::Broker {
+        ecommerce::messaging::Broker::RabbitMq {
+            uri: format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0),
+            exchange: "ecommerce".into(),
+        }
+    }
+}
+
+/// Drops each test schema (with everything in it) through its store's pool.
+pub async fn drop_schemas(schemas: &[(&eventcore_postgres::PgEventStore, &String)]) {
+    for (store, schema) in schemas {
+        eventcore_postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(store.pool())
+            .await
+            .expect("drops the test's schema");
+    }
+}
+
 impl Drop for Vhost {
     fn drop(&mut self) {
         let _ = std::process::Command::new("rabbitmqctl")
