@@ -36,7 +36,7 @@
 //!
 //! struct Print;
 //!
-//! #[async_trait::async_trait]
+//! #[eventcore::async_trait]
 //! impl MessageHandler<InMemoryTransaction> for Print {
 //!     async fn handle(&self, _: &mut InMemoryTransaction, m: &Message) -> Result<(), HandlerError> {
 //!         println!("{} {} v{}", m.routing_key, m.stream, m.stream_version);

@@ -14,7 +14,7 @@ use crate::store::PgEventStore;
 /// # async fn demo() -> Result<(), eventcore::StoreError> {
 /// use eventcore_postgres::PgEventStore;
 ///
-/// let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/test").await.unwrap();
+/// let pool = eventcore_postgres::PgPool::connect("postgres://postgres@127.0.0.1/test").await.unwrap();
 /// // A writer-only process (an HTTP API without subscribers): no LISTEN connection, no NOTIFY.
 /// let store = PgEventStore::builder(pool)
 ///     .schema("shop")

@@ -18,7 +18,7 @@
 //! use eventcore::{Repository, SnapshotPolicy};
 //! use eventcore_postgres::PgEventStore;
 //!
-//! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/test").await?;
+//! let pool = eventcore_postgres::PgPool::connect("postgres://postgres@127.0.0.1/test").await?;
 //! let store = PgEventStore::with_schema(pool, "shop").await?;
 //! store.migrate().await?;
 //! let repo = Repository::<Counter>::new(store.clone())

@@ -39,7 +39,7 @@ const MAX_ATTEMPTS: usize = 100;
 /// # async fn demo() -> Result<(), eventcore::StoreError> {
 /// use eventcore_postgres::PgEventStore;
 ///
-/// let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1/test").await.unwrap();
+/// let pool = eventcore_postgres::PgPool::connect("postgres://postgres@127.0.0.1/test").await.unwrap();
 /// let store = PgEventStore::with_schema(pool, "shop").await?;
 /// store.migrate().await?; // explicit: creates the schema and its eventcore_* tables
 /// # Ok(()) }

@@ -13,12 +13,15 @@
 //!
 //! [`money`] is shared: integer minor units, never floats.
 //!
-//! On top of the domain: [`app`] runs the shop on SQLite (sagas, policies, read models) and
-//! is the facade the CLI and the HTTP API ([`http`]) call; [`readmodels`] holds the query
-//! side; [`load`] is the in-process load generator and its invariant checks; [`gateway`] is
-//! the one address in front of the services of the distributed mode (routing, edge concerns,
-//! a circuit breaker per upstream); [`services`] runs contexts as processes of their own on
-//! PostgreSQL (the customer service so far).
+//! On top of the domain: [`app`] runs the shop (sagas, policies, read models) on SQLite in the
+//! embedded default, or on a `PgEventStore` as the distributed mode's order service
+//! (`Shop::start`), and is the facade the CLI and the HTTP API ([`http`]) call;
+//! [`readmodels`] holds the query side; [`load`] is the load generator (in process, or
+//! against a URL) and its invariant checks; [`messaging`] connects services through RabbitMQ
+//! or Kafka; [`gateway`] is the one address in front of the services of the distributed mode
+//! (routing, edge concerns, a circuit breaker per upstream); [`services`] runs the customer,
+//! inventory, payment, notification and analytics contexts as processes of their own on
+//! PostgreSQL.
 
 pub mod analytics;
 pub mod app;

@@ -12,13 +12,17 @@
 //! - `cargo run -p ecommerce -- load --url http://127.0.0.1:8080 --orders 1000`: the same
 //!   load and checks against a running shop, through its HTTP API only (see `load --help`:
 //!   the admin's password, and serve's `ECOMMERCE_RATE_LIMIT` raised for the run).
-//! - `cargo run -p ecommerce -- gateway --upstream http://127.0.0.1:8080 --addr 127.0.0.1:8000`:
-//!   the distributed mode's gateway (routing, edge concerns, a circuit breaker per upstream),
-//!   here in front of one shop; `--upstream service=url` once per service otherwise.
-//! - `cargo run -p ecommerce -- service customer --addr 127.0.0.1:8101`: the customer context
-//!   as a process of its own on PostgreSQL (`DATABASE_URL`, schema `ecommerce_customer`);
-//!   `service payment` likewise, taking payment requests from the broker (`--broker rabbitmq`
-//!   or `kafka`, `--broker-url`) from a shop started with `serve --payment-service`.
+//! - `ECOMMERCE_JWT_SECRET=<secret> cargo run -p ecommerce -- gateway --upstream
+//!   http://127.0.0.1:8080 --addr 127.0.0.1:8000`: the distributed mode's gateway (routing,
+//!   edge concerns, a circuit breaker per upstream), here in front of one shop started with
+//!   the same `ECOMMERCE_JWT_SECRET` (the gateway checks the tokens the shop signs);
+//!   `--upstream service=url` once per service otherwise.
+//! - `ECOMMERCE_JWT_SECRET=<secret> cargo run -p ecommerce -- service customer --addr
+//!   127.0.0.1:8101`: the customer context as a process of its own on PostgreSQL
+//!   (`DATABASE_URL`, schema `ecommerce_customer`); `service inventory|order|payment|
+//!   notification|analytics` likewise, on the broker (`--broker rabbitmq` or `kafka`,
+//!   `--broker-url`). `examples/ecommerce/distributed/up.sh` starts them all, with one
+//!   secret.
 
 mod cli;
 

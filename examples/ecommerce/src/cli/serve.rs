@@ -162,4 +162,5 @@ async fn stop_signal() {
         }
         () = terminate => {}
     }
+    tracing::info!("asked to stop: draining the requests in flight");
 }

@@ -183,6 +183,8 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let (listener, local) = super::serve::listen(args.addr).await?;
     println!("{name} service on http://{local} (PostgreSQL schema {schema})");
     super::serve::until_stopped(listener, app).await?;
+    // Each phase of a stop in the log: a stop that hangs shows where.
+    tracing::info!("requests drained; stopping the background work");
     background.stop().await.map_err(anyhow::Error::msg)?;
     println!("stopped");
     Ok(())
