@@ -16,16 +16,9 @@ use eventcore::testing::brokers::workload::{
 };
 use eventcore::{InMemoryEventStore, TransactionalStore};
 use eventcore_postgres::PgEventStore;
+use eventcore_rabbitmq::testing::TestVhost;
 use eventcore_rabbitmq::{ConsumerOptions, RabbitConsumer, RabbitPublisher};
 use eventcore_sqlite::SqliteEventStore;
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl");
-    assert!(out.status.success(), "rabbitmqctl {args:?}");
-}
 
 /// Handled messages per second from a queue already holding `batch`.
 async fn drain<S: TransactionalStore>(uri: &str, queue: &str, store: S, batch: &[Message]) -> f64 {
@@ -129,10 +122,9 @@ async fn latency(
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n: u64 = if quick { 5_000 } else { 20_000 };
-    let vhost = format!("ec_bench_{}", uuid::Uuid::new_v4().simple());
-    rabbitmqctl(&["add_vhost", &vhost]);
-    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
-    let uri = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
+    // A vhost of the run's own, deleted at the end.
+    let vhost = TestVhost::new().expect("a vhost (RabbitMQ must run: bash .ci/services)");
+    let uri = vhost.uri();
     let batch = messages(n).await;
 
     let url = std::env::var("DATABASE_URL")
@@ -167,7 +159,7 @@ async fn main() {
         .execute(&pool)
         .await
         .unwrap();
-    rabbitmqctl(&["delete_vhost", &vhost]);
+    drop(vhost);
 }
 
 async fn sqlx_pool(url: &str) -> eventcore_postgres::PgPool {

@@ -17,6 +17,7 @@ use eventcore::{
     StreamId,
 };
 use eventcore_rabbitmq::RabbitPublisher;
+use eventcore_rabbitmq::testing::TestVhost;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
     QueuePurgeOptions,
@@ -25,15 +26,6 @@ use lapin::types::FieldTable;
 use lapin::{Confirmation, Connection, ConnectionProperties};
 
 const BATCH: usize = 500;
-
-fn rabbitmqctl(args: &[&str]) {
-    let status = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl")
-        .status;
-    assert!(status.success(), "rabbitmqctl {args:?}");
-}
 
 async fn seed(events: u64) -> InMemoryEventStore {
     let store = InMemoryEventStore::new();
@@ -176,10 +168,9 @@ fn report(events: u64, variant: Raw, rounds: &[(f64, f64)]) {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let events: u64 = if quick { 5_000 } else { 20_000 };
-    let vhost = format!("ec_bench_{}", uuid::Uuid::new_v4().simple());
-    rabbitmqctl(&["add_vhost", &vhost]);
-    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
-    let uri = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
+    // A vhost of the run's own, deleted at the end.
+    let vhost = TestVhost::new().expect("a vhost (RabbitMQ must run: bash .ci/services)");
+    let uri = vhost.uri();
     let store = seed(events).await;
     let messages: Vec<Message> = store
         .read_all(1, usize::MAX)
@@ -242,5 +233,5 @@ async fn main() {
         }
         report(events, variant, &rounds);
     }
-    rabbitmqctl(&["delete_vhost", &vhost]);
+    drop(vhost);
 }

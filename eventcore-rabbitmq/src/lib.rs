@@ -39,10 +39,13 @@
 //! (shared with `eventcore-kafka`) against a real RabbitMQ, a vhost per test: per-stream order
 //! with two relays racing and three consumers, retries and dead letters, the relay and consumer
 //! crash points, closed connections and a broker restart under load, a clean shutdown.
+//! With the `testing` feature, [`testing::TestVhost`] gives your own tests a vhost each.
 
 mod consumer;
 mod dead_letters;
 mod publisher;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod topology;
 mod wire;
 

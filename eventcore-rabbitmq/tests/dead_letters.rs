@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{Vhost, options, total};
+use common::{options, total, vhost};
 use eventcore::broker::{HandlerError, Inbox, Message, MessageHandler, Publisher};
 use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 use eventcore::{
@@ -69,7 +69,7 @@ async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_and_replayed_once_the_cause_is_fixed() {
-    let vhost = Vhost::new();
+    let vhost = vhost();
     let uri = vhost.uri();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Vhost, options};
+use common::{options, vhost};
 use eventcore::broker::{Inbox, Relay};
 use eventcore::projection::ProjectionRunner;
 use eventcore::testing::brokers::SuiteHandler;
@@ -19,7 +19,7 @@ const PER_STREAM: u64 = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_keep_their_order_across_three_consumers_and_a_failover() {
-    let vhost = Vhost::new();
+    let vhost = vhost();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
     let start_consumer = || {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Vhost, total};
+use common::{total, vhost};
 use eventcore::broker::{Message, Publisher, Relay};
 use eventcore::projection::ProjectionRunner;
 use eventcore::testing::counter::{Counter, CounterCommand};
@@ -16,7 +16,7 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates_on_the_wire() {
-    let vhost = Vhost::new();
+    let vhost = vhost();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
     let consumer = common::mirror_consumer(&vhost, &target, "mirror", 0);
@@ -89,7 +89,7 @@ async fn the_log_travels_through_rabbitmq_and_is_applied_once_despite_duplicates
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_exhausted_messages_go_to_the_dead_letter_queue_with_their_reason() {
-    let vhost = Vhost::new();
+    let vhost = vhost();
     let source = InMemoryEventStore::new();
     let target = InMemoryEventStore::new();
     let consumer = common::mirror_consumer(&vhost, &target, "mirror", u32::MAX);
@@ -193,7 +193,7 @@ impl eventcore::broker::MessageHandler<eventcore::InMemoryTransaction> for Batch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lingering_consumer_applies_messages_arriving_close_together_in_one_batch() {
-    let vhost = Vhost::new();
+    let vhost = vhost();
     let target = InMemoryEventStore::new();
     let sizes = std::sync::Arc::default();
     let options = common::options("lingering").with_linger(Duration::from_secs(2));

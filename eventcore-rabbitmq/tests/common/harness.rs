@@ -7,6 +7,8 @@ use eventcore_rabbitmq::{ConsumerOptions, DeadLetters, RabbitConsumer, RabbitPub
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+use std::sync::Arc;
+
 use super::{Vhost, rabbitmqctl};
 
 /// The exchange the suite publishes to.
@@ -14,13 +16,13 @@ const EXCHANGE: &str = "shop";
 
 /// A vhost of the test's own on the local broker.
 pub struct Rabbit {
-    vhost: Vhost,
+    vhost: Arc<Vhost>,
 }
 
 impl Rabbit {
     pub async fn isolated() -> Self {
         Self {
-            vhost: tokio::task::spawn_blocking(Vhost::new).await.unwrap(),
+            vhost: Arc::new(tokio::task::spawn_blocking(super::vhost).await.unwrap()),
         }
     }
 }
@@ -56,10 +58,11 @@ impl BrokerUnderTest for Rabbit {
     }
 
     async fn close_connections(&self) -> usize {
-        let vhost = self.vhost.0.clone();
-        tokio::task::spawn_blocking(move || super::close_connections_of(&vhost))
+        let vhost = self.vhost.clone();
+        tokio::task::spawn_blocking(move || vhost.close_connections())
             .await
             .unwrap()
+            .expect("rabbitmqctl closes the connections")
     }
 
     async fn restart_broker(&self) {

@@ -15,60 +15,16 @@ use eventcore::testing::counter::{Counter, CounterCommand, CounterEvent};
 use eventcore::{InMemoryEventStore, InMemoryTransaction, Metadata, Repository};
 use eventcore_rabbitmq::ConsumerOptions;
 
+pub use eventcore_rabbitmq::testing::{TestVhost as Vhost, rabbitmqctl as try_rabbitmqctl};
+
 /// A vhost of this test's own; removed on drop.
-pub struct Vhost(pub String);
+pub fn vhost() -> Vhost {
+    Vhost::new().expect("a vhost of the test's own (RabbitMQ must run: bash .ci/services)")
+}
 
+/// Runs `rabbitmqctl`; it must succeed.
 pub fn rabbitmqctl(args: &[&str]) {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs (RabbitMQ must be installed)");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Vhost {
-    pub fn new() -> Self {
-        let name = format!("ec_test_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &name]);
-        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
-        Self(name)
-    }
-
-    pub fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-}
-
-impl Vhost {
-    /// Closes every client connection to this vhost (and no other), as a broker restart
-    /// would; returns how many it closed.
-    pub fn close_connections(&self) -> usize {
-        close_connections_of(&self.0)
-    }
-}
-
-/// Closes every client connection to `vhost`; returns how many it closed.
-pub fn close_connections_of(vhost: &str) -> usize {
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(["list_connections", "--silent", "pid", "vhost"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut closed = 0;
-    for line in listing.lines() {
-        let mut fields = line.split_whitespace();
-        if let (Some(pid), Some(name)) = (fields.next(), fields.next()) {
-            if name == vhost {
-                rabbitmqctl(&["close_connection", pid, "eventcore test: closed under load"]);
-                closed += 1;
-            }
-        }
-    }
-    closed
+    try_rabbitmqctl(args).expect("rabbitmqctl succeeds");
 }
 
 /// Starts the broker application again (after a `stop_app`) however the test ends.
@@ -81,14 +37,6 @@ impl Drop for Restart {
             .output();
         let _ = std::process::Command::new("rabbitmqctl")
             .args(["await_startup", "--timeout", "60"])
-            .output();
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl")
-            .args(["delete_vhost", &self.0])
             .output();
     }
 }

@@ -39,10 +39,10 @@ pub async fn forward(State(gateway): State<Arc<Gateway>>, req: Request) -> Respo
     let Some(service) = service_for(&path) else {
         return no_route().await.into_response();
     };
-    if !is_public(req.method(), &path) {
-        if let Err(error) = check_token(&gateway, req.headers()) {
-            return error.into_response();
-        }
+    if !is_public(req.method(), &path)
+        && let Err(error) = check_token(&gateway, req.headers())
+    {
+        return error.into_response();
     }
     let Some(upstream) = gateway.upstream(service) else {
         return ApiError::unavailable(format!("no upstream configured for {service}"))

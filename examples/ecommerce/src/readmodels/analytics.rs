@@ -180,10 +180,10 @@ impl AnalyticsView {
                 }
             }
             OrderEvent::OrderCancelled { order_id, .. } => {
-                if let Some(facts) = self.set_status(tx, &order_id, "cancelled").await? {
-                    if facts.1 == "confirmed" {
-                        self.count_sale(tx, &facts, day, -1).await?;
-                    }
+                if let Some(facts) = self.set_status(tx, &order_id, "cancelled").await?
+                    && facts.1 == "confirmed"
+                {
+                    self.count_sale(tx, &facts, day, -1).await?;
                 }
             }
             OrderEvent::OrderShipped { order_id, .. } => {
