@@ -8,7 +8,9 @@ use std::time::Duration;
 use eventcore::RetryPolicy;
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics};
+use eventcore::broker::{
+    BrokerMetrics, Finished, Inbox, MessageHandler, NoMetrics, finish_or_drop,
+};
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -171,7 +173,9 @@ where
     }
 
     /// Consumes until `shutdown` completes, then finishes the batch in hand, commits it,
-    /// leaves the group and returns.
+    /// leaves the group and returns (a batch not settled within
+    /// [`STOP_GRACE`](eventcore::broker::STOP_GRACE) is dropped uncommitted, to be read again
+    /// by the partition's next owner).
     ///
     /// # Errors
     /// [`ConsumerError::Store`] when the store fails in a way no retry can fix (a store that
@@ -210,8 +214,12 @@ where
             // owner's: that one starts from the last committed offset.
             let owned = consumer.context().owned();
             batch.retain(|r| owned.contains(&(r.topic().to_owned(), r.partition())));
-            if let Err(error) = self.settle(&consumer, &dlq, batch).await {
-                break Err(error);
+            match finish_or_drop(self.settle(&consumer, &dlq, batch), shutdown.as_mut()).await {
+                Finished::Settled(Ok(())) => {}
+                Finished::SettledStopping(Ok(())) | Finished::Dropped => break Ok(()),
+                Finished::Settled(Err(error)) | Finished::SettledStopping(Err(error)) => {
+                    break Err(error);
+                }
             }
         };
         self.readiness.stopped();

@@ -8,7 +8,9 @@ use std::time::Duration;
 use eventcore::RetryPolicy;
 use eventcore::TransactionalStore;
 use eventcore::backoff::Backoff;
-use eventcore::broker::{BrokerMetrics, Inbox, MessageHandler, NoMetrics};
+use eventcore::broker::{
+    BrokerMetrics, Finished, Inbox, MessageHandler, NoMetrics, finish_or_drop,
+};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
@@ -190,8 +192,10 @@ where
     }
 
     /// Consumes until `shutdown` completes (then finishes the batches in hand, acknowledges
-    /// them and returns), each queue (partition) on a connection of its own, reconnecting
-    /// whenever one is lost.
+    /// them and returns; a batch not settled within
+    /// [`STOP_GRACE`](eventcore::broker::STOP_GRACE) is dropped unacknowledged, to be delivered
+    /// again), each queue (partition) on a connection of its own, reconnecting whenever one is
+    /// lost.
     ///
     /// # Errors
     /// [`ConsumerError::Store`] when the store fails in a way no retry can fix (a corrupt
@@ -289,8 +293,17 @@ where
                     _ => break,
                 }
             }
-            if let Err(error) = self.settle(&channel, batch).await? {
+            let (settled, stopping) =
+                match finish_or_drop(self.settle(&channel, batch), shutdown.as_mut()).await {
+                    Finished::Settled(settled) => (settled, false),
+                    Finished::SettledStopping(settled) => (settled, true),
+                    Finished::Dropped => return Ok(Stop::Shutdown),
+                };
+            if let Err(error) = settled? {
                 return Ok(Stop::Lost(error));
+            }
+            if stopping {
+                return Ok(Stop::Shutdown);
             }
         }
     }

@@ -233,3 +233,88 @@ async fn a_lingering_consumer_applies_messages_arriving_close_together_in_one_ba
     let _ = stop.send(());
     consuming.await.unwrap().unwrap();
 }
+
+/// Fails every message transiently, counting the attempts.
+struct Stuck(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+#[async_trait::async_trait]
+impl eventcore::broker::MessageHandler<eventcore::InMemoryTransaction> for Stuck {
+    async fn handle(
+        &self,
+        _: &mut eventcore::InMemoryTransaction,
+        _: &Message,
+    ) -> Result<(), eventcore::broker::HandlerError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(eventcore::broker::HandlerError::transient("not yet"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_a_message_retrying_in_place_and_the_message_is_kept() {
+    let vhost = vhost();
+    let target = InMemoryEventStore::new();
+    let attempts = std::sync::Arc::default();
+    // A minute between attempts: a stop that waited for the batch would take that long.
+    let options = common::options("stuck").with_backoff(eventcore::backoff::Backoff::new(
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    ));
+    let consumer = eventcore_rabbitmq::RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options.clone(),
+        eventcore::broker::Inbox::new(target.clone(), "stuck"),
+        Stuck(std::sync::Arc::clone(&attempts)),
+    );
+    let ready = consumer.readiness();
+    let (stop, consuming) = common::spawn(consumer);
+    common::wait_ready(&ready).await;
+    let source = InMemoryEventStore::new();
+    Repository::<Counter>::new(source.clone())
+        .execute(CounterCommand::add("c", 1))
+        .await
+        .unwrap();
+    let event = source.read_all(1, 1).await.unwrap().remove(0);
+    let publisher = RabbitPublisher::connect(&vhost.uri(), "shop")
+        .await
+        .unwrap();
+    publisher
+        .publish(&[Message::from_event(&event)])
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while attempts.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the message arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let asked = tokio::time::Instant::now();
+    let _ = stop.send(());
+    consuming.await.unwrap().unwrap();
+    let took = asked.elapsed();
+    let grace = eventcore::broker::STOP_GRACE;
+    assert!(took >= grace, "the batch had its grace: {took:?}");
+    assert!(took < grace + Duration::from_secs(5), "stopped in {took:?}");
+
+    // Dropped unacknowledged: the next consumer of the queue gets it.
+    let sizes = std::sync::Arc::default();
+    let consumer = eventcore_rabbitmq::RabbitConsumer::new(
+        &vhost.uri(),
+        "shop",
+        options,
+        eventcore::broker::Inbox::new(target, "stuck"),
+        Batches(std::sync::Arc::clone(&sizes)),
+    );
+    let (stop, consuming) = common::spawn(consumer);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sizes.lock().unwrap().iter().sum::<usize>() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "delivered again");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*sizes.lock().unwrap(), [1]);
+    let _ = stop.send(());
+    consuming.await.unwrap().unwrap();
+}

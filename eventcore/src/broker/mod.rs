@@ -46,6 +46,7 @@ mod metrics;
 mod mirror;
 mod relay;
 mod settle;
+mod stop;
 
 pub use inbox::{Handled, HandlerError, Inbox, MessageHandler};
 pub use message::{Message, WireError, routing_key};
@@ -53,3 +54,4 @@ pub use metrics::{BrokerMetrics, NoMetrics};
 pub use mirror::Mirror;
 pub use relay::{PublishError, Publisher, Relay};
 pub use settle::GivenUp;
+pub use stop::{Finished, STOP_GRACE, finish_or_drop};

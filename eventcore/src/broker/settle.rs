@@ -67,7 +67,22 @@ impl<S: TransactionalStore> Inbox<S> {
                             attempts,
                         });
                     }
-                    Handled::Failed(_) | Handled::Held => {
+                    Handled::Failed(error) => {
+                        // Once per message: it waits in place (and holds back the later
+                        // messages of its stream) until it succeeds or is given up on.
+                        if attempts == 1 {
+                            let message = &messages[index];
+                            tracing::warn!(
+                                stream = %message.stream,
+                                version = message.stream_version,
+                                %error,
+                                "a message failed transiently; retrying it in place"
+                            );
+                        }
+                        metrics.retried(1);
+                        again.push((index, attempts));
+                    }
+                    Handled::Held => {
                         metrics.retried(1);
                         again.push((index, attempts));
                     }

@@ -312,7 +312,7 @@ pub struct UnfinishedSagasView {
 /// One dependency's health.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CheckView {
-    /// `store`, `broker`, `projections` or `sagas`.
+    /// `store`, `broker`, `projections`, `sagas` or `catalogue`.
     pub name: String,
     /// Whether it is usable.
     pub ok: bool,
