@@ -38,7 +38,7 @@
 //! **Proof.** The crate's tests run the broker conformance suite of `eventcore::testing::brokers`
 //! (shared with `eventcore-kafka`) against a real RabbitMQ, a vhost per test: per-stream order
 //! with two relays racing and three consumers, retries and dead letters, the relay and consumer
-//! crash points, closed connections and a broker restart under load, a clean shutdown.
+//! crash points, closed connections and a broker restart under load, a clean shutdown, a stop not held up by a retry.
 //! With the `testing` feature, [`testing::TestVhost`] gives your own tests a vhost each.
 
 mod consumer;

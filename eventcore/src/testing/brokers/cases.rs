@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use super::BrokerUnderTest;
 use super::handler::{GROUP, Tally, World, streams};
+use super::{BrokerUnderTest, ConsumerSpec};
+use crate::backoff::Backoff;
+use crate::broker::{Inbox, STOP_GRACE};
 
 /// Waits (up to 30 s) until `condition` holds, polling.
 pub(super) async fn eventually<F: std::future::Future<Output = bool>>(
@@ -161,6 +163,47 @@ pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(b
     assert_eq!(Tally::get(&world.tally.handled), 2_000);
     relay.shutdown().await.expect("the relay stops");
     second.stop().await.expect("the consumer stops cleanly");
+}
+
+/// A consumer asked to stop while a message waits out a long pause before its next attempt
+/// stops after the grace ([`STOP_GRACE`]), without acknowledging the message: the next
+/// consumer of its group gets it and applies it.
+///
+/// # Panics
+/// When the adapter breaks the contract.
+pub async fn a_stop_does_not_wait_for_a_message_retrying_in_place<B: BrokerUnderTest>(broker: B) {
+    let world = World::new();
+    world.handler.fail("counter-stuck", u32::MAX);
+    let patient = broker.consumer(ConsumerSpec {
+        group: GROUP.to_owned(),
+        inbox: Inbox::new(world.target.clone(), GROUP),
+        handler: world.handler.clone(),
+        metrics: world.tally.clone(),
+        max_attempts: 100,
+        // A minute between attempts: a stop that waited for the batch would take that long.
+        backoff: Backoff::new(Duration::from_secs(60), Duration::from_secs(60)),
+    });
+    patient.wait_ready().await;
+    let relay = world.relay(broker.publisher().await, 50);
+    world.append(&["stuck".to_owned()], 1).await;
+    eventually("the message failed once", || async {
+        Tally::get(&world.tally.retried) >= 1
+    })
+    .await;
+    let asked = tokio::time::Instant::now();
+    tokio::time::timeout(STOP_GRACE + Duration::from_secs(20), patient.stop())
+        .await
+        .expect("the stop is not held up by the retry")
+        .expect("the consumer stops cleanly");
+    assert!(asked.elapsed() >= STOP_GRACE, "the batch had its grace");
+    world.handler.heal("counter-stuck");
+    let next = world.consumer(&broker);
+    world
+        .assert_mirrored_once_in_order(Duration::from_secs(60))
+        .await;
+    assert_eq!(Tally::get(&world.tally.dead_lettered), 0);
+    relay.shutdown().await.expect("the relay stops");
+    next.stop().await.expect("the consumer stops cleanly");
 }
 
 /// A second consumer process joins the group mid-stream and later leaves it (the work is

@@ -1,8 +1,8 @@
 //! The broker conformance suite: what every broker adapter (`eventcore-rabbitmq`,
 //! `eventcore-kafka`) proves against its real broker, unchanged — per-stream order with
 //! racing relays and several consumers, a consumer joining and leaving, retries and dead
-//! letters, the crash points of relay and consumer, lost connections, a broker restart and a
-//! clean shutdown.
+//! letters, the crash points of relay and consumer, lost connections, a broker restart, a
+//! clean shutdown and a stop not held up by a message waiting to be retried.
 //!
 //! An adapter implements [`BrokerUnderTest`] (its publisher, a consumer process, and how to
 //! disturb the broker, on a namespace of the test run's own) and writes the tests with
@@ -29,6 +29,7 @@ use crate::broker::{BrokerMetrics, Inbox, Publisher};
 
 pub use cases::{
     a_clean_shutdown_acknowledges_what_it_handled, a_consumer_joining_and_leaving_mid_stream,
+    a_stop_does_not_wait_for_a_message_retrying_in_place,
     failing_messages_are_retried_in_order_then_dead_lettered_and_replayed,
     streams_keep_their_order_with_racing_relays_and_three_consumers,
 };
@@ -185,6 +186,7 @@ macro_rules! broker_tests {
             streams_keep_their_order_with_racing_relays_and_three_consumers,
             failing_messages_are_retried_in_order_then_dead_lettered_and_replayed,
             a_clean_shutdown_acknowledges_what_it_handled,
+            a_stop_does_not_wait_for_a_message_retrying_in_place,
             a_consumer_joining_and_leaving_mid_stream,
             a_relay_killed_after_publishing_before_its_checkpoint,
             a_consumer_killed_after_its_commit_before_its_ack,
