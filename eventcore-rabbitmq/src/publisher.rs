@@ -200,7 +200,7 @@ impl Publisher for RabbitPublisher {
     }
 }
 
-/// Sends every message, then awaits every confirm.
+/// Sends every message, then awaits every confirm, within [`BROKER_TIMEOUT`] in all.
 async fn publish_on(
     channel: &Channel,
     exchange: &str,
@@ -210,22 +210,25 @@ async fn publish_on(
         mandatory: true,
         ..BasicPublishOptions::default()
     };
-    let mut confirms = Vec::with_capacity(messages.len());
-    for message in messages {
-        let confirm = channel
-            .basic_publish(
-                exchange.into(),
-                message.routing_key.as_str().into(),
-                options,
-                message.payload.get().as_bytes(),
-                properties(message),
-            )
-            .await
-            .map_err(connection_error)?;
-        confirms.push(confirm);
-    }
-    // One deadline for the whole batch's confirms.
-    let confirmed = within("awaiting confirms", futures::future::try_join_all(confirms))
+    // One deadline for the whole batch, sends included: a broker holding publishers back (a
+    // memory or disk alarm) fails the batch as a lost connection instead of hanging the relay.
+    let sent = async {
+        let mut confirms = Vec::with_capacity(messages.len());
+        for message in messages {
+            let confirm = channel
+                .basic_publish(
+                    exchange.into(),
+                    message.routing_key.as_str().into(),
+                    options,
+                    message.payload.get().as_bytes(),
+                    properties(message),
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        futures::future::try_join_all(confirms).await
+    };
+    let confirmed = within("publishing a batch", sent)
         .await
         .map_err(connection_error)?;
     for (message, confirmation) in messages.iter().zip(confirmed) {

@@ -24,6 +24,7 @@ for line in "${mine[@]}"; do
     read -r pid name <<< "$line"
     while kill -0 "$pid" 2>/dev/null; do
         if ((SECONDS >= deadline)); then
+            echo "$name ($pid) did not stop: killing it"
             kill -KILL "$pid" 2>/dev/null || true
             break
         fi

@@ -124,18 +124,39 @@ pub(crate) async fn listen(
     Ok((listener, local))
 }
 
-/// Serves `app` on `listener` until Ctrl-C or SIGTERM, then drains the open requests.
+/// How long a stopping server waits for the requests in flight (each is bounded by the
+/// request timeout anyway; this bounds a client that reads its answer slowly).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM, then drains the open requests for
+/// [`DRAIN`] at most.
 pub(crate) async fn until_stopped(
     listener: tokio::net::TcpListener,
     app: axum::Router,
 ) -> anyhow::Result<()> {
-    axum::serve(
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(stop_signal())
-    .await
-    .context("serving HTTP")
+    .with_graceful_shutdown(async move {
+        stop_signal().await;
+        let _ = stopping.send(());
+    });
+    let drain_over = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(DRAIN).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = serve => served.context("serving HTTP"),
+        () = drain_over => {
+            tracing::warn!(drain = ?DRAIN, "requests still in flight after the drain: stopping without them");
+            Ok(())
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what a service manager sends) on Unix.
