@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use super::BrokerUnderTest;
 use super::handler::{GROUP, Tally, World, streams};
-use super::{BrokerUnderTest, ConsumerSpec};
 use crate::backoff::Backoff;
-use crate::broker::{Inbox, STOP_GRACE};
+use crate::broker::STOP_GRACE;
 
 /// Waits (up to 30 s) until `condition` holds, polling.
 pub(super) async fn eventually<F: std::future::Future<Output = bool>>(
@@ -174,15 +174,9 @@ pub async fn a_clean_shutdown_acknowledges_what_it_handled<B: BrokerUnderTest>(b
 pub async fn a_stop_does_not_wait_for_a_message_retrying_in_place<B: BrokerUnderTest>(broker: B) {
     let world = World::new();
     world.handler.fail("counter-stuck", u32::MAX);
-    let patient = broker.consumer(ConsumerSpec {
-        group: GROUP.to_owned(),
-        inbox: Inbox::new(world.target.clone(), GROUP),
-        handler: world.handler.clone(),
-        metrics: world.tally.clone(),
-        max_attempts: 100,
-        // A minute between attempts: a stop that waited for the batch would take that long.
-        backoff: Backoff::new(Duration::from_secs(60), Duration::from_secs(60)),
-    });
+    // A minute between attempts: a stop that waited for the batch would take that long.
+    let minute = Backoff::new(Duration::from_secs(60), Duration::from_secs(60));
+    let patient = world.consumer_with(&broker, 100, minute);
     patient.wait_ready().await;
     let relay = world.relay(broker.publisher().await, 50);
     world.append(&["stuck".to_owned()], 1).await;

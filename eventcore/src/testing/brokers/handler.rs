@@ -214,15 +214,28 @@ impl World {
         }
     }
 
-    /// Starts a consumer of [`GROUP`] with the world's handler and tally.
+    /// Starts a consumer of [`GROUP`] with the world's handler and tally: 3 attempts per
+    /// message, 10 ms growing to 100 ms between them.
     pub fn consumer<B: BrokerUnderTest>(&self, broker: &B) -> RunningConsumer {
+        let backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(100));
+        self.consumer_with(broker, 3, backoff)
+    }
+
+    /// Starts a consumer of [`GROUP`] with the world's handler and tally, `max_attempts`
+    /// attempts per message and `backoff` between them.
+    pub fn consumer_with<B: BrokerUnderTest>(
+        &self,
+        broker: &B,
+        max_attempts: u32,
+        backoff: Backoff,
+    ) -> RunningConsumer {
         broker.consumer(ConsumerSpec {
             group: GROUP.to_owned(),
             inbox: Inbox::new(self.target.clone(), GROUP),
             handler: self.handler.clone(),
             metrics: self.tally.clone(),
-            max_attempts: 3,
-            backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(100)),
+            max_attempts,
+            backoff,
         })
     }
 
