@@ -67,10 +67,10 @@ impl<S: TransactionalStore> Inbox<S> {
                             attempts,
                         });
                     }
-                    Handled::Failed(error) => {
+                    Handled::Failed(_) | Handled::Held => {
                         // Once per message: it waits in place (and holds back the later
                         // messages of its stream) until it succeeds or is given up on.
-                        if attempts == 1 {
+                        if let (Handled::Failed(error), 1) = (&outcome, attempts) {
                             let message = &messages[index];
                             tracing::warn!(
                                 stream = %message.stream,
@@ -79,10 +79,6 @@ impl<S: TransactionalStore> Inbox<S> {
                                 "a message failed transiently; retrying it in place"
                             );
                         }
-                        metrics.retried(1);
-                        again.push((index, attempts));
-                    }
-                    Handled::Held => {
                         metrics.retried(1);
                         again.push((index, attempts));
                     }

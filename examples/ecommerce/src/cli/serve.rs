@@ -143,12 +143,10 @@ pub(crate) async fn until_stopped(
         stop_signal().await;
         let _ = stopping.send(());
     });
+    // Counts from the signal (or from serving's end, which the other branch answers first).
     let drain_over = async move {
-        if stopped.await.is_ok() {
-            tokio::time::sleep(DRAIN).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+        let _ = stopped.await;
+        tokio::time::sleep(DRAIN).await;
     };
     tokio::select! {
         served = serve => served.context("serving HTTP"),
